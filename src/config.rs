@@ -1,0 +1,94 @@
+//! Tunables of a [`HandleTable`](crate::HandleTable), gathered and validated
+//! in one place.
+
+use crate::error::ConfigError;
+use crate::location::{MAX_SHARDS, SLOTS_PER_SHARD};
+
+/// The default cap on live handles: 16 777 216.
+pub const DEFAULT_MAX_HANDLES: usize = 1 << 24;
+
+/// How a [`HandleTable`](crate::HandleTable) is sized.
+///
+/// # Examples
+///
+/// ```
+/// use smb_handles::{Config, HandleTable};
+///
+/// let table = HandleTable::with_config(Config::default().shards(64).max_handles(1 << 20));
+/// assert_eq!(table.shard_count(), 64);
+/// assert_eq!(table.max_handles(), 1 << 20);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    shards: Option<usize>,
+    max_handles: usize,
+}
+
+impl Default for Config {
+    /// Shards sized to the machine (see [`Config::default_shards`]) and
+    /// [`DEFAULT_MAX_HANDLES`].
+    fn default() -> Self {
+        Config { shards: None, max_handles: DEFAULT_MAX_HANDLES }
+    }
+}
+
+impl Config {
+    /// Sets the number of shards (1 to 256). Each shard is one lock and its
+    /// own slab; handles of one file always live in the same shard.
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = Some(shards);
+        self
+    }
+
+    /// Sets the most handles the table holds at once; an open past it fails
+    /// with [`OpenError::TableFull`](crate::OpenError::TableFull).
+    pub fn max_handles(mut self, max_handles: usize) -> Self {
+        self.max_handles = max_handles;
+        self
+    }
+
+    /// The shard count used when none is set: the power of two nearest above
+    /// four times the available cores, at most 256.
+    pub fn default_shards() -> usize {
+        let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
+        (cores * 4).next_power_of_two().min(MAX_SHARDS)
+    }
+
+    /// Checks the configuration and returns `(shards, max_handles)`.
+    pub(crate) fn validate(&self) -> Result<(usize, usize), ConfigError> {
+        let shards = self.shards.unwrap_or_else(Config::default_shards);
+        if shards == 0 || shards > MAX_SHARDS {
+            return Err(ConfigError::Shards(shards));
+        }
+        let addressable = shards * SLOTS_PER_SHARD as usize;
+        if self.max_handles == 0 || self.max_handles > addressable {
+            return Err(ConfigError::MaxHandles(self.max_handles));
+        }
+        Ok((shards, self.max_handles))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_refuses_out_of_range_values() {
+        assert!(Config::default().validate().is_ok());
+        assert_eq!(Config::default().shards(0).validate(), Err(ConfigError::Shards(0)));
+        assert_eq!(Config::default().shards(257).validate(), Err(ConfigError::Shards(257)));
+        assert_eq!(Config::default().max_handles(0).validate(), Err(ConfigError::MaxHandles(0)));
+        let too_many = 2 * SLOTS_PER_SHARD as usize + 1;
+        assert_eq!(
+            Config::default().shards(2).max_handles(too_many).validate(),
+            Err(ConfigError::MaxHandles(too_many))
+        );
+        assert_eq!(Config::default().shards(3).max_handles(7).validate(), Ok((3, 7)));
+    }
+
+    #[test]
+    fn default_shards_is_a_power_of_two_in_range() {
+        let n = Config::default_shards();
+        assert!(n.is_power_of_two() && (1..=MAX_SHARDS).contains(&n));
+    }
+}

@@ -1,0 +1,412 @@
+//! JSON in the shape of Qumulo's REST API for open SMB files.
+//!
+//! * A [`FileHandle`] serializes as one element of `GET /v1/smb/files`:
+//!   `{"file_number": "4242", "handle_info": {"location": "…", "version": 3,
+//!   "num_byte_range_locks": 2, "access_mask": ["MS_ACCESS_…"], "owner": "…",
+//!   "path": "…"}}` (`path` left out when not resolved).
+//! * A [`Page`] serializes as `{"file_handles": […], "paging": {"next": …}}`.
+//! * [`HandleTable::close_batch_json`] answers `POST /v1/smb/files/close`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::access::AccessMask;
+use crate::error::{CloseError, RequestError};
+use crate::location::Location;
+use crate::paging::{Cursor, Page};
+use crate::record::{FileHandle, FileNumber, HandleInfo};
+use crate::table::HandleTable;
+
+/// The largest `POST /v1/smb/files/close` body accepted, in bytes (4 MiB).
+pub const MAX_REQUEST_BYTES: usize = 4 << 20;
+/// The most elements one close request may hold.
+pub const MAX_REQUEST_ELEMENTS: usize = 100_000;
+
+impl Serialize for Location {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Location {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for FileNumber {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for FileNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(de::Error::custom("file_number must be a decimal string"));
+        }
+        s.parse().map(FileNumber).map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for Cursor {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cursor {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(de::Error::custom)
+    }
+}
+
+/// An access mask written as names, with directory names when asked.
+struct Names(AccessMask, bool);
+
+impl Serialize for Names {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for name in self.0.names(self.1) {
+            seq.serialize_element(name)?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for HandleInfo {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("HandleInfo", 6)?;
+        st.serialize_field("location", &self.location)?;
+        st.serialize_field("version", &self.version)?;
+        st.serialize_field("num_byte_range_locks", &self.num_byte_range_locks)?;
+        st.serialize_field("access_mask", &Names(self.access_mask, self.directory))?;
+        st.serialize_field("owner", &*self.owner)?;
+        match &self.path {
+            Some(p) => st.serialize_field("path", &**p)?,
+            None => st.skip_field("path")?,
+        }
+        st.end()
+    }
+}
+
+impl Serialize for FileHandle {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("FileHandle", 2)?;
+        st.serialize_field("file_number", &self.file_number)?;
+        st.serialize_field("handle_info", &self.handle_info)?;
+        st.end()
+    }
+}
+
+/// `{"next": cursor-or-null}`.
+struct Paging(Option<Cursor>);
+
+impl Serialize for Paging {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry("next", &self.0)?;
+        m.end()
+    }
+}
+
+impl Serialize for Page {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Page", 2)?;
+        st.serialize_field("file_handles", &self.file_handles)?;
+        st.serialize_field("paging", &Paging(self.next))?;
+        st.end()
+    }
+}
+
+/// The wire shape of `handle_info`, for reading a listing back.
+#[derive(Deserialize)]
+struct HandleInfoWire {
+    location: Location,
+    version: u64,
+    num_byte_range_locks: u32,
+    access_mask: Vec<String>,
+    owner: String,
+    #[serde(default)]
+    path: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FileHandleWire {
+    file_number: FileNumber,
+    handle_info: HandleInfoWire,
+}
+
+/// Names only directories use; a listing that holds one came from a
+/// directory handle.
+const DIRECTORY_ONLY_NAMES: [&str; 4] = [
+    "MS_ACCESS_FILE_LIST_DIRECTORY",
+    "MS_ACCESS_FILE_ADD_FILE",
+    "MS_ACCESS_FILE_ADD_SUBDIRECTORY",
+    "MS_ACCESS_FILE_TRAVERSE",
+];
+
+impl<'de> Deserialize<'de> for FileHandle {
+    /// Reads one element of a listing (strictly: every field of the seed's
+    /// shape, `path` optional). `directory` is set when the access mask uses
+    /// a directory-only name.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = FileHandleWire::deserialize(d)?;
+        let hi = w.handle_info;
+        let access_mask = AccessMask::parse_names(&hi.access_mask).map_err(de::Error::custom)?;
+        let directory = hi.access_mask.iter().any(|n| DIRECTORY_ONLY_NAMES.contains(&n.as_str()));
+        Ok(FileHandle {
+            file_number: w.file_number,
+            handle_info: HandleInfo {
+                location: hi.location,
+                version: hi.version,
+                num_byte_range_locks: hi.num_byte_range_locks,
+                access_mask,
+                owner: Arc::from(hi.owner),
+                path: hi.path.map(Arc::from),
+                directory,
+            },
+        })
+    }
+}
+
+/// What one close-request element asked for.
+type Requested = Result<Location, CloseError>;
+
+/// Reads `handle_info.location` out of any JSON value, ignoring everything
+/// else whatever its type.
+struct ElementSeed;
+
+impl<'de> DeserializeSeed<'de> for ElementSeed {
+    type Value = Requested;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Requested, D::Error> {
+        d.deserialize_any(ObjectField { key: "handle_info", inner: FieldKind::HandleInfo })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum FieldKind {
+    /// Looking for `handle_info` in the element.
+    HandleInfo,
+    /// Looking for `location` in `handle_info`.
+    Location,
+}
+
+/// A visitor that finds one key of an object; any other JSON value means
+/// the location is missing.
+struct ObjectField {
+    key: &'static str,
+    inner: FieldKind,
+}
+
+macro_rules! missing_for_scalars {
+    ($($method:ident: $ty:ty),*) => {$(
+        fn $method<E: de::Error>(self, _: $ty) -> Result<Requested, E> {
+            Ok(Err(CloseError::MissingLocation))
+        }
+    )*};
+}
+
+impl<'de> Visitor<'de> for ObjectField {
+    type Value = Requested;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    missing_for_scalars!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
+
+    fn visit_unit<E: de::Error>(self) -> Result<Requested, E> {
+        Ok(Err(CloseError::MissingLocation))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Requested, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err(CloseError::MissingLocation))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Requested, A::Error> {
+        let mut found = Err(CloseError::MissingLocation);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key != self.key {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            found = match self.inner {
+                FieldKind::HandleInfo => map.next_value_seed(HandleInfoSeed)?,
+                FieldKind::Location => map.next_value_seed(LocationSeed)?,
+            };
+        }
+        Ok(found)
+    }
+}
+
+struct HandleInfoSeed;
+
+impl<'de> DeserializeSeed<'de> for HandleInfoSeed {
+    type Value = Requested;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Requested, D::Error> {
+        d.deserialize_any(ObjectField { key: "location", inner: FieldKind::Location })
+    }
+}
+
+/// Reads a location string; any other JSON value is an invalid location.
+struct LocationSeed;
+
+impl<'de> DeserializeSeed<'de> for LocationSeed {
+    type Value = Requested;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Requested, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LocationSeed {
+    type Value = Requested;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a location string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Requested, E> {
+        Ok(v.parse::<Location>().map_err(|_| CloseError::InvalidLocation))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Requested, E> {
+        Ok(Err(CloseError::MissingLocation))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Requested, E> {
+        Ok(Err(CloseError::InvalidLocation))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Requested, E> {
+        Ok(Err(CloseError::InvalidLocation))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Requested, E> {
+        Ok(Err(CloseError::InvalidLocation))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Requested, E> {
+        Ok(Err(CloseError::InvalidLocation))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Requested, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err(CloseError::InvalidLocation))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Requested, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Err(CloseError::InvalidLocation))
+    }
+}
+
+/// The top level: an array of at most [`MAX_REQUEST_ELEMENTS`] elements.
+struct RequestVisitor;
+
+impl<'de> Visitor<'de> for RequestVisitor {
+    type Value = Vec<Requested>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_REQUEST_ELEMENTS));
+        while let Some(r) = seq.next_element_seed(ElementSeed)? {
+            if out.len() == MAX_REQUEST_ELEMENTS {
+                return Err(de::Error::custom(TOO_MANY));
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+}
+
+/// Marks the "too many elements" parse error apart from syntax errors.
+const TOO_MANY: &str = "smb-handles: too many elements";
+
+/// Parses a `POST /v1/smb/files/close` body into one requested location (or
+/// the reason there is none) per element.
+///
+/// # Errors
+///
+/// [`RequestError`] when the body is larger than [`MAX_REQUEST_BYTES`], not
+/// a JSON array, or longer than [`MAX_REQUEST_ELEMENTS`].
+pub fn parse_close_request(body: &[u8]) -> Result<Vec<Result<Location, CloseError>>, RequestError> {
+    if body.len() > MAX_REQUEST_BYTES {
+        return Err(RequestError::TooLarge { len: body.len() });
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = de.deserialize_seq(RequestVisitor).and_then(|v| de.end().map(|()| v));
+    parsed.map_err(|e| {
+        if e.to_string().starts_with(TOO_MANY) {
+            RequestError::TooManyElements
+        } else {
+            RequestError::NotAnArray { detail: e.to_string() }
+        }
+    })
+}
+
+/// Writes the response body: one `{"error_message": …}` per result.
+pub fn close_response<T>(results: &[Result<T, CloseError>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + results.len() * 24);
+    out.push(b'[');
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"error_message\":\"");
+        if let Err(e) = r {
+            // Every message is plain ASCII without quotes or backslashes.
+            out.extend_from_slice(e.to_string().as_bytes());
+        }
+        out.extend_from_slice(b"\"}");
+    }
+    out.push(b']');
+    out
+}
+
+impl HandleTable {
+    /// Answers `POST /v1/smb/files/close`: takes its request body (a JSON
+    /// array of file handles, as listed) and returns its response body, one
+    /// `{"error_message": …}` per element in order: `""` on success, else
+    /// `handle not found`, `invalid location` or `missing location`.
+    ///
+    /// Only `handle_info.location` is read; every other field is ignored
+    /// whatever its type.
+    ///
+    /// # Errors
+    ///
+    /// A body over 4 MiB, not a JSON array, or with more than 100 000
+    /// elements is a [`RequestError`] and closes nothing.
+    ///
+    /// ```
+    /// use smb_handles::HandleTable;
+    ///
+    /// let table = HandleTable::new();
+    /// let body = br#"[{"file_number": 0, "handle_info": {"location": "0000000100000000"}},
+    ///                 {"handle_info": {"location": "zz"}}, {}]"#;
+    /// let out = table.close_batch_json(body).unwrap();
+    /// assert_eq!(String::from_utf8(out).unwrap(),
+    ///     r#"[{"error_message":"handle not found"},{"error_message":"invalid location"},{"error_message":"missing location"}]"#);
+    /// assert!(table.close_batch_json(b"{}").is_err());
+    /// ```
+    pub fn close_batch_json(&self, body: &[u8]) -> Result<Vec<u8>, RequestError> {
+        let requested = parse_close_request(body)?;
+        let locations: Vec<Location> =
+            requested.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+        let mut closed = self.close_batch(&locations).into_iter();
+        let results: Vec<Result<(), CloseError>> = requested
+            .into_iter()
+            .map(|r| {
+                r.and_then(|_| closed.next().expect("one close result per location").map(drop))
+            })
+            .collect();
+        Ok(close_response(&results))
+    }
+}

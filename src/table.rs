@@ -1,0 +1,369 @@
+//! The handle table: shards behind cache-line padded locks.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::config::Config;
+use crate::error::{CloseError, ConfigError, ListError, LockError, OpenError, RenameError};
+use crate::location::{Location, SLOTS_PER_SHARD};
+use crate::paging::{Cursor, ListQuery, Page, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use crate::record::{check_path, FileHandle, FileNumber, OpenSpec};
+use crate::shard::{shard_of, Shard, ShardFull};
+
+/// One shard's lock, alone on its cache lines (128 bytes covers the adjacent
+/// line prefetcher of x86 and the 128-byte lines of some ARM cores), so two
+/// cores working on two shards never fight over one line.
+#[repr(align(128))]
+#[derive(Debug)]
+struct PaddedShard(RwLock<Shard>);
+
+/// An in-process table of open SMB file handles.
+///
+/// `Send + Sync`; every method takes `&self`. Handles are spread over shards
+/// by file number, each shard one lock; a location names its shard, so
+/// `get`, `close` and lock adjustments touch exactly one lock. No callback is
+/// ever run under a lock.
+///
+/// # Examples
+///
+/// ```
+/// use smb_handles::{AccessMask, CloseError, FileNumber, HandleTable, ListQuery, OpenSpec};
+///
+/// let table = HandleTable::new();
+/// let loc = table.open(OpenSpec {
+///     file_number: FileNumber(4242),
+///     path: "/projects/q3/report.xlsx".into(),
+///     owner: "S-1-5-21-1004336348-1177238915-682003330-1104".into(),
+///     access_mask: AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE,
+///     directory: false,
+/// })?;
+/// assert_eq!(table.adjust_byte_range_locks(loc, 2)?, 2);
+/// assert_eq!(table.get(loc).unwrap().handle_info.version, 2);
+///
+/// let page = table.list(&ListQuery { resolve_paths: true, ..ListQuery::default() })?;
+/// assert_eq!(page.file_handles.len(), 1);
+///
+/// let closed = table.close(loc)?;
+/// assert_eq!(closed.handle_info.num_byte_range_locks, 2);
+/// assert_eq!(table.close(loc), Err(CloseError::NotFound)); // never closes twice
+/// assert_eq!(table.len(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct HandleTable {
+    shards: Box<[PaddedShard]>,
+    max_handles: usize,
+    live: AtomicUsize,
+}
+
+impl Default for HandleTable {
+    fn default() -> Self {
+        HandleTable::new()
+    }
+}
+
+impl HandleTable {
+    /// A table with [`Config::default`]: shards sized to the machine.
+    pub fn new() -> HandleTable {
+        HandleTable::with_config(Config::default())
+    }
+
+    /// A table sized by `config`.
+    ///
+    /// # Panics
+    ///
+    /// When the configuration is invalid (see [`HandleTable::try_with_config`]).
+    pub fn with_config(config: Config) -> HandleTable {
+        match HandleTable::try_with_config(config) {
+            Ok(t) => t,
+            Err(e) => panic!("invalid smb-handles configuration: {e}"),
+        }
+    }
+
+    /// A table sized by `config`, or why the configuration is invalid
+    /// (`shards` outside 1..=256, `max_handles` 0 or beyond what the shards
+    /// can address).
+    ///
+    /// ```
+    /// # use smb_handles::{Config, HandleTable};
+    /// assert!(HandleTable::try_with_config(Config::default().shards(0)).is_err());
+    /// ```
+    pub fn try_with_config(config: Config) -> Result<HandleTable, ConfigError> {
+        let (shards, max_handles) = config.validate()?;
+        Ok(HandleTable {
+            shards: (0..shards).map(|i| PaddedShard(RwLock::new(Shard::new(i)))).collect(),
+            max_handles,
+            live: AtomicUsize::new(0),
+        })
+    }
+
+    /// The number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The most handles the table holds at once.
+    pub fn max_handles(&self) -> usize {
+        self.max_handles
+    }
+
+    /// The number of open handles.
+    pub fn len(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// True when no handle is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    fn shard(&self, loc: Location) -> Option<&RwLock<Shard>> {
+        self.shards.get(loc.shard()).map(|s| &s.0)
+    }
+
+    /// Registers an open and returns its fresh location. The record starts at
+    /// version 1 with no byte-range locks.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] names the field and limit of bad input (path or owner
+    /// too long or containing NUL, reserved access bits), or a full table.
+    /// On error the table is unchanged.
+    ///
+    /// ```
+    /// # use smb_handles::{AccessMask, FileNumber, HandleTable, OpenSpec};
+    /// let table = HandleTable::new();
+    /// let err = table.open(OpenSpec {
+    ///     file_number: FileNumber(1),
+    ///     path: "a\0b".into(),
+    ///     owner: "me".into(),
+    ///     access_mask: AccessMask::empty(),
+    ///     directory: false,
+    /// }).unwrap_err();
+    /// assert_eq!(err.to_string(), "path contains a NUL byte");
+    /// assert!(table.is_empty());
+    /// ```
+    pub fn open(&self, spec: OpenSpec) -> Result<Location, OpenError> {
+        spec.validate()?;
+        let full = OpenError::TableFull { max_handles: self.max_handles };
+        if self.live.fetch_add(1, Ordering::Relaxed) >= self.max_handles {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+            return Err(full);
+        }
+        let shard = shard_of(spec.file_number, self.shards.len());
+        let res = self.shards[shard].0.write().open(spec);
+        res.map_err(|ShardFull| {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+            full
+        })
+    }
+
+    /// A snapshot of the handle at `loc`, or `None` if `loc` names no open
+    /// handle (closed, stale, foreign or never issued).
+    pub fn get(&self, loc: Location) -> Option<FileHandle> {
+        self.shard(loc)?.read().get(loc)
+    }
+
+    /// Adds `delta` to the handle's byte-range lock count and returns the new
+    /// count. A change bumps the version; a zero delta changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`LockError::NotFound`] for a location that names no handle,
+    /// [`LockError::OutOfRange`] when the count would drop below 0 or pass
+    /// `u32::MAX` (the count is then unchanged).
+    ///
+    /// ```
+    /// # use smb_handles::{AccessMask, FileNumber, HandleTable, LockError, OpenSpec};
+    /// # let table = HandleTable::new();
+    /// # let loc = table.open(OpenSpec { file_number: FileNumber(1), path: "/f".into(),
+    /// #     owner: "me".into(), access_mask: AccessMask::empty(), directory: false }).unwrap();
+    /// assert_eq!(table.adjust_byte_range_locks(loc, 3), Ok(3));
+    /// assert!(matches!(table.adjust_byte_range_locks(loc, -4), Err(LockError::OutOfRange { .. })));
+    /// assert_eq!(table.adjust_byte_range_locks(loc, -3), Ok(0));
+    /// ```
+    pub fn adjust_byte_range_locks(&self, loc: Location, delta: i64) -> Result<u32, LockError> {
+        let shard = self.shard(loc).ok_or(LockError::NotFound)?;
+        let res = shard.write().adjust_locks(loc, delta);
+        match res {
+            None => Err(LockError::NotFound),
+            Some(Ok(n)) => Ok(n),
+            Some(Err(current)) => Err(LockError::OutOfRange { current, delta }),
+        }
+    }
+
+    /// Sets the path of every open of `file` (bumping each one's version) and
+    /// returns how many handles were renamed. An invalid path (too long, or
+    /// containing NUL) renames nothing and returns 0; use
+    /// [`HandleTable::try_rename_file`] to learn why.
+    pub fn rename_file(&self, file: FileNumber, new_path: &str) -> usize {
+        self.try_rename_file(file, new_path).unwrap_or(0)
+    }
+
+    /// Like [`HandleTable::rename_file`], with an error for an invalid path.
+    ///
+    /// ```
+    /// # use smb_handles::{FileNumber, HandleTable};
+    /// let table = HandleTable::new();
+    /// assert_eq!(table.try_rename_file(FileNumber(1), "/new"), Ok(0));
+    /// assert!(table.try_rename_file(FileNumber(1), "bad\0path").is_err());
+    /// ```
+    pub fn try_rename_file(&self, file: FileNumber, new_path: &str) -> Result<usize, RenameError> {
+        check_path(new_path)?;
+        let path: Arc<str> = Arc::from(new_path);
+        let shard = shard_of(file, self.shards.len());
+        let renamed = self.shards[shard].0.write().rename(file, &path);
+        Ok(renamed)
+    }
+
+    /// Removes the handle at `loc` and returns its record, so the caller (not
+    /// the table, and not under its lock) drops it. Of any number of
+    /// concurrent closes of one location exactly one succeeds.
+    ///
+    /// # Errors
+    ///
+    /// [`CloseError::NotFound`] for a closed, stale or unknown location.
+    pub fn close(&self, loc: Location) -> Result<FileHandle, CloseError> {
+        let shard = self.shard(loc).ok_or(CloseError::NotFound)?;
+        let closed = shard.write().close(loc);
+        match closed {
+            Some(h) => {
+                self.live.fetch_sub(1, Ordering::Relaxed);
+                Ok(h)
+            }
+            None => Err(CloseError::NotFound),
+        }
+    }
+
+    /// Closes many handles: one result per input, in input order. Each
+    /// handle closes independently; a location repeated in one batch closes
+    /// once and its repeats get [`CloseError::NotFound`]. Each shard's lock
+    /// is taken once per batch.
+    ///
+    /// ```
+    /// # use smb_handles::{AccessMask, CloseError, FileNumber, HandleTable, OpenSpec};
+    /// # let table = HandleTable::new();
+    /// # let open = |f| table.open(OpenSpec { file_number: FileNumber(f), path: "/f".into(),
+    /// #     owner: "me".into(), access_mask: AccessMask::empty(), directory: false }).unwrap();
+    /// let (a, b) = (open(1), open(2));
+    /// let results = table.close_batch(&[a, b, a]);
+    /// assert!(results[0].is_ok() && results[1].is_ok());
+    /// assert_eq!(results[2], Err(CloseError::NotFound));
+    /// assert!(table.close_batch(&[]).is_empty());
+    /// ```
+    pub fn close_batch(&self, locations: &[Location]) -> Vec<Result<FileHandle, CloseError>> {
+        if locations.len() <= 1 {
+            return locations.iter().map(|&l| self.close(l)).collect();
+        }
+        let mut results: Vec<Result<FileHandle, CloseError>> =
+            (0..locations.len()).map(|_| Err(CloseError::NotFound)).collect();
+        // Visit inputs grouped by shard (input order within a shard), so each
+        // lock is taken once.
+        let mut order: Vec<u32> = (0..locations.len() as u32).collect();
+        order.sort_by_key(|&i| locations[i as usize].shard());
+        let mut closed = 0;
+        for group in
+            order.chunk_by(|&a, &b| locations[a as usize].shard() == locations[b as usize].shard())
+        {
+            let Some(shard) = self.shard(locations[group[0] as usize]) else {
+                continue;
+            };
+            let mut guard = shard.write();
+            for &i in group {
+                if let Some(h) = guard.close(locations[i as usize]) {
+                    results[i as usize] = Ok(h);
+                    closed += 1;
+                }
+            }
+        }
+        self.live.fetch_sub(closed, Ordering::Relaxed);
+        results
+    }
+
+    /// One page of the table, resuming from `query.after`.
+    ///
+    /// # Errors
+    ///
+    /// [`ListError::ZeroLimit`] for `limit: Some(0)`,
+    /// [`ListError::InvalidCursor`] for a cursor that names no position of
+    /// this table.
+    ///
+    /// ```
+    /// # use smb_handles::{AccessMask, FileNumber, HandleTable, ListQuery, OpenSpec};
+    /// let table = HandleTable::new();
+    /// for f in 0..25 {
+    ///     table.open(OpenSpec { file_number: FileNumber(f % 5), path: "/f".into(),
+    ///         owner: "me".into(), access_mask: AccessMask::empty(), directory: false })?;
+    /// }
+    /// let mut query = ListQuery { limit: Some(10), ..ListQuery::default() };
+    /// let mut seen = 0;
+    /// loop {
+    ///     let page = table.list(&query)?;
+    ///     seen += page.file_handles.len();
+    ///     match page.next {
+    ///         Some(next) => query.after = Some(next),
+    ///         None => break,
+    ///     }
+    /// }
+    /// assert_eq!(seen, 25);
+    /// let one_file = table.list(&ListQuery { file_number: Some(FileNumber(3)), ..ListQuery::default() })?;
+    /// assert_eq!(one_file.file_handles.len(), 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn list(&self, query: &ListQuery) -> Result<Page, ListError> {
+        let limit = match query.limit {
+            Some(0) => return Err(ListError::ZeroLimit),
+            Some(n) => n.min(MAX_LIST_LIMIT),
+            None => DEFAULT_LIST_LIMIT,
+        };
+        let start = match query.after {
+            None => Cursor { shard: 0, slot: 0 },
+            Some(c) if (c.shard as usize) < self.shards.len() && c.slot <= SLOTS_PER_SHARD => c,
+            Some(_) => return Err(ListError::InvalidCursor),
+        };
+        match query.file_number {
+            Some(file) => Ok(self.list_file(file, start, limit, query.resolve_paths)),
+            None => Ok(self.list_all(start, limit, query.resolve_paths)),
+        }
+    }
+
+    fn list_all(&self, start: Cursor, limit: usize, with_path: bool) -> Page {
+        let mut out = Vec::with_capacity(limit.min(self.len()));
+        let mut pos = start;
+        loop {
+            let shard = self.shards[pos.shard as usize].0.read();
+            let resume = shard.walk(pos.slot, limit - out.len(), with_path, &mut out);
+            let done_here = resume >= shard.high();
+            drop(shard);
+            if done_here {
+                if pos.shard as usize + 1 == self.shards.len() {
+                    return Page { file_handles: out, next: None };
+                }
+                pos = Cursor { shard: pos.shard + 1, slot: 0 };
+            } else {
+                pos.slot = resume;
+            }
+            if out.len() == limit {
+                return Page { file_handles: out, next: Some(pos) };
+            }
+        }
+    }
+
+    fn list_file(&self, file: FileNumber, start: Cursor, limit: usize, with_path: bool) -> Page {
+        let shard_idx = shard_of(file, self.shards.len()) as u32;
+        if start.shard > shard_idx {
+            return Page::default();
+        }
+        let from = if start.shard == shard_idx { start.slot } else { 0 };
+        let shard = self.shards[shard_idx as usize].0.read();
+        let slots = shard.file_slots(file);
+        let mut rest = slots.iter().copied().filter(|&s| s >= from);
+        let out: Vec<FileHandle> =
+            rest.by_ref().take(limit).map(|s| shard.snapshot_at(s, with_path)).collect();
+        let next = rest.next().map(|slot| Cursor { shard: shard_idx, slot });
+        Page { file_handles: out, next }
+    }
+}
