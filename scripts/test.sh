@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The project's test command (README's second command; .ci/run calls it too).
+# Installs what the tests need, then runs every test: Rust unit, integration
+# and doc tests (with every feature), the C ABI tests under sanitizers (driven
+# by `cargo test`), the C tests again under valgrind, and the admin endpoint
+# driven by the vendor's `qq` CLI. Fails loudly when something is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1; }
+apt_install() {
+  if ! need apt-get; then
+    echo "error: $* missing and apt-get unavailable; install it by hand" >&2
+    exit 1
+  fi
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@"
+}
+
+need cargo || { echo "error: cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
+need cc || apt_install gcc
+need c++ || apt_install g++
+need valgrind || apt_install valgrind
+need python3 || apt_install python3 python3-venv
+
+# The vendor CLI for the admin endpoint tests, in a project-local venv.
+if [ -f scripts/install-qq.sh ]; then
+  QQ="$(bash scripts/install-qq.sh)"
+  export QQ
+fi
+
+cargo test --all-features --locked
+
+if [ -f scripts/c-tests-valgrind.sh ]; then
+  bash scripts/c-tests-valgrind.sh
+fi
