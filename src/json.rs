@@ -32,10 +32,20 @@ impl Serialize for Location {
     }
 }
 
+/// Reads a value from its text form (a JSON string).
+fn from_text<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    s.parse().map_err(de::Error::custom)
+}
+
 impl<'de> Deserialize<'de> for Location {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(de::Error::custom)
+        from_text(d)
     }
 }
 
@@ -63,8 +73,7 @@ impl Serialize for Cursor {
 
 impl<'de> Deserialize<'de> for Cursor {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(de::Error::custom)
+        from_text(d)
     }
 }
 
