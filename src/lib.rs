@@ -59,6 +59,8 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod access;
+#[cfg(feature = "admin")]
+pub mod admin;
 mod config;
 mod error;
 pub mod json;

@@ -1,0 +1,190 @@
+//! A stand-in file server: fills a handle table with a simulated workload and
+//! serves the admin endpoint on a Unix socket and/or TCP with TLS, so `qq`
+//! can list and force-close its handles.
+//!
+//! ```text
+//! cargo run --release --features admin --example admin_server -- \
+//!     --unix /tmp/smbh.sock --tcp 127.0.0.1:8000 --user admin --password secret [--handles N]
+//!     [--cert cert.pem --key key.pem]
+//! ```
+//!
+//! Either transport may be left out. Without `--cert`/`--key` a self-signed
+//! certificate for `localhost` and `127.0.0.1` is generated (qq does not
+//! verify certificates). Prints one line starting with `ready` once every
+//! listener accepts, a `closed ...` line on stderr per force-closed handle,
+//! and stops cleanly on SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use smb_handles::admin::{self, AdminConfig, Credentials, TlsIdentity};
+use smb_handles::{AccessMask, FileNumber, HandleTable, OpenSpec};
+use tokio::signal::unix::{signal, SignalKind};
+
+const USAGE: &str =
+    "usage: admin_server [--unix PATH] [--tcp ADDR:PORT] --user NAME --password SECRET \
+[--handles N] [--cert CERT.pem --key KEY.pem]";
+
+#[derive(Debug, Default)]
+struct Args {
+    unix: Option<PathBuf>,
+    tcp: Option<SocketAddr>,
+    user: Option<String>,
+    password: Option<String>,
+    handles: Option<usize>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args::default();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--unix" => args.unix = Some(value.into()),
+            "--tcp" => args.tcp = Some(value.parse().map_err(|e| format!("--tcp {value}: {e}"))?),
+            "--user" => args.user = Some(value),
+            "--password" => args.password = Some(value),
+            "--handles" => {
+                args.handles = Some(value.parse().map_err(|e| format!("--handles {value}: {e}"))?)
+            }
+            "--cert" => args.cert = Some(value.into()),
+            "--key" => args.key = Some(value.into()),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if args.unix.is_none() && args.tcp.is_none() {
+        return Err("give --unix, --tcp or both".into());
+    }
+    if args.cert.is_some() != args.key.is_some() {
+        return Err("--cert and --key go together".into());
+    }
+    Ok(args)
+}
+
+/// Opens `n` handles the way a small office would: a few hot files opened
+/// by many clients, directories held open for change notification, some
+/// byte-range locks.
+fn simulate(table: &HandleTable, n: usize) {
+    const SHARES: [&str; 4] = ["projects", "finance", "home", "scratch"];
+    const FILES: [&str; 5] = ["report.xlsx", "budget.ods", "notes.txt", "build.log", "photo.jpg"];
+    let files = (n * 2 / 3).max(1) as u64;
+    for i in 0..n {
+        let f = i as u64 % files;
+        let directory = f % 7 == 6;
+        let share = SHARES[(f % 4) as usize];
+        let path = if directory {
+            format!("/{share}/dir{f}")
+        } else {
+            format!("/{share}/q{}/{}", f % 4 + 1, FILES[(f % 5) as usize])
+        };
+        let access_mask = match (directory, i % 3) {
+            (true, _) => {
+                AccessMask::FILE_READ_DATA | AccessMask::FILE_EXECUTE | AccessMask::SYNCHRONIZE
+            }
+            (false, 0) => {
+                AccessMask::FILE_READ_DATA
+                    | AccessMask::FILE_READ_ATTRIBUTES
+                    | AccessMask::SYNCHRONIZE
+            }
+            (false, 1) => {
+                AccessMask::FILE_READ_DATA
+                    | AccessMask::FILE_WRITE_DATA
+                    | AccessMask::FILE_APPEND_DATA
+                    | AccessMask::SYNCHRONIZE
+            }
+            (false, _) => AccessMask::DELETE | AccessMask::FILE_READ_ATTRIBUTES,
+        };
+        let spec = OpenSpec {
+            file_number: FileNumber(1000 + f),
+            path: path.into(),
+            owner: format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1100 + i % 9).into(),
+            access_mask,
+            directory,
+        };
+        let loc = table.open(spec).expect("the example's opens are valid");
+        if !directory && i % 4 == 1 {
+            let _ = table.adjust_byte_range_locks(loc, (i % 3 + 1) as i64);
+        }
+    }
+}
+
+fn self_signed() -> Result<TlsIdentity, Box<dyn std::error::Error>> {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+    Ok(TlsIdentity::from_pem(ck.cert.pem().as_bytes(), ck.signing_key.serialize_pem().as_bytes())?)
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let user = args.user.ok_or("--user is required")?;
+    let password = args.password.ok_or("--password is required")?;
+    let table = Arc::new(HandleTable::new());
+    simulate(&table, args.handles.unwrap_or(100));
+
+    let mut config = AdminConfig::new(Credentials::new(&user, &password)?).on_force_close(|h| {
+        eprintln!("closed {} (file {})", h.handle_info.location, h.file_number.0);
+    });
+    if let Some(path) = &args.unix {
+        config = config.unix_socket(path);
+    }
+    if let Some(addr) = args.tcp {
+        let identity = match (&args.cert, &args.key) {
+            (Some(c), Some(k)) => TlsIdentity::from_pem_files(c, k)?,
+            _ => self_signed()?,
+        };
+        config = config.tls(addr, identity);
+    }
+
+    // Signals are set up before serving, so none is missed after `ready`.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    let (mut term, mut int) = rt.block_on(async {
+        Ok::<_, std::io::Error>((
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        ))
+    })?;
+
+    let server = admin::serve(table.clone(), config)?;
+    let mut ready = format!("ready handles={}", table.len());
+    if let Some(p) = server.unix_socket() {
+        ready += &format!(" unix={}", p.display());
+    }
+    if let Some(a) = server.tcp_addr() {
+        ready += &format!(" tcp={a}");
+    }
+    println!("{ready}");
+
+    let name = rt.block_on(async {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    });
+    server.shutdown();
+    println!("stopped on {name} with {} handles open", table.len());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("admin_server: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("admin_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

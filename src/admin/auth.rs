@@ -1,0 +1,191 @@
+//! Login: the configured user and its Argon2 password hash, and the bearer
+//! tokens handed out by `POST /v1/session/login`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use parking_lot::Mutex;
+
+use super::error::CredentialsError;
+
+/// The one administrator account: a user name and an Argon2id password hash
+/// (never the password itself).
+///
+/// # Examples
+///
+/// ```
+/// use smb_handles::admin::Credentials;
+///
+/// // Hash at start-up from a secret you were given...
+/// let c = Credentials::new("admin", "s3cret").unwrap();
+/// assert!(c.password_hash().starts_with("$argon2id$"));
+/// // ...or keep only the hash in your configuration file.
+/// let same = Credentials::from_password_hash("admin", c.password_hash()).unwrap();
+/// assert_eq!(same.username(), "admin");
+/// ```
+#[derive(Clone)]
+pub struct Credentials {
+    username: String,
+    hash: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("hash", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Hashes `password` with Argon2id (the crate's default parameters: 19 MiB,
+    /// 2 passes) under a fresh random salt and keeps only the hash.
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialsError::EmptyUsername`] for an empty user name.
+    pub fn new(username: &str, password: &str) -> Result<Credentials, CredentialsError> {
+        if username.is_empty() {
+            return Err(CredentialsError::EmptyUsername);
+        }
+        Ok(Credentials { username: username.to_owned(), hash: hash_password(password)? })
+    }
+
+    /// Uses a stored Argon2 hash in PHC string form (as made by
+    /// [`Credentials::password_hash`], or `argon2`'s command-line tools).
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialsError::BadHash`] when `hash` is not a PHC string of an
+    /// Argon2 variant, [`CredentialsError::EmptyUsername`] for an empty name.
+    pub fn from_password_hash(username: &str, hash: &str) -> Result<Credentials, CredentialsError> {
+        if username.is_empty() {
+            return Err(CredentialsError::EmptyUsername);
+        }
+        let parsed =
+            PasswordHash::new(hash).map_err(|e| CredentialsError::BadHash(e.to_string()))?;
+        if !parsed.algorithm.as_str().starts_with("argon2") || parsed.hash.is_none() {
+            return Err(CredentialsError::BadHash(format!("algorithm {}", parsed.algorithm)));
+        }
+        Ok(Credentials { username: username.to_owned(), hash: hash.to_owned() })
+    }
+
+    /// The user name.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The password hash in PHC string form, to store in a configuration file.
+    pub fn password_hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// True when both match. The password check always runs (so timing does
+    /// not tell whether the user name was right) and compares the hashes in
+    /// constant time. Slow on purpose: call it off the I/O threads.
+    pub(crate) fn verify(&self, username: &str, password: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(&self.hash) else {
+            return false;
+        };
+        let password_ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        password_ok & (username == self.username)
+    }
+}
+
+fn hash_password(password: &str) -> Result<String, CredentialsError> {
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).map_err(|e| CredentialsError::BadHash(e.to_string()))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| CredentialsError::BadHash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| CredentialsError::BadHash(e.to_string()))
+}
+
+/// Bearer tokens: 256 random bits as 64 hex digits, each valid for a fixed
+/// time from login. At most `max` live at once; past that, the one closest
+/// to expiring is dropped.
+///
+/// Lookup is by `HashMap` (SipHash under a random key), so response timing
+/// says nothing useful about a stored token's bytes.
+#[derive(Debug)]
+pub(crate) struct TokenStore {
+    lifetime: Duration,
+    max: usize,
+    tokens: Mutex<HashMap<String, Instant>>,
+}
+
+impl TokenStore {
+    pub(crate) fn new(lifetime: Duration, max: usize) -> TokenStore {
+        TokenStore { lifetime, max: max.max(1), tokens: Mutex::new(HashMap::new()) }
+    }
+
+    /// A fresh token, or `None` if the system's random source failed.
+    pub(crate) fn issue(&self) -> Option<String> {
+        let mut raw = [0u8; 32];
+        getrandom::getrandom(&mut raw).ok()?;
+        let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let now = Instant::now();
+        let expires = now.checked_add(self.lifetime).unwrap_or(now + Duration::from_secs(86_400));
+        let mut tokens = self.tokens.lock();
+        tokens.retain(|_, &mut exp| exp > now);
+        while tokens.len() >= self.max {
+            let oldest = tokens.iter().min_by_key(|(_, &exp)| exp).map(|(t, _)| t.clone());
+            match oldest {
+                Some(t) => tokens.remove(&t),
+                None => break,
+            };
+        }
+        tokens.insert(token.clone(), expires);
+        Some(token)
+    }
+
+    /// True when `token` was issued here and has not expired.
+    pub(crate) fn check(&self, token: &str) -> bool {
+        let mut tokens = self.tokens.lock();
+        match tokens.get(token) {
+            Some(&exp) if exp > Instant::now() => true,
+            Some(_) => {
+                tokens.remove(token);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_expire_and_are_capped() {
+        let store = TokenStore::new(Duration::from_millis(50), 2);
+        let a = store.issue().unwrap();
+        assert_eq!(a.len(), 64);
+        assert!(store.check(&a));
+        let b = store.issue().unwrap();
+        let c = store.issue().unwrap();
+        assert!(!store.check(&a), "the oldest token is dropped past the cap");
+        assert!(store.check(&b) && store.check(&c));
+        assert!(!store.check("nope"));
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(!store.check(&b), "expired");
+    }
+
+    #[test]
+    fn credentials_verify() {
+        let c = Credentials::new("admin", "secret").unwrap();
+        assert!(c.verify("admin", "secret"));
+        assert!(!c.verify("admin", "Secret"));
+        assert!(!c.verify("root", "secret"));
+        assert!(Credentials::from_password_hash("admin", "plain").is_err());
+        assert!(Credentials::new("", "x").is_err());
+        assert!(!format!("{c:?}").contains("argon2"));
+    }
+}

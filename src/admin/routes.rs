@@ -1,0 +1,273 @@
+//! The routes: login, list, close. Each request gets exactly one JSON
+//! answer; an error answer never changes the table.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body;
+use hyper::header::{
+    HeaderMap, HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH,
+    CONTENT_TYPE,
+};
+use hyper::{Method, Request, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use super::auth::{Credentials, TokenStore};
+use super::config::{ForceCloseCallback, Limits};
+use super::error::ApiError;
+use super::query::ListRequest;
+use crate::json::{close_response, parse_close_request};
+use crate::{
+    CloseError, FileHandle, HandleTable, ListError, Location, RequestError, MAX_REQUEST_BYTES,
+};
+
+/// The largest login body accepted.
+const MAX_LOGIN_BYTES: usize = 64 << 10;
+
+const LOGIN: [&str; 2] = ["/v1/session/login", "/v1/session/login/"];
+const FILES: [&str; 2] = ["/v1/smb/files", "/v1/smb/files/"];
+const CLOSE: [&str; 2] = ["/v1/smb/files/close", "/v1/smb/files/close/"];
+
+/// What every connection shares.
+pub(crate) struct State {
+    pub(crate) table: Arc<HandleTable>,
+    pub(crate) credentials: Credentials,
+    pub(crate) tokens: TokenStore,
+    pub(crate) on_force_close: Option<ForceCloseCallback>,
+    pub(crate) login_gate: Arc<Semaphore>,
+    pub(crate) limits: Limits,
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+pub(crate) type Resp = Response<Full<Bytes>>;
+
+/// Answers one request, within the request timeout.
+pub(crate) async fn handle<B>(state: Arc<State>, req: Request<B>) -> Resp
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(state.limits.request_timeout, route(&state, req)).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => error_response(&e),
+        Err(_elapsed) => error_response(&ApiError::timeout()),
+    }
+}
+
+async fn route<B>(state: &Arc<State>, req: Request<B>) -> Result<Resp, ApiError>
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let path = req.uri().path();
+    if LOGIN.contains(&path) {
+        // Never looks at Authorization: qq sends its old (maybe stale) token
+        // with a new login.
+        if req.method() != Method::POST {
+            return Err(ApiError::method_not_allowed(req.method(), path, "POST"));
+        }
+        return login(state, req).await;
+    }
+    if !authorized(&state.tokens, req.headers()) {
+        return Err(ApiError::unauthenticated());
+    }
+    if FILES.contains(&path) {
+        if req.method() != Method::GET {
+            return Err(ApiError::method_not_allowed(req.method(), path, "GET"));
+        }
+        return list(state, path.to_owned(), req.uri().query()).await;
+    }
+    if CLOSE.contains(&path) {
+        if req.method() != Method::POST {
+            return Err(ApiError::method_not_allowed(req.method(), path, "POST"));
+        }
+        return close(state, req).await;
+    }
+    Err(ApiError::not_found(path))
+}
+
+fn authorized(tokens: &TokenStore, headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    match value.trim().split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            tokens.check(token.trim())
+        }
+        _ => false,
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+async fn login<B>(state: &Arc<State>, req: Request<B>) -> Result<Resp, ApiError>
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let body = read_body(req, MAX_LOGIN_BYTES).await?;
+    let login: LoginBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_body(format!(
+            "login body must be {{\"username\": ..., \"password\": ...}}: {e}"
+        ))
+    })?;
+    let Ok(permit) = state.login_gate.clone().try_acquire_owned() else {
+        return Err(ApiError::busy());
+    };
+    let st = state.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        st.credentials.verify(&login.username, &login.password)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("login check failed: {e}")))?;
+    if !ok {
+        return Err(ApiError::invalid_credentials());
+    }
+    let token =
+        state.tokens.issue().ok_or_else(|| ApiError::internal("no randomness for a token"))?;
+    let body = serde_json::to_vec(&serde_json::json!({ "bearer_token": token }))
+        .map_err(ApiError::internal)?;
+    let mut resp = json_response(StatusCode::OK, body);
+    resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+#[derive(Serialize)]
+struct ListBody<'a> {
+    file_handles: &'a [FileHandle],
+    paging: Paging,
+}
+
+#[derive(Serialize)]
+struct Paging {
+    next: String,
+}
+
+async fn list(state: &Arc<State>, path: String, query: Option<&str>) -> Result<Resp, ApiError> {
+    let request = ListRequest::parse(query)?;
+    let table = state.table.clone();
+    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let mut query = request.query.clone();
+        let mut page = table.list(&query).map_err(list_error)?;
+        // Never an empty page with a next: qq 7.10 prints a stray comma for
+        // it. Keep walking (the table never does this today; cheap insurance).
+        while page.file_handles.is_empty() {
+            let Some(next) = page.next else { break };
+            query.after = Some(next);
+            page = table.list(&query).map_err(list_error)?;
+        }
+        let next = page.next.map(|c| request.next_uri(&path, c)).unwrap_or_default();
+        serde_json::to_vec(&ListBody { file_handles: &page.file_handles, paging: Paging { next } })
+            .map_err(ApiError::internal)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("listing failed: {e}")))??;
+    Ok(json_response(StatusCode::OK, body))
+}
+
+fn list_error(e: ListError) -> ApiError {
+    match e {
+        ListError::ZeroLimit => ApiError::bad_parameter("limit", "must be at least 1"),
+        ListError::InvalidCursor => {
+            ApiError::bad_parameter("after", "does not name a position in this table")
+        }
+    }
+}
+
+async fn close<B>(state: &Arc<State>, req: Request<B>) -> Result<Resp, ApiError>
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let body = read_body(req, MAX_REQUEST_BYTES).await?;
+    let table = state.table.clone();
+    let notify = state.on_force_close.clone();
+    // Once started, the closes and their notifications run to the end even
+    // if the client goes away.
+    let out = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let requested = parse_close_request(&body).map_err(request_error)?;
+        let locations: Vec<Location> =
+            requested.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+        let mut closed = table.close_batch(&locations).into_iter();
+        let mut removed = Vec::new();
+        let results: Vec<Result<(), CloseError>> = requested
+            .into_iter()
+            .map(|r| {
+                let _ = r?;
+                let h = closed.next().expect("one close result per location")?;
+                removed.push(h);
+                Ok(())
+            })
+            .collect();
+        // close_batch has returned: every handle is removed and no lock is held.
+        if let Some(notify) = notify {
+            for h in &removed {
+                let _ = catch_unwind(AssertUnwindSafe(|| notify(h)));
+            }
+        }
+        Ok(close_response(&results))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("close failed: {e}")))??;
+    Ok(json_response(StatusCode::OK, out))
+}
+
+fn request_error(e: RequestError) -> ApiError {
+    match e {
+        RequestError::TooLarge { .. } => ApiError::too_large(MAX_REQUEST_BYTES),
+        other => ApiError::bad_body(other),
+    }
+}
+
+/// Reads a whole body of at most `limit` bytes: 413 past it (checked on
+/// `Content-Length` first, so an honest big request is refused unread).
+async fn read_body<B>(req: Request<B>, limit: usize) -> Result<Bytes, ApiError>
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let declared =
+        req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::too_large(limit));
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::too_large(limit)),
+        Err(e) => Err(ApiError::bad_body(format!("could not read the request body: {e}"))),
+    }
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Resp {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// The JSON answer for an error. 408 and 413 also close the connection (the
+/// body may be left unread).
+pub(crate) fn error_response(e: &ApiError) -> Resp {
+    let mut resp = json_response(e.status, e.body());
+    if let Some(allow) = e.allow {
+        resp.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    if matches!(e.status, StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE) {
+        resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}

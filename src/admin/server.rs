@@ -1,0 +1,308 @@
+//! Listeners, connections and the endpoint's own thread and runtime.
+
+use std::convert::Infallible;
+use std::future::pending;
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener as StdUnixListener, UnixStream as StdUnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hyper::header::{HeaderValue, CONNECTION};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use super::auth::TokenStore;
+use super::config::AdminConfig;
+use super::error::ServeError;
+use super::routes::{self, State};
+use crate::HandleTable;
+
+/// The largest request head (request line and headers) read, in bytes.
+const MAX_HEAD_BYTES: usize = 64 << 10;
+
+/// A running admin endpoint. Dropping it, or calling
+/// [`AdminServer::shutdown`], stops it: no new connections, requests in
+/// flight get [`Limits::shutdown_grace`](super::Limits::shutdown_grace) to
+/// finish, the Unix socket file is removed, and its thread is joined.
+#[derive(Debug)]
+pub struct AdminServer {
+    stop: Option<watch::Sender<bool>>,
+    thread: Option<JoinHandle<()>>,
+    tcp_addr: Option<SocketAddr>,
+    unix_socket: Option<PathBuf>,
+}
+
+impl AdminServer {
+    /// The TCP (TLS) address it listens on, with the real port when port 0
+    /// was asked for.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp_addr
+    }
+
+    /// The Unix socket path it listens on.
+    pub fn unix_socket(&self) -> Option<&Path> {
+        self.unix_socket.as_deref()
+    }
+
+    /// Stops the endpoint and waits until its thread has ended (at most
+    /// about the shutdown grace plus one second).
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for AdminServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Removes the Unix socket file when dropped (unless disarmed).
+struct SocketFile(Option<PathBuf>);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Starts the admin endpoint for `table` on its own thread and runtime, and
+/// returns once every configured listener is bound and accepting.
+///
+/// # Errors
+///
+/// [`ServeError`] when no transport is configured or a listener cannot be
+/// set up; then nothing is left bound or running.
+pub fn serve(table: Arc<HandleTable>, config: AdminConfig) -> Result<AdminServer, ServeError> {
+    if config.unix_socket.is_none() && config.tcp.is_none() {
+        return Err(ServeError::NoTransport);
+    }
+    let (unix, socket_file) = match &config.unix_socket {
+        Some(path) => (Some(bind_unix(path)?), SocketFile(Some(path.clone()))),
+        None => (None, SocketFile(None)),
+    };
+    let (tcp, tcp_addr) = match &config.tcp {
+        Some((addr, identity)) => {
+            let l = StdTcpListener::bind(addr).map_err(|e| io_err(format!("bind {addr}"), e))?;
+            let local = l.local_addr().map_err(|e| io_err("local_addr", e))?;
+            l.set_nonblocking(true).map_err(|e| io_err("set_nonblocking", e))?;
+            (Some((l, TlsAcceptor::from(identity.config.clone()))), Some(local))
+        }
+        None => (None, None),
+    };
+    let limits = config.limits.clone();
+    let state = Arc::new(State {
+        table,
+        credentials: config.credentials,
+        tokens: TokenStore::new(limits.token_lifetime, limits.max_tokens),
+        on_force_close: config.on_force_close,
+        login_gate: Arc::new(Semaphore::new(limits.concurrent_logins.max(1))),
+        limits,
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("smbh-admin".into())
+        .spawn(move || run(state, unix, tcp, stop_rx, ready_tx, socket_file))
+        .map_err(|e| io_err("spawn the admin thread", e))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(AdminServer {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            tcp_addr,
+            unix_socket: config.unix_socket,
+        }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = thread.join();
+            Err(io_err("start the admin thread", io::Error::other("it ended before listening")))
+        }
+    }
+}
+
+fn io_err(context: impl Into<String>, source: io::Error) -> ServeError {
+    ServeError::Io { context: context.into(), source }
+}
+
+/// Binds and listens on a Unix socket with mode 0600, set before `listen` so
+/// no client can connect while it is wider.
+fn bind_unix(path: &Path) -> Result<StdUnixListener, ServeError> {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(ServeError::NotASocket(path.into()));
+        }
+        if StdUnixStream::connect(path).is_ok() {
+            return Err(ServeError::SocketInUse(path.into()));
+        }
+        std::fs::remove_file(path)
+            .map_err(|e| io_err(format!("remove stale {}", path.display()), e))?;
+    }
+    let ctx = |what: &str| format!("{what} {}", path.display());
+    let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)
+        .map_err(|e| io_err(ctx("socket for"), e))?;
+    let addr = socket2::SockAddr::unix(path).map_err(|e| io_err(ctx("address"), e))?;
+    socket.bind(&addr).map_err(|e| io_err(ctx("bind"), e))?;
+    let mut bound = SocketFile(Some(path.into()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| io_err(ctx("chmod 0600"), e))?;
+    socket.listen(1024).map_err(|e| io_err(ctx("listen on"), e))?;
+    socket.set_nonblocking(true).map_err(|e| io_err(ctx("set_nonblocking"), e))?;
+    bound.0 = None; // keep the file: the listener owns it now
+    Ok(socket.into())
+}
+
+fn run(
+    state: Arc<State>,
+    unix: Option<StdUnixListener>,
+    tcp: Option<(StdTcpListener, TlsAcceptor)>,
+    stop: watch::Receiver<bool>,
+    ready: std::sync::mpsc::Sender<Result<(), ServeError>>,
+    socket_file: SocketFile,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(4)
+        .thread_name("smbh-admin-worker")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(io_err("start the admin runtime", e)));
+            return;
+        }
+    };
+    rt.block_on(async move {
+        let unix = match unix.map(UnixListener::from_std).transpose() {
+            Ok(l) => l,
+            Err(e) => return drop(ready.send(Err(io_err("register the Unix listener", e)))),
+        };
+        let tcp = match tcp.map(|(l, a)| TcpListener::from_std(l).map(|l| (l, a))).transpose() {
+            Ok(l) => l,
+            Err(e) => return drop(ready.send(Err(io_err("register the TCP listener", e)))),
+        };
+        let _ = ready.send(Ok(()));
+        accept_loop(state, unix, tcp, stop).await;
+    });
+    // Blocking tasks (a close and its notifications) get a moment to end.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    drop(socket_file);
+}
+
+/// One accepted connection, before TLS.
+enum Accepted {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream),
+}
+
+async fn accept_loop(
+    state: Arc<State>,
+    unix: Option<UnixListener>,
+    tcp: Option<(TcpListener, TlsAcceptor)>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let limits = state.limits.clone();
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .keep_alive(true);
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => break,
+            r = async {
+                match &unix {
+                    Some(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+                    None => pending().await,
+                }
+            } => r,
+            r = async {
+                match &tcp {
+                    Some((l, _)) => l.accept().await.map(|(s, _)| Accepted::Tcp(s)),
+                    None => pending().await,
+                }
+            } => r,
+        };
+        let conn = match accepted {
+            Ok(c) => c,
+            Err(_) => {
+                // Out of descriptors or similar: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Over the cap: close at once (cheaper than a TLS handshake to say so).
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(conn);
+            continue;
+        };
+        let watcher = graceful.watcher();
+        let http = http.clone();
+        let state = state.clone();
+        let acceptor = tcp.as_ref().map(|(_, a)| a.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            match conn {
+                Accepted::Unix(s) => serve_connection(s, http, state, watcher).await,
+                Accepted::Tcp(s) => {
+                    let _ = s.set_nodelay(true);
+                    let acceptor = acceptor.expect("a TCP connection came from the TLS listener");
+                    let handshake = tokio::time::timeout(limits.header_timeout, acceptor.accept(s));
+                    if let Ok(Ok(tls)) = handshake.await {
+                        serve_connection(tls, http, state, watcher).await;
+                    }
+                }
+            }
+        });
+    }
+    drop(unix);
+    drop(tcp);
+    let _ = tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await;
+}
+
+async fn serve_connection<I>(io: I, http: http1::Builder, state: Arc<State>, watcher: Watcher)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let started = Instant::now();
+    let limits = state.limits.clone();
+    let service = service_fn(move |req| {
+        let state = state.clone();
+        async move {
+            let mut resp = routes::handle(state.clone(), req).await;
+            if started.elapsed() >= state.limits.connection_lifetime {
+                resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok::<_, Infallible>(resp)
+        }
+    });
+    let conn = http.serve_connection(TokioIo::new(io), service);
+    // A client that stops reading its answer is cut off here.
+    let hard_limit = limits.connection_lifetime + limits.request_timeout + limits.header_timeout;
+    let _ = tokio::time::timeout(hard_limit, watcher.watch(conn)).await;
+}
