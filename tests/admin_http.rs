@@ -152,8 +152,9 @@ fn exchange<S: Read + Write>(
         req += &format!("{n}: {v}\r\n");
     }
     req += &format!("Content-Length: {}\r\n\r\n", body.len());
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
+    // The server may answer (405, 413, ...) and close before reading the
+    // body; a failed write then is expected, the answer is what counts.
+    let _ = s.write_all(req.as_bytes()).and_then(|()| s.write_all(body));
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
     parse_reply(&raw)

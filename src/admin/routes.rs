@@ -2,6 +2,7 @@
 //! answer; an error answer never changes the table.
 
 use std::fmt;
+use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -32,9 +33,13 @@ const LOGIN: [&str; 2] = ["/v1/session/login", "/v1/session/login/"];
 const FILES: [&str; 2] = ["/v1/smb/files", "/v1/smb/files/"];
 const CLOSE: [&str; 2] = ["/v1/smb/files/close", "/v1/smb/files/close/"];
 
+/// The table, however the embedder holds it (`Arc<HandleTable>`,
+/// `&'static HandleTable`, or the C ABI's borrowed pointer).
+pub(crate) type SharedTable = Arc<dyn Deref<Target = HandleTable> + Send + Sync>;
+
 /// What every connection shares.
 pub(crate) struct State {
-    pub(crate) table: Arc<HandleTable>,
+    pub(crate) table: SharedTable,
     pub(crate) credentials: Credentials,
     pub(crate) tokens: TokenStore,
     pub(crate) on_force_close: Option<ForceCloseCallback>,

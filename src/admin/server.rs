@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::future::pending;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::ops::Deref;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener as StdUnixListener, UnixStream as StdUnixStream};
 use std::path::{Path, PathBuf};
@@ -90,11 +91,17 @@ impl Drop for SocketFile {
 /// Starts the admin endpoint for `table` on its own thread and runtime, and
 /// returns once every configured listener is bound and accepting.
 ///
+/// `table` is anything that derefs to the table and can be shared with the
+/// endpoint's threads: usually an `Arc<HandleTable>` the server also keeps.
+///
 /// # Errors
 ///
 /// [`ServeError`] when no transport is configured or a listener cannot be
 /// set up; then nothing is left bound or running.
-pub fn serve(table: Arc<HandleTable>, config: AdminConfig) -> Result<AdminServer, ServeError> {
+pub fn serve<T>(table: T, config: AdminConfig) -> Result<AdminServer, ServeError>
+where
+    T: Deref<Target = HandleTable> + Send + Sync + 'static,
+{
     if config.unix_socket.is_none() && config.tcp.is_none() {
         return Err(ServeError::NoTransport);
     }
@@ -113,7 +120,7 @@ pub fn serve(table: Arc<HandleTable>, config: AdminConfig) -> Result<AdminServer
     };
     let limits = config.limits.clone();
     let state = Arc::new(State {
-        table,
+        table: Arc::new(table),
         credentials: config.credentials,
         tokens: TokenStore::new(limits.token_lifetime, limits.max_tokens),
         on_force_close: config.on_force_close,
