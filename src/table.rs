@@ -14,10 +14,28 @@ use crate::shard::{shard_of, Shard, ShardFull};
 
 /// One shard's lock, alone on its cache lines (128 bytes covers the adjacent
 /// line prefetcher of x86 and the 128-byte lines of some ARM cores), so two
-/// cores working on two shards never fight over one line.
+/// cores working on two shards never fight over one line. Beside it, on the
+/// line the lock holder owns anyway, the shard's count of live handles,
+/// written only under the write lock and read by [`HandleTable::len`].
 #[repr(align(128))]
 #[derive(Debug)]
-struct PaddedShard(RwLock<Shard>);
+struct PaddedShard {
+    lock: RwLock<Shard>,
+    live: AtomicUsize,
+}
+
+impl PaddedShard {
+    /// Adds `delta` to the live count; only under the write lock, so a
+    /// plain load and store suffice.
+    #[inline]
+    fn count(&self, delta: isize) {
+        let n = self.live.load(Ordering::Relaxed);
+        self.live.store(n.wrapping_add_signed(delta), Ordering::Relaxed);
+    }
+}
+
+/// Open credits a shard takes from the table's `reserved` at a time.
+const CREDIT_CHUNK: usize = 64;
 
 /// An in-process table of open SMB file handles.
 ///
@@ -55,7 +73,12 @@ struct PaddedShard(RwLock<Shard>);
 pub struct HandleTable {
     shards: Box<[PaddedShard]>,
     max_handles: usize,
-    live: AtomicUsize,
+    /// Open credits handed to shards: their live handles plus the spare
+    /// credits they hold (`Shard::credits`), never above `max_handles`. A
+    /// shard touches this shared counter once per [`CREDIT_CHUNK`] opens or
+    /// closes instead of on every one, so two cores opening and closing in
+    /// two shards share no cache line.
+    reserved: AtomicUsize,
 }
 
 impl Default for HandleTable {
@@ -93,9 +116,14 @@ impl HandleTable {
     pub fn try_with_config(config: Config) -> Result<HandleTable, ConfigError> {
         let (shards, max_handles) = config.validate()?;
         Ok(HandleTable {
-            shards: (0..shards).map(|i| PaddedShard(RwLock::new(Shard::new(i)))).collect(),
+            shards: (0..shards)
+                .map(|i| PaddedShard {
+                    lock: RwLock::new(Shard::new(i)),
+                    live: AtomicUsize::new(0),
+                })
+                .collect(),
             max_handles,
-            live: AtomicUsize::new(0),
+            reserved: AtomicUsize::new(0),
         })
     }
 
@@ -111,7 +139,7 @@ impl HandleTable {
 
     /// The number of open handles.
     pub fn len(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| s.live.load(Ordering::Relaxed)).sum()
     }
 
     /// True when no handle is open.
@@ -120,8 +148,52 @@ impl HandleTable {
     }
 
     #[inline]
-    fn shard(&self, loc: Location) -> Option<&RwLock<Shard>> {
-        self.shards.get(loc.shard()).map(|s| &s.0)
+    fn shard(&self, loc: Location) -> Option<&PaddedShard> {
+        self.shards.get(loc.shard())
+    }
+
+    /// Takes up to [`CREDIT_CHUNK`] open credits from `reserved` for a
+    /// shard; false when the table has none left.
+    fn refill(&self, shard: &mut Shard) -> bool {
+        let mut cur = self.reserved.load(Ordering::Relaxed);
+        loop {
+            let take = CREDIT_CHUNK.min(self.max_handles - cur);
+            if take == 0 {
+                return false;
+            }
+            match self.reserved.compare_exchange_weak(
+                cur,
+                cur + take,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    shard.credits += take;
+                    return true;
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Gives back the spare credits of every shard (one lock at a time, none
+    /// held by the caller), so an open is refused only when the handles
+    /// really open reach `max_handles`.
+    fn reclaim(&self) {
+        for s in self.shards.iter() {
+            let mut g = s.lock.write();
+            self.reserved.fetch_sub(g.credits, Ordering::Relaxed);
+            g.credits = 0;
+        }
+    }
+
+    /// Returns a shard's spare credits above two chunks to `reserved`.
+    #[inline]
+    fn trim(&self, shard: &mut Shard) {
+        if shard.credits > 2 * CREDIT_CHUNK {
+            self.reserved.fetch_sub(shard.credits - CREDIT_CHUNK, Ordering::Relaxed);
+            shard.credits = CREDIT_CHUNK;
+        }
     }
 
     /// Registers an open and returns its fresh location. The record starts at
@@ -149,22 +221,26 @@ impl HandleTable {
     pub fn open(&self, spec: OpenSpec) -> Result<Location, OpenError> {
         spec.validate()?;
         let full = OpenError::TableFull { max_handles: self.max_handles };
-        if self.live.fetch_add(1, Ordering::Relaxed) >= self.max_handles {
-            self.live.fetch_sub(1, Ordering::Relaxed);
-            return Err(full);
+        let shard = &self.shards[shard_of(spec.file_number, self.shards.len())];
+        let mut g = shard.lock.write();
+        if g.credits == 0 && !self.refill(&mut g) {
+            drop(g);
+            self.reclaim();
+            g = shard.lock.write();
+            if g.credits == 0 && !self.refill(&mut g) {
+                return Err(full);
+            }
         }
-        let shard = shard_of(spec.file_number, self.shards.len());
-        let res = self.shards[shard].0.write().open(spec);
-        res.map_err(|ShardFull| {
-            self.live.fetch_sub(1, Ordering::Relaxed);
-            full
-        })
+        let loc = g.open(spec).map_err(|ShardFull| full)?;
+        g.credits -= 1;
+        shard.count(1);
+        Ok(loc)
     }
 
     /// A snapshot of the handle at `loc`, or `None` if `loc` names no open
     /// handle (closed, stale, foreign or never issued).
     pub fn get(&self, loc: Location) -> Option<FileHandle> {
-        self.shard(loc)?.read().get(loc)
+        self.shard(loc)?.lock.read().get(loc)
     }
 
     /// Adds `delta` to the handle's byte-range lock count and returns the new
@@ -187,7 +263,7 @@ impl HandleTable {
     /// ```
     pub fn adjust_byte_range_locks(&self, loc: Location, delta: i64) -> Result<u32, LockError> {
         let shard = self.shard(loc).ok_or(LockError::NotFound)?;
-        let res = shard.write().adjust_locks(loc, delta);
+        let res = shard.lock.write().adjust_locks(loc, delta);
         match res {
             None => Err(LockError::NotFound),
             Some(Ok(n)) => Ok(n),
@@ -215,7 +291,8 @@ impl HandleTable {
         check_path(new_path)?;
         let path: Arc<str> = Arc::from(new_path);
         let shard = shard_of(file, self.shards.len());
-        let renamed = self.shards[shard].0.write().rename(file, &path);
+        let (renamed, old_paths) = self.shards[shard].lock.write().rename(file, &path);
+        drop(old_paths); // after the lock
         Ok(renamed)
     }
 
@@ -228,14 +305,13 @@ impl HandleTable {
     /// [`CloseError::NotFound`] for a closed, stale or unknown location.
     pub fn close(&self, loc: Location) -> Result<FileHandle, CloseError> {
         let shard = self.shard(loc).ok_or(CloseError::NotFound)?;
-        let closed = shard.write().close(loc);
-        match closed {
-            Some(h) => {
-                self.live.fetch_sub(1, Ordering::Relaxed);
-                Ok(h)
-            }
-            None => Err(CloseError::NotFound),
-        }
+        let mut g = shard.lock.write();
+        let closed = g.close(loc).ok_or(CloseError::NotFound)?;
+        g.credits += 1;
+        self.trim(&mut g);
+        shard.count(-1);
+        drop(g);
+        Ok(closed)
     }
 
     /// Closes many handles: one result per input, in input order. Each
@@ -260,26 +336,57 @@ impl HandleTable {
         }
         let mut results: Vec<Result<FileHandle, CloseError>> =
             (0..locations.len()).map(|_| Err(CloseError::NotFound)).collect();
-        // Visit inputs grouped by shard (input order within a shard), so each
-        // lock is taken once.
-        let mut order: Vec<u32> = (0..locations.len() as u32).collect();
-        order.sort_by_key(|&i| locations[i as usize].shard());
-        let mut closed = 0;
-        for group in
-            order.chunk_by(|&a, &b| locations[a as usize].shard() == locations[b as usize].shard())
-        {
-            let Some(shard) = self.shard(locations[group[0] as usize]) else {
+        // Visit inputs grouped by shard (input order within a shard, so a
+        // repeat comes after the first occurrence), each lock taken once: a
+        // counting sort, linear in the batch.
+        let mut starts = vec![0u32; self.shards.len() + 1];
+        for l in locations {
+            if l.shard() < self.shards.len() {
+                starts[l.shard() + 1] += 1;
+            }
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut order = vec![0u32; starts[self.shards.len()] as usize];
+        let mut fill = starts.clone();
+        for (i, l) in locations.iter().enumerate() {
+            if l.shard() < self.shards.len() {
+                order[fill[l.shard()] as usize] = i as u32;
+                fill[l.shard()] += 1;
+            }
+        }
+        // Two-stage prefetch: slots 16 closes ahead, then (their slot now
+        // cached) their bucket or list neighbour 8 ahead, so the batch waits
+        // on memory once per many handles instead of on every one.
+        const SLOT_AHEAD: usize = 16;
+        const LINK_AHEAD: usize = 8;
+        for (shard, s) in self.shards.iter().enumerate() {
+            let group = &order[starts[shard] as usize..starts[shard + 1] as usize];
+            if group.is_empty() {
                 continue;
-            };
-            let mut guard = shard.write();
-            for &i in group {
-                if let Some(h) = guard.close(locations[i as usize]) {
+            }
+            let mut g = s.lock.write();
+            for &i in group.iter().take(SLOT_AHEAD) {
+                g.prefetch(locations[i as usize]);
+            }
+            let mut closed = 0;
+            for (n, &i) in group.iter().enumerate() {
+                if let Some(&ahead) = group.get(n + SLOT_AHEAD) {
+                    g.prefetch(locations[ahead as usize]);
+                }
+                if let Some(&ahead) = group.get(n + LINK_AHEAD) {
+                    g.prefetch_links(locations[ahead as usize]);
+                }
+                if let Some(h) = g.close(locations[i as usize]) {
                     results[i as usize] = Ok(h);
                     closed += 1;
                 }
             }
+            g.credits += closed;
+            self.trim(&mut g);
+            s.count(-(closed as isize));
         }
-        self.live.fetch_sub(closed, Ordering::Relaxed);
         results
     }
 
@@ -334,7 +441,7 @@ impl HandleTable {
         let mut out = Vec::with_capacity(limit.min(self.len()));
         let mut pos = start;
         loop {
-            let shard = self.shards[pos.shard as usize].0.read();
+            let shard = self.shards[pos.shard as usize].lock.read();
             let resume = shard.walk(pos.slot, limit - out.len(), with_path, &mut out);
             let done_here = resume >= shard.high();
             drop(shard);
@@ -358,7 +465,7 @@ impl HandleTable {
             return Page::default();
         }
         let from = if start.shard == shard_idx { start.slot } else { 0 };
-        let shard = self.shards[shard_idx as usize].0.read();
+        let shard = self.shards[shard_idx as usize].lock.read();
         let slots = shard.file_slots(file);
         let mut rest = slots.iter().copied().filter(|&s| s >= from);
         let out: Vec<FileHandle> =
