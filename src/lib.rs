@@ -63,6 +63,7 @@ mod access;
 pub mod admin;
 mod config;
 mod error;
+pub mod ffi;
 pub mod json;
 pub mod location;
 mod paging;

@@ -1,0 +1,118 @@
+//! Strings across the boundary: borrowed `(ptr, len)` UTF-8 in, owned
+//! NUL-terminated strings out (freed by `smbh_string_free`).
+
+use std::ffi::c_char;
+use std::mem::size_of;
+use std::ptr;
+
+use super::smbh_status;
+
+/// Bytes in front of an owned string that remember its length, so freeing
+/// does not depend on the contents (a caller that writes a NUL into the
+/// string cannot make the free use the wrong size).
+const HEADER: usize = size_of::<usize>();
+
+/// Borrows `len` bytes at `ptr` as UTF-8.
+///
+/// Order of checks: NULL, then `len > max` (reported as `too_long` without
+/// reading the memory), then UTF-8.
+///
+/// # Safety
+///
+/// Unless `ptr` is NULL or `len > max`, `ptr` must be valid for reads of
+/// `len` bytes for `'a`, and `max` must be at most `isize::MAX`.
+pub(crate) unsafe fn str_in<'a>(
+    ptr: *const c_char,
+    len: usize,
+    max: usize,
+    too_long: smbh_status,
+) -> Result<&'a str, smbh_status> {
+    debug_assert!(max <= isize::MAX as usize);
+    if ptr.is_null() {
+        return Err(smbh_status::NullParameter);
+    }
+    if len > max {
+        return Err(too_long);
+    }
+    // SAFETY: `ptr` is non-NULL (checked), `len <= max <= isize::MAX`, `u8`
+    // has alignment 1, and the caller promises `len` readable bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    std::str::from_utf8(bytes).map_err(|_| smbh_status::InvalidUtf8)
+}
+
+/// Hands `bytes` to C as an owned, NUL-terminated string; returns the
+/// pointer and the length (without the NUL). Free it with [`free_owned`].
+pub(crate) fn into_owned(bytes: &[u8]) -> (*mut c_char, usize) {
+    let len = bytes.len();
+    let mut buf = Vec::with_capacity(HEADER + len + 1);
+    buf.extend_from_slice(&len.to_ne_bytes());
+    buf.extend_from_slice(bytes);
+    buf.push(0);
+    let base = Box::into_raw(buf.into_boxed_slice()).cast::<u8>();
+    // SAFETY: the allocation is `HEADER + len + 1` bytes long, so
+    // `base + HEADER` is inside it.
+    let text = unsafe { base.add(HEADER) };
+    (text.cast::<c_char>(), len)
+}
+
+/// Frees a string made by [`into_owned`].
+///
+/// # Safety
+///
+/// `text` must come from [`into_owned`] and not have been freed yet.
+pub(crate) unsafe fn free_owned(text: *mut c_char) {
+    // SAFETY: `text` is `HEADER` bytes into an allocation made by
+    // `into_owned` (caller's promise), so stepping back stays inside it and
+    // recovers the original pointer's provenance.
+    let base = unsafe { text.cast::<u8>().sub(HEADER) };
+    let mut header = [0u8; HEADER];
+    // SAFETY: the first `HEADER` bytes of the allocation hold the length;
+    // `header` is a separate local array.
+    unsafe { ptr::copy_nonoverlapping(base, header.as_mut_ptr(), HEADER) };
+    let len = usize::from_ne_bytes(header);
+    let whole = ptr::slice_from_raw_parts_mut(base, HEADER + len + 1);
+    // SAFETY: `whole` is exactly the boxed slice `into_owned` leaked
+    // (same start, same length), freed once (caller's promise).
+    drop(unsafe { Box::from_raw(whole) });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owned_strings_round_trip_and_are_nul_terminated() {
+        for s in ["", "x", "[{\"error_message\":\"\"}]"] {
+            let (p, len) = into_owned(s.as_bytes());
+            assert_eq!(len, s.len());
+            // SAFETY: `p` is a live string of `len` bytes plus a NUL.
+            let back = unsafe { std::ffi::CStr::from_ptr(p) };
+            assert_eq!(back.to_bytes(), s.as_bytes());
+            // SAFETY: made by `into_owned`, freed once.
+            unsafe { free_owned(p) };
+        }
+    }
+
+    #[test]
+    fn str_in_checks_null_length_and_utf8() {
+        // SAFETY: every pointer is NULL, or valid for `len` bytes, or `len`
+        // exceeds `max` and is never read.
+        unsafe {
+            assert_eq!(
+                str_in(ptr::null(), 0, 10, smbh_status::PathTooLong),
+                Err(smbh_status::NullParameter)
+            );
+            let ok = b"abc";
+            assert_eq!(str_in(ok.as_ptr().cast(), 3, 10, smbh_status::PathTooLong), Ok("abc"));
+            assert_eq!(
+                str_in(ok.as_ptr().cast(), usize::MAX, 10, smbh_status::PathTooLong),
+                Err(smbh_status::PathTooLong)
+            );
+            let bad = [0xffu8, 0xfe];
+            assert_eq!(
+                str_in(bad.as_ptr().cast(), 2, 10, smbh_status::PathTooLong),
+                Err(smbh_status::InvalidUtf8)
+            );
+        }
+    }
+}
