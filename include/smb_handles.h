@@ -155,6 +155,12 @@ typedef uint32_t smbh_status;
 #endif // __cplusplus
 
 /**
+ * A running admin endpoint, from smbh_admin_start; stop and free it with
+ * smbh_admin_stop.
+ */
+typedef struct smbh_admin smbh_admin;
+
+/**
  * An opaque table of open SMB file handles. Made by smbh_table_new, freed
  * by smbh_table_free; every other function may be called on one table from
  * any number of threads at once.
@@ -250,6 +256,87 @@ typedef struct smbh_list_query {
      */
     bool resolve_paths;
 } smbh_list_query;
+
+/**
+ * Settings for smbh_admin_start. Zero-initialize it and set what you need;
+ * strings are (pointer, length) UTF-8, not necessarily NUL-terminated, read
+ * only during smbh_admin_start. At least one transport is required.
+ */
+typedef struct smbh_admin_config {
+    /**
+     * Path of the Unix domain socket to serve plain HTTP on (created with
+     * mode 0600, removed at stop), or NULL for none.
+     */
+    const char *unix_socket_path;
+    /**
+     * Length of `unix_socket_path` in bytes.
+     */
+    size_t unix_socket_path_len;
+    /**
+     * "ADDRESS:PORT" to serve HTTPS on (for example "127.0.0.1:8000"; port 0
+     * picks a free one), or NULL for none. Needs `tls_cert_pem` and
+     * `tls_key_pem`. Plain HTTP over TCP is not offered.
+     */
+    const char *tcp_address;
+    /**
+     * Length of `tcp_address` in bytes.
+     */
+    size_t tcp_address_len;
+    /**
+     * PEM text of the certificate chain, leaf first.
+     */
+    const char *tls_cert_pem;
+    /**
+     * Length of `tls_cert_pem` in bytes.
+     */
+    size_t tls_cert_pem_len;
+    /**
+     * PEM text of the private key (PKCS#8, PKCS#1 or SEC1).
+     */
+    const char *tls_key_pem;
+    /**
+     * Length of `tls_key_pem` in bytes.
+     */
+    size_t tls_key_pem_len;
+    /**
+     * The administrator's user name (required).
+     */
+    const char *username;
+    /**
+     * Length of `username` in bytes.
+     */
+    size_t username_len;
+    /**
+     * The password, hashed with Argon2id at start and then forgotten; or
+     * NULL when `password_hash` is given instead.
+     */
+    const char *password;
+    /**
+     * Length of `password` in bytes.
+     */
+    size_t password_len;
+    /**
+     * An Argon2 PHC hash ("$argon2id$v=19$..."), or NULL when `password`
+     * is given. Exactly one of the two must be set.
+     */
+    const char *password_hash;
+    /**
+     * Length of `password_hash` in bytes.
+     */
+    size_t password_hash_len;
+    /**
+     * Called once for each handle the endpoint force-closes, after it is
+     * removed from the table, with no table lock held, with `userdata` and
+     * the closed handle (borrowed for the call; paths resolved). It runs on
+     * the endpoint's threads, possibly concurrently for concurrent close
+     * requests; its return value is ignored. NULL for none.
+     */
+    smbh_visitor on_force_close;
+    /**
+     * Passed to `on_force_close` as is.
+     */
+    void *userdata;
+} smbh_admin_config;
 
 #ifdef __cplusplus
 extern "C" {
@@ -571,6 +658,48 @@ const char *smbh_status_message(uint32_t status);
  * `text` is NULL or a string from this library not yet freed.
  */
 void smbh_string_free(char *text);
+
+/**
+ * Starts the admin endpoint (Qumulo's /v1/smb/files REST API, for the
+ * vendor's `qq` CLI) for `table` on its own thread, and writes a handle to
+ * `*admin_out` once every configured listener accepts connections.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`, `config`, `admin_out` or
+ * `config->username` NULL), SMBH_STATUS_INVALID_UTF8 (a string field),
+ * SMBH_STATUS_INVALID_ARGUMENT (no transport, a bad address, a bad
+ * certificate or key, not exactly one of password and password_hash, a
+ * field too long, or a listener that cannot be bound, for example an
+ * address in use). On failure nothing is left running or bound, and when
+ * `error_message_out` is not NULL an owned, NUL-terminated message saying
+ * why is written to it (free it with smbh_string_free); it is untouched on
+ * success.
+ *
+ * Ownership: the caller owns the handle and must pass it to
+ * smbh_admin_stop, before freeing `table`: the table must outlive it.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live until smbh_admin_stop returns; `config` is NULL
+ * or readable, with every string field NULL or readable for its length;
+ * `on_force_close` and `userdata` are safe to use from other threads;
+ * `admin_out` and `error_message_out` are NULL or writable.
+ */
+smbh_status smbh_admin_start(const struct smbh_table *table,
+                             const struct smbh_admin_config *config,
+                             struct smbh_admin **admin_out,
+                             char **error_message_out);
+
+/**
+ * Stops an endpoint from smbh_admin_start and frees it: no new
+ * connections, requests in flight get up to 5 seconds to finish, the Unix
+ * socket file is removed, and its thread has ended when this returns.
+ * NULL is a no-op. Do not call it from inside `on_force_close`.
+ *
+ * # Safety
+ *
+ * `admin` is NULL or a handle from smbh_admin_start not yet stopped.
+ */
+void smbh_admin_stop(struct smbh_admin *admin);
 
 #ifdef __cplusplus
 }  // extern "C"

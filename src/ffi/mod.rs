@@ -22,6 +22,8 @@
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod panic;
 mod strings;
 
