@@ -3,8 +3,9 @@
 //! Conventions, after rustls-ffi:
 //!
 //! * Every `extern "C"` signature is written out in full, so cbindgen sees
-//!   it; only the body is wrapped in `ffi_boundary!` (see `panic.rs`), which catches
-//!   any panic and returns `SMBH_STATUS_PANIC` instead of unwinding into C.
+//!   it; only the body is wrapped in `ffi_boundary!` (see `panic.rs`), which
+//!   catches any panic and returns `SMBH_STATUS_PANIC` instead of unwinding
+//!   into C.
 //! * Every pointer parameter is checked for NULL (and for alignment where C
 //!   passes a typed pointer) *before* anything happens, so a refused call has
 //!   no effect; outputs are written only on `SMBH_STATUS_OK`.
@@ -22,6 +23,8 @@
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod panic;
 mod strings;
 
