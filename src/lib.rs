@@ -82,3 +82,8 @@ pub use location::{Location, MAX_GENERATION, MAX_SHARDS};
 pub use paging::{Cursor, ListQuery, Page, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 pub use record::{FileHandle, FileNumber, HandleInfo, OpenSpec, MAX_OWNER_LEN, MAX_PATH_LEN};
 pub use table::HandleTable;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
