@@ -19,9 +19,9 @@
 //! [`MAX_GENERATION`] is retired: left vacant and never put back on the free
 //! list.
 //!
-//! Freed slots join the *tail* of the free list and opens take from its
-//! *head*, so the slot closed last is reused last: a stale location would need
-//! the whole free list to cycle and its slot's generation to match before it
+//! Closed slots join the *back* of a FIFO queue and opens take from its
+//! *front*, so the slot closed last is reused last: a stale location would
+//! need the whole queue to cycle and its slot's generation to match before it
 //! could name another handle, and the generation check forbids even that.
 //!
 //! # Files
@@ -31,11 +31,21 @@
 //! [`HEAD`] and the next head in its bucket of the per-file index, an array
 //! of buckets (one `u32` per bucket, at least one bucket per open file)
 //! chained through the head slots. So the index costs four bytes per open
-//! file, per-file queries and renames walk the file's own list, and closing
-//! a handle touches its slot, its list neighbours and, for a file's last
-//! handle, its bucket. The head slot is where later per-file state (share
-//! modes, leases) is found from a file number.
+//! file, and per-file queries and renames walk the file's own list. The head
+//! slot is where later per-file state (share modes, leases) is found from a
+//! file number.
+//!
+//! # Closing
+//!
+//! A close touches only its own slot: it takes the strings out, bumps the
+//! generation and queues the slot for reuse, leaving it linked in its file's
+//! list as a vacant entry that per-file walks skip. The slot is unlinked from
+//! the list (and, for a file's last slot, from the index) when an open
+//! reuses it, or at once when it is retired. So the hot path of a force-close
+//! or a client's close costs one slot's cache lines, and the index upkeep is
+//! paid by the open that needed a slot anyway.
 
+use std::collections::VecDeque;
 use std::mem::ManuallyDrop;
 use std::ptr;
 use std::sync::Arc;
@@ -69,7 +79,8 @@ const DIRECTORY_FLAG: u32 = 1 << 21;
 struct Slot {
     /// The generation a location must carry to name this slot's handle.
     generation: u32,
-    /// Occupied: next slot of the same file or `NIL`. Vacant: next free slot.
+    /// Next slot of the same file or `NIL` (also while vacant and queued for
+    /// reuse: the slot stays linked until it is reused).
     next: u32,
     /// Occupied: previous slot of the same file, or for the file's head
     /// [`HEAD`] plus the next head of its bucket chain.
@@ -232,8 +243,9 @@ pub(crate) struct Shard {
     pages: Vec<Box<[Slot]>>,
     /// Slots handed out so far (the high-water mark).
     high: u32,
-    free_head: u32,
-    free_tail: u32,
+    /// Closed slots waiting for reuse, oldest first. They are still linked
+    /// in their file's list (see "Closing" in the module docs).
+    free: VecDeque<u32>,
     /// The per-file index: the first head slot of each bucket, or `NO_HEAD`.
     buckets: Box<[u32]>,
     /// log2 of `buckets.len()` (0 while there are none).
@@ -250,8 +262,7 @@ impl Shard {
             index,
             pages: Vec::new(),
             high: 0,
-            free_head: NIL,
-            free_tail: NIL,
+            free: VecDeque::new(),
             buckets: Box::new([]),
             bucket_bits: 0,
             files: 0,
@@ -304,21 +315,6 @@ impl Shard {
         self.prefetch_slot(loc.slot());
     }
 
-    /// Second stage of a batch's prefetch, once the slot `loc` names is in
-    /// the cache: starts loading what its close will touch next (its file's
-    /// bucket, or its neighbour in the file's list).
-    #[inline]
-    pub(crate) fn prefetch_links(&self, loc: Location) {
-        if let Some(s) = self.find(loc) {
-            if s.prev & HEAD == 0 {
-                self.prefetch_slot(s.prev);
-            } else if !self.buckets.is_empty() {
-                let b = bucket_of(s.file_number, self.bucket_bits);
-                prefetch_read((&self.buckets[b] as *const u32).cast());
-            }
-        }
-    }
-
     #[inline]
     fn prefetch_slot(&self, idx: u32) {
         if idx < self.high {
@@ -327,15 +323,11 @@ impl Shard {
         }
     }
 
-    /// Takes a slot: the head of the free list, else a fresh one.
+    /// Takes a slot: the oldest closed one (unlinked from its old file's
+    /// list now), else a fresh one.
     fn alloc_slot(&mut self) -> Result<u32, ShardFull> {
-        if self.free_head != NIL {
-            let idx = self.free_head;
-            let next = self.slot(idx).next;
-            self.free_head = next;
-            if next == NIL {
-                self.free_tail = NIL;
-            }
+        if let Some(idx) = self.free.pop_front() {
+            self.unlink(idx);
             return Ok(idx);
         }
         if self.high == SLOTS_PER_SHARD {
@@ -350,16 +342,30 @@ impl Shard {
         Ok(idx)
     }
 
-    /// Appends a vacated slot to the tail of the free list.
-    fn push_free(&mut self, idx: u32) {
-        self.slot_mut(idx).next = NIL;
-        if self.free_tail == NIL {
-            self.free_head = idx;
+    /// Takes slot `idx` (vacant, still linked) out of its file's list and,
+    /// for the file's last slot, out of the per-file index.
+    fn unlink(&mut self, idx: u32) {
+        let s = self.slot(idx);
+        debug_assert!(!s.occupied());
+        let (prev, next, file) = (s.prev, s.next, s.file_number);
+        if prev & HEAD == 0 {
+            // Inside the file's list.
+            self.slot_mut(prev).next = next;
+            if next != NIL {
+                self.slot_mut(next).prev = prev;
+            }
+        } else if next != NIL {
+            // The file's head with more slots: the next one takes its place.
+            self.slot_mut(next).prev = prev;
+            self.replace_head(file, idx, next);
         } else {
-            let tail = self.free_tail;
-            self.slot_mut(tail).next = idx;
+            // The file's last slot.
+            self.replace_head(file, idx, prev & !HEAD);
+            self.files -= 1;
         }
-        self.free_tail = idx;
+        let s = self.slot_mut(idx);
+        s.prev = NIL;
+        s.next = NIL;
     }
 
     /// The head slot of `file`, if it has open handles.
@@ -488,27 +494,14 @@ impl Shard {
         let idx = loc.slot();
         let s = self.find_mut(loc)?;
         let (owner, path) = s.take_strings();
-        let (prev, next, file) = (s.prev, s.next, s.file_number);
         let (version, locks, access, generation) = (s.version, s.locks, s.access, s.generation);
-        let retire = generation >= MAX_GENERATION;
+        let file = s.file_number;
         s.generation = generation.wrapping_add(1);
-        if prev & HEAD == 0 {
-            // Inside the file's list: unlink.
-            self.slot_mut(prev).next = next;
-            if next != NIL {
-                self.slot_mut(next).prev = prev;
-            }
-        } else if next != NIL {
-            // The file's head with more opens: the next one takes its place.
-            self.slot_mut(next).prev = prev;
-            self.replace_head(file, idx, next);
+        if generation >= MAX_GENERATION {
+            // Retired: never reused, so unlinked now rather than at reuse.
+            self.unlink(idx);
         } else {
-            // The file's last handle.
-            self.replace_head(file, idx, prev & !HEAD);
-            self.files -= 1;
-        }
-        if !retire {
-            self.push_free(idx);
+            self.free.push_back(idx);
         }
         Some(FileHandle {
             file_number: FileNumber(file),
@@ -551,15 +544,18 @@ impl Shard {
         let mut old = Vec::new();
         let mut idx = head;
         while idx != NIL {
-            let (p, len) = into_raw(path.clone());
             let s = self.slot_mut(idx);
+            idx = s.next;
+            if !s.occupied() {
+                continue; // closed, waiting for reuse
+            }
+            let (p, len) = into_raw(path.clone());
             // SAFETY: an occupied slot owns its path count; it is replaced
             // right away, so it is taken back once.
             old.push(unsafe { from_raw(s.path, s.path_len) });
             s.path = p;
             s.path_len = len;
             s.version += 1;
-            idx = s.next;
         }
         (old.len(), old)
     }
@@ -598,8 +594,11 @@ impl Shard {
         let mut slots = Vec::new();
         let mut idx = self.head_of(file.0).unwrap_or(NIL);
         while idx != NIL {
-            slots.push(idx);
-            idx = self.slot(idx).next;
+            let s = self.slot(idx);
+            if s.occupied() {
+                slots.push(idx);
+            }
+            idx = s.next;
         }
         slots.sort_unstable();
         slots
@@ -683,7 +682,7 @@ mod tests {
         sh.slot_mut(loc.slot()).generation = MAX_GENERATION;
         let last = Location::pack(MAX_GENERATION, 3, loc.slot());
         assert!(sh.close(last).is_some());
-        assert_eq!(sh.free_head, NIL, "retired slot went back on the free list");
+        assert!(sh.free.is_empty(), "retired slot went back on the free list");
         let fresh = sh.open(spec(1)).unwrap();
         assert_ne!(fresh.slot(), loc.slot());
         assert!(sh.get(last).is_none());
@@ -700,10 +699,17 @@ mod tests {
         assert_eq!(sh.file_slots(FileNumber(1)).len(), 3);
         sh.close(locs[0]).unwrap();
         assert!(sh.file_slots(FileNumber(0)).is_empty());
-        assert!(sh.head_of(0).is_none());
+        // Closed slots stay linked (vacant) until reused; walks skip them.
+        assert!(sh.head_of(0).is_some());
         assert_eq!(sh.rename(FileNumber(1), &Arc::from("/q")).0, 3);
         assert_eq!(sh.get(locs[3]).unwrap().handle_info.version, 2);
         assert_eq!(sh.rename(FileNumber(0), &Arc::from("/q")).0, 0);
+        // Reusing all three unlinks them, and file 0 leaves the index.
+        let reused: Vec<_> = (0..3).map(|_| sh.open(spec(7)).unwrap().slot()).collect();
+        assert_eq!(reused, [locs[2].slot(), locs[4].slot(), locs[0].slot()]);
+        assert!(sh.head_of(0).is_none());
+        assert_eq!(sh.file_slots(FileNumber(7)).len(), 3);
+        assert_eq!(sh.file_slots(FileNumber(1)).len(), 3);
     }
 
     #[test]
@@ -731,7 +737,11 @@ mod tests {
                     want.sort_unstable();
                     assert_eq!(sh.file_slots(FileNumber(file)), want, "file {file}");
                 }
-                let files = (0..3_000).filter(|&f| live.iter().any(|l| l.0 == f)).count();
+                // Indexed: files with open handles or closed slots not yet reused.
+                let queued: Vec<u64> = sh.free.iter().map(|&i| sh.slot(i).file_number).collect();
+                let files = (0..3_000)
+                    .filter(|&f| live.iter().any(|l| l.0 == f) || queued.contains(&f))
+                    .count();
                 assert_eq!(sh.files as usize, files);
             }
         }

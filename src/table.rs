@@ -356,11 +356,9 @@ impl HandleTable {
                 fill[l.shard()] += 1;
             }
         }
-        // Two-stage prefetch: slots 16 closes ahead, then (their slot now
-        // cached) their bucket or list neighbour 8 ahead, so the batch waits
-        // on memory once per many handles instead of on every one.
+        // Prefetch slots 16 closes ahead (a close touches only its slot), so
+        // the batch waits on memory once per many handles, not on every one.
         const SLOT_AHEAD: usize = 16;
-        const LINK_AHEAD: usize = 8;
         for (shard, s) in self.shards.iter().enumerate() {
             let group = &order[starts[shard] as usize..starts[shard + 1] as usize];
             if group.is_empty() {
@@ -374,9 +372,6 @@ impl HandleTable {
             for (n, &i) in group.iter().enumerate() {
                 if let Some(&ahead) = group.get(n + SLOT_AHEAD) {
                     g.prefetch(locations[ahead as usize]);
-                }
-                if let Some(&ahead) = group.get(n + LINK_AHEAD) {
-                    g.prefetch_links(locations[ahead as usize]);
                 }
                 if let Some(h) = g.close(locations[i as usize]) {
                     results[i as usize] = Ok(h);
