@@ -79,6 +79,8 @@ pub struct HandleTable {
     /// closes instead of on every one, so two cores opening and closing in
     /// two shards share no cache line.
     reserved: AtomicUsize,
+    /// Credits a shard takes at a time: [`CREDIT_CHUNK`], less for small caps.
+    chunk: usize,
 }
 
 impl Default for HandleTable {
@@ -123,6 +125,9 @@ impl HandleTable {
                 })
                 .collect(),
             max_handles,
+            // Small caps get small chunks, so spare credits parked in shards
+            // rarely push an open onto the slow path.
+            chunk: (max_handles / (4 * shards)).clamp(1, CREDIT_CHUNK),
             reserved: AtomicUsize::new(0),
         })
     }
@@ -157,7 +162,7 @@ impl HandleTable {
     fn refill(&self, shard: &mut Shard) -> bool {
         let mut cur = self.reserved.load(Ordering::Relaxed);
         loop {
-            let take = CREDIT_CHUNK.min(self.max_handles - cur);
+            let take = self.chunk.min(self.max_handles - cur);
             if take == 0 {
                 return false;
             }
@@ -176,23 +181,38 @@ impl HandleTable {
         }
     }
 
-    /// Gives back the spare credits of every shard (one lock at a time, none
-    /// held by the caller), so an open is refused only when the handles
-    /// really open reach `max_handles`.
-    fn reclaim(&self) {
-        for s in self.shards.iter() {
-            let mut g = s.lock.write();
-            self.reserved.fetch_sub(g.credits, Ordering::Relaxed);
+    /// The slow path of an open whose shard found no credit: with every
+    /// shard's lock held (taken in index order, none held by the caller), take
+    /// back every spare credit, so `reserved` is exactly the handles open, and
+    /// open in `target` if that is below `max_handles`. A refusal therefore
+    /// means the table really held `max_handles` handles at that moment.
+    fn open_reclaiming(&self, target: usize, spec: OpenSpec) -> Result<Location, OpenError> {
+        let full = OpenError::TableFull { max_handles: self.max_handles };
+        let mut guards: Vec<_> = self.shards.iter().map(|s| s.lock.write()).collect();
+        let mut live = 0;
+        for (s, g) in self.shards.iter().zip(guards.iter_mut()) {
             g.credits = 0;
+            live += s.live.load(Ordering::Relaxed);
         }
+        self.reserved.store(live, Ordering::Relaxed);
+        if live >= self.max_handles {
+            return Err(full);
+        }
+        self.reserved.store(live + 1, Ordering::Relaxed);
+        let g = &mut guards[target];
+        g.credits = 1;
+        let loc = g.open(spec).map_err(|ShardFull| full)?;
+        g.credits -= 1;
+        self.shards[target].count(1);
+        Ok(loc)
     }
 
     /// Returns a shard's spare credits above two chunks to `reserved`.
     #[inline]
     fn trim(&self, shard: &mut Shard) {
-        if shard.credits > 2 * CREDIT_CHUNK {
-            self.reserved.fetch_sub(shard.credits - CREDIT_CHUNK, Ordering::Relaxed);
-            shard.credits = CREDIT_CHUNK;
+        if shard.credits > 2 * self.chunk {
+            self.reserved.fetch_sub(shard.credits - self.chunk, Ordering::Relaxed);
+            shard.credits = self.chunk;
         }
     }
 
@@ -221,15 +241,12 @@ impl HandleTable {
     pub fn open(&self, spec: OpenSpec) -> Result<Location, OpenError> {
         spec.validate()?;
         let full = OpenError::TableFull { max_handles: self.max_handles };
-        let shard = &self.shards[shard_of(spec.file_number, self.shards.len())];
+        let target = shard_of(spec.file_number, self.shards.len());
+        let shard = &self.shards[target];
         let mut g = shard.lock.write();
         if g.credits == 0 && !self.refill(&mut g) {
             drop(g);
-            self.reclaim();
-            g = shard.lock.write();
-            if g.credits == 0 && !self.refill(&mut g) {
-                return Err(full);
-            }
+            return self.open_reclaiming(target, spec);
         }
         let loc = g.open(spec).map_err(|ShardFull| full)?;
         g.credits -= 1;

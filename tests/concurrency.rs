@@ -154,3 +154,39 @@ fn concurrent_open_close_batch_and_paging_keep_every_invariant() {
     }
     assert_eq!(listed, still_open);
 }
+
+/// Spare open credits parked in other shards never make an open fail while
+/// the table holds fewer than `max_handles` handles.
+#[test]
+fn a_small_cap_refuses_only_when_really_full() {
+    let table = Arc::new(HandleTable::with_config(Config::default().shards(16).max_handles(64)));
+    let threads: Vec<_> = (0..2u64)
+        .map(|t| {
+            let table = table.clone();
+            thread::spawn(move || {
+                let mut rng = Rng(0xC0FFEE + t);
+                let mut held = Vec::new();
+                for _ in 0..20_000 {
+                    // Each thread keeps at most 20 open: 40 < 64 in all.
+                    if held.len() == 20 {
+                        let i = (rng.next() % 20) as usize;
+                        table.close(held.swap_remove(i)).unwrap();
+                    }
+                    let loc = table
+                        .open(spec(rng.next() % 1_000, "capped"))
+                        .unwrap_or_else(|e| panic!("refused with {} open: {e}", table.len()));
+                    held.push(loc);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(table.len(), 40);
+    // And a full table still refuses.
+    for i in 0..24 {
+        table.open(spec(i, "fill")).unwrap();
+    }
+    assert!(table.open(spec(7, "over")).unwrap_err().is_table_full());
+}
