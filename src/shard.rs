@@ -37,13 +37,16 @@
 //!
 //! # Closing
 //!
-//! A close touches only its own slot: it takes the strings out, bumps the
-//! generation and queues the slot for reuse, leaving it linked in its file's
-//! list as a vacant entry that per-file walks skip. The slot is unlinked from
-//! the list (and, for a file's last slot, from the index) when an open
-//! reuses it, or at once when it is retired. So the hot path of a force-close
-//! or a client's close costs one slot's cache lines, and the index upkeep is
-//! paid by the open that needed a slot anyway.
+//! A close takes the strings out, bumps the generation and queues the slot
+//! for reuse. When the slot is its file's only one (the common case: most
+//! files have one open), it stays linked as a vacant head that per-file walks
+//! skip, and is unlinked from the index only when an open reuses it: that
+//! close touches its own slot and nothing else, and the index upkeep is paid
+//! by the open that needed a slot anyway. Any other slot is unlinked at once,
+//! through neighbours of the same file (usually cached: the file is busy), so
+//! a file's list holds at most one vacant slot and per-file walks and renames
+//! stay proportional to the file's open handles. Retired slots are unlinked
+//! at once.
 
 use std::collections::VecDeque;
 use std::mem::ManuallyDrop;
@@ -54,8 +57,12 @@ use crate::access::AccessMask;
 use crate::location::{Location, FIRST_GENERATION, MAX_GENERATION, SLOTS_PER_SHARD};
 use crate::record::{FileHandle, FileNumber, HandleInfo, OpenSpec};
 
-/// "No slot" in `next` and in the free list.
+/// "No slot" in `next`.
 const NIL: u32 = u32::MAX;
+/// `prev` of a vacant slot already unlinked from its file's list (never a
+/// slot index, nor `HEAD` plus a chain link: those are below 2^24 or
+/// `NO_HEAD`).
+const UNLINKED: u32 = u32::MAX - 1;
 /// Set in `prev` of a file's head slot; the other bits are the next head in
 /// its bucket chain, or [`NO_HEAD`].
 const HEAD: u32 = 1 << 31;
@@ -330,7 +337,9 @@ impl Shard {
     /// list now), else a fresh one.
     fn alloc_slot(&mut self) -> Result<u32, ShardFull> {
         if let Some(idx) = self.free.pop_front() {
-            self.unlink(idx);
+            if self.slot(idx).prev != UNLINKED {
+                self.unlink(idx);
+            }
             return Ok(idx);
         }
         if self.high == SLOTS_PER_SHARD {
@@ -367,7 +376,7 @@ impl Shard {
             self.files -= 1;
         }
         let s = self.slot_mut(idx);
-        s.prev = NIL;
+        s.prev = UNLINKED;
         s.next = NIL;
     }
 
@@ -499,11 +508,18 @@ impl Shard {
         let (owner, path) = s.take_strings();
         let (version, locks, access, generation) = (s.version, s.locks, s.access, s.generation);
         let file = s.file_number;
+        // A file's only slot stays linked (the index still finds the file
+        // through it) until an open reuses it: the close touches nothing
+        // else. Any other slot is unlinked now, from neighbours of the same
+        // file, so a file's list never holds more than one vacant slot and
+        // per-file walks stay proportional to its open handles.
+        let sole = s.prev & HEAD != 0 && s.next == NIL;
         s.generation = generation.wrapping_add(1);
-        if generation >= MAX_GENERATION {
-            // Retired: never reused, so unlinked now rather than at reuse.
+        let retire = generation >= MAX_GENERATION;
+        if retire || !sole {
             self.unlink(idx);
-        } else {
+        }
+        if !retire {
             self.free.push_back(idx);
         }
         Some(FileHandle {
@@ -741,13 +757,51 @@ mod tests {
                     assert_eq!(sh.file_slots(FileNumber(file)), want, "file {file}");
                 }
                 // Indexed: files with open handles or closed slots not yet reused.
-                let queued: Vec<u64> = sh.free.iter().map(|&i| sh.slot(i).file_number).collect();
+                let queued: Vec<u64> = sh
+                    .free
+                    .iter()
+                    .filter(|&&i| sh.slot(i).prev != UNLINKED)
+                    .map(|&i| sh.slot(i).file_number)
+                    .collect();
                 let files = (0..3_000)
                     .filter(|&f| live.iter().any(|l| l.0 == f) || queued.contains(&f))
                     .count();
                 assert_eq!(sh.files as usize, files);
             }
         }
+    }
+
+    /// Every slot linked in `file`'s list, vacant ones included.
+    fn linked(sh: &Shard, file: u64) -> usize {
+        let mut n = 0;
+        let mut idx = sh.head_of(file).unwrap_or(NIL);
+        while idx != NIL {
+            n += 1;
+            idx = sh.slot(idx).next;
+        }
+        n
+    }
+
+    #[test]
+    fn a_busy_file_never_collects_closed_slots() {
+        let mut sh = Shard::new(0);
+        // A long reuse queue: 1 000 slots closed and waiting.
+        let others: Vec<_> = (0..1_000).map(|i| sh.open(spec(100 + i)).unwrap()).collect();
+        for l in others {
+            sh.close(l).unwrap();
+        }
+        // One file opened and closed over and over, one handle kept open.
+        let keep = sh.open(spec(1)).unwrap();
+        for _ in 0..2_000 {
+            let l = sh.open(spec(1)).unwrap();
+            assert!(linked(&sh, 1) <= 3);
+            sh.close(l).unwrap();
+        }
+        assert_eq!(sh.file_slots(FileNumber(1)), vec![keep.slot()]);
+        assert!(linked(&sh, 1) <= 2, "{} slots linked for one open handle", linked(&sh, 1));
+        sh.close(keep).unwrap();
+        assert!(linked(&sh, 1) <= 1);
+        assert_eq!(sh.rename(FileNumber(1), &Arc::from("/r")).0, 0);
     }
 
     #[test]
