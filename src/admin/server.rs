@@ -55,8 +55,9 @@ impl AdminServer {
         self.unix_socket.as_deref()
     }
 
-    /// Stops the endpoint and waits until its thread has ended (at most
-    /// about the shutdown grace plus one second).
+    /// Stops the endpoint and waits until its thread has ended: about the
+    /// shutdown grace, or longer while a close already under way finishes
+    /// (every notification it owes is delivered before this returns).
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -214,8 +215,10 @@ fn run(
         let _ = ready.send(Ok(()));
         accept_loop(state, unix, tcp, stop).await;
     });
-    // Blocking tasks (a close and its notifications) get a moment to end.
-    rt.shutdown_timeout(Duration::from_secs(1));
+    // Dropping the runtime waits for its blocking tasks: a close under way
+    // finishes and delivers every notification before stop returns, so the
+    // caller may free what its callback uses as soon as it does.
+    drop(rt);
     drop(socket_file);
 }
 

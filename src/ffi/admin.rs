@@ -251,7 +251,9 @@ pub unsafe extern "C" fn smbh_admin_start(
 
 /// Stops an endpoint from smbh_admin_start and frees it: no new
 /// connections, requests in flight get up to 5 seconds to finish, the Unix
-/// socket file is removed, and its thread has ended when this returns.
+/// socket file is removed, and its thread has ended when this returns. A
+/// close already under way finishes first, so every `on_force_close` call it
+/// owes has returned before this does.
 /// NULL is a no-op. Do not call it from inside `on_force_close`.
 ///
 /// # Safety
