@@ -10,9 +10,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use crate::access::AccessMask;
 use crate::error::{CloseError, RequestError};
@@ -189,128 +190,44 @@ impl<'de> Deserialize<'de> for FileHandle {
 /// What one close-request element asked for.
 type Requested = Result<Location, CloseError>;
 
-/// Reads `handle_info.location` out of any JSON value, ignoring everything
-/// else whatever its type.
-struct ElementSeed;
-
-impl<'de> DeserializeSeed<'de> for ElementSeed {
-    type Value = Requested;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Requested, D::Error> {
-        d.deserialize_any(ObjectField { key: "handle_info", inner: FieldKind::HandleInfo })
-    }
+/// The one field of a request element that is read, kept raw: nothing
+/// beside it is converted, so a field of any type (even a number too large
+/// for any float) is only skipped.
+#[derive(Deserialize)]
+struct CloseElement<'a> {
+    #[serde(borrow, default)]
+    handle_info: Option<&'a RawValue>,
 }
 
-#[derive(Clone, Copy)]
-enum FieldKind {
-    /// Looking for `handle_info` in the element.
-    HandleInfo,
-    /// Looking for `location` in `handle_info`.
-    Location,
+/// The one field of `handle_info` that is read, kept raw.
+#[derive(Deserialize)]
+struct CloseHandleInfo<'a> {
+    #[serde(borrow, default)]
+    location: Option<&'a RawValue>,
 }
 
-/// A visitor that finds one key of an object; any other JSON value means
-/// the location is missing.
-struct ObjectField {
-    key: &'static str,
-    inner: FieldKind,
-}
-
-macro_rules! missing_for_scalars {
-    ($($method:ident: $ty:ty),*) => {$(
-        fn $method<E: de::Error>(self, _: $ty) -> Result<Requested, E> {
-            Ok(Err(CloseError::MissingLocation))
-        }
-    )*};
-}
-
-impl<'de> Visitor<'de> for ObjectField {
-    type Value = Requested;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
+/// What one element (valid JSON, checked by the array's parse) asks to
+/// close: anything without `handle_info.location` (a non-object, `null`, a
+/// repeated key) is a missing location; a location that is not a string of
+/// 1 to 16 hex digits is an invalid one.
+fn requested(element: &RawValue) -> Requested {
+    const MISSING: Requested = Err(CloseError::MissingLocation);
+    let is_object = |raw: &RawValue| raw.get().starts_with('{');
+    if !is_object(element) {
+        return MISSING;
     }
-
-    missing_for_scalars!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
-
-    fn visit_unit<E: de::Error>(self) -> Result<Requested, E> {
-        Ok(Err(CloseError::MissingLocation))
+    let Ok(CloseElement { handle_info: Some(info) }) = serde_json::from_str(element.get()) else {
+        return MISSING;
+    };
+    if !is_object(info) {
+        return MISSING;
     }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Requested, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Err(CloseError::MissingLocation))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Requested, A::Error> {
-        let mut found = Err(CloseError::MissingLocation);
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if key != self.key {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            found = match self.inner {
-                FieldKind::HandleInfo => map.next_value_seed(HandleInfoSeed)?,
-                FieldKind::Location => map.next_value_seed(LocationSeed)?,
-            };
-        }
-        Ok(found)
-    }
-}
-
-struct HandleInfoSeed;
-
-impl<'de> DeserializeSeed<'de> for HandleInfoSeed {
-    type Value = Requested;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Requested, D::Error> {
-        d.deserialize_any(ObjectField { key: "location", inner: FieldKind::Location })
-    }
-}
-
-/// Reads a location string; any other JSON value is an invalid location.
-struct LocationSeed;
-
-impl<'de> DeserializeSeed<'de> for LocationSeed {
-    type Value = Requested;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Requested, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for LocationSeed {
-    type Value = Requested;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a location string")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Requested, E> {
-        Ok(v.parse::<Location>().map_err(|_| CloseError::InvalidLocation))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Requested, E> {
-        Ok(Err(CloseError::MissingLocation))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Requested, E> {
-        Ok(Err(CloseError::InvalidLocation))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Requested, E> {
-        Ok(Err(CloseError::InvalidLocation))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Requested, E> {
-        Ok(Err(CloseError::InvalidLocation))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Requested, E> {
-        Ok(Err(CloseError::InvalidLocation))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Requested, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Err(CloseError::InvalidLocation))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Requested, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Err(CloseError::InvalidLocation))
+    let Ok(CloseHandleInfo { location: Some(location) }) = serde_json::from_str(info.get()) else {
+        return MISSING;
+    };
+    match serde_json::from_str::<std::borrow::Cow<'_, str>>(location.get()) {
+        Ok(text) => text.parse().map_err(|_| CloseError::InvalidLocation),
+        Err(_) => Err(CloseError::InvalidLocation),
     }
 }
 
@@ -318,7 +235,7 @@ impl<'de> Visitor<'de> for LocationSeed {
 struct RequestVisitor;
 
 impl<'de> Visitor<'de> for RequestVisitor {
-    type Value = Vec<Requested>;
+    type Value = Vec<&'de RawValue>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON array")
@@ -326,7 +243,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_REQUEST_ELEMENTS));
-        while let Some(r) = seq.next_element_seed(ElementSeed)? {
+        while let Some(r) = seq.next_element::<&'de RawValue>()? {
             if out.len() == MAX_REQUEST_ELEMENTS {
                 return Err(de::Error::custom(TOO_MANY));
             }
@@ -352,13 +269,14 @@ pub fn parse_close_request(body: &[u8]) -> Result<Vec<Result<Location, CloseErro
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let parsed = de.deserialize_seq(RequestVisitor).and_then(|v| de.end().map(|()| v));
-    parsed.map_err(|e| {
+    let elements = parsed.map_err(|e| {
         if e.to_string().starts_with(TOO_MANY) {
             RequestError::TooManyElements
         } else {
             RequestError::NotAnArray { detail: e.to_string() }
         }
-    })
+    })?;
+    Ok(elements.into_iter().map(requested).collect())
 }
 
 /// Writes the response body: one `{"error_message": …}` per result.

@@ -250,3 +250,21 @@ fn bad_close_bodies_are_refused_and_close_nothing() {
     assert_eq!(out.as_array().unwrap().len(), MAX_REQUEST_ELEMENTS);
     assert_eq!(table.len(), 29);
 }
+
+#[test]
+fn numbers_of_any_size_are_answered_per_element() {
+    let table = filled_table();
+    let loc = table.list(&ListQuery::default()).unwrap().file_handles[0].handle_info.location;
+    let body = format!(
+        r#"[1e400, {{"handle_info": 1e400}}, {{"handle_info": {{"location": 1e400}}}},
+            {{"file_number": 1e400, "version": -1e999, "handle_info": {{"x": [1e400], "location": "{loc}"}}}}]"#
+    );
+    let out: Value =
+        serde_json::from_slice(&table.close_batch_json(body.as_bytes()).unwrap()).unwrap();
+    assert_eq!(
+        out,
+        json!([{"error_message": "missing location"}, {"error_message": "missing location"},
+               {"error_message": "invalid location"}, {"error_message": ""}])
+    );
+    assert!(table.get(loc).is_none());
+}
