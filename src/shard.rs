@@ -54,6 +54,7 @@ use std::ptr;
 use std::sync::Arc;
 
 use crate::access::AccessMask;
+use crate::error::CloseError;
 use crate::location::{Location, FIRST_GENERATION, MAX_GENERATION, SLOTS_PER_SHARD};
 use crate::record::{FileHandle, FileNumber, HandleInfo, OpenSpec};
 
@@ -501,10 +502,16 @@ impl Shard {
     }
 
     /// Removes the handle at `loc` and returns its record (moved, not
-    /// cloned), or `None` when `loc` names no open handle.
-    pub(crate) fn close(&mut self, loc: Location) -> Option<FileHandle> {
+    /// cloned), or `NotFound` when `loc` names no open handle. (The result
+    /// type is the public one, so the record is not re-laid out on its way
+    /// to the caller.)
+    // Always inlined: called out of line, its 88-byte result was written
+    // field by field and read back in 16-byte chunks by the caller, a
+    // store-forwarding stall that cost a third of an in-cache close.
+    #[inline(always)]
+    pub(crate) fn close(&mut self, loc: Location) -> Result<FileHandle, CloseError> {
         let idx = loc.slot();
-        let s = self.find_mut(loc)?;
+        let s = self.find_mut(loc).ok_or(CloseError::NotFound)?;
         let (owner, path) = s.take_strings();
         let (version, locks, access, generation) = (s.version, s.locks, s.access, s.generation);
         let file = s.file_number;
@@ -522,7 +529,7 @@ impl Shard {
         if !retire {
             self.free.push_back(idx);
         }
-        Some(FileHandle {
+        Ok(FileHandle {
             file_number: FileNumber(file),
             handle_info: HandleInfo {
                 location: loc,
@@ -700,12 +707,12 @@ mod tests {
         // Age the slot to its last generation, as 2^32 - 2 open/close pairs would.
         sh.slot_mut(loc.slot()).generation = MAX_GENERATION;
         let last = Location::pack(MAX_GENERATION, 3, loc.slot());
-        assert!(sh.close(last).is_some());
+        assert!(sh.close(last).is_ok());
         assert!(sh.free.is_empty(), "retired slot went back on the free list");
         let fresh = sh.open(spec(1)).unwrap();
         assert_ne!(fresh.slot(), loc.slot());
         assert!(sh.get(last).is_none());
-        assert!(sh.close(last).is_none());
+        assert!(sh.close(last).is_err());
     }
 
     #[test]

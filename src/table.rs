@@ -323,7 +323,7 @@ impl HandleTable {
     pub fn close(&self, loc: Location) -> Result<FileHandle, CloseError> {
         let shard = self.shard(loc).ok_or(CloseError::NotFound)?;
         let mut g = shard.lock.write();
-        let closed = g.close(loc).ok_or(CloseError::NotFound)?;
+        let closed = g.close(loc)?;
         g.credits += 1;
         self.trim(&mut g);
         shard.count(-1);
@@ -390,10 +390,9 @@ impl HandleTable {
                 if let Some(&ahead) = group.get(n + SLOT_AHEAD) {
                     g.prefetch(locations[ahead as usize]);
                 }
-                if let Some(h) = g.close(locations[i as usize]) {
-                    results[i as usize] = Ok(h);
-                    closed += 1;
-                }
+                let r = g.close(locations[i as usize]);
+                closed += usize::from(r.is_ok());
+                results[i as usize] = r;
             }
             g.credits += closed;
             self.trim(&mut g);
