@@ -107,6 +107,7 @@ fn simulate(table: &HandleTable, n: usize) {
             path: path.into(),
             owner: format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1100 + i % 9).into(),
             access_mask,
+            share_access: smb_handles::ShareAccess::all(),
             directory,
         };
         let loc = table.open(spec).expect("the example's opens are valid");

@@ -62,6 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             path: paths[file as usize].clone(),
                             owner: owner.clone(),
                             access_mask: access,
+                            share_access: smb_handles::ShareAccess::all(),
                             directory: false,
                         })
                         .expect("open");

@@ -26,6 +26,66 @@
 #include <stdint.h>
 
 /**
+ * STATUS_SUCCESS.
+ */
+#define SUCCESS 0
+
+/**
+ * STATUS_INVALID_PARAMETER.
+ */
+#define INVALID_PARAMETER 3221225485
+
+/**
+ * STATUS_SHARING_VIOLATION.
+ */
+#define SHARING_VIOLATION 3221225539
+
+/**
+ * STATUS_FILE_LOCK_CONFLICT.
+ */
+#define FILE_LOCK_CONFLICT 3221225556
+
+/**
+ * STATUS_LOCK_NOT_GRANTED.
+ */
+#define LOCK_NOT_GRANTED 3221225557
+
+/**
+ * STATUS_RANGE_NOT_LOCKED.
+ */
+#define RANGE_NOT_LOCKED 3221225598
+
+/**
+ * STATUS_INSUFFICIENT_RESOURCES.
+ */
+#define INSUFFICIENT_RESOURCES 3221225626
+
+/**
+ * STATUS_NAME_TOO_LONG.
+ */
+#define NAME_TOO_LONG 3221225734
+
+/**
+ * STATUS_OBJECT_NAME_INVALID.
+ */
+#define OBJECT_NAME_INVALID 3221225523
+
+/**
+ * STATUS_FILE_CLOSED.
+ */
+#define FILE_CLOSED 3221225768
+
+/**
+ * STATUS_INVALID_LOCK_RANGE.
+ */
+#define INVALID_LOCK_RANGE 3221225889
+
+/**
+ * STATUS_INTEGER_OVERFLOW (a lock count pushed out of range).
+ */
+#define INTEGER_OVERFLOW 3221225621
+
+/**
  * The longest path smbh_open and smbh_rename_file accept, in bytes.
  */
 #define SMBH_MAX_PATH_LEN 32767
@@ -145,6 +205,31 @@ enum smbh_status
      * SMBH_MAX_REQUEST_BYTES, or has more than 100000 elements.
      */
     SMBH_STATUS_INVALID_REQUEST = 15,
+    /**
+     * The open's share mode conflicts with another open of the file
+     * (STATUS_SHARING_VIOLATION).
+     */
+    SMBH_STATUS_SHARING_VIOLATION = 16,
+    /**
+     * A byte-range lock conflicts with a granted lock
+     * (STATUS_LOCK_NOT_GRANTED).
+     */
+    SMBH_STATUS_LOCK_NOT_GRANTED = 17,
+    /**
+     * The handle holds no lock with exactly that range
+     * (STATUS_RANGE_NOT_LOCKED).
+     */
+    SMBH_STATUS_RANGE_NOT_LOCKED = 18,
+    /**
+     * A read or write conflicts with a byte-range lock
+     * (STATUS_FILE_LOCK_CONFLICT).
+     */
+    SMBH_STATUS_FILE_LOCK_CONFLICT = 19,
+    /**
+     * A range whose last byte lies past 2^64 - 1
+     * (STATUS_INVALID_LOCK_RANGE).
+     */
+    SMBH_STATUS_INVALID_LOCK_RANGE = 20,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

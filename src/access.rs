@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::AccessMaskError;
+use std::error::Error;
 
 bitflags::bitflags! {
     /// The access granted to one open, as MS-DTYP `ACCESS_MASK` bits.
@@ -216,6 +216,24 @@ impl fmt::Debug for AccessMask {
         f.write_str(")")
     }
 }
+
+/// An access mask name was not one of the `MS_ACCESS_*` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AccessMaskError {
+    /// The name that was not recognised.
+    UnknownName(String),
+}
+
+impl fmt::Display for AccessMaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccessMaskError::UnknownName(n) => write!(f, "unknown access mask name {n:?}"),
+        }
+    }
+}
+
+impl Error for AccessMaskError {}
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,11 @@
 //! Tunables of a [`HandleTable`](crate::HandleTable), gathered and validated
 //! in one place.
 
-use crate::error::ConfigError;
-use crate::location::{MAX_SHARDS, SLOTS_PER_SHARD};
+use std::error::Error;
+use std::fmt;
 
-/// The default cap on live handles: 16 777 216.
-pub const DEFAULT_MAX_HANDLES: usize = 1 << 24;
+use crate::limits::DEFAULT_MAX_HANDLES;
+use crate::location::{MAX_SHARDS, SLOTS_PER_SHARD};
 
 /// How a [`HandleTable`](crate::HandleTable) is sized.
 ///
@@ -67,6 +67,33 @@ impl Config {
         Ok((shards, self.max_handles))
     }
 }
+
+/// Why [`HandleTable::try_with_config`](crate::HandleTable::try_with_config)
+/// refused a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `shards` was 0 or more than [`MAX_SHARDS`].
+    Shards(usize),
+    /// `max_handles` was 0 or more than the shards can address.
+    MaxHandles(usize),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Shards(n) => {
+                write!(f, "shards must be 1..={}, not {n}", MAX_SHARDS)
+            }
+            ConfigError::MaxHandles(n) => write!(
+                f,
+                "max_handles must be at least 1 and at most what the shards can address, not {n}"
+            ),
+        }
+    }
+}
+
+impl Error for ConfigError {}
 
 #[cfg(test)]
 mod tests {

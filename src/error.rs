@@ -4,7 +4,35 @@
 use std::error::Error;
 use std::fmt;
 
-use crate::record::{MAX_OWNER_LEN, MAX_PATH_LEN};
+use crate::limits::{MAX_OWNER_LEN, MAX_PATH_LEN, MAX_REQUEST_BYTES, MAX_REQUEST_ELEMENTS};
+
+/// NTSTATUS values the errors map to (MS-ERREF 2.3.1).
+pub mod ntstatus {
+    /// STATUS_SUCCESS.
+    pub const SUCCESS: u32 = 0x0000_0000;
+    /// STATUS_INVALID_PARAMETER.
+    pub const INVALID_PARAMETER: u32 = 0xC000_000D;
+    /// STATUS_SHARING_VIOLATION.
+    pub const SHARING_VIOLATION: u32 = 0xC000_0043;
+    /// STATUS_FILE_LOCK_CONFLICT.
+    pub const FILE_LOCK_CONFLICT: u32 = 0xC000_0054;
+    /// STATUS_LOCK_NOT_GRANTED.
+    pub const LOCK_NOT_GRANTED: u32 = 0xC000_0055;
+    /// STATUS_RANGE_NOT_LOCKED.
+    pub const RANGE_NOT_LOCKED: u32 = 0xC000_007E;
+    /// STATUS_INSUFFICIENT_RESOURCES.
+    pub const INSUFFICIENT_RESOURCES: u32 = 0xC000_009A;
+    /// STATUS_NAME_TOO_LONG.
+    pub const NAME_TOO_LONG: u32 = 0xC000_0106;
+    /// STATUS_OBJECT_NAME_INVALID.
+    pub const OBJECT_NAME_INVALID: u32 = 0xC000_0033;
+    /// STATUS_FILE_CLOSED.
+    pub const FILE_CLOSED: u32 = 0xC000_0128;
+    /// STATUS_INVALID_LOCK_RANGE.
+    pub const INVALID_LOCK_RANGE: u32 = 0xC000_01A1;
+    /// STATUS_INTEGER_OVERFLOW (a lock count pushed out of range).
+    pub const INTEGER_OVERFLOW: u32 = 0xC000_0095;
+}
 
 /// Why [`HandleTable::open`](crate::HandleTable::open) refused an open.
 /// The table is unchanged.
@@ -30,6 +58,9 @@ pub enum OpenError {
         /// The reserved bits that were set.
         bits: u32,
     },
+    /// Another open of the file holds access this open's share mode denies,
+    /// or denies access this open asks for (STATUS_SHARING_VIOLATION).
+    SharingViolation,
     /// The table already holds `max_handles` handles, or every slot it can
     /// address is in use or retired.
     TableFull {
@@ -43,6 +74,17 @@ impl OpenError {
     pub fn is_table_full(&self) -> bool {
         matches!(self, OpenError::TableFull { .. })
     }
+
+    /// The NTSTATUS an SMB2 server answers the CREATE with.
+    pub fn nt_status(&self) -> u32 {
+        match self {
+            OpenError::SharingViolation => ntstatus::SHARING_VIOLATION,
+            OpenError::TableFull { .. } => ntstatus::INSUFFICIENT_RESOURCES,
+            OpenError::PathTooLong { .. } => ntstatus::NAME_TOO_LONG,
+            OpenError::PathContainsNul => ntstatus::OBJECT_NAME_INVALID,
+            _ => ntstatus::INVALID_PARAMETER,
+        }
+    }
 }
 
 impl fmt::Display for OpenError {
@@ -55,6 +97,7 @@ impl fmt::Display for OpenError {
             OpenError::ReservedAccessBits { bits } => {
                 write!(f, "access mask sets reserved bits {bits:#010x}")
             }
+            OpenError::SharingViolation => f.write_str("sharing violation"),
             OpenError::TableFull { max_handles } => {
                 write!(f, "table full: {max_handles} handles open")
             }
@@ -75,6 +118,19 @@ pub enum CloseError {
     InvalidLocation,
     /// A close request element had no `handle_info.location` (JSON only).
     MissingLocation,
+}
+
+impl CloseError {
+    /// The NTSTATUS an SMB2 server answers with: STATUS_FILE_CLOSED for a
+    /// handle that is not open, STATUS_INVALID_PARAMETER for bad input.
+    pub fn nt_status(&self) -> u32 {
+        match self {
+            CloseError::NotFound => ntstatus::FILE_CLOSED,
+            CloseError::InvalidLocation | CloseError::MissingLocation => {
+                ntstatus::INVALID_PARAMETER
+            }
+        }
+    }
 }
 
 impl fmt::Display for CloseError {
@@ -103,6 +159,16 @@ pub enum LockError {
         /// The change that was asked for.
         delta: i64,
     },
+}
+
+impl LockError {
+    /// The NTSTATUS for this error.
+    pub fn nt_status(&self) -> u32 {
+        match self {
+            LockError::NotFound => ntstatus::FILE_CLOSED,
+            LockError::OutOfRange { .. } => ntstatus::INTEGER_OVERFLOW,
+        }
+    }
 }
 
 impl fmt::Display for LockError {
@@ -170,12 +236,12 @@ impl Error for ListError {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RequestError {
-    /// The body is larger than [`MAX_REQUEST_BYTES`](crate::MAX_REQUEST_BYTES).
+    /// The body is larger than [`MAX_REQUEST_BYTES`].
     TooLarge {
         /// The body's size in bytes.
         len: usize,
     },
-    /// The array has more than [`MAX_REQUEST_ELEMENTS`](crate::MAX_REQUEST_ELEMENTS) elements.
+    /// The array has more than [`MAX_REQUEST_ELEMENTS`] elements.
     TooManyElements,
     /// The body is not a JSON array (or not JSON at all).
     NotAnArray {
@@ -187,16 +253,12 @@ pub enum RequestError {
 impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RequestError::TooLarge { len } => write!(
-                f,
-                "request body of {len} bytes is larger than {} bytes",
-                crate::json::MAX_REQUEST_BYTES
-            ),
-            RequestError::TooManyElements => write!(
-                f,
-                "request body has more than {} elements",
-                crate::json::MAX_REQUEST_ELEMENTS
-            ),
+            RequestError::TooLarge { len } => {
+                write!(f, "request body of {len} bytes is larger than {} bytes", MAX_REQUEST_BYTES)
+            }
+            RequestError::TooManyElements => {
+                write!(f, "request body has more than {} elements", MAX_REQUEST_ELEMENTS)
+            }
             RequestError::NotAnArray { detail } => {
                 write!(f, "request body must be a JSON array of file handles: {detail}")
             }
@@ -206,72 +268,133 @@ impl fmt::Display for RequestError {
 
 impl Error for RequestError {}
 
-/// Why [`HandleTable::try_with_config`](crate::HandleTable::try_with_config)
-/// refused a configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why [`HandleTable::lock`](crate::HandleTable::lock) refused a request.
+/// All-or-nothing: no lock of the request is held afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ConfigError {
-    /// `shards` was 0 or more than [`MAX_SHARDS`](crate::MAX_SHARDS).
-    Shards(usize),
-    /// `max_handles` was 0 or more than the shards can address.
-    MaxHandles(usize),
+pub enum LockRangeError {
+    /// No open handle has that location (STATUS_FILE_CLOSED).
+    NotFound,
+    /// Element `index` ends past byte 2^64 − 1 (STATUS_INVALID_LOCK_RANGE).
+    InvalidRange {
+        /// The failing element's index in the request.
+        index: usize,
+    },
+    /// Element `index` conflicts with a granted lock, or one granted earlier
+    /// in the same request (STATUS_LOCK_NOT_GRANTED).
+    NotGranted {
+        /// The failing element's index in the request.
+        index: usize,
+    },
+    /// The handle's lock count would pass `u32::MAX`.
+    TooManyLocks {
+        /// The failing element's index in the request.
+        index: usize,
+    },
 }
 
-impl fmt::Display for ConfigError {
+impl LockRangeError {
+    /// The NTSTATUS an SMB2 server answers the LOCK with.
+    pub fn nt_status(&self) -> u32 {
+        match self {
+            LockRangeError::NotFound => ntstatus::FILE_CLOSED,
+            LockRangeError::InvalidRange { .. } => ntstatus::INVALID_LOCK_RANGE,
+            LockRangeError::NotGranted { .. } => ntstatus::LOCK_NOT_GRANTED,
+            LockRangeError::TooManyLocks { .. } => ntstatus::INSUFFICIENT_RESOURCES,
+        }
+    }
+}
+
+impl fmt::Display for LockRangeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::Shards(n) => {
-                write!(f, "shards must be 1..={}, not {n}", crate::location::MAX_SHARDS)
+            LockRangeError::NotFound => f.write_str("handle not found"),
+            LockRangeError::InvalidRange { index } => {
+                write!(f, "lock element {index}: range ends past the last byte")
             }
-            ConfigError::MaxHandles(n) => write!(
-                f,
-                "max_handles must be at least 1 and at most what the shards can address, not {n}"
-            ),
+            LockRangeError::NotGranted { index } => {
+                write!(f, "lock element {index}: lock not granted")
+            }
+            LockRangeError::TooManyLocks { index } => {
+                write!(f, "lock element {index}: too many locks on the handle")
+            }
         }
     }
 }
 
-impl Error for ConfigError {}
+impl Error for LockRangeError {}
 
-/// A location's text form was malformed (not 1 to 16 hex digits, or a value
-/// never issued: 0 or all ones).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseLocationError(pub(crate) ());
-
-impl fmt::Display for ParseLocationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("invalid location")
-    }
-}
-
-impl Error for ParseLocationError {}
-
-/// A cursor's text form was malformed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseCursorError(pub(crate) ());
-
-impl fmt::Display for ParseCursorError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("invalid cursor")
-    }
-}
-
-impl Error for ParseCursorError {}
-
-/// An access mask name was not one of the `MS_ACCESS_*` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why [`HandleTable::unlock`](crate::HandleTable::unlock) stopped. The
+/// ranges before `index` were unlocked; the rest were not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum AccessMaskError {
-    /// The name that was not recognised.
-    UnknownName(String),
+pub enum UnlockError {
+    /// No open handle has that location (STATUS_FILE_CLOSED).
+    NotFound,
+    /// The handle holds no lock with exactly the range of element `index`
+    /// (STATUS_RANGE_NOT_LOCKED).
+    RangeNotLocked {
+        /// The failing element's index in the request.
+        index: usize,
+    },
 }
 
-impl fmt::Display for AccessMaskError {
+impl UnlockError {
+    /// The NTSTATUS an SMB2 server answers the unlock with.
+    pub fn nt_status(&self) -> u32 {
+        match self {
+            UnlockError::NotFound => ntstatus::FILE_CLOSED,
+            UnlockError::RangeNotLocked { .. } => ntstatus::RANGE_NOT_LOCKED,
+        }
+    }
+}
+
+impl fmt::Display for UnlockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AccessMaskError::UnknownName(n) => write!(f, "unknown access mask name {n:?}"),
+            UnlockError::NotFound => f.write_str("handle not found"),
+            UnlockError::RangeNotLocked { index } => {
+                write!(f, "unlock element {index}: range not locked")
+            }
         }
     }
 }
 
-impl Error for AccessMaskError {}
+impl Error for UnlockError {}
+
+/// Why [`HandleTable::check_io`](crate::HandleTable::check_io) refused a
+/// read or write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IoError {
+    /// No open handle has that location (STATUS_FILE_CLOSED).
+    NotFound,
+    /// The range overlaps a lock that forbids this I/O
+    /// (STATUS_FILE_LOCK_CONFLICT).
+    IoConflict,
+    /// The range ends past byte 2^64 − 1 (STATUS_INVALID_PARAMETER).
+    InvalidRange,
+}
+
+impl IoError {
+    /// The NTSTATUS an SMB2 server answers the READ or WRITE with.
+    pub fn nt_status(&self) -> u32 {
+        match self {
+            IoError::NotFound => ntstatus::FILE_CLOSED,
+            IoError::IoConflict => ntstatus::FILE_LOCK_CONFLICT,
+            IoError::InvalidRange => ntstatus::INVALID_PARAMETER,
+        }
+    }
+}
+
+impl fmt::Display for IoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IoError::NotFound => "handle not found",
+            IoError::IoConflict => "file lock conflict",
+            IoError::InvalidRange => "I/O range ends past the last byte",
+        })
+    }
+}
+
+impl Error for IoError {}

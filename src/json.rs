@@ -17,15 +17,11 @@ use serde_json::value::RawValue;
 
 use crate::access::AccessMask;
 use crate::error::{CloseError, RequestError};
+use crate::limits::{MAX_REQUEST_BYTES, MAX_REQUEST_ELEMENTS};
 use crate::location::Location;
 use crate::paging::{Cursor, Page};
 use crate::record::{FileHandle, FileNumber, HandleInfo};
 use crate::table::HandleTable;
-
-/// The largest `POST /v1/smb/files/close` body accepted, in bytes (4 MiB).
-pub const MAX_REQUEST_BYTES: usize = 4 << 20;
-/// The most elements one close request may hold.
-pub const MAX_REQUEST_ELEMENTS: usize = 100_000;
 
 impl Serialize for Location {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

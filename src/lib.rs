@@ -14,16 +14,15 @@
 //! # Examples
 //!
 //! ```
-//! use smb_handles::{AccessMask, FileNumber, HandleTable, ListQuery, OpenSpec};
+//! use smb_handles::{AccessMask, FileNumber, HandleTable, ListQuery, OpenSpec, ShareAccess};
 //!
 //! let table = HandleTable::new();
-//! let loc = table.open(OpenSpec {
-//!     file_number: FileNumber(4242),
-//!     path: "/projects/q3/report.xlsx".into(),
-//!     owner: "S-1-5-21-1004336348-1177238915-682003330-1104".into(),
-//!     access_mask: AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE,
-//!     directory: false,
-//! })?;
+//! let loc = table.open(
+//!     OpenSpec::new(FileNumber(4242), "/projects/q3/report.xlsx",
+//!                   "S-1-5-21-1004336348-1177238915-682003330-1104",
+//!                   AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE)
+//!         .share_access(ShareAccess::READ),            // others may read, not write or delete
+//! )?;
 //!
 //! // An administrator lists what is open...
 //! let page = table.list(&ListQuery { resolve_paths: true, ..ListQuery::default() })?;
@@ -58,30 +57,43 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+// The model, bottom layer: limits, ids, masks, share modes, lock ranges,
+// records and errors.
 mod access;
-#[cfg(feature = "admin")]
-pub mod admin;
 mod config;
 mod error;
-pub mod ffi;
-pub mod json;
+mod limits;
 pub mod location;
+mod lock;
 mod paging;
 mod record;
+mod share;
+// Storage: one shard's slots, file records, index, owners and locks.
 mod shard;
+// The table: shards behind padded locks.
 mod table;
+// On top: JSON, the C ABI and the admin endpoint.
+#[cfg(feature = "admin")]
+pub mod admin;
+pub mod ffi;
+pub mod json;
 
-pub use access::{AccessMask, RESERVED_ACCESS_BITS};
-pub use config::{Config, DEFAULT_MAX_HANDLES};
+pub use access::{AccessMask, AccessMaskError, RESERVED_ACCESS_BITS};
+pub use config::{Config, ConfigError};
 pub use error::{
-    AccessMaskError, CloseError, ConfigError, ListError, LockError, OpenError, ParseCursorError,
-    ParseLocationError, RenameError, RequestError,
+    ntstatus, CloseError, IoError, ListError, LockError, LockRangeError, OpenError, RenameError,
+    RequestError, UnlockError,
 };
-pub use json::{MAX_REQUEST_BYTES, MAX_REQUEST_ELEMENTS};
-pub use location::{Location, MAX_GENERATION, MAX_SHARDS};
-pub use paging::{Cursor, ListQuery, Page, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
-pub use record::{FileHandle, FileNumber, HandleInfo, OpenSpec, MAX_OWNER_LEN, MAX_PATH_LEN};
-pub use table::HandleTable;
+pub use limits::{
+    DEFAULT_LIST_LIMIT, DEFAULT_MAX_HANDLES, MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_PATH_LEN,
+    MAX_REQUEST_BYTES, MAX_REQUEST_ELEMENTS,
+};
+pub use location::{Location, ParseLocationError, MAX_GENERATION, MAX_SHARDS};
+pub use lock::{IoKind, LockElement, LockKind, LockRange};
+pub use paging::{Cursor, ListQuery, Page, ParseCursorError};
+pub use record::{FileHandle, FileNumber, HandleInfo, OpenSpec};
+pub use share::{map_generic, ShareAccess};
+pub use table::{HandleTable, UnlockHook};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -23,7 +23,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::ParseLocationError;
+use std::error::Error;
 
 /// Bits of a location that hold the slot index.
 pub(crate) const SLOT_BITS: u32 = 24;
@@ -120,6 +120,19 @@ impl FromStr for Location {
         }
     }
 }
+
+/// A location's text form was malformed (not 1 to 16 hex digits, or a value
+/// never issued: 0 or all ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseLocationError(pub(crate) ());
+
+impl fmt::Display for ParseLocationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid location")
+    }
+}
+
+impl Error for ParseLocationError {}
 
 #[cfg(test)]
 mod tests {

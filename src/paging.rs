@@ -8,14 +8,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::ParseCursorError;
+use std::error::Error;
+
 use crate::location::parse_hex_u64;
 use crate::record::{FileHandle, FileNumber};
-
-/// The page size used when [`ListQuery::limit`] is `None`.
-pub const DEFAULT_LIST_LIMIT: usize = 1_000;
-/// The largest page; larger limits are lowered to it.
-pub const MAX_LIST_LIMIT: usize = 10_000;
 
 /// Where the next page of a walk starts. Its text form is opaque and
 /// URL-safe (16 hexadecimal digits) and round-trips through `FromStr`.
@@ -88,3 +84,15 @@ pub struct Page {
     /// Where the next page starts; `None` when the walk is done.
     pub next: Option<Cursor>,
 }
+
+/// A cursor's text form was malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseCursorError(pub(crate) ());
+
+impl fmt::Display for ParseCursorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid cursor")
+    }
+}
+
+impl Error for ParseCursorError {}

@@ -6,12 +6,9 @@ use std::sync::Arc;
 
 use crate::access::AccessMask;
 use crate::error::{OpenError, RenameError};
+use crate::limits::{MAX_OWNER_LEN, MAX_PATH_LEN};
 use crate::location::Location;
-
-/// The longest path an open or rename accepts, in bytes.
-pub const MAX_PATH_LEN: usize = 32_767;
-/// The longest owner an open accepts, in bytes.
-pub const MAX_OWNER_LEN: usize = 1_024;
+use crate::share::ShareAccess;
 
 /// The file (inode) a handle is open on. Any `u64`; JSON writes it as a
 /// decimal string.
@@ -28,21 +25,23 @@ impl fmt::Display for FileNumber {
 ///
 /// Strings are `Arc<str>` so a server that already shares its path and owner
 /// strings hands them over without a copy; `"text".into()` and
-/// `String::into()` both work.
+/// `String::into()` both work. The path belongs to the file: the first open
+/// of a file sets it, later opens of the same file keep it (and drop the one
+/// they carry), and [`HandleTable::rename_file`](crate::HandleTable::rename_file)
+/// changes it.
 ///
 /// # Examples
 ///
 /// ```
-/// use smb_handles::{AccessMask, FileNumber, OpenSpec};
+/// use smb_handles::{AccessMask, FileNumber, OpenSpec, ShareAccess};
 ///
-/// let spec = OpenSpec {
-///     file_number: FileNumber(4242),
-///     path: "/projects/q3/report.xlsx".into(),
-///     owner: "S-1-5-21-1004336348-1177238915-682003330-1104".into(),
-///     access_mask: AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE,
-///     directory: false,
-/// };
+/// let spec = OpenSpec::new(FileNumber(4242), "/projects/q3/report.xlsx",
+///                          "S-1-5-21-1004336348-1177238915-682003330-1104",
+///                          AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE)
+///     .share_access(ShareAccess::READ)
+///     .directory(false);
 /// assert_eq!(spec.file_number, FileNumber(4242));
+/// assert_eq!(spec.share_access, ShareAccess::READ);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenSpec {
@@ -56,23 +55,110 @@ pub struct OpenSpec {
     pub owner: Arc<str>,
     /// The access granted; reserved bits are refused.
     pub access_mask: AccessMask,
+    /// What other opens of the file may do meanwhile; default
+    /// `READ | WRITE | DELETE` (no restriction).
+    pub share_access: ShareAccess,
     /// True for a directory handle: chooses the directory names of aliased
     /// access bits in JSON.
     pub directory: bool,
 }
 
 impl OpenSpec {
+    /// An open of a file (not a directory) that shares everything.
+    pub fn new(
+        file_number: FileNumber,
+        path: impl Into<Arc<str>>,
+        owner: impl Into<Arc<str>>,
+        access_mask: AccessMask,
+    ) -> OpenSpec {
+        OpenSpec {
+            file_number,
+            path: path.into(),
+            owner: owner.into(),
+            access_mask,
+            share_access: ShareAccess::all(),
+            directory: false,
+        }
+    }
+
+    /// Sets the share mode.
+    pub fn share_access(mut self, share_access: ShareAccess) -> OpenSpec {
+        self.share_access = share_access;
+        self
+    }
+
+    /// Marks the open as a directory handle (or not).
+    pub fn directory(mut self, directory: bool) -> OpenSpec {
+        self.directory = directory;
+        self
+    }
+
+    /// The borrowed form the shard stores from.
+    pub(crate) fn args(&self) -> OpenArgs<'_> {
+        OpenArgs {
+            file_number: self.file_number,
+            path: StrArg::Shared(&self.path),
+            owner: StrArg::Shared(&self.owner),
+            access_mask: self.access_mask,
+            share_access: self.share_access,
+            directory: self.directory,
+        }
+    }
+}
+
+/// A string handed to an open: an `Arc` the caller already shares (kept
+/// without a copy when the table needs it) or a borrowed `&str` (copied only
+/// when the table has no equal string yet, as for C callers).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum StrArg<'a> {
+    /// Shared with the caller.
+    Shared(&'a Arc<str>),
+    /// Borrowed for the call.
+    Borrowed(&'a str),
+}
+
+impl StrArg<'_> {
+    #[inline]
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            StrArg::Shared(a) => a,
+            StrArg::Borrowed(s) => s,
+        }
+    }
+
+    /// An `Arc` for the table to keep: a new count, or a copy.
+    pub(crate) fn to_arc(self) -> Arc<str> {
+        match self {
+            StrArg::Shared(a) => Arc::clone(a),
+            StrArg::Borrowed(s) => Arc::from(s),
+        }
+    }
+}
+
+/// An open as the table takes it, with borrowed strings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OpenArgs<'a> {
+    pub(crate) file_number: FileNumber,
+    pub(crate) path: StrArg<'a>,
+    pub(crate) owner: StrArg<'a>,
+    pub(crate) access_mask: AccessMask,
+    pub(crate) share_access: ShareAccess,
+    pub(crate) directory: bool,
+}
+
+impl OpenArgs<'_> {
     /// Checks every input limit of an open.
     pub(crate) fn validate(&self) -> Result<(), OpenError> {
-        match check_path(&self.path) {
+        match check_path(self.path.as_str()) {
             Err(RenameError::PathTooLong { len }) => return Err(OpenError::PathTooLong { len }),
             Err(RenameError::PathContainsNul) => return Err(OpenError::PathContainsNul),
             Ok(()) => {}
         }
-        if self.owner.len() > MAX_OWNER_LEN {
-            return Err(OpenError::OwnerTooLong { len: self.owner.len() });
+        let owner = self.owner.as_str();
+        if owner.len() > MAX_OWNER_LEN {
+            return Err(OpenError::OwnerTooLong { len: owner.len() });
         }
-        if self.owner.as_bytes().contains(&0) {
+        if owner.as_bytes().contains(&0) {
             return Err(OpenError::OwnerContainsNul);
         }
         let reserved = self.access_mask.reserved_bits();

@@ -46,6 +46,7 @@ fn open(table: &HandleTable, file: u64, path: &str) -> Location {
             path: path.into(),
             owner: "S-1-5-21-1-2-3-1104".into(),
             access_mask: AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE,
+            share_access: smb_handles::ShareAccess::all(),
             directory: false,
         })
         .unwrap()

@@ -18,6 +18,7 @@ fn spec(file: u64, owner: &str) -> OpenSpec {
         path: format!("/share/{file}").into(),
         owner: owner.into(),
         access_mask: AccessMask::FILE_READ_DATA,
+        share_access: smb_handles::ShareAccess::all(),
         directory: false,
     }
 }

@@ -48,6 +48,7 @@ fn filled_table() -> HandleTable {
                 path: format!("/projects/q{i}/report \"x\".xlsx").into(),
                 owner: "S-1-5-21-1004336348-1177238915-682003330-1104".into(),
                 access_mask: AccessMask::from_bits_retain(0x8012_0089 | (i as u32 & 0x3)),
+                share_access: smb_handles::ShareAccess::all(),
                 directory: i % 5 == 0,
             })
             .unwrap();
@@ -90,6 +91,7 @@ fn one_handle_has_the_exact_shape() {
             path: "/projects/q3/report.xlsx".into(),
             owner: "S-1-5-21-1004336348-1177238915-682003330-1104".into(),
             access_mask: AccessMask::SYNCHRONIZE | AccessMask::FILE_READ_DATA,
+            share_access: smb_handles::ShareAccess::all(),
             directory: false,
         })
         .unwrap();
@@ -127,6 +129,7 @@ fn directory_handles_use_directory_names_in_bit_order() {
             path: "/dir".into(),
             owner: "me".into(),
             access_mask: AccessMask::from_bits_retain(0x8010_0027),
+            share_access: smb_handles::ShareAccess::all(),
             directory: true,
         })
         .unwrap();

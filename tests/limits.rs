@@ -11,6 +11,7 @@ fn spec(path: &str, owner: &str, access: u32) -> OpenSpec {
         path: path.into(),
         owner: owner.into(),
         access_mask: AccessMask::from_bits_retain(access),
+        share_access: smb_handles::ShareAccess::all(),
         directory: false,
     }
 }

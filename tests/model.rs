@@ -1,18 +1,23 @@
-//! Property test: random sequences of operations against a plain reference
-//! model; every result must match.
+//! Property test: random sequences of operations (opens with share modes,
+//! closes, batches, lock counts, renames, listings, byte-range locks and I/O
+//! checks) against a plain reference model; every result must match.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use proptest::prelude::*;
 use smb_handles::{
-    AccessMask, CloseError, Config, FileHandle, FileNumber, HandleInfo, HandleTable, ListQuery,
-    Location, LockError, OpenSpec,
+    AccessMask, CloseError, Config, FileHandle, FileNumber, HandleInfo, HandleTable, IoError,
+    IoKind, ListQuery, Location, LockElement, LockError, LockKind, LockRange, LockRangeError,
+    OpenError, OpenSpec, ShareAccess, UnlockError,
 };
 
 #[derive(Clone, Debug)]
 enum Op {
-    Open { file: u64, path: u8, owner: u8, access: u32, directory: bool },
+    Open { file: u64, path: u8, owner: u8, access: u32, share: u32, directory: bool },
+    Lock(usize, Vec<(u64, u64, bool)>),
+    Unlock(usize, Vec<(u64, u64)>),
+    CheckIo(usize, u64, u64, bool),
     Close(usize),
     CloseBatch(Vec<usize>),
     Adjust(usize, i64),
@@ -23,9 +28,15 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..6u64, 0..3u8, 0..3u8, any::<u32>(), any::<bool>()).prop_map(|(file, path, owner, a, directory)| {
-            Op::Open { file, path, owner, access: a & AccessMask::all().bits(), directory }
+        4 => (0..6u64, 0..3u8, 0..3u8, access(), 0..8u32, any::<bool>()).prop_map(|(file, path, owner, access, share, directory)| {
+            Op::Open { file, path, owner, access, share, directory }
         }),
+        3 => (any::<usize>(), prop::collection::vec((offset(), length(), any::<bool>()), 0..4))
+            .prop_map(|(i, e)| Op::Lock(i, e)),
+        2 => (any::<usize>(), prop::collection::vec((offset(), length()), 0..3))
+            .prop_map(|(i, r)| Op::Unlock(i, r)),
+        2 => (any::<usize>(), offset(), length(), any::<bool>())
+            .prop_map(|(i, o, l, w)| Op::CheckIo(i, o, l, w)),
         2 => any::<usize>().prop_map(Op::Close),
         1 => prop::collection::vec(any::<usize>(), 0..6).prop_map(Op::CloseBatch),
         2 => (any::<usize>(), -3..4i64).prop_map(|(i, d)| Op::Adjust(i, d)),
@@ -36,10 +47,79 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Access masks: mostly one or two of the classes that take part in
+/// sharing, sometimes a stat open, sometimes anything.
+fn access() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        3 => prop::sample::select(vec![0x1u32, 0x2, 0x4, 0x20, 0x10000, 0x3, 0x80, 0x100080, 0x8000_0000, 0x4000_0000, 0x1000_0000, 0x2000_0000]),
+        1 => any::<u32>().prop_map(|a| a & AccessMask::all().bits()),
+    ]
+}
+
+/// Lock offsets: a small area where ranges meet, and the end of the space.
+fn offset() -> impl Strategy<Value = u64> {
+    prop_oneof![4 => 0..40u64, 1 => (0..4u64).prop_map(|d| u64::MAX - d)]
+}
+
+fn length() -> impl Strategy<Value = u64> {
+    prop_oneof![1 => Just(0u64), 4 => 1..12u64, 1 => Just(u64::MAX)]
+}
+
+/// One granted lock in the model.
+#[derive(Clone, Copy, Debug)]
+struct ModelLock {
+    loc: Location,
+    offset: u64,
+    length: u64,
+    exclusive: bool,
+}
+
+/// SPEC §10's overlap, written independently with 128-bit ends.
+fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
+    let end = |(o, l): (u64, u64)| o as u128 + l as u128;
+    match (a.1 == 0, b.1 == 0) {
+        (false, false) => (a.0 as u128) < end(b) && (b.0 as u128) < end(a),
+        (true, false) => b.0 < a.0 && (a.0 as u128) < end(b),
+        (false, true) => a.0 < b.0 && (b.0 as u128) < end(a),
+        (true, true) => false,
+    }
+}
+
+fn valid_range(o: u64, l: u64) -> bool {
+    l == 0 || o as u128 + l as u128 <= 1u128 << 64
+}
+
+/// SPEC §9's classes (read, write, delete) after generic mapping.
+fn classes(access: u32) -> [bool; 3] {
+    let mut m = access & 0x0FFF_FFFF;
+    for (g, map) in [
+        (0x8000_0000u32, 0x120089u32),
+        (0x4000_0000, 0x120116),
+        (0x2000_0000, 0x1200A0),
+        (0x1000_0000, 0x1F01FF),
+    ] {
+        if access & g != 0 {
+            m |= map;
+        }
+    }
+    [m & 0x21 != 0, m & 0x6 != 0, m & 0x10000 != 0]
+}
+
+fn share_conflict(a: (u32, u32), b: (u32, u32)) -> bool {
+    let (ca, cb) = (classes(a.0), classes(b.0));
+    if !ca.iter().any(|&c| c) || !cb.iter().any(|&c| c) {
+        return false;
+    }
+    (0..3).any(|i| (ca[i] && b.1 >> i & 1 == 0) || (cb[i] && a.1 >> i & 1 == 0))
+}
+
 /// The reference: a map from location to the record it should hold.
 #[derive(Default)]
 struct Model {
     live: BTreeMap<Location, FileHandle>,
+    /// The share mode of each live handle.
+    share: BTreeMap<Location, u32>,
+    locks: Vec<ModelLock>,
     /// Every location ever issued, in order (closed ones stay, to be reused
     /// as stale inputs).
     issued: Vec<Location>,
@@ -51,6 +131,117 @@ impl Model {
             Location(0x0000_0001_0000_0000)
         } else {
             self.issued[i % self.issued.len()]
+        }
+    }
+}
+
+impl Model {
+    fn file_of(&self, loc: Location) -> u64 {
+        self.live[&loc].file_number.0
+    }
+
+    fn close(&mut self, loc: Location) -> Result<FileHandle, CloseError> {
+        let h = self.live.remove(&loc).ok_or(CloseError::NotFound)?;
+        self.share.remove(&loc);
+        self.locks.retain(|l| l.loc != loc);
+        Ok(h)
+    }
+
+    fn lock(&mut self, loc: Location, req: &[LockElement]) -> Result<u32, LockRangeError> {
+        if !self.live.contains_key(&loc) {
+            return Err(LockRangeError::NotFound);
+        }
+        let file = self.file_of(loc);
+        if let Some(index) = req.iter().position(|e| !valid_range(e.offset, e.length)) {
+            return Err(LockRangeError::InvalidRange { index });
+        }
+        let mut granted: Vec<ModelLock> = Vec::new();
+        for (index, e) in req.iter().enumerate() {
+            let exclusive = e.kind == LockKind::Exclusive;
+            let conflict = self.locks.iter().chain(granted.iter()).any(|l| {
+                self.live[&l.loc].file_number.0 == file
+                    && overlaps((l.offset, l.length), (e.offset, e.length))
+                    && (exclusive || (l.exclusive && l.loc != loc))
+            });
+            if conflict {
+                // smbd's rollback: unlock each granted range, last first,
+                // removing the oldest lock of the handle with that range.
+                self.locks.extend(granted.iter().copied());
+                for g in granted.iter().rev() {
+                    let p = self
+                        .locks
+                        .iter()
+                        .position(|l| l.loc == loc && l.offset == g.offset && l.length == g.length)
+                        .unwrap();
+                    self.locks.remove(p);
+                }
+                return Err(LockRangeError::NotGranted { index });
+            }
+            granted.push(ModelLock { loc, offset: e.offset, length: e.length, exclusive });
+        }
+        let h = self.live.get_mut(&loc).unwrap();
+        if !req.is_empty() {
+            h.handle_info.num_byte_range_locks += req.len() as u32;
+            h.handle_info.version += 1;
+        }
+        self.locks.extend(granted);
+        Ok(h.handle_info.num_byte_range_locks)
+    }
+
+    fn unlock(&mut self, loc: Location, req: &[LockRange]) -> Result<u32, UnlockError> {
+        if !self.live.contains_key(&loc) {
+            return Err(UnlockError::NotFound);
+        }
+        let mut removed = 0;
+        let mut result = Ok(());
+        for (index, r) in req.iter().enumerate() {
+            match self
+                .locks
+                .iter()
+                .position(|l| l.loc == loc && l.offset == r.offset && l.length == r.length)
+            {
+                Some(p) => {
+                    self.locks.remove(p);
+                    removed += 1;
+                }
+                None => {
+                    result = Err(UnlockError::RangeNotLocked { index });
+                    break;
+                }
+            }
+        }
+        let h = self.live.get_mut(&loc).unwrap();
+        if removed > 0 {
+            h.handle_info.num_byte_range_locks =
+                h.handle_info.num_byte_range_locks.saturating_sub(removed);
+            h.handle_info.version += 1;
+        }
+        result.map(|()| h.handle_info.num_byte_range_locks)
+    }
+
+    fn check_io(&self, loc: Location, o: u64, l: u64, kind: IoKind) -> Result<(), IoError> {
+        if !self.live.contains_key(&loc) {
+            return Err(IoError::NotFound);
+        }
+        if !valid_range(o, l) {
+            return Err(IoError::InvalidRange);
+        }
+        if l == 0 {
+            return Ok(()); // smbd: zero-length I/O never conflicts
+        }
+        let file = self.file_of(loc);
+        let conflict = self.locks.iter().any(|k| {
+            self.live[&k.loc].file_number.0 == file
+                && overlaps((k.offset, k.length), (o, l))
+                && match kind {
+                    IoKind::Read => k.exclusive && k.loc != loc,
+                    IoKind::Write => k.loc != loc || !k.exclusive,
+                }
+        });
+        if conflict {
+            Err(IoError::IoConflict)
+        } else {
+            Ok(())
         }
     }
 }
@@ -78,23 +269,43 @@ fn run(ops: Vec<Op>, shards: usize) -> Result<(), TestCaseError> {
     let mut m = Model::default();
     for op in ops {
         match op {
-            Op::Open { file, path, owner, access, directory } => {
-                let spec = OpenSpec {
-                    file_number: FileNumber(file),
-                    path: name("p", path),
-                    owner: name("o", owner),
-                    access_mask: AccessMask::from_bits_retain(access),
-                    directory,
-                };
+            Op::Open { file, path, owner, access, share, directory } => {
+                let spec = OpenSpec::new(
+                    FileNumber(file),
+                    name("p", path),
+                    name("o", owner),
+                    AccessMask::from_bits_retain(access),
+                )
+                .share_access(ShareAccess::from_bits_retain(share))
+                .directory(directory);
                 let res = table.open(spec.clone());
+                let conflict = m.live.values().any(|h| {
+                    h.file_number.0 == file
+                        && share_conflict(
+                            (h.handle_info.access_mask.bits(), m.share[&h.handle_info.location]),
+                            (access, share),
+                        )
+                });
+                if conflict {
+                    prop_assert_eq!(res, Err(OpenError::SharingViolation));
+                    continue;
+                }
                 if m.live.len() == 40 {
                     prop_assert!(matches!(res, Err(ref e) if e.is_table_full()));
                     continue;
                 }
+                // The path belongs to the file: a later open keeps the first's.
+                let file_path = m
+                    .live
+                    .values()
+                    .find(|h| h.file_number.0 == file)
+                    .and_then(|h| h.handle_info.path.clone())
+                    .unwrap_or(spec.path.clone());
                 let loc = res.expect("open");
                 prop_assert!(!m.issued.contains(&loc), "location {loc} issued twice");
                 prop_assert!(loc.0 != 0 && loc.0 != u64::MAX);
                 m.issued.push(loc);
+                m.share.insert(loc, share);
                 m.live.insert(
                     loc,
                     FileHandle {
@@ -105,7 +316,7 @@ fn run(ops: Vec<Op>, shards: usize) -> Result<(), TestCaseError> {
                             num_byte_range_locks: 0,
                             access_mask: spec.access_mask,
                             owner: spec.owner,
-                            path: Some(spec.path),
+                            path: Some(file_path),
                             directory,
                         },
                     },
@@ -113,14 +324,39 @@ fn run(ops: Vec<Op>, shards: usize) -> Result<(), TestCaseError> {
             }
             Op::Close(i) => {
                 let loc = m.pick(i);
-                let expected = m.live.remove(&loc).ok_or(CloseError::NotFound);
+                let expected = m.close(loc);
                 prop_assert_eq!(table.close(loc), expected);
             }
             Op::CloseBatch(idx) => {
                 let locs: Vec<Location> = idx.iter().map(|&i| m.pick(i)).collect();
-                let expected: Vec<_> =
-                    locs.iter().map(|l| m.live.remove(l).ok_or(CloseError::NotFound)).collect();
+                let expected: Vec<_> = locs.iter().map(|&l| m.close(l)).collect();
                 prop_assert_eq!(table.close_batch(&locs), expected);
+            }
+            Op::Lock(i, elements) => {
+                let loc = m.pick(i);
+                let req: Vec<LockElement> = elements
+                    .iter()
+                    .map(|&(offset, length, x)| LockElement {
+                        offset,
+                        length,
+                        kind: if x { LockKind::Exclusive } else { LockKind::Shared },
+                    })
+                    .collect();
+                let expected = m.lock(loc, &req);
+                prop_assert_eq!(table.lock(loc, &req), expected);
+            }
+            Op::Unlock(i, ranges) => {
+                let loc = m.pick(i);
+                let req: Vec<LockRange> =
+                    ranges.iter().map(|&(offset, length)| LockRange { offset, length }).collect();
+                let expected = m.unlock(loc, &req);
+                prop_assert_eq!(table.unlock(loc, &req), expected);
+            }
+            Op::CheckIo(i, offset, length, write) => {
+                let loc = m.pick(i);
+                let kind = if write { IoKind::Write } else { IoKind::Read };
+                let expected = m.check_io(loc, offset, length, kind);
+                prop_assert_eq!(table.check_io(loc, offset, length, kind), expected);
             }
             Op::Adjust(i, delta) => {
                 let loc = m.pick(i);

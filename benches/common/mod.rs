@@ -122,6 +122,7 @@ impl Table for Ours {
                 path: i.path,
                 owner: i.owner,
                 access_mask: AccessMask::from_bits_retain(i.access),
+                share_access: smb_handles::ShareAccess::all(),
                 directory: false,
             })
             .expect("open")

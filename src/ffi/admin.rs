@@ -336,6 +336,7 @@ mod tests {
                 path: "/a".into(),
                 owner: "me".into(),
                 access_mask: crate::AccessMask::empty(),
+                share_access: crate::ShareAccess::all(),
                 directory: false,
             })
             .unwrap();

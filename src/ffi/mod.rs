@@ -32,9 +32,10 @@ use std::ffi::{c_char, c_int, c_void};
 use std::ptr;
 
 use crate::paging::Cursor;
+use crate::record::{OpenArgs, StrArg};
 use crate::{
     AccessMask, CloseError, Config, FileHandle, FileNumber, HandleTable, ListError, ListQuery,
-    Location, LockError, OpenError, OpenSpec, RenameError, RequestError,
+    Location, LockError, OpenError, RenameError, RequestError, ShareAccess,
 };
 use panic::ffi_boundary;
 use strings::{free_owned, into_owned, str_in};
@@ -111,11 +112,26 @@ pub enum smbh_status {
     /// A close request body that is not a JSON array, is larger than
     /// SMBH_MAX_REQUEST_BYTES, or has more than 100000 elements.
     InvalidRequest = 15,
+    /// The open's share mode conflicts with another open of the file
+    /// (STATUS_SHARING_VIOLATION).
+    SharingViolation = 16,
+    /// A byte-range lock conflicts with a granted lock
+    /// (STATUS_LOCK_NOT_GRANTED).
+    LockNotGranted = 17,
+    /// The handle holds no lock with exactly that range
+    /// (STATUS_RANGE_NOT_LOCKED).
+    RangeNotLocked = 18,
+    /// A read or write conflicts with a byte-range lock
+    /// (STATUS_FILE_LOCK_CONFLICT).
+    FileLockConflict = 19,
+    /// A range whose last byte lies past 2^64 - 1
+    /// (STATUS_INVALID_LOCK_RANGE).
+    InvalidLockRange = 20,
 }
 
 impl smbh_status {
     /// Every status, in value order (for `smbh_status_message` and tests).
-    const ALL: [smbh_status; 16] = [
+    const ALL: [smbh_status; 21] = [
         smbh_status::Ok,
         smbh_status::NullParameter,
         smbh_status::InvalidArgument,
@@ -132,6 +148,11 @@ impl smbh_status {
         smbh_status::ReservedAccessBits,
         smbh_status::LockCountOutOfRange,
         smbh_status::InvalidRequest,
+        smbh_status::SharingViolation,
+        smbh_status::LockNotGranted,
+        smbh_status::RangeNotLocked,
+        smbh_status::FileLockConflict,
+        smbh_status::InvalidLockRange,
     ];
 
     /// The static, NUL-terminated message of this status.
@@ -155,6 +176,11 @@ impl smbh_status {
             smbh_status::InvalidRequest => {
                 c"request body must be a JSON array of at most 100000 file handles within 4 MiB"
             }
+            smbh_status::SharingViolation => c"sharing violation",
+            smbh_status::LockNotGranted => c"lock not granted",
+            smbh_status::RangeNotLocked => c"range not locked",
+            smbh_status::FileLockConflict => c"file lock conflict",
+            smbh_status::InvalidLockRange => c"invalid lock range",
         }
     }
 }
@@ -167,6 +193,7 @@ impl From<OpenError> for smbh_status {
             OpenError::OwnerTooLong { .. } => smbh_status::OwnerTooLong,
             OpenError::ReservedAccessBits { .. } => smbh_status::ReservedAccessBits,
             OpenError::TableFull { .. } => smbh_status::TableFull,
+            OpenError::SharingViolation => smbh_status::SharingViolation,
         }
     }
 }
@@ -492,14 +519,15 @@ pub unsafe extern "C" fn smbh_open(
         // SAFETY: as above.
         let owner =
             tri!(unsafe { str_in(owner, owner_len, SMBH_MAX_OWNER_LEN, smbh_status::OwnerTooLong) });
-        let spec = OpenSpec {
+        let args = OpenArgs {
             file_number: FileNumber(file_number),
-            path: path.into(),
-            owner: owner.into(),
+            path: StrArg::Borrowed(path),
+            owner: StrArg::Borrowed(owner),
             access_mask: AccessMask::from_bits_retain(access_mask),
+            share_access: ShareAccess::all(),
             directory,
         };
-        let loc = tri!(table.open(spec).map_err(smbh_status::from));
+        let loc = tri!(table.open_args(&args).map_err(smbh_status::from));
         // SAFETY: `location_out` is non-NULL and aligned (checked), writable
         // by the caller's promise.
         unsafe { location_out.write(loc.0) };

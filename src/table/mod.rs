@@ -5,12 +5,16 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::config::Config;
-use crate::error::{CloseError, ConfigError, ListError, LockError, OpenError, RenameError};
-use crate::location::{Location, SLOTS_PER_SHARD};
-use crate::paging::{Cursor, ListQuery, Page, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
-use crate::record::{check_path, FileHandle, FileNumber, OpenSpec};
-use crate::shard::{shard_of, Shard, ShardFull};
+use crate::config::{Config, ConfigError};
+use crate::error::{CloseError, LockError, OpenError, RenameError};
+use crate::location::Location;
+use crate::record::{check_path, FileHandle, FileNumber, OpenArgs, OpenSpec};
+use crate::shard::{shard_of, Closed, Refusal, Shard};
+
+mod list;
+mod locks;
+
+pub use locks::UnlockHook;
 
 /// One shard's lock, alone on its cache lines (128 bytes covers the adjacent
 /// line prefetcher of x86 and the 128-byte lines of some ARM cores), so two
@@ -55,7 +59,7 @@ const CREDIT_CHUNK: usize = 64;
 ///     path: "/projects/q3/report.xlsx".into(),
 ///     owner: "S-1-5-21-1004336348-1177238915-682003330-1104".into(),
 ///     access_mask: AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE,
-///     directory: false,
+///     share_access: smb_handles::ShareAccess::all(), directory: false,
 /// })?;
 /// assert_eq!(table.adjust_byte_range_locks(loc, 2)?, 2);
 /// assert_eq!(table.get(loc).unwrap().handle_info.version, 2);
@@ -69,7 +73,6 @@ const CREDIT_CHUNK: usize = 64;
 /// assert_eq!(table.len(), 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct HandleTable {
     shards: Box<[PaddedShard]>,
     max_handles: usize,
@@ -81,6 +84,18 @@ pub struct HandleTable {
     reserved: AtomicUsize,
     /// Credits a shard takes at a time: [`CREDIT_CHUNK`], less for small caps.
     chunk: usize,
+    /// Called after byte-range locks of a file were released.
+    unlock_hook: RwLock<Option<UnlockHook>>,
+}
+
+impl std::fmt::Debug for HandleTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandleTable")
+            .field("shards", &self.shards.len())
+            .field("max_handles", &self.max_handles)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for HandleTable {
@@ -117,10 +132,11 @@ impl HandleTable {
     /// ```
     pub fn try_with_config(config: Config) -> Result<HandleTable, ConfigError> {
         let (shards, max_handles) = config.validate()?;
+        let seed = random_seed();
         Ok(HandleTable {
             shards: (0..shards)
                 .map(|i| PaddedShard {
-                    lock: RwLock::new(Shard::new(i)),
+                    lock: RwLock::new(Shard::new(i, seed)),
                     live: AtomicUsize::new(0),
                 })
                 .collect(),
@@ -129,6 +145,7 @@ impl HandleTable {
             // rarely push an open onto the slow path.
             chunk: (max_handles / (4 * shards)).clamp(1, CREDIT_CHUNK),
             reserved: AtomicUsize::new(0),
+            unlock_hook: RwLock::new(None),
         })
     }
 
@@ -186,7 +203,7 @@ impl HandleTable {
     /// back every spare credit, so `reserved` is exactly the handles open, and
     /// open in `target` if that is below `max_handles`. A refusal therefore
     /// means the table really held `max_handles` handles at that moment.
-    fn open_reclaiming(&self, target: usize, spec: OpenSpec) -> Result<Location, OpenError> {
+    fn open_reclaiming(&self, target: usize, args: &OpenArgs<'_>) -> Result<Location, OpenError> {
         let full = OpenError::TableFull { max_handles: self.max_handles };
         let mut guards: Vec<_> = self.shards.iter().map(|s| s.lock.write()).collect();
         let mut live = 0;
@@ -198,11 +215,9 @@ impl HandleTable {
         if live >= self.max_handles {
             return Err(full);
         }
-        self.reserved.store(live + 1, Ordering::Relaxed);
         let g = &mut guards[target];
-        g.credits = 1;
-        let loc = g.open(spec).map_err(|ShardFull| full)?;
-        g.credits -= 1;
+        let loc = g.open(args).map_err(|r| refusal(r, self.max_handles))?;
+        self.reserved.store(live + 1, Ordering::Relaxed);
         self.shards[target].count(1);
         Ok(loc)
     }
@@ -233,22 +248,29 @@ impl HandleTable {
     ///     path: "a\0b".into(),
     ///     owner: "me".into(),
     ///     access_mask: AccessMask::empty(),
-    ///     directory: false,
+    ///     share_access: smb_handles::ShareAccess::all(), directory: false,
     /// }).unwrap_err();
     /// assert_eq!(err.to_string(), "path contains a NUL byte");
     /// assert!(table.is_empty());
     /// ```
     pub fn open(&self, spec: OpenSpec) -> Result<Location, OpenError> {
-        spec.validate()?;
-        let full = OpenError::TableFull { max_handles: self.max_handles };
-        let target = shard_of(spec.file_number, self.shards.len());
+        self.open_args(&spec.args())
+    }
+
+    /// [`HandleTable::open`] with borrowed strings: the table copies a
+    /// string only when it holds no equal one yet (a new file's path, a new
+    /// owner), so a caller that builds fresh strings per open (a C server)
+    /// pays no allocation for a busy file or a known owner.
+    pub(crate) fn open_args(&self, args: &OpenArgs<'_>) -> Result<Location, OpenError> {
+        args.validate()?;
+        let target = shard_of(args.file_number, self.shards.len());
         let shard = &self.shards[target];
         let mut g = shard.lock.write();
         if g.credits == 0 && !self.refill(&mut g) {
             drop(g);
-            return self.open_reclaiming(target, spec);
+            return self.open_reclaiming(target, args);
         }
-        let loc = g.open(spec).map_err(|ShardFull| full)?;
+        let loc = g.open(args).map_err(|r| refusal(r, self.max_handles))?;
         g.credits -= 1;
         shard.count(1);
         Ok(loc)
@@ -273,7 +295,7 @@ impl HandleTable {
     /// # use smb_handles::{AccessMask, FileNumber, HandleTable, LockError, OpenSpec};
     /// # let table = HandleTable::new();
     /// # let loc = table.open(OpenSpec { file_number: FileNumber(1), path: "/f".into(),
-    /// #     owner: "me".into(), access_mask: AccessMask::empty(), directory: false }).unwrap();
+    /// #     owner: "me".into(), access_mask: AccessMask::empty(), share_access: smb_handles::ShareAccess::all(), directory: false }).unwrap();
     /// assert_eq!(table.adjust_byte_range_locks(loc, 3), Ok(3));
     /// assert!(matches!(table.adjust_byte_range_locks(loc, -4), Err(LockError::OutOfRange { .. })));
     /// assert_eq!(table.adjust_byte_range_locks(loc, -3), Ok(0));
@@ -308,8 +330,8 @@ impl HandleTable {
         check_path(new_path)?;
         let path: Arc<str> = Arc::from(new_path);
         let shard = shard_of(file, self.shards.len());
-        let (renamed, old_paths) = self.shards[shard].lock.write().rename(file, &path);
-        drop(old_paths); // after the lock
+        let (renamed, old_path) = self.shards[shard].lock.write().rename(file, path);
+        drop(old_path); // after the lock
         Ok(renamed)
     }
 
@@ -323,12 +345,16 @@ impl HandleTable {
     pub fn close(&self, loc: Location) -> Result<FileHandle, CloseError> {
         let shard = self.shard(loc).ok_or(CloseError::NotFound)?;
         let mut g = shard.lock.write();
-        let closed = g.close(loc)?;
+        let Closed { handle, ext, unlocked } = g.close(loc)?;
         g.credits += 1;
         self.trim(&mut g);
         shard.count(-1);
         drop(g);
-        Ok(closed)
+        drop(ext);
+        if unlocked {
+            self.notify_unlocked(&[handle.file_number]);
+        }
+        Ok(handle)
     }
 
     /// Closes many handles: one result per input, in input order. Each
@@ -340,7 +366,7 @@ impl HandleTable {
     /// # use smb_handles::{AccessMask, CloseError, FileNumber, HandleTable, OpenSpec};
     /// # let table = HandleTable::new();
     /// # let open = |f| table.open(OpenSpec { file_number: FileNumber(f), path: "/f".into(),
-    /// #     owner: "me".into(), access_mask: AccessMask::empty(), directory: false }).unwrap();
+    /// #     owner: "me".into(), access_mask: AccessMask::empty(), share_access: smb_handles::ShareAccess::all(), directory: false }).unwrap();
     /// let (a, b) = (open(1), open(2));
     /// let results = table.close_batch(&[a, b, a]);
     /// assert!(results[0].is_ok() && results[1].is_ok());
@@ -376,6 +402,8 @@ impl HandleTable {
         // Prefetch slots 16 closes ahead (a close touches only its slot), so
         // the batch waits on memory once per many handles, not on every one.
         const SLOT_AHEAD: usize = 16;
+        let mut garbage = Vec::new();
+        let mut unlocked_files = Vec::new();
         for (shard, s) in self.shards.iter().enumerate() {
             let group = &order[starts[shard] as usize..starts[shard + 1] as usize];
             if group.is_empty() {
@@ -390,98 +418,49 @@ impl HandleTable {
                 if let Some(&ahead) = group.get(n + SLOT_AHEAD) {
                     g.prefetch(locations[ahead as usize]);
                 }
-                let r = g.close(locations[i as usize]);
-                closed += usize::from(r.is_ok());
-                results[i as usize] = r;
+                results[i as usize] = match g.close(locations[i as usize]) {
+                    Ok(Closed { handle, ext, unlocked }) => {
+                        closed += 1;
+                        if let Some(ext) = ext {
+                            garbage.push(ext);
+                        }
+                        if unlocked {
+                            unlocked_files.push(handle.file_number);
+                        }
+                        Ok(handle)
+                    }
+                    Err(e) => Err(e),
+                };
             }
             g.credits += closed;
             self.trim(&mut g);
             s.count(-(closed as isize));
+            drop(g);
+            garbage.clear(); // after the lock
+        }
+        if !unlocked_files.is_empty() {
+            unlocked_files.sort_unstable();
+            unlocked_files.dedup();
+            self.notify_unlocked(&unlocked_files);
         }
         results
     }
+}
 
-    /// One page of the table, resuming from `query.after`.
-    ///
-    /// # Errors
-    ///
-    /// [`ListError::ZeroLimit`] for `limit: Some(0)`,
-    /// [`ListError::InvalidCursor`] for a cursor that names no position of
-    /// this table.
-    ///
-    /// ```
-    /// # use smb_handles::{AccessMask, FileNumber, HandleTable, ListQuery, OpenSpec};
-    /// let table = HandleTable::new();
-    /// for f in 0..25 {
-    ///     table.open(OpenSpec { file_number: FileNumber(f % 5), path: "/f".into(),
-    ///         owner: "me".into(), access_mask: AccessMask::empty(), directory: false })?;
-    /// }
-    /// let mut query = ListQuery { limit: Some(10), ..ListQuery::default() };
-    /// let mut seen = 0;
-    /// loop {
-    ///     let page = table.list(&query)?;
-    ///     seen += page.file_handles.len();
-    ///     match page.next {
-    ///         Some(next) => query.after = Some(next),
-    ///         None => break,
-    ///     }
-    /// }
-    /// assert_eq!(seen, 25);
-    /// let one_file = table.list(&ListQuery { file_number: Some(FileNumber(3)), ..ListQuery::default() })?;
-    /// assert_eq!(one_file.file_handles.len(), 5);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn list(&self, query: &ListQuery) -> Result<Page, ListError> {
-        let limit = match query.limit {
-            Some(0) => return Err(ListError::ZeroLimit),
-            Some(n) => n.min(MAX_LIST_LIMIT),
-            None => DEFAULT_LIST_LIMIT,
-        };
-        let start = match query.after {
-            None => Cursor { shard: 0, slot: 0 },
-            Some(c) if (c.shard as usize) < self.shards.len() && c.slot <= SLOTS_PER_SHARD => c,
-            Some(_) => return Err(ListError::InvalidCursor),
-        };
-        match query.file_number {
-            Some(file) => Ok(self.list_file(file, start, limit, query.resolve_paths)),
-            None => Ok(self.list_all(start, limit, query.resolve_paths)),
-        }
+/// The public error for a shard's refusal.
+fn refusal(r: Refusal, max_handles: usize) -> OpenError {
+    match r {
+        Refusal::Full => OpenError::TableFull { max_handles },
+        Refusal::Sharing => OpenError::SharingViolation,
     }
+}
 
-    fn list_all(&self, start: Cursor, limit: usize, with_path: bool) -> Page {
-        let mut out = Vec::with_capacity(limit.min(self.len()));
-        let mut pos = start;
-        loop {
-            let shard = self.shards[pos.shard as usize].lock.read();
-            let resume = shard.walk(pos.slot, limit - out.len(), with_path, &mut out);
-            let done_here = resume >= shard.high();
-            drop(shard);
-            if done_here {
-                if pos.shard as usize + 1 == self.shards.len() {
-                    return Page { file_handles: out, next: None };
-                }
-                pos = Cursor { shard: pos.shard + 1, slot: 0 };
-            } else {
-                pos.slot = resume;
-            }
-            if out.len() == limit {
-                return Page { file_handles: out, next: Some(pos) };
-            }
-        }
-    }
-
-    fn list_file(&self, file: FileNumber, start: Cursor, limit: usize, with_path: bool) -> Page {
-        let shard_idx = shard_of(file, self.shards.len()) as u32;
-        if start.shard > shard_idx {
-            return Page::default();
-        }
-        let from = if start.shard == shard_idx { start.slot } else { 0 };
-        let shard = self.shards[shard_idx as usize].lock.read();
-        let slots = shard.file_slots(file);
-        let mut rest = slots.iter().copied().filter(|&s| s >= from);
-        let out: Vec<FileHandle> =
-            rest.by_ref().take(limit).map(|s| shard.snapshot_at(s, with_path)).collect();
-        let next = rest.next().map(|slot| Cursor { shard: shard_idx, slot });
-        Page { file_handles: out, next }
-    }
+/// A per-table seed for the shards' hashes, from the standard library's
+/// randomly keyed hasher (file numbers and owners come from clients, so
+/// their index positions must not be predictable).
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x5348_4e44_4c45_5321);
+    h.finish()
 }

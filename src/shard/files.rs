@@ -1,0 +1,315 @@
+//! A shard's file records: one per open file, found from the file number
+//! through an [`Index`], created by the file's first open and freed with its
+//! last close.
+//!
+//! A record is 32 bytes: the file number, the file's path (the data pointer
+//! of an `Arc<str>` and its length), and either the slot of its only open or
+//! a [`FileExt`] with what only shared or locked files need: the count of
+//! opens, the aggregate share-mode claims, the list of member slots and the
+//! byte-range locks. Most files have one open and never allocate an
+//! extension.
+
+use std::mem::ManuallyDrop;
+use std::ptr;
+use std::sync::Arc;
+
+use crate::record::StrArg;
+use crate::share::ShareCounts;
+
+use super::index::Index;
+use super::locks::LockSet;
+use super::pages::Pages;
+use super::NIL;
+
+/// One member of a shared file: a slot and the head of its locks' list.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Member {
+    /// The handle's slot, or [`NIL`] while the position is free.
+    pub(crate) slot: u32,
+    /// The handle's first lock in the file's [`LockSet`] (or, while the
+    /// position is free, the next free position).
+    pub(crate) lock_head: u32,
+}
+
+/// What a file with more than one open (or with locks) keeps.
+#[derive(Debug)]
+pub(crate) struct FileExt {
+    /// Open handles of the file.
+    pub(crate) opens: u32,
+    /// The share-mode claims of its non-stat opens.
+    pub(crate) share: ShareCounts,
+    /// Its handles, by position (each slot knows its position).
+    pub(crate) members: Vec<Member>,
+    /// The first free position, or [`NIL`].
+    member_free: u32,
+    /// Its byte-range locks.
+    pub(crate) locks: LockSet,
+}
+
+impl FileExt {
+    /// An extension holding one member, at position 0.
+    pub(crate) fn with_member(slot: u32) -> FileExt {
+        FileExt {
+            opens: 1,
+            share: ShareCounts::default(),
+            members: vec![Member { slot, lock_head: NIL }],
+            member_free: NIL,
+            locks: LockSet::default(),
+        }
+    }
+
+    /// Adds a member; returns its position.
+    pub(crate) fn add_member(&mut self, slot: u32) -> u32 {
+        self.opens += 1;
+        let m = Member { slot, lock_head: NIL };
+        if self.member_free != NIL {
+            let pos = self.member_free;
+            self.member_free = self.members[pos as usize].lock_head;
+            self.members[pos as usize] = m;
+            pos
+        } else {
+            self.members.push(m);
+            (self.members.len() - 1) as u32
+        }
+    }
+
+    /// Frees position `pos` (its locks already released).
+    pub(crate) fn remove_member(&mut self, pos: u32) {
+        self.opens -= 1;
+        self.members[pos as usize] = Member { slot: NIL, lock_head: self.member_free };
+        self.member_free = pos;
+    }
+
+    /// True when the member list is mostly free positions and worth
+    /// compacting (see [`FileExt::compact`]).
+    #[inline]
+    pub(crate) fn sparse(&self) -> bool {
+        self.members.len() >= 64 && (self.opens as usize) * 4 <= self.members.len()
+    }
+
+    /// Packs the live members to the front; calls `moved(slot, new_pos)` for
+    /// each, so the caller can update the slots' positions.
+    pub(crate) fn compact(&mut self, mut moved: impl FnMut(u32, u32)) {
+        self.members.retain(|m| m.slot != NIL);
+        for (pos, m) in self.members.iter().enumerate() {
+            moved(m.slot, pos as u32);
+        }
+        self.members.shrink_to(self.members.len() * 2);
+        self.member_free = NIL;
+    }
+
+    /// The member slots, in no particular order.
+    pub(crate) fn slots(&self) -> impl Iterator<Item = u32> + '_ {
+        self.members.iter().map(|m| m.slot).filter(|&s| s != NIL)
+    }
+}
+
+/// One open file. 32 bytes.
+#[derive(Debug)]
+pub(crate) struct FileRec {
+    /// The file number.
+    pub(crate) file_number: u64,
+    /// Data pointer of the path's `Arc<str>` (a strong count this record
+    /// owns); null exactly while the record is free.
+    path: *const u8,
+    /// Present once the file has had a second open or a lock.
+    pub(crate) ext: Option<Box<FileExt>>,
+    path_len: u16,
+    /// The slot of the only open while `ext` is `None`; the next free
+    /// record while free.
+    pub(crate) solo: u32,
+}
+
+// SAFETY: `path` is an `Arc<str>` this record owns (see `into_raw`), and
+// `Arc<str>` is `Send + Sync`; everything else is plain data.
+unsafe impl Send for FileRec {}
+// SAFETY: as above; `&FileRec` only ever clones that `Arc`.
+unsafe impl Sync for FileRec {}
+
+/// Gives up an `Arc<str>` for its data pointer and length.
+fn into_raw(s: Arc<str>) -> (*const u8, u16) {
+    let len = u16::try_from(s.len()).expect("validated path length fits u16");
+    (Arc::into_raw(s) as *const u8, len)
+}
+
+/// Takes back the `Arc<str>` that `into_raw` gave up.
+///
+/// # Safety
+///
+/// `(p, len)` came from `into_raw`, and the count it stands for is not
+/// taken back twice.
+unsafe fn from_raw(p: *const u8, len: u16) -> Arc<str> {
+    // SAFETY: by the caller, `p..p+len` is the data of a live `Arc<str>`
+    // whose strong count we own; `*const [u8]` to `*const str` keeps the
+    // length metadata.
+    unsafe { Arc::from_raw(ptr::slice_from_raw_parts(p, len as usize) as *const str) }
+}
+
+impl FileRec {
+    fn free() -> FileRec {
+        FileRec { file_number: 0, path: ptr::null(), ext: None, path_len: 0, solo: NIL }
+    }
+
+    /// A new count of the path.
+    pub(crate) fn path(&self) -> Arc<str> {
+        debug_assert!(!self.path.is_null());
+        // SAFETY: a live record owns its path count (set in `create` or
+        // `set_path`); `ManuallyDrop` leaves that count in place.
+        let arc = ManuallyDrop::new(unsafe { from_raw(self.path, self.path_len) });
+        Arc::clone(&arc)
+    }
+
+    /// Takes the path count out; the record must be freed or given a new
+    /// path right after.
+    fn take_path(&mut self) -> Arc<str> {
+        debug_assert!(!self.path.is_null());
+        // SAFETY: a live record owns its path count; nulling `path` makes
+        // sure it is taken once.
+        let p = unsafe { from_raw(self.path, self.path_len) };
+        self.path = ptr::null();
+        p
+    }
+}
+
+impl Drop for FileRec {
+    fn drop(&mut self) {
+        if !self.path.is_null() {
+            drop(self.take_path());
+        }
+    }
+}
+
+/// Mixes a file number for the file index (a different mix from the shard
+/// choice, whose bits are all alike within one shard).
+#[inline]
+pub(crate) fn file_hash(file: u64, seed: u64) -> u64 {
+    let h = (file ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let h = (h ^ (h >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^ (h >> 29)
+}
+
+/// The file records of one shard.
+#[derive(Debug)]
+pub(crate) struct Files {
+    recs: Pages<FileRec>,
+    index: Index,
+    free: u32,
+    seed: u64,
+}
+
+impl Files {
+    pub(crate) fn new(seed: u64) -> Files {
+        Files { recs: Pages::new(), index: Index::new(), free: NIL, seed }
+    }
+
+    #[inline]
+    pub(crate) fn hash(&self, file: u64) -> u64 {
+        file_hash(file, self.seed)
+    }
+
+    /// The record of `file`, if it has open handles.
+    #[inline]
+    pub(crate) fn find(&self, file: u64, hash: u64) -> Option<u32> {
+        let recs = &self.recs;
+        self.index.find(hash, |i| recs.get(i).file_number == file)
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: u32) -> &FileRec {
+        self.recs.get(i)
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, i: u32) -> &mut FileRec {
+        self.recs.get_mut(i)
+    }
+
+    /// A record for a file with no open handle yet, whose only open is
+    /// `solo`.
+    pub(crate) fn create(&mut self, file: u64, hash: u64, path: StrArg<'_>, solo: u32) -> u32 {
+        let i = if self.free != NIL {
+            let i = self.free;
+            self.free = self.recs.get(i).solo;
+            i
+        } else {
+            self.recs.push(FileRec::free)
+        };
+        let (p, len) = into_raw(path.to_arc());
+        let r = self.recs.get_mut(i);
+        r.file_number = file;
+        r.path = p;
+        r.path_len = len;
+        r.solo = solo;
+        debug_assert!(r.ext.is_none());
+        self.index.insert(hash, i);
+        i
+    }
+
+    /// Frees record `i` after its last close: returns its path and
+    /// extension for the caller to drop after the lock.
+    pub(crate) fn remove(&mut self, i: u32) -> (Arc<str>, Option<Box<FileExt>>) {
+        let hash = self.hash(self.recs.get(i).file_number);
+        self.index.remove(hash, i);
+        let r = self.recs.get_mut(i);
+        let path = r.take_path();
+        let ext = r.ext.take();
+        r.solo = self.free;
+        self.free = i;
+        (path, ext)
+    }
+
+    /// Replaces the path of record `i`; returns the old one.
+    pub(crate) fn set_path(&mut self, i: u32, path: Arc<str>) -> Arc<str> {
+        let r = self.recs.get_mut(i);
+        let old = r.take_path();
+        (r.path, r.path_len) = into_raw(path);
+        old
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<FileRec>(), 32);
+    }
+
+    #[test]
+    fn records_are_found_freed_and_reused() {
+        let mut f = Files::new(5);
+        let h1 = f.hash(1);
+        let a = f.create(1, h1, StrArg::Borrowed("/a"), 10);
+        let b = f.create(2, f.hash(2), StrArg::Borrowed("/b"), 11);
+        assert_eq!(f.find(1, h1), Some(a));
+        assert_eq!(f.find(3, f.hash(3)), None);
+        assert_eq!(&*f.get(b).path(), "/b");
+        let old = f.set_path(b, Arc::from("/c"));
+        assert_eq!((&*old, &*f.get(b).path()), ("/b", "/c"));
+        let (path, ext) = f.remove(a);
+        assert_eq!((&*path, ext.is_none()), ("/a", true));
+        assert_eq!(f.find(1, h1), None);
+        assert_eq!(f.create(4, f.hash(4), StrArg::Borrowed("/d"), 12), a);
+    }
+
+    #[test]
+    fn members_reuse_positions_and_compact() {
+        let mut e = FileExt::with_member(100);
+        let ps: Vec<u32> = (0..99).map(|i| e.add_member(200 + i)).collect();
+        assert_eq!(e.opens, 100);
+        for &p in &ps[..90] {
+            e.remove_member(p);
+        }
+        assert_eq!(e.add_member(7), ps[89], "the last freed position is reused");
+        assert!(e.sparse());
+        let mut moved = Vec::new();
+        e.compact(|s, p| moved.push((s, p)));
+        assert_eq!(moved.len(), 11);
+        assert_eq!(e.members.len(), 11);
+        let mut slots: Vec<u32> = e.slots().collect();
+        slots.sort_unstable();
+        assert_eq!(slots[0], 7);
+        assert_eq!(slots[1], 100);
+    }
+}

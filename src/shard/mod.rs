@@ -1,0 +1,453 @@
+//! One shard: its handle slots, its file records and their index, its
+//! interned owners, and the per-file share-mode counts and byte-range locks.
+//!
+//! Everything here runs under the shard's lock, which the table owns; this
+//! module never locks and never calls user code. What an operation removes
+//! (strings, a file's extension) is handed back for the caller to drop after
+//! the lock is released.
+//!
+//! # What an open and a close touch
+//!
+//! * An open of a new file: the file index line, a free file record, the
+//!   owner's index line and entry (cached for a busy owner), and the most
+//!   recently freed slot (usually cached).
+//! * An open of an open file: the index line and the file record, its
+//!   extension (share counts, members), the owner and a slot. The share
+//!   check is three counters, whatever the number of opens.
+//! * A close: its slot, its file record (and extension), its owner entry;
+//!   for the file's last close, the index line. Never another handle's slot.
+
+mod files;
+mod index;
+mod locks;
+mod owners;
+mod pages;
+mod slots;
+
+use std::sync::Arc;
+
+use crate::access::AccessMask;
+use crate::error::{CloseError, IoError, LockRangeError, UnlockError};
+use crate::location::Location;
+use crate::lock::{IoKind, LockElement, LockRange, Span};
+use crate::record::{FileHandle, FileNumber, HandleInfo, OpenArgs};
+use crate::share::{Claim, ShareAccess};
+
+pub(crate) use files::FileExt;
+use files::Files;
+use owners::Owners;
+use slots::{Slot, Slots, FLAG_DIRECTORY, SHARE_SHIFT};
+
+/// "None" for `u32` links.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// Why a shard could not take an open.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Every slot the shard can address is in use or retired.
+    Full,
+    /// Another open of the file conflicts with this one's share mode.
+    Sharing,
+}
+
+/// Mixes a file number for choosing its shard.
+pub(crate) fn shard_of(file: FileNumber, shards: usize) -> usize {
+    let h = (file.0 ^ (file.0 >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let h = (h ^ (h >> 32)) as u32 as u64;
+    ((h * shards as u64) >> 32) as usize
+}
+
+/// The share-mode claim of an occupied slot.
+fn claim_of(s: &Slot) -> Option<Claim> {
+    Claim::of(AccessMask::from_bits_retain(s.access), ShareAccess::from_bits_retain(s.share_bits()))
+}
+
+/// A closed handle: its record, and what to drop after the lock.
+#[derive(Debug)]
+pub(crate) struct Closed {
+    pub(crate) handle: FileHandle,
+    /// The file's extension, when this was its last close.
+    pub(crate) ext: Option<Box<FileExt>>,
+    /// True when the close released byte-range locks.
+    pub(crate) unlocked: bool,
+}
+
+/// One shard's state, guarded by the table's lock for it.
+#[derive(Debug)]
+pub(crate) struct Shard {
+    index: usize,
+    slots: Slots,
+    files: Files,
+    owners: Owners,
+    /// Spare open credits this shard holds (see the table's `reserved`).
+    pub(crate) credits: usize,
+}
+
+impl Shard {
+    pub(crate) fn new(index: usize, seed: u64) -> Shard {
+        Shard {
+            index,
+            slots: Slots::new(),
+            files: Files::new(seed),
+            owners: Owners::new(seed.rotate_left(17) ^ index as u64),
+            credits: 0,
+        }
+    }
+
+    /// Slots this shard has handed out (its walk covers `0..high`).
+    pub(crate) fn high(&self) -> u32 {
+        self.slots.high()
+    }
+
+    /// Starts loading the slot `loc` names (a hint for batches).
+    #[inline]
+    pub(crate) fn prefetch(&self, loc: Location) {
+        self.slots.prefetch(loc);
+    }
+
+    /// Gives file `f` an extension if it has none (a second open or a first
+    /// lock), counting its only open's share-mode claim.
+    fn extend(&mut self, f: u32) -> &mut FileExt {
+        let solo = self.files.get(f).solo;
+        if self.files.get(f).ext.is_none() {
+            let mut ext = FileExt::with_member(solo);
+            if let Some(c) = claim_of(self.slots.get(solo)) {
+                ext.share.add(c);
+            }
+            self.files.get_mut(f).ext = Some(Box::new(ext));
+        }
+        self.files.get_mut(f).ext.as_deref_mut().expect("just extended")
+    }
+
+    /// Stores an open (the caller has validated it); refuses it, changing
+    /// nothing, when the shard is full or the share mode conflicts.
+    pub(crate) fn open(&mut self, a: &OpenArgs<'_>) -> Result<Location, Refusal> {
+        if !self.slots.can_alloc() {
+            return Err(Refusal::Full);
+        }
+        let file = a.file_number.0;
+        let hash = self.files.hash(file);
+        let claim = Claim::of(a.access_mask, a.share_access);
+        let found = self.files.find(file, hash);
+        if let (Some(f), Some(c)) = (found, claim) {
+            let rec = self.files.get(f);
+            let conflict = match &rec.ext {
+                Some(ext) => ext.share.conflicts(c),
+                None => claim_of(self.slots.get(rec.solo)).is_some_and(|o| o.conflicts_with(c)),
+            };
+            if conflict {
+                return Err(Refusal::Sharing);
+            }
+        }
+        let idx = self.slots.alloc();
+        let owner = self.owners.acquire(a.owner);
+        let (f, position) = match found {
+            None => (self.files.create(file, hash, a.path, idx), 0),
+            Some(f) => {
+                let ext = self.extend(f);
+                if let Some(c) = claim {
+                    ext.share.add(c);
+                }
+                if ext.sparse() {
+                    let mut moves = Vec::new();
+                    ext.compact(|slot, pos| moves.push((slot, pos)));
+                    for (slot, pos) in moves {
+                        let s = self.slots.get_mut(slot);
+                        s.member = (s.member & !((1 << slots::MEMBER_BITS) - 1)) | pos;
+                    }
+                }
+                let ext = self.files.get_mut(f).ext.as_deref_mut().expect("extended");
+                (f, ext.add_member(idx))
+            }
+        };
+        let flags = (a.share_access.bits() & 0x7) << SHARE_SHIFT
+            | if a.directory { FLAG_DIRECTORY } else { 0 };
+        let s = self.slots.get_mut(idx);
+        s.file = f;
+        s.owner = owner;
+        s.access = a.access_mask.bits();
+        s.locks = 0;
+        s.member = position | flags;
+        s.version = 1;
+        Ok(Location::pack(s.generation, self.index, idx))
+    }
+
+    /// A snapshot of the handle at `loc`.
+    pub(crate) fn get(&self, loc: Location) -> Option<FileHandle> {
+        self.slots.find(loc).map(|i| self.snapshot_at(i, true))
+    }
+
+    /// A snapshot of the (occupied) slot `idx`.
+    #[inline]
+    pub(crate) fn snapshot_at(&self, idx: u32, with_path: bool) -> FileHandle {
+        self.snapshot(idx, self.slots.get(idx), with_path)
+    }
+
+    #[inline]
+    fn snapshot(&self, idx: u32, s: &Slot, with_path: bool) -> FileHandle {
+        let rec = self.files.get(s.file);
+        FileHandle {
+            file_number: FileNumber(rec.file_number),
+            handle_info: HandleInfo {
+                location: Location::pack(s.generation, self.index, idx),
+                version: s.version,
+                num_byte_range_locks: s.locks,
+                access_mask: AccessMask::from_bits_retain(s.access),
+                owner: Arc::clone(self.owners.get(s.owner)),
+                path: with_path.then(|| rec.path()),
+                directory: s.directory(),
+            },
+        }
+    }
+
+    /// Removes the handle at `loc`, releasing its share reservation and its
+    /// byte-range locks, and returns its record (moved, or a new count of a
+    /// string other handles still use).
+    #[inline(always)]
+    pub(crate) fn close(&mut self, loc: Location) -> Result<Closed, CloseError> {
+        let idx = self.slots.find(loc).ok_or(CloseError::NotFound)?;
+        let s = self.slots.get(idx).clone();
+        let owner = self.owners.release(s.owner);
+        let f = s.file;
+        let rec = self.files.get_mut(f);
+        let file_number = rec.file_number;
+        let mut unlocked = false;
+        let last = match rec.ext.as_deref_mut() {
+            None => true,
+            Some(ext) => {
+                if let Some(c) = claim_of(&s) {
+                    ext.share.remove(c);
+                }
+                let pos = s.position();
+                let mut head = ext.members[pos as usize].lock_head;
+                unlocked = ext.locks.release_all(&mut head) > 0;
+                ext.remove_member(pos);
+                ext.opens == 0
+            }
+        };
+        let (path, ext) = if last { self.files.remove(f) } else { (rec.path(), None) };
+        self.slots.release(idx);
+        Ok(Closed {
+            handle: FileHandle {
+                file_number: FileNumber(file_number),
+                handle_info: HandleInfo {
+                    location: loc,
+                    version: s.version,
+                    num_byte_range_locks: s.locks,
+                    access_mask: AccessMask::from_bits_retain(s.access),
+                    owner,
+                    path: Some(path),
+                    directory: s.directory(),
+                },
+            },
+            ext,
+            unlocked,
+        })
+    }
+
+    /// Adds `delta` to the lock count of `loc`. `Ok(Err(current))` when the
+    /// result would be out of range; `None` when `loc` names no handle.
+    pub(crate) fn adjust_locks(&mut self, loc: Location, delta: i64) -> Option<Result<u32, u32>> {
+        let s = self.slots.get_mut(self.slots.find(loc)?);
+        let current = s.locks;
+        let new = i64::from(current).checked_add(delta).and_then(|n| u32::try_from(n).ok());
+        Some(match new {
+            Some(n) => {
+                if n != current {
+                    s.locks = n;
+                    s.version += 1;
+                }
+                Ok(n)
+            }
+            None => Err(current),
+        })
+    }
+
+    /// Sets the path of `file` and bumps the version of each of its opens;
+    /// returns how many, and the old path for the caller to drop.
+    pub(crate) fn rename(&mut self, file: FileNumber, path: Arc<str>) -> (usize, Option<Arc<str>>) {
+        let Some(f) = self.files.find(file.0, self.files.hash(file.0)) else {
+            return (0, None);
+        };
+        let old = self.files.set_path(f, path);
+        let members = self.file_members(f);
+        for &slot in &members {
+            self.slots.get_mut(slot).version += 1;
+        }
+        (members.len(), Some(old))
+    }
+
+    /// The slots of file record `f`, unordered.
+    fn file_members(&self, f: u32) -> Vec<u32> {
+        let rec = self.files.get(f);
+        match &rec.ext {
+            None => vec![rec.solo],
+            Some(ext) => ext.slots().collect(),
+        }
+    }
+
+    /// The slot indices of every open of `file`, ascending.
+    pub(crate) fn file_slots(&self, file: FileNumber) -> Vec<u32> {
+        let Some(f) = self.files.find(file.0, self.files.hash(file.0)) else {
+            return Vec::new();
+        };
+        let mut slots = self.file_members(f);
+        slots.sort_unstable();
+        slots
+    }
+
+    /// Copies out up to `limit` handles from slot `from` on, in slot order.
+    /// Returns the slot to resume from (`high` when the shard is done).
+    pub(crate) fn walk(
+        &self,
+        from: u32,
+        limit: usize,
+        with_path: bool,
+        out: &mut Vec<FileHandle>,
+    ) -> u32 {
+        let mut idx = from;
+        let mut taken = 0;
+        while idx < self.slots.high() && taken < limit {
+            let run = self.slots.run(idx);
+            for (i, s) in run.iter().enumerate() {
+                if s.occupied() {
+                    if taken == limit {
+                        return idx + i as u32;
+                    }
+                    out.push(self.snapshot(idx + i as u32, s, with_path));
+                    taken += 1;
+                }
+            }
+            idx += run.len() as u32;
+        }
+        idx
+    }
+
+    /// Grants every element of a lock request or none (SPEC §10); returns
+    /// the handle's new lock count.
+    pub(crate) fn lock(
+        &mut self,
+        loc: Location,
+        elements: &[LockElement],
+    ) -> Result<u32, LockRangeError> {
+        let idx = self.slots.find(loc).ok_or(LockRangeError::NotFound)?;
+        let (f, pos, held) = {
+            let s = self.slots.get(idx);
+            (s.file, s.position(), s.locks)
+        };
+        if elements.is_empty() {
+            return Ok(held);
+        }
+        // Every range is checked before any is granted (as smbd parses the
+        // whole request first).
+        let mut spans = Vec::with_capacity(elements.len());
+        for (index, e) in elements.iter().enumerate() {
+            spans
+                .push(Span::new(e.offset, e.length).ok_or(LockRangeError::InvalidRange { index })?);
+        }
+        let ext = self.extend(f);
+        let mut head = ext.members[pos as usize].lock_head;
+        let mut granted: Vec<u32> = Vec::with_capacity(elements.len());
+        let mut result = Ok(());
+        for (index, (e, &span)) in elements.iter().zip(&spans).enumerate() {
+            if held as u64 + granted.len() as u64 >= u32::MAX as u64 {
+                result = Err(LockRangeError::TooManyLocks { index });
+                break;
+            }
+            if ext.locks.lock_conflicts(span, e.kind, idx) {
+                result = Err(LockRangeError::NotGranted { index });
+                break;
+            }
+            granted.push(ext.locks.insert(span, e.kind, idx, &mut head));
+        }
+        if result.is_err() {
+            // Undo as smbd does: unlock each granted element's range, last
+            // first, which removes the handle's *oldest* lock with that range
+            // (an older lock of the other kind, when one is stacked there).
+            for &n in granted.iter().rev() {
+                let span = ext.locks.span(n);
+                let oldest = ext.locks.find_exact(span, idx).expect("just granted");
+                ext.locks.remove(oldest, &mut head);
+            }
+        }
+        ext.members[pos as usize].lock_head = head;
+        result?;
+        let s = self.slots.get_mut(idx);
+        s.locks += granted.len() as u32;
+        s.version += 1;
+        Ok(s.locks)
+    }
+
+    /// Removes, for each range in order, one lock of the handle with exactly
+    /// that range. Returns the outcome, how many locks were released (also
+    /// on error: the ranges before the failing one stay unlocked) and the
+    /// file.
+    pub(crate) fn unlock(
+        &mut self,
+        loc: Location,
+        ranges: &[LockRange],
+    ) -> (Result<u32, UnlockError>, u32, FileNumber) {
+        let Some(idx) = self.slots.find(loc) else {
+            return (Err(UnlockError::NotFound), 0, FileNumber(0));
+        };
+        let (f, pos) = {
+            let s = self.slots.get(idx);
+            (s.file, s.position())
+        };
+        let file = FileNumber(self.files.get(f).file_number);
+        let mut released = 0;
+        let mut result = Ok(());
+        if let Some(ext) = self.files.get_mut(f).ext.as_deref_mut() {
+            let mut head = ext.members[pos as usize].lock_head;
+            for (index, r) in ranges.iter().enumerate() {
+                let found =
+                    Span::new(r.offset, r.length).and_then(|sp| ext.locks.find_exact(sp, idx));
+                match found {
+                    Some(n) => {
+                        ext.locks.remove(n, &mut head);
+                        released += 1;
+                    }
+                    None => {
+                        result = Err(UnlockError::RangeNotLocked { index });
+                        break;
+                    }
+                }
+            }
+            ext.members[pos as usize].lock_head = head;
+        } else if !ranges.is_empty() {
+            result = Err(UnlockError::RangeNotLocked { index: 0 });
+        }
+        let s = self.slots.get_mut(idx);
+        if released > 0 {
+            s.locks = s.locks.saturating_sub(released);
+            s.version += 1;
+        }
+        (result.map(|()| s.locks), released, file)
+    }
+
+    /// Checks a read or write by the handle at `loc` against the file's
+    /// byte-range locks.
+    pub(crate) fn check_io(
+        &self,
+        loc: Location,
+        offset: u64,
+        length: u64,
+        kind: IoKind,
+    ) -> Result<(), IoError> {
+        let idx = self.slots.find(loc).ok_or(IoError::NotFound)?;
+        let span = Span::new(offset, length).ok_or(IoError::InvalidRange)?;
+        if span.empty {
+            // smbd never refuses a zero-length read or write for a lock.
+            return Ok(());
+        }
+        match &self.files.get(self.slots.get(idx).file).ext {
+            Some(ext) if ext.locks.len() > 0 && ext.locks.io_conflicts(span, kind, idx) => {
+                Err(IoError::IoConflict)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

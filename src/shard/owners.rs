@@ -1,0 +1,134 @@
+//! The owner interner: every distinct owner string of a shard is kept once,
+//! with a count of the handles that name it, and handles store its `u32`
+//! number. A C caller that passes the same owner on every open pays no
+//! allocation once the owner is known.
+
+use std::sync::Arc;
+
+use super::index::Index;
+use super::pages::Pages;
+use super::NIL;
+
+/// One interned owner.
+#[derive(Debug)]
+struct Owner {
+    /// The string; `None` while the entry is free.
+    text: Option<Arc<str>>,
+    /// Handles naming it; while free, the next free entry.
+    count: u32,
+    /// The string's hash (to remove it from the index without rehashing).
+    hash: u64,
+}
+
+/// The interned owners of one shard.
+#[derive(Debug)]
+pub(crate) struct Owners {
+    entries: Pages<Owner>,
+    index: Index,
+    free: u32,
+    seed: u64,
+}
+
+/// A word-at-a-time string hash mixed with a per-table seed (owners come from
+/// clients, so collisions must not be predictable across tables).
+pub(crate) fn hash_str(s: &str, seed: u64) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = seed ^ (s.len() as u64).wrapping_mul(K);
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        h = (h ^ w).wrapping_mul(K).rotate_left(29);
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    h ^ (h >> 29)
+}
+
+impl Owners {
+    pub(crate) fn new(seed: u64) -> Owners {
+        Owners { entries: Pages::new(), index: Index::new(), free: NIL, seed }
+    }
+
+    /// The number of `text`, counting one more handle; interns it if new.
+    pub(crate) fn acquire(&mut self, text: crate::record::StrArg<'_>) -> u32 {
+        let s = text.as_str();
+        let hash = hash_str(s, self.seed);
+        let entries = &self.entries;
+        if let Some(i) = self.index.find(hash, |i| entries.get(i).text.as_deref() == Some(s)) {
+            self.entries.get_mut(i).count += 1;
+            return i;
+        }
+        let i = if self.free != NIL {
+            let i = self.free;
+            self.free = self.entries.get(i).count;
+            i
+        } else {
+            self.entries.push(|| Owner { text: None, count: NIL, hash: 0 })
+        };
+        *self.entries.get_mut(i) = Owner { text: Some(text.to_arc()), count: 1, hash };
+        self.index.insert(hash, i);
+        i
+    }
+
+    /// The string of owner `i`.
+    #[inline]
+    pub(crate) fn get(&self, i: u32) -> &Arc<str> {
+        self.entries.get(i).text.as_ref().expect("interned owner")
+    }
+
+    /// Counts one handle less; returns the string for the record being
+    /// closed (moved out when this was the last handle naming it).
+    pub(crate) fn release(&mut self, i: u32) -> Arc<str> {
+        let e = self.entries.get_mut(i);
+        e.count -= 1;
+        if e.count > 0 {
+            return Arc::clone(e.text.as_ref().expect("interned owner"));
+        }
+        let text = e.text.take().expect("interned owner");
+        let hash = e.hash;
+        e.count = self.free;
+        self.free = i;
+        self.index.remove(hash, i);
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::StrArg;
+
+    #[test]
+    fn one_entry_per_distinct_owner_until_its_last_release() {
+        let mut o = Owners::new(1);
+        let a = o.acquire(StrArg::Borrowed("alice"));
+        let b = o.acquire(StrArg::Borrowed("bob"));
+        assert_eq!(o.acquire(StrArg::Borrowed("alice")), a);
+        assert_ne!(a, b);
+        assert_eq!(&**o.get(a), "alice");
+        let shared: Arc<str> = Arc::from("alice");
+        assert_eq!(o.acquire(StrArg::Shared(&shared)), a);
+        assert_eq!(o.index.len(), 2);
+        for _ in 0..2 {
+            assert_eq!(&*o.release(a), "alice");
+        }
+        assert_eq!(o.index.len(), 2);
+        let last = o.release(a);
+        assert_eq!(Arc::strong_count(&last), 1, "the last release hands the string over");
+        assert_eq!(o.index.len(), 1);
+        // The freed entry is reused.
+        assert_eq!(o.acquire(StrArg::Borrowed("carol")), a);
+        assert_eq!(&**o.get(b), "bob");
+    }
+
+    #[test]
+    fn hash_depends_on_every_byte_and_the_seed() {
+        let base = hash_str("S-1-5-21-1004336348-1177238915-682003330-1104", 3);
+        assert_ne!(base, hash_str("S-1-5-21-1004336348-1177238915-682003330-1105", 3));
+        assert_ne!(base, hash_str("S-1-5-21-1004336348-1177238915-682003330-1104", 4));
+        assert_ne!(hash_str("", 0), hash_str("\u{1}", 0));
+    }
+}

@@ -1,0 +1,190 @@
+//! A shard's handle slots: 32 bytes each, two to a cache line, never moved,
+//! reused most recently freed first (the freed slot is still in cache), each
+//! with a generation that a location must carry to name it.
+
+use crate::location::{Location, FIRST_GENERATION, MAX_GENERATION, SLOTS_PER_SHARD};
+
+use super::pages::{prefetch, Pages};
+use super::NIL;
+
+/// `owner` of a vacant slot.
+pub(crate) const VACANT: u32 = u32::MAX;
+/// Bits of `Slot::member` that hold the member position; the top 8 hold
+/// [`FLAG_DIRECTORY`] and the share mode.
+pub(crate) const MEMBER_BITS: u32 = 24;
+/// Flag: the handle is a directory.
+pub(crate) const FLAG_DIRECTORY: u32 = 1 << 31;
+/// Where the share mode's three bits sit in `Slot::member`.
+pub(crate) const SHARE_SHIFT: u32 = MEMBER_BITS;
+
+/// One handle. 32 bytes, aligned so it never straddles a cache line.
+#[derive(Debug, Clone)]
+#[repr(C, align(32))]
+pub(crate) struct Slot {
+    /// The generation a location must carry to name this slot's handle.
+    pub(crate) generation: u32,
+    /// The file record (the next free slot while vacant).
+    pub(crate) file: u32,
+    /// The owner's number in the shard's interner; [`VACANT`] while vacant.
+    pub(crate) owner: u32,
+    /// The access mask as given.
+    pub(crate) access: u32,
+    /// Byte-range locks held (managed and adjusted).
+    pub(crate) locks: u32,
+    /// Position in the file's member list (low 24 bits), share mode (3 bits
+    /// at [`SHARE_SHIFT`]) and [`FLAG_DIRECTORY`].
+    pub(crate) member: u32,
+    /// Record version: 1 at open, +1 per change.
+    pub(crate) version: u64,
+}
+
+impl Slot {
+    const fn vacant() -> Slot {
+        Slot {
+            generation: FIRST_GENERATION,
+            file: NIL,
+            owner: VACANT,
+            access: 0,
+            locks: 0,
+            member: 0,
+            version: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn occupied(&self) -> bool {
+        self.owner != VACANT
+    }
+
+    #[inline]
+    pub(crate) fn position(&self) -> u32 {
+        self.member & ((1 << MEMBER_BITS) - 1)
+    }
+
+    #[inline]
+    pub(crate) fn share_bits(&self) -> u32 {
+        (self.member >> SHARE_SHIFT) & 0x7
+    }
+
+    #[inline]
+    pub(crate) fn directory(&self) -> bool {
+        self.member & FLAG_DIRECTORY != 0
+    }
+}
+
+/// The slots of one shard.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    pages: Pages<Slot>,
+    /// The most recently freed slot, or `NIL`; threaded through `Slot::file`.
+    free: u32,
+}
+
+impl Slots {
+    pub(crate) const fn new() -> Slots {
+        Slots { pages: Pages::new(), free: NIL }
+    }
+
+    /// Slots handed out so far (a walk covers `0..high`).
+    #[inline]
+    pub(crate) fn high(&self) -> u32 {
+        self.pages.len()
+    }
+
+    /// True when [`Slots::alloc`] would succeed.
+    #[inline]
+    pub(crate) fn can_alloc(&self) -> bool {
+        self.free != NIL || self.pages.len() < SLOTS_PER_SHARD
+    }
+
+    /// Takes the most recently freed slot, else a fresh one. The caller
+    /// checked [`Slots::can_alloc`].
+    #[inline]
+    pub(crate) fn alloc(&mut self) -> u32 {
+        if self.free != NIL {
+            let i = self.free;
+            self.free = self.pages.get(i).file;
+            i
+        } else {
+            self.pages.push(Slot::vacant)
+        }
+    }
+
+    /// Marks slot `i` vacant, bumps its generation and makes it the next to
+    /// be reused, unless its generation is spent: then it is retired, never
+    /// reused, so no location can name two handles.
+    #[inline]
+    pub(crate) fn release(&mut self, i: u32) {
+        let s = self.pages.get_mut(i);
+        let retire = s.generation >= MAX_GENERATION;
+        s.generation = s.generation.wrapping_add(1);
+        s.owner = VACANT;
+        if !retire {
+            s.file = self.free;
+            self.free = i;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: u32) -> &Slot {
+        self.pages.get(i)
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, i: u32) -> &mut Slot {
+        self.pages.get_mut(i)
+    }
+
+    /// The slot a location names, if it still names an open handle.
+    #[inline]
+    pub(crate) fn find(&self, loc: Location) -> Option<u32> {
+        let i = loc.slot();
+        if i >= self.pages.len() {
+            return None;
+        }
+        let s = self.pages.get(i);
+        (s.generation == loc.generation() && s.occupied()).then_some(i)
+    }
+
+    /// Starts loading the slot `loc` names.
+    #[inline]
+    pub(crate) fn prefetch(&self, loc: Location) {
+        if loc.slot() < self.pages.len() {
+            prefetch(self.pages.get(loc.slot()));
+        }
+    }
+
+    /// The slots from `i` to the end of its page.
+    #[inline]
+    pub(crate) fn run(&self, i: u32) -> &[Slot] {
+        self.pages.run(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_is_32_bytes_and_aligned() {
+        assert_eq!(std::mem::size_of::<Slot>(), 32);
+        assert_eq!(std::mem::align_of::<Slot>(), 32);
+    }
+
+    #[test]
+    fn reuse_is_last_freed_first_and_spent_slots_retire() {
+        let mut s = Slots::new();
+        let (a, b) = (s.alloc(), s.alloc());
+        s.get_mut(a).owner = 0;
+        s.get_mut(b).owner = 0;
+        s.release(a);
+        s.release(b);
+        assert_eq!(s.alloc(), b);
+        assert_eq!(s.alloc(), a);
+        assert_eq!(s.get(a).generation, FIRST_GENERATION + 1);
+        s.get_mut(a).generation = MAX_GENERATION;
+        s.get_mut(a).owner = 0;
+        s.release(a);
+        assert_ne!(s.alloc(), a, "a spent slot went back on the free list");
+    }
+}

@@ -1,0 +1,169 @@
+//! Unit tests of one shard: reuse, retirement, per-file records and
+//! members, owners, share modes and locks, with the shard's invariants
+//! checked against a plain model.
+
+use super::*;
+use crate::location::MAX_GENERATION;
+use crate::lock::LockKind;
+use crate::record::StrArg;
+
+fn args(file: u64, access: AccessMask, share: ShareAccess) -> OpenArgs<'static> {
+    OpenArgs {
+        file_number: FileNumber(file),
+        path: StrArg::Borrowed("/p"),
+        owner: StrArg::Borrowed("o"),
+        access_mask: access,
+        share_access: share,
+        directory: false,
+    }
+}
+
+fn open(sh: &mut Shard, file: u64) -> Location {
+    sh.open(&args(file, AccessMask::FILE_READ_DATA, ShareAccess::all())).unwrap()
+}
+
+#[test]
+fn freed_slots_are_reused_last_freed_first_with_a_new_generation() {
+    let mut sh = Shard::new(0, 1);
+    let locs: Vec<_> = (0..4).map(|i| open(&mut sh, i)).collect();
+    sh.close(locs[2]).unwrap();
+    sh.close(locs[0]).unwrap();
+    let a = open(&mut sh, 9);
+    let b = open(&mut sh, 9);
+    assert_eq!((a.slot(), b.slot()), (locs[0].slot(), locs[2].slot()));
+    assert_eq!(a.generation(), locs[0].generation() + 1);
+    assert!(sh.get(locs[0]).is_none() && sh.get(a).is_some());
+    assert_eq!(sh.close(locs[0]).unwrap_err(), CloseError::NotFound);
+}
+
+#[test]
+fn a_slot_whose_generation_would_wrap_is_retired() {
+    let mut sh = Shard::new(3, 1);
+    let loc = open(&mut sh, 1);
+    // Age the slot to its last generation, as 2^32 - 2 open/close pairs would.
+    sh.slots.get_mut(loc.slot()).generation = MAX_GENERATION;
+    let last = Location::pack(MAX_GENERATION, 3, loc.slot());
+    assert!(sh.close(last).is_ok());
+    let fresh = open(&mut sh, 1);
+    assert_ne!(fresh.slot(), loc.slot());
+    assert!(sh.get(last).is_none());
+    assert!(sh.close(last).is_err());
+}
+
+#[test]
+fn the_path_belongs_to_the_file_and_owners_are_shared() {
+    let mut sh = Shard::new(0, 1);
+    let a = sh
+        .open(&OpenArgs {
+            path: StrArg::Borrowed("/first"),
+            ..args(5, AccessMask::FILE_READ_DATA, ShareAccess::all())
+        })
+        .unwrap();
+    let b = sh
+        .open(&OpenArgs {
+            path: StrArg::Borrowed("/second"),
+            ..args(5, AccessMask::FILE_READ_DATA, ShareAccess::all())
+        })
+        .unwrap();
+    let (ha, hb) = (sh.get(a).unwrap(), sh.get(b).unwrap());
+    assert_eq!(ha.handle_info.path.as_deref(), Some("/first"));
+    assert_eq!(hb.handle_info.path.as_deref(), Some("/first"));
+    assert!(Arc::ptr_eq(&ha.handle_info.owner, &hb.handle_info.owner), "one owner string");
+    assert_eq!(sh.rename(FileNumber(5), Arc::from("/moved")).0, 2);
+    assert_eq!(sh.get(a).unwrap().handle_info.version, 2);
+    assert_eq!(sh.close(b).unwrap().handle.handle_info.path.as_deref(), Some("/moved"));
+    assert_eq!(sh.file_slots(FileNumber(5)), vec![a.slot()]);
+    sh.close(a).unwrap();
+    assert!(sh.file_slots(FileNumber(5)).is_empty());
+    assert_eq!(sh.rename(FileNumber(5), Arc::from("/x")).0, 0);
+}
+
+#[test]
+fn files_and_members_agree_with_a_model_under_churn() {
+    let mut sh = Shard::new(0, 42);
+    let mut live: Vec<(u64, Location)> = Vec::new();
+    let mut seed = 1u64;
+    let mut rand = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed >> 33
+    };
+    for round in 0..30_000 {
+        // Few hot files with many opens, many cold ones.
+        if live.is_empty() || rand() % 3 != 0 {
+            let file = if rand() % 2 == 0 { rand() % 4 } else { rand() % 3_000 };
+            live.push((file, open(&mut sh, file)));
+        } else {
+            let i = rand() as usize % live.len();
+            let (file, loc) = live.swap_remove(i);
+            assert_eq!(sh.close(loc).unwrap().handle.file_number, FileNumber(file));
+        }
+        if round % 3_000 == 0 || round == 29_999 {
+            for file in (0..3_000).step_by(7).chain(0..4) {
+                let mut want: Vec<u32> =
+                    live.iter().filter(|l| l.0 == file).map(|l| l.1.slot()).collect();
+                want.sort_unstable();
+                assert_eq!(sh.file_slots(FileNumber(file)), want, "file {file}");
+            }
+            for &(file, loc) in &live {
+                assert_eq!(sh.get(loc).unwrap().file_number, FileNumber(file));
+            }
+        }
+    }
+    // A hot file that shrank is compacted by later opens.
+    for &(_, loc) in &live {
+        sh.close(loc).unwrap();
+    }
+    let many: Vec<_> = (0..1_000).map(|_| open(&mut sh, 77)).collect();
+    for &l in &many[..990] {
+        sh.close(l).unwrap();
+    }
+    for _ in 0..10 {
+        let l = open(&mut sh, 77);
+        sh.close(l).unwrap();
+    }
+    let f = sh.files.find(77, sh.files.hash(77)).unwrap();
+    assert!(sh.files.get(f).ext.as_ref().unwrap().members.len() < 100);
+    let mut want: Vec<u32> = many[990..].iter().map(|l| l.slot()).collect();
+    want.sort_unstable();
+    assert_eq!(sh.file_slots(FileNumber(77)), want);
+    for &l in &many[990..] {
+        assert_eq!(sh.get(l).unwrap().file_number, FileNumber(77));
+    }
+}
+
+#[test]
+fn sharing_is_checked_against_every_other_open_and_refusals_change_nothing() {
+    let mut sh = Shard::new(0, 1);
+    let rd = AccessMask::FILE_READ_DATA;
+    let wr = AccessMask::FILE_WRITE_DATA;
+    let a = sh.open(&args(1, rd, ShareAccess::READ)).unwrap();
+    assert_eq!(sh.open(&args(1, wr, ShareAccess::all())), Err(Refusal::Sharing));
+    assert_eq!(sh.file_slots(FileNumber(1)), vec![a.slot()], "a refusal adds nothing");
+    let b = sh.open(&args(1, rd, ShareAccess::READ)).unwrap();
+    // A stat open always passes.
+    let s = sh.open(&args(1, AccessMask::FILE_READ_ATTRIBUTES, ShareAccess::empty())).unwrap();
+    assert_eq!(sh.open(&args(1, wr, ShareAccess::all())), Err(Refusal::Sharing));
+    sh.close(a).unwrap();
+    assert_eq!(sh.open(&args(1, wr, ShareAccess::all())), Err(Refusal::Sharing));
+    sh.close(b).unwrap();
+    let w = sh.open(&args(1, wr, ShareAccess::all())).unwrap();
+    sh.close(s).unwrap();
+    sh.close(w).unwrap();
+    assert!(sh.file_slots(FileNumber(1)).is_empty());
+}
+
+#[test]
+fn closing_releases_locks_and_reports_it() {
+    let mut sh = Shard::new(0, 1);
+    let a = open(&mut sh, 1);
+    let b = open(&mut sh, 1);
+    let x = |offset| LockElement { offset, length: 10, kind: LockKind::Exclusive };
+    assert_eq!(sh.lock(a, &[x(0), x(20)]), Ok(2));
+    assert_eq!(sh.lock(b, &[x(5)]), Err(LockRangeError::NotGranted { index: 0 }));
+    let closed = sh.close(a).unwrap();
+    assert!(closed.unlocked);
+    assert_eq!(closed.handle.handle_info.num_byte_range_locks, 2);
+    assert_eq!(sh.lock(b, &[x(5)]), Ok(1));
+    let (r, released, file) = sh.unlock(b, &[LockRange { offset: 5, length: 10 }]);
+    assert_eq!((r, released, file), (Ok(0), 1, FileNumber(1)));
+}
