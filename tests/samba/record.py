@@ -204,7 +204,7 @@ def random_access(rng):
 
 def random_share(rng):
     # Favour restrictive modes a little so that refusals are common.
-    return rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 1, 3, 5, 7])
+    return rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 3, 5, 7, 7, 7])
 
 
 BIG_OFFSETS = [U64, U64 - 1, U64 - 15, 1 << 63, (1 << 63) - 1, 0xEF000000,
@@ -449,6 +449,16 @@ def sc_stacking(q):
     q.lock(1, [(40, 5, S)])
     q.unlock(0, [(40, 5)])
     q.lock(1, [(40, 5, S)])
+    # Zero-length locks never overlap each other, so one handle can hold a
+    # shared and then an exclusive lock at the same point: unlock removes the
+    # older (shared) one, not the exclusive one.
+    q.lock(0, [(60, 0, S)])
+    q.lock(0, [(60, 0, X)])
+    q.lock(1, [(55, 10, S)])        # spans 60: conflicts with the exclusive
+    q.unlock(0, [(60, 0)])
+    q.lock(1, [(55, 10, S)])
+    q.unlock(0, [(60, 0)])
+    q.lock(1, [(55, 10, S)])
 
 
 def sc_unlock(q):
