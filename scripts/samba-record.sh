@@ -54,9 +54,21 @@ have_smbprotocol() {
   [ -x "$PY" ] && [ "$("$PY" -c 'import importlib.metadata as m; print(m.version("smbprotocol"))' 2>/dev/null)" = "$SMBPROTOCOL_VERSION" ]
 }
 if ! have_smbprotocol; then
-  command -v python3 >/dev/null 2>&1 || die "python3 not found (Debian: apt-get install python3 python3-venv)"
+  apt_python() {
+    command -v apt-get >/dev/null 2>&1 || die "$1, and apt-get is unavailable: install python3 and python3-venv"
+    say "installing Debian packages python3 python3-venv ($1)"
+    $SUDO apt-get update -qq >&2 &&
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3 python3-venv >&2 ||
+      die "apt-get install python3 python3-venv failed"
+  }
+  command -v python3 >/dev/null 2>&1 || apt_python "python3 not found"
   if [ ! -x "$VENV/bin/pip" ]; then
-    python3 -m venv "$VENV" >&2 || die "python3 -m venv failed; install python3-venv"
+    rm -rf "$VENV"
+    if ! python3 -m venv "$VENV" >&2; then
+      rm -rf "$VENV"
+      apt_python "python3 -m venv failed"
+      python3 -m venv "$VENV" >&2 || die "python3 -m venv failed even after installing python3-venv"
+    fi
   fi
   say "installing smbprotocol==$SMBPROTOCOL_VERSION into .venv-samba"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "smbprotocol==$SMBPROTOCOL_VERSION" >&2 ||
