@@ -2,6 +2,7 @@
 # Records real Samba's answers to random SMB2 sequences (SPEC §9–§11, issue 9).
 #
 #   bash scripts/samba-record.sh OUT.json [SEED] [COUNT]
+#   bash scripts/samba-record.sh --install-only   # only steps 1 and 2 (for scripts/test.sh)
 #
 # Installs Debian's `samba` when smbd is missing (apt-get; sudo when not root),
 # the pinned `smbprotocol` Python package into the project-local venv
@@ -11,11 +12,11 @@
 # always stops smbd and removes the folder. Every failure is loud: a non-zero
 # exit with a message on stderr that says what is missing. Progress goes to
 # stderr; stdout stays empty. Needs root (or passwordless sudo): smbd only
-# serves as root.
+# serves as root. KEEP_TMP=1 keeps the temporary folder (config, logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OUT="${1:?usage: samba-record.sh OUT.json [SEED] [COUNT]}"
+OUT="${1:?usage: samba-record.sh OUT.json [SEED] [COUNT] | --install-only}"
 SEED="${2:-1}"
 COUNT="${3:-400}"
 SMBPROTOCOL_VERSION=1.17.0
@@ -76,21 +77,28 @@ if ! have_smbprotocol; then
   have_smbprotocol || die "smbprotocol $SMBPROTOCOL_VERSION not importable from $VENV after install"
 fi
 
+if [ "$OUT" = "--install-only" ]; then
+  say "smbd at $SMBD, smbprotocol $SMBPROTOCOL_VERSION in $VENV"
+  exit 0
+fi
+
 # 3. A throwaway server: config, state and share under one temporary folder.
 TMP="$(mktemp -d /tmp/smb-handles-samba.XXXXXX)"
 chmod 755 "$TMP"
 SMBD_PID=
+SMBD_GROUP=
 cleanup() {
   local rc=$?
   if [ -n "$SMBD_PID" ]; then
+    SMBD_GROUP="${SMBD_GROUP:-$SMBD_PID}"
     # smbd -F leads its own process group (children: per-connection servers,
     # notifyd, cleanupd); stop that group, which only we started.
     # The parent first, so that it stops and reaps its children itself.
     $SUDO kill -TERM "$SMBD_PID" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$SMBD_PID" 2>/dev/null || break; sleep 0.1; done
-    $SUDO kill -TERM -- "-$SMBD_PID" 2>/dev/null || true
+    $SUDO kill -TERM -- "-$SMBD_GROUP" 2>/dev/null || true
     sleep 0.2
-    $SUDO kill -KILL -- "-$SMBD_PID" 2>/dev/null || true
+    $SUDO kill -KILL -- "-$SMBD_GROUP" 2>/dev/null || true
     wait "$SMBD_PID" 2>/dev/null || true
   fi
   if [ "$rc" -ne 0 ]; then
@@ -100,7 +108,7 @@ cleanup() {
       [ -f "$f" ] && tail -n 40 "$f" >&2 || true
     done
   fi
-  $SUDO rm -rf "$TMP"
+  [ -n "${KEEP_TMP:-}" ] && say "kept $TMP" || $SUDO rm -rf "$TMP"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -179,6 +187,10 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$ready" ] || { cat "$TMP/log/stdout" >&2 || true; die "smbd did not answer on 127.0.0.1:$PORT within 10 s"; }
+# Under sudo, $! is sudo's pid; smbd's own (its process group) is in its pid file.
+for f in "$TMP"/pid/*.pid; do
+  [ -f "$f" ] && SMBD_GROUP="$(tr -dc 0-9 < "$f")"
+done
 
 # 4. Record.
 "$PY" tests/samba/record.py --host 127.0.0.1 --port "$PORT" --user "$USER_NAME" \
