@@ -30,6 +30,11 @@ if [ -f scripts/install-qq.sh ]; then
   export QQ
 fi
 
+# Samba (smbd) and smbprotocol for the differential test (tests/samba_diff.rs
+# runs the recorder itself; installing first makes an install failure loud
+# and early).
+bash scripts/samba-record.sh --install-only
+
 cargo test --all-features --locked
 
 if [ -f scripts/c-tests-valgrind.sh ]; then

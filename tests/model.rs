@@ -152,18 +152,16 @@ impl Model {
             return Err(LockRangeError::NotFound);
         }
         let file = self.file_of(loc);
-        if let Some(index) = req.iter().position(|e| !valid_range(e.offset, e.length)) {
-            return Err(LockRangeError::InvalidRange { index });
-        }
         let mut granted: Vec<ModelLock> = Vec::new();
         for (index, e) in req.iter().enumerate() {
+            let invalid = !valid_range(e.offset, e.length);
             let exclusive = e.kind == LockKind::Exclusive;
             let conflict = self.locks.iter().chain(granted.iter()).any(|l| {
                 self.live[&l.loc].file_number.0 == file
                     && overlaps((l.offset, l.length), (e.offset, e.length))
                     && (exclusive || (l.exclusive && l.loc != loc))
             });
-            if conflict {
+            if invalid || conflict {
                 // smbd's rollback: unlock each granted range, last first,
                 // removing the oldest lock of the handle with that range.
                 self.locks.extend(granted.iter().copied());
@@ -175,7 +173,11 @@ impl Model {
                         .unwrap();
                     self.locks.remove(p);
                 }
-                return Err(LockRangeError::NotGranted { index });
+                return Err(if invalid {
+                    LockRangeError::InvalidRange { index }
+                } else {
+                    LockRangeError::NotGranted { index }
+                });
             }
             granted.push(ModelLock { loc, offset: e.offset, length: e.length, exclusive });
         }

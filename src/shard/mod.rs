@@ -338,18 +338,15 @@ impl Shard {
         if elements.is_empty() {
             return Ok(held);
         }
-        // Every range is checked before any is granted (as smbd parses the
-        // whole request first).
-        let mut spans = Vec::with_capacity(elements.len());
-        for (index, e) in elements.iter().enumerate() {
-            spans
-                .push(Span::new(e.offset, e.length).ok_or(LockRangeError::InvalidRange { index })?);
-        }
         let ext = self.extend(f);
         let mut head = ext.members[pos as usize].lock_head;
         let mut granted: Vec<u32> = Vec::with_capacity(elements.len());
         let mut result = Ok(());
-        for (index, (e, &span)) in elements.iter().zip(&spans).enumerate() {
+        for (index, e) in elements.iter().enumerate() {
+            let Some(span) = Span::new(e.offset, e.length) else {
+                result = Err(LockRangeError::InvalidRange { index });
+                break;
+            };
             if held as u64 + granted.len() as u64 >= u32::MAX as u64 {
                 result = Err(LockRangeError::TooManyLocks { index });
                 break;

@@ -64,10 +64,9 @@ impl HandleTable {
     ///
     /// # Errors
     ///
-    /// [`LockRangeError::InvalidRange`] (STATUS_INVALID_LOCK_RANGE) names
-    /// the first element whose range ends past byte 2^64 − 1; every range is
-    /// checked before any lock is granted. [`LockRangeError::NotGranted`]
-    /// (STATUS_LOCK_NOT_GRANTED) names the first element that conflicts;
+    /// [`LockRangeError::InvalidRange`] (STATUS_INVALID_LOCK_RANGE, a range
+    /// ending past byte 2^64 − 1) and [`LockRangeError::NotGranted`]
+    /// (STATUS_LOCK_NOT_GRANTED) name the first failing element, in order;
     /// the elements granted before it are undone as smbd undoes them, by
     /// unlocking each one's range, last first (which removes the handle's
     /// *oldest* lock with that range: an older lock of the other kind
