@@ -127,6 +127,31 @@
 #define SMBH_MAX_REQUEST_BYTES 4194304
 
 /**
+ * smbh_check_io: a read.
+ */
+#define SMBH_IO_READ 0
+
+/**
+ * smbh_check_io: a write.
+ */
+#define SMBH_IO_WRITE 1
+
+/**
+ * FILE_SHARE_READ, for smbh_open_params.share_access.
+ */
+#define SMBH_SHARE_READ 1
+
+/**
+ * FILE_SHARE_WRITE, for smbh_open_params.share_access.
+ */
+#define SMBH_SHARE_WRITE 2
+
+/**
+ * FILE_SHARE_DELETE, for smbh_open_params.share_access.
+ */
+#define SMBH_SHARE_DELETE 4
+
+/**
  * The result of every fallible call. `SMBH_STATUS_OK` is 0; any other value
  * means the call changed nothing and wrote no output (except where a
  * function's comment says otherwise). smbh_status_message gives its text.
@@ -422,6 +447,97 @@ typedef struct smbh_admin_config {
      */
     void *userdata;
 } smbh_admin_config;
+
+/**
+ * What smbh_open_ex opens. Set `size` to `sizeof(smbh_open_params)`: later
+ * versions of the library add fields at the end (session, durable flags,
+ * lease key), and a caller built against an older header keeps working,
+ * the new fields taking their defaults. A caller built against a newer
+ * header may pass a larger size as long as the fields this library does
+ * not know are zero; otherwise SMBH_STATUS_INVALID_ARGUMENT.
+ */
+typedef struct smbh_open_params {
+    /**
+     * `sizeof(smbh_open_params)` as the caller was compiled.
+     */
+    size_t size;
+    /**
+     * The file (inode) the handle is open on.
+     */
+    uint64_t file_number;
+    /**
+     * The file's path, `path_len` bytes of UTF-8 without NUL (the first
+     * open of a file sets it; later opens keep it).
+     */
+    const char *path;
+    /**
+     * Length of `path` in bytes, at most SMBH_MAX_PATH_LEN.
+     */
+    size_t path_len;
+    /**
+     * The opener's identity, `owner_len` bytes of UTF-8 without NUL.
+     */
+    const char *owner;
+    /**
+     * Length of `owner` in bytes, at most SMBH_MAX_OWNER_LEN.
+     */
+    size_t owner_len;
+    /**
+     * Granted access: MS-DTYP ACCESS_MASK bits.
+     */
+    uint32_t access_mask;
+    /**
+     * SMBH_SHARE_READ | SMBH_SHARE_WRITE | SMBH_SHARE_DELETE, or fewer;
+     * other bits are SMBH_STATUS_INVALID_ARGUMENT.
+     */
+    uint32_t share_access;
+    /**
+     * True for a directory handle.
+     */
+    bool directory;
+} smbh_open_params;
+
+/**
+ * One element of an smbh_lock request.
+ */
+typedef struct smbh_lock_element {
+    /**
+     * First byte of the range.
+     */
+    uint64_t offset;
+    /**
+     * Bytes in the range; 0 is allowed.
+     */
+    uint64_t length;
+    /**
+     * True for an exclusive lock, false for a shared one.
+     */
+    bool exclusive;
+} smbh_lock_element;
+
+/**
+ * One element of an smbh_unlock request: the exact range of a lock.
+ */
+typedef struct smbh_lock_range {
+    /**
+     * First byte of the range.
+     */
+    uint64_t offset;
+    /**
+     * Bytes in the range.
+     */
+    uint64_t length;
+} smbh_lock_range;
+
+/**
+ * Called with `context` and a file number after byte-range locks of that
+ * file were released (by smbh_unlock or by closing a handle that held
+ * locks), on the releasing thread, with no table lock held: a server that
+ * offers blocking locks retries that file's waiters. It may call any smbh_
+ * function. It must return normally.
+ */
+typedef void (*smbh_unlock_hook)(void *context,
+                                 uint64_t file_number);
 
 #ifdef __cplusplus
 extern "C" {
@@ -787,6 +903,125 @@ smbh_status smbh_admin_start(const struct smbh_table *table,
  * `admin` is NULL or a handle from smbh_admin_start not yet stopped.
  */
 void smbh_admin_stop(struct smbh_admin *admin);
+
+/**
+ * Opens a handle with a share mode (SPEC section 9): like smbh_open, plus
+ * the check, atomic with the insertion, against every other open of the
+ * file. A stat open (no read, write, append, execute or delete access)
+ * never conflicts.
+ *
+ * Statuses: as smbh_open, plus SMBH_STATUS_SHARING_VIOLATION and
+ * SMBH_STATUS_INVALID_ARGUMENT (a `size` this library cannot take, share
+ * bits beyond the three). On any of them the table is unchanged.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `params` is NULL or readable for
+ * `params->size` bytes, its strings readable for their lengths;
+ * `location_out` is NULL or writable.
+ */
+smbh_status smbh_open_ex(const struct smbh_table *table,
+                         const struct smbh_open_params *params,
+                         uint64_t *location_out);
+
+/**
+ * Takes byte-range locks through a handle (SPEC section 10): all `count`
+ * elements or none, checked in order against the file's locks and those
+ * granted earlier in the call. On success writes the handle's new lock
+ * count to `lock_count_out`.
+ *
+ * Statuses: SMBH_STATUS_LOCK_NOT_GRANTED or SMBH_STATUS_INVALID_LOCK_RANGE
+ * (the failing element's index is written to `failed_index_out`, the only
+ * output written on failure; the elements before it are released again),
+ * SMBH_STATUS_NOT_FOUND, SMBH_STATUS_INVALID_LOCATION,
+ * SMBH_STATUS_NULL_PARAMETER (any pointer NULL, even with `count` 0),
+ * SMBH_STATUS_INVALID_ARGUMENT (misaligned or impossible array).
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `elements` is NULL or readable for `count`
+ * values; the out pointers are NULL or writable.
+ */
+smbh_status smbh_lock(const struct smbh_table *table,
+                      uint64_t location,
+                      const struct smbh_lock_element *elements,
+                      size_t count,
+                      uint32_t *lock_count_out,
+                      size_t *failed_index_out);
+
+/**
+ * Removes, for each of `count` ranges in order, one lock of this handle
+ * with exactly that offset and length (the oldest, of either kind). On
+ * success writes the handle's new lock count to `lock_count_out`.
+ *
+ * Statuses: SMBH_STATUS_RANGE_NOT_LOCKED (the failing range's index is
+ * written to `failed_index_out`, the only output written on failure; the
+ * ranges before it stay unlocked), SMBH_STATUS_NOT_FOUND,
+ * SMBH_STATUS_INVALID_LOCATION, SMBH_STATUS_NULL_PARAMETER,
+ * SMBH_STATUS_INVALID_ARGUMENT.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `ranges` is NULL or readable for `count`
+ * values; the out pointers are NULL or writable.
+ */
+smbh_status smbh_unlock(const struct smbh_table *table,
+                        uint64_t location,
+                        const struct smbh_lock_range *ranges,
+                        size_t count,
+                        uint32_t *lock_count_out,
+                        size_t *failed_index_out);
+
+/**
+ * Checks a read (`kind` SMBH_IO_READ) or write (SMBH_IO_WRITE) of `length`
+ * bytes at `offset` through a handle against the file's byte-range locks.
+ * Costs one lookup when the file has no locks; a zero length never
+ * conflicts.
+ *
+ * Statuses: SMBH_STATUS_OK (the I/O may go ahead),
+ * SMBH_STATUS_FILE_LOCK_CONFLICT, SMBH_STATUS_NOT_FOUND,
+ * SMBH_STATUS_INVALID_LOCATION, SMBH_STATUS_NULL_PARAMETER,
+ * SMBH_STATUS_INVALID_ARGUMENT (an unknown `kind`, or a range past byte
+ * 2^64 - 1).
+ *
+ * # Safety
+ *
+ * `table` is NULL or live.
+ */
+smbh_status smbh_check_io(const struct smbh_table *table,
+                          uint64_t location,
+                          uint64_t offset,
+                          uint64_t length,
+                          uint32_t kind);
+
+/**
+ * Installs `hook` (NULL removes it), called as `hook(context, file_number)`
+ * after locks of a file were released; see smbh_unlock_hook. Replacing the
+ * hook while another thread is releasing locks is safe: that thread calls
+ * the old hook or the new one.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table` NULL).
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `hook` is safe to call with `context` from any
+ * thread until it is replaced and no call of it is running.
+ */
+smbh_status smbh_set_unlock_hook(const struct smbh_table *table,
+                                 smbh_unlock_hook hook,
+                                 void *context);
+
+/**
+ * The NTSTATUS an SMB2 server answers with for `status`:
+ * STATUS_SUCCESS (0) for SMBH_STATUS_OK, STATUS_SHARING_VIOLATION
+ * (0xC0000043), STATUS_LOCK_NOT_GRANTED (0xC0000055),
+ * STATUS_RANGE_NOT_LOCKED (0xC000007E), STATUS_FILE_LOCK_CONFLICT
+ * (0xC0000054), STATUS_INVALID_LOCK_RANGE (0xC00001A1), STATUS_FILE_CLOSED
+ * (0xC0000128) for a handle not found, STATUS_INSUFFICIENT_RESOURCES for a
+ * full table, STATUS_INVALID_PARAMETER for bad input, and
+ * STATUS_UNSUCCESSFUL (0xC0000001) for a value that is no status.
+ */
+uint32_t smbh_status_nt(uint32_t status);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -194,9 +194,11 @@ fn header_compiles_as_c11_and_cpp17_twice_in_one_unit() {
 
 fn c_tests(link: Link) {
     let dir = out_dir(&format!("{link:?}").to_lowercase());
-    for (source, banner) in
-        [("tests/c/api_test.c", "api_test: ok"), ("tests/c/threads_test.c", "threads_test: ok")]
-    {
+    for (source, banner) in [
+        ("tests/c/api_test.c", "api_test: ok"),
+        ("tests/c/threads_test.c", "threads_test: ok"),
+        ("tests/c/locks_test.c", "locks_test: ok"),
+    ] {
         let exe = build_c(source, &dir, link);
         let stdout = run_sanitized(&exe);
         assert!(stdout.contains(banner), "{source} ({link:?}) did not finish: {stdout}");

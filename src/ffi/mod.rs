@@ -131,7 +131,7 @@ pub enum smbh_status {
 
 impl smbh_status {
     /// Every status, in value order (for `smbh_status_message` and tests).
-    const ALL: [smbh_status; 21] = [
+    pub(crate) const ALL: [smbh_status; 21] = [
         smbh_status::Ok,
         smbh_status::NullParameter,
         smbh_status::InvalidArgument,
@@ -1030,6 +1030,9 @@ pub unsafe extern "C" fn smbh_string_free(text: *mut c_char) {
         }
     }
 }
+
+mod locks;
+pub use locks::*;
 
 #[cfg(test)]
 mod tests {
