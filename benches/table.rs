@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     Dash, FileArrayPeer, Input, IntrusiveListPeer, MutexHashMap, NaiveShardedSlab, Ours, OursC,
-    Pool, RwSlotMap, Shape, ShardedSlab, SlabFileMap, Table, Workload,
+    Pool, RwSlotMap, Shape, ShardedSlab, SlabFileMap, Table, Via, Workload,
 };
 use criterion::measurement::WallTime;
 use criterion::{criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
@@ -274,7 +274,7 @@ fn suite<T: Table>(c: &mut Criterion, shape: Shape) {
     {
         let table = T::create();
         let n = big();
-        let mut pool = Pool::new(&table, Workload::new(shape, n), n, 2);
+        let mut pool = Pool::new(&table, Workload::new(shape, n), n, 2, Via::Rust);
         closes(c, &table, &mut pool, "close", &[(n, 1_000)], common::close_each);
         let sizes = [(100, 100), (10_000, 10_000)];
         closes(c, &table, &mut pool, "close_batch", &sizes, |t, k| t.close_many(k));
@@ -293,7 +293,7 @@ fn suite_c<T: Table>(c: &mut Criterion, shape: Shape) {
     }
     let table = T::create();
     let n = big();
-    let mut pool = Pool::new(&table, Workload::new(shape, n), n, 4);
+    let mut pool = Pool::new(&table, Workload::new(shape, n), n, 4, Via::C);
     opens(c, &table, &mut pool, "c_open", open_c);
     let each = |t: &T, keys: &[T::Key]| keys.iter().filter(|&&k| t.close_c(k)).count();
     closes(c, &table, &mut pool, "c_close", &[(n, 1_000)], each);
@@ -315,7 +315,7 @@ fn json(c: &mut Criterion, shape: Shape) {
     }
     let table = Ours::create();
     let n = big();
-    let mut pool = Pool::new(&table, Workload::new(shape, n), n, 3);
+    let mut pool = Pool::new(&table, Workload::new(shape, n), n, 3, Via::Rust);
     let closed = Cell::new(0);
     let page = table
         .0

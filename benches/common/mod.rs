@@ -1065,7 +1065,34 @@ impl Workload {
 
 /// Fills `table` with `n` handles; returns their keys in random order.
 pub fn fill<T: Table>(table: &T, work: &Workload, n: usize, rng: &mut Rng) -> Vec<T::Key> {
-    let mut keys: Vec<T::Key> = (0..n).map(|_| table.open(work.input(rng))).collect();
+    fill_via(table, work, n, rng, Via::Rust)
+}
+
+/// How a pool opens its handles: as the benchmarks that use it do, so that
+/// every table holds strings the same way (shared, or its own copies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// `Table::open` with the workload's `Arc<str>`s.
+    Rust,
+    /// `Table::open_c`: the table copies path and owner from bytes.
+    C,
+}
+
+fn open_via<T: Table>(table: &T, i: Input, via: Via) -> T::Key {
+    match via {
+        Via::Rust => table.open(i),
+        Via::C => table.open_c(i.file_number, i.path.as_bytes(), i.owner.as_bytes(), i.access),
+    }
+}
+
+fn fill_via<T: Table>(
+    table: &T,
+    work: &Workload,
+    n: usize,
+    rng: &mut Rng,
+    via: Via,
+) -> Vec<T::Key> {
+    let mut keys: Vec<T::Key> = (0..n).map(|_| open_via(table, work.input(rng), via)).collect();
     shuffle(&mut keys, rng);
     keys
 }
@@ -1093,14 +1120,16 @@ pub struct Pool<T: Table> {
     handed: usize,
     pub work: Workload,
     rng: Rng,
+    via: Via,
 }
 
 impl<T: Table> Pool<T> {
-    /// Fills `table` with `n` handles of the shape `work` draws.
-    pub fn new(table: &T, work: Workload, n: usize, seed: u64) -> Pool<T> {
+    /// Fills `table` with `n` handles of the shape `work` draws, opened
+    /// (now and on every refill) through `via`.
+    pub fn new(table: &T, work: Workload, n: usize, seed: u64, via: Via) -> Pool<T> {
         let mut rng = Rng(seed);
-        let keys = fill(table, &work, n, &mut rng);
-        Pool { keys, handed: 0, work, rng }
+        let keys = fill_via(table, &work, n, &mut rng, via);
+        Pool { keys, handed: 0, work, rng, via }
     }
 
     pub fn len(&self) -> usize {
@@ -1141,7 +1170,7 @@ impl<T: Table> Pool<T> {
         if self.handed > 0 && closed.get() == self.handed {
             let n = self.keys.len();
             for i in n - self.handed..n {
-                self.keys[i] = table.open(self.work.input(&mut self.rng));
+                self.keys[i] = open_via(table, self.work.input(&mut self.rng), self.via);
             }
             self.handed = 0;
             closed.set(0);
