@@ -29,7 +29,9 @@ use common::{
     Pool, RwSlotMap, Shape, ShardedSlab, SlabFileMap, Table, Via, Workload,
 };
 use criterion::measurement::WallTime;
-use criterion::{criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
+use criterion::{
+    criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
 use smb_handles::{HandleTable, ListQuery, Page};
 
 /// The small (in-cache) table of the issue.
@@ -181,7 +183,9 @@ fn list_walk<T: Table>(c: &mut Criterion, table: &T, pool: &Pool<T>) {
         return;
     }
     let mut g = group(c, "list_walk", pool.work.shape);
-    g.sample_size(10).measurement_time(Duration::from_secs(if quick_mode() { 1 } else { 3 }));
+    // Flat sampling: a walk of 1 000 000 takes tens of milliseconds, and
+    // linear sampling would need 55 of them at least.
+    g.sample_size(10).sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(n as u64));
     g.bench_with_input(BenchmarkId::new(T::NAME, n), &n, |b, _| {
         b.iter(|| assert_eq!(table.walk_all(1_000), Some(n)))
@@ -199,7 +203,7 @@ fn list_file<T: Table>(c: &mut Criterion, table: &T, pool: &Pool<T>) {
         return;
     }
     let mut g = group(c, "list_file", pool.work.shape);
-    g.sample_size(10);
+    g.sample_size(10).sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(1));
     g.bench_with_input(BenchmarkId::new(T::NAME, n), &n, |b, _| {
         b.iter(|| assert!(!black_box(table.by_file(one.file_number)).unwrap().is_empty()))
