@@ -199,8 +199,15 @@ fn list_walk<T: Table>(c: &mut Criterion, table: &T, pool: &Pool<T>) {
 fn list_file<T: Table>(c: &mut Criterion, table: &T, pool: &Pool<T>) {
     let n = pool.len();
     let Some(one) = table.get(pool.keys()[n / 2]) else { unreachable!() };
-    if table.by_file(one.file_number).is_none() {
+    let Some(found) = table.by_file(one.file_number) else {
         return;
+    };
+    if quick_mode() {
+        // Smoke check of every table's per-file answer after the open and
+        // close groups: the handles of the file, found one by one.
+        let expected =
+            pool.keys().iter().filter(|&&k| table.get(k).unwrap().file_number == one.file_number);
+        assert_eq!(found.len(), expected.count(), "{}: handles of one file", T::NAME);
     }
     let mut g = group(c, "list_file", pool.work.shape);
     g.sample_size(10).sampling_mode(SamplingMode::Flat);

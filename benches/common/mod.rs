@@ -195,14 +195,24 @@ impl Table for Ours {
             }
         }
     }
+    /// Every handle of the file, page after page (a popular `zipf` file
+    /// holds more than one page), as the peers return them all.
     fn by_file(&self, file: u64) -> Option<Vec<Rec>> {
-        let query = ListQuery {
+        let mut query = ListQuery {
             file_number: Some(FileNumber(file)),
             resolve_paths: true,
             limit: Some(10_000),
             after: None,
         };
-        Some(self.0.list(&query).expect("list").file_handles.into_iter().map(from_handle).collect())
+        let mut out = Vec::new();
+        loop {
+            let p = self.0.list(&query).expect("list");
+            out.extend(p.file_handles.into_iter().map(from_handle));
+            match p.next {
+                Some(c) => query.after = Some(c),
+                None => return Some(out),
+            }
+        }
     }
 }
 
