@@ -560,6 +560,9 @@ fn split_key(key: u64) -> (u32, usize, u32) {
 struct Open {
     owner: Arc<str>,
     access: u32,
+    /// Share mode (SPEC §9 `ShareAccess` bits; READ|WRITE|DELETE unless
+    /// opened through [`FileSlab::open_share`]).
+    share: u32,
     locks: u32,
     version: u64,
     /// The index of its file in the shard's file slab.
@@ -689,7 +692,7 @@ impl<P: PerFile> FileShard<P> {
 
     /// Opens; returns the slot, its generation, and the input's path when
     /// the file already had one (for the caller to drop after unlocking).
-    fn open(&mut self, i: Input) -> (u32, u32, Option<Arc<str>>) {
+    fn open(&mut self, i: Input, share: u32) -> (u32, u32, Option<Arc<str>>) {
         let mut spare = None;
         let file = match self.index.entry(i.file_number) {
             std::collections::hash_map::Entry::Occupied(e) => {
@@ -707,7 +710,7 @@ impl<P: PerFile> FileShard<P> {
                 f
             }
         };
-        let open = Open { owner: i.owner, access: i.access, locks: 0, version: 1, file };
+        let open = Open { owner: i.owner, access: i.access, share, locks: 0, version: 1, file };
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize].open = Some(open);
@@ -773,6 +776,81 @@ impl<P: PerFile> FileShard<P> {
     }
 }
 
+impl<P: PerFile> FileShard<P> {
+    /// Whether an open of `file` with `access` and `share` passes the share
+    /// check against every open of the file, found the way this peer keeps
+    /// them (ksmbd walks the inode's open list, Samba its share entries):
+    /// O(opens of the file).
+    fn share_ok(&self, file: u64, access: u32, share: u32) -> bool {
+        let Some(&f) = self.index.get(&file) else { return true };
+        let mut ok = true;
+        P::each(self, f, |slot| {
+            let o = self.slots[slot as usize].open.as_ref().expect("member is live");
+            ok &= !share_conflict(access, share, o.access, o.share);
+        });
+        ok
+    }
+}
+
+/// SPEC §9's `ShareAccess` bits.
+pub const SHARE_READ: u32 = 0x1;
+pub const SHARE_WRITE: u32 = 0x2;
+pub const SHARE_DELETE: u32 = 0x4;
+pub const SHARE_ALL: u32 = SHARE_READ | SHARE_WRITE | SHARE_DELETE;
+
+/// Maps generic access bits as SPEC §9 does for the check.
+fn map_generic(access: u32) -> u32 {
+    let mut a = access & 0x0FFF_FFFF;
+    if access & 0x8000_0000 != 0 {
+        a |= 0x0012_0089;
+    }
+    if access & 0x4000_0000 != 0 {
+        a |= 0x0012_0116;
+    }
+    if access & 0x2000_0000 != 0 {
+        a |= 0x0012_00A0;
+    }
+    if access & 0x1000_0000 != 0 {
+        a |= 0x001F_01FF;
+    }
+    a
+}
+
+/// SPEC §9's sharing rule between two opens of one file.
+pub fn share_conflict(access_a: u32, share_a: u32, access_b: u32, share_b: u32) -> bool {
+    const READ: u32 = 0x1 | 0x20; // FILE_READ_DATA | FILE_EXECUTE
+    const WRITE: u32 = 0x2 | 0x4; // FILE_WRITE_DATA | FILE_APPEND_DATA
+    const DELETE: u32 = 0x1_0000;
+    let (a, b) = (map_generic(access_a), map_generic(access_b));
+    let stat = |x: u32| x & (READ | WRITE | DELETE) == 0;
+    if stat(a) || stat(b) {
+        return false;
+    }
+    let refuses = |access: u32, share: u32| {
+        (access & READ != 0 && share & SHARE_READ == 0)
+            || (access & WRITE != 0 && share & SHARE_WRITE == 0)
+            || (access & DELETE != 0 && share & SHARE_DELETE == 0)
+    };
+    refuses(b, share_a) || refuses(a, share_b)
+}
+
+impl<P: PerFile> FileSlab<P> {
+    /// An open with a share check, atomic with the insertion (one shard
+    /// lock); `None` is a sharing violation.
+    pub fn open_share(&self, i: Input, share: u32) -> Option<u64> {
+        let sh = shard_for(i.file_number, self.0.len());
+        let mut g = self.0[sh].0.lock();
+        if !g.share_ok(i.file_number, i.access, share) {
+            drop(g);
+            return None;
+        }
+        let (slot, generation, spare) = g.open(i, share);
+        drop(g);
+        drop(spare);
+        Some(gen_key(generation, sh, slot))
+    }
+}
+
 /// A sharded slab with generations and per-file records, shards by file
 /// number (so a file's opens and its record share a lock), padded shards.
 pub struct FileSlab<P: PerFile>(Vec<Padded<Mutex<FileShard<P>>>>);
@@ -785,7 +863,7 @@ impl<P: PerFile> Table for FileSlab<P> {
     }
     fn open(&self, i: Input) -> u64 {
         let sh = shard_for(i.file_number, self.0.len());
-        let (slot, generation, spare) = self.0[sh].0.lock().open(i);
+        let (slot, generation, spare) = self.0[sh].0.lock().open(i, SHARE_ALL);
         drop(spare);
         gen_key(generation, sh, slot)
     }
