@@ -51,6 +51,68 @@ fn big() -> usize {
     }
 }
 
+/// The criterion filter given on the command line, if any (the first
+/// positional argument; the values of criterion's options skipped).
+fn filter() -> Option<(String, bool)> {
+    const WITH_VALUE: &[&str] = &[
+        "--save-baseline",
+        "-s",
+        "--baseline",
+        "-b",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--measurement-time",
+        "--warm-up-time",
+        "--sample-size",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--profile-time",
+        "--plotting-backend",
+        "--output-format",
+        "--format",
+        "--color",
+        "-c",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let exact = args.iter().any(|a| a == "--exact");
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if WITH_VALUE.contains(&a.as_str()) {
+            i += 2;
+            continue;
+        }
+        if !a.starts_with('-') {
+            return Some((a.clone(), exact));
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether the filter can select any benchmark of `ops` on `shape` for
+/// `table`: lets a filtered run skip building tables nobody measures. A
+/// filter with regex syntax is assumed to select everything.
+fn wanted(ops: &[&str], shape: Shape, table: &str) -> bool {
+    let Some((f, exact)) = filter() else { return true };
+    if f.contains(|ch: char| "\\^$.|?*+()[]{}".contains(ch)) {
+        return true;
+    }
+    let values = [SMALL, big(), 1, 2, 100, 1_000, 10_000];
+    ops.iter().any(|op| {
+        values.iter().any(|v| {
+            let id = format!("{op}/{}/{table}/{v}", shape.name());
+            if exact {
+                id == f
+            } else {
+                id.contains(&f)
+            }
+        })
+    })
+}
+
 /// One group, named `<op>/<shape>`, with the suite's time budget: 20
 /// samples, 0.3 s warm-up, 1 s measurement (the whole run must fit in 25
 /// minutes on 2 cores).
@@ -281,8 +343,11 @@ fn suite<T: Table>(c: &mut Criterion, shape: Shape) {
     if !common::table_selected(T::NAME) {
         return;
     }
-    close_small::<T>(c, shape);
-    {
+    if wanted(&["close"], shape, T::NAME) {
+        close_small::<T>(c, shape);
+    }
+    let ops = ["close", "close_batch", "open", "get", "list_walk", "list_file"];
+    if wanted(&ops, shape, T::NAME) {
         let table = T::create();
         let n = big();
         let mut pool = Pool::new(&table, Workload::new(shape, n), n, 2, Via::Rust);
@@ -294,12 +359,16 @@ fn suite<T: Table>(c: &mut Criterion, shape: Shape) {
         list_walk(c, &table, &pool);
         list_file(c, &table, &pool);
     }
-    churn::<T>(c, shape);
+    if wanted(&["churn"], shape, T::NAME) {
+        churn::<T>(c, shape);
+    }
 }
 
 /// The C-ABI groups for one table on one shape: fresh strings per open.
 fn suite_c<T: Table>(c: &mut Criterion, shape: Shape) {
-    if !common::table_selected(T::NAME) {
+    if !common::table_selected(T::NAME)
+        || !wanted(&["c_open", "c_close", "c_close_batch"], shape, T::NAME)
+    {
         return;
     }
     let table = T::create();
@@ -321,7 +390,9 @@ fn list_json_bytes(_table: &HandleTable, page: &Page) -> Vec<u8> {
 /// JSON on one shape: one page of 1 000 serialized, and a 1 000-element
 /// close body (ours only: the JSON shapes are ours).
 fn json(c: &mut Criterion, shape: Shape) {
-    if !common::table_selected(Ours::NAME) {
+    if !common::table_selected(Ours::NAME)
+        || !wanted(&["list_json", "close_batch_json"], shape, Ours::NAME)
+    {
         return;
     }
     let table = Ours::create();
