@@ -20,7 +20,7 @@ import sys
 OURS = "ours"
 # Index-free peers, then the peers that keep per-file state.
 PEERS = ["mutex_hashmap", "dashmap", "sharded_slab", "rwlock_slotmap", "naive_sharded_slab",
-         "intrusive_list", "file_array", "slab_file_map"]
+         "intrusive_list", "file_array", "slab_file_map", "lock_list"]
 PER_FILE_PEERS = ["intrusive_list", "file_array", "slab_file_map"]
 SHAPES = [
     ("hot", "200 opens per file on average, fresh path and owner strings on every open"),
@@ -40,6 +40,10 @@ GROUPS = [
     ("c_close_batch", "C ABI: `smbh_close_batch` of N random handles; peers a loop of close; value = N"),
     ("list_json", "serialize one page of 1 000 handles to JSON (ours only)"),
     ("close_batch_json", "a 1 000-element `POST /v1/smb/files/close` body (ours only)"),
+    # Issue 9 (benches/pending/locks.rs, once built): no shape.
+    ("share_open", "open with a share check on a file holding N opens; value = N"),
+    ("lock", "lock + unlock of one free range on a file holding N locks; value = N"),
+    ("check_io", "read check of a free range on a file holding N locks; value = N"),
 ]
 # (operation, values or None for all, minimum best-peer ÷ ours).
 RATIO_TARGETS = [
@@ -155,12 +159,12 @@ def main():
     summary = []  # (operation, shape, value, best peer, ratio, per-file best, ratio, target, ok)
     body = []
     for group, what in GROUPS:
-        for shape, _ in SHAPES:
-            gid = f"{group}/{shape}"
+        for shape in [s for s, _ in SHAPES] + [None]:
+            gid = f"{group}/{shape}" if shape else group
             if gid not in data:
                 continue
             g = data[gid]
-            body.append(f"### {group} — {shape}")
+            body.append(f"### {group} — {shape}" if shape else f"### {group}")
             body.append("")
             body.append(what + ".")
             body.append("")
