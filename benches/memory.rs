@@ -1,10 +1,18 @@
 //! Bytes per live handle at 1 000 000 handles, for smb-handles and each
-//! peer, counted by a global allocator (not estimated).
+//! peer, on each workload shape, counted by a global allocator (not
+//! estimated).
 //!
-//! Every table stores clones of the same shared `Arc<str>` paths and
-//! owners, made before counting starts, so the numbers are the tables'
-//! own memory: slots, indexes, spare capacity. The keys the benchmark
-//! keeps live in a vector allocated before counting too.
+//! Everything allocated while the table is filled and still live at the
+//! end is counted: slots, indexes, per-file records, spare capacity, and
+//! the strings the table keeps. With the `hot` shape every open hands over
+//! freshly allocated path and owner strings (made inside the counted
+//! window), so what a table keeps of them counts; with `distinct` and
+//! `zipf` the caller shares its `Arc<str>`s, made before counting (a table
+//! that copies them is still charged for its copies). The keys the
+//! benchmark keeps live in a vector allocated before counting.
+//!
+//! `BENCH_QUICK=1` uses 20 000 handles (a smoke test);
+//! `BENCH_TABLES` and `BENCH_SHAPES` select as in `benches/table.rs`.
 //!
 //! Writes JSON to the path in `BENCH_MEMORY_JSON` (default
 //! `$CARGO_TARGET_DIR/bench-memory.json`, else `target/bench-memory.json`)
@@ -15,7 +23,10 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
-use common::{Dash, MutexHashMap, NaiveShardedSlab, Ours, RwSlotMap, ShardedSlab, Strings, Table};
+use common::{
+    Dash, FileArrayPeer, IntrusiveListPeer, MutexHashMap, NaiveShardedSlab, Ours, RwSlotMap, Shape,
+    ShardedSlab, SlabFileMap, Table, Workload,
+};
 
 /// Counts the bytes currently allocated (and the peak).
 struct Counting;
@@ -59,55 +70,77 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-const N: usize = 1_000_000;
+fn handles() -> usize {
+    if std::env::var_os("BENCH_QUICK").is_some_and(|v| v != "0") {
+        20_000
+    } else {
+        1_000_000
+    }
+}
 
 struct Row {
+    shape: &'static str,
     table: &'static str,
     live_bytes: usize,
     peak_bytes: usize,
 }
 
-fn measure<T: Table>(strings: &Strings) -> Row {
-    let mut keys: Vec<T::Key> = Vec::with_capacity(N);
+fn measure<T: Table>(work: &Workload, rows: &mut Vec<Row>) {
+    if !common::table_selected(T::NAME) {
+        return;
+    }
+    let n = handles();
+    let mut keys: Vec<T::Key> = Vec::with_capacity(n);
     let mut rng = common::Rng(42);
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base as usize, Ordering::Relaxed);
     let table = T::create();
-    // Inputs hold clones of the shared strings: making one allocates nothing.
-    for _ in 0..N {
-        keys.push(table.open(strings.input(&mut rng)));
+    // Shared-string inputs allocate nothing; fresh ones allocate their
+    // strings here, counted (the table keeps them or frees them).
+    for _ in 0..n {
+        keys.push(table.open(work.input(&mut rng)));
     }
     let live = (LIVE.load(Ordering::Relaxed) - base) as usize;
     let peak = PEAK.load(Ordering::Relaxed) - base as usize;
     // Same handles, still there: keep the table alive until measured.
-    assert!(table.get(keys[N / 2]).is_some());
+    assert!(table.get(keys[n / 2]).is_some());
     drop(table);
-    Row { table: T::NAME, live_bytes: live, peak_bytes: peak }
+    rows.push(Row { shape: work.shape.name(), table: T::NAME, live_bytes: live, peak_bytes: peak });
 }
 
 fn main() {
-    let strings = Strings::new();
-    let rows = [
-        measure::<Ours>(&strings),
-        measure::<MutexHashMap>(&strings),
-        measure::<Dash>(&strings),
-        measure::<ShardedSlab>(&strings),
-        measure::<RwSlotMap>(&strings),
-        measure::<NaiveShardedSlab>(&strings),
-    ];
-    println!("{:<20} {:>14} {:>14} {:>14}", "table", "bytes/handle", "live MiB", "peak MiB");
-    let mut json = String::from("{\n  \"handles\": 1000000,\n  \"tables\": [\n");
+    let n = handles();
+    let mut rows = Vec::new();
+    for shape in Shape::selected() {
+        let work = Workload::new(shape, n);
+        measure::<Ours>(&work, &mut rows);
+        measure::<MutexHashMap>(&work, &mut rows);
+        measure::<Dash>(&work, &mut rows);
+        measure::<ShardedSlab>(&work, &mut rows);
+        measure::<RwSlotMap>(&work, &mut rows);
+        measure::<NaiveShardedSlab>(&work, &mut rows);
+        measure::<IntrusiveListPeer>(&work, &mut rows);
+        measure::<FileArrayPeer>(&work, &mut rows);
+        measure::<SlabFileMap>(&work, &mut rows);
+    }
+    println!(
+        "{:<10} {:<20} {:>14} {:>14} {:>14}",
+        "shape", "table", "bytes/handle", "live MiB", "peak MiB"
+    );
+    let mut json = format!("{{\n  \"handles\": {n},\n  \"tables\": [\n");
     for (i, r) in rows.iter().enumerate() {
-        let per = r.live_bytes as f64 / N as f64;
+        let per = r.live_bytes as f64 / n as f64;
         println!(
-            "{:<20} {:>14.1} {:>14.1} {:>14.1}",
+            "{:<10} {:<20} {:>14.1} {:>14.1} {:>14.1}",
+            r.shape,
             r.table,
             per,
             r.live_bytes as f64 / (1 << 20) as f64,
             r.peak_bytes as f64 / (1 << 20) as f64
         );
         json.push_str(&format!(
-            "    {{\"table\": \"{}\", \"live_bytes\": {}, \"peak_bytes\": {}, \"bytes_per_handle\": {:.2}}}{}\n",
+            "    {{\"shape\": \"{}\", \"table\": \"{}\", \"live_bytes\": {}, \"peak_bytes\": {}, \"bytes_per_handle\": {:.2}}}{}\n",
+            r.shape,
             r.table,
             r.live_bytes,
             r.peak_bytes,

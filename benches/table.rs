@@ -1,10 +1,21 @@
 //! smb-handles against the tables a server author would otherwise write,
-//! one criterion group per operation, every table in every group.
+//! one criterion group per operation and workload shape, every table in
+//! every group.
 //!
 //! Run everything and regenerate `BENCHMARKS.md` with `scripts/bench.sh`.
-//! Groups: `close`, `close_batch`, `churn`, `open`, `get`, `list_walk`,
-//! `list_file`, `list_json`, `close_batch_json`. See `benches/common` for
-//! the peers and the workload.
+//! Groups, each as `<group>/<shape>` for the shapes `hot`, `distinct` and
+//! `zipf` (see `benches/common`):
+//!
+//! - Rust API: `close`, `close_batch`, `churn`, `open`, `get`, `list_walk`,
+//!   `list_file`, `list_json`, `close_batch_json`;
+//! - C ABI (`smb_handles::ffi::smbh_*` for ours; the peers take the same
+//!   pointer-and-length strings and copy them): `c_open`, `c_close`,
+//!   `c_close_batch`. The caller allocates a fresh path and owner buffer per
+//!   open, timed, for every table alike.
+//!
+//! Environment: `BENCH_TABLES=ours,dashmap` and `BENCH_SHAPES=hot,zipf`
+//! limit a run; `BENCH_QUICK=1` shrinks the big table to 20 000 handles and
+//! the measurement times (a smoke test, not a measurement).
 
 mod common;
 
@@ -14,35 +25,123 @@ use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{
-    Dash, MutexHashMap, NaiveShardedSlab, Ours, Pool, RwSlotMap, ShardedSlab, Strings, Table,
+    Dash, FileArrayPeer, Input, IntrusiveListPeer, MutexHashMap, NaiveShardedSlab, Ours, OursC,
+    Pool, RwSlotMap, Shape, ShardedSlab, SlabFileMap, Table, Via, Workload,
 };
 use criterion::measurement::WallTime;
-use criterion::{criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use smb_handles::ListQuery;
+use criterion::{
+    criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
+use smb_handles::{HandleTable, ListQuery, Page};
 
-/// The large table of the issue.
-const BIG: usize = 1_000_000;
-/// The small table of the issue.
+/// The small (in-cache) table of the issue.
 const SMALL: usize = 1_000;
 
-fn quick<'c>(c: &'c mut Criterion, group: &str) -> criterion::BenchmarkGroup<'c, WallTime> {
-    let mut g = c.benchmark_group(group);
-    g.warm_up_time(Duration::from_millis(700)).measurement_time(Duration::from_secs(2));
+/// `BENCH_QUICK=1`: tiny sizes and times, to check that everything runs.
+fn quick_mode() -> bool {
+    std::env::var_os("BENCH_QUICK").is_some_and(|v| v != "0")
+}
+
+/// The large table of the issue: 1 000 000 live handles.
+fn big() -> usize {
+    if quick_mode() {
+        20_000
+    } else {
+        1_000_000
+    }
+}
+
+/// The criterion filter given on the command line, if any (the first
+/// positional argument; the values of criterion's options skipped).
+fn filter() -> Option<(String, bool)> {
+    const WITH_VALUE: &[&str] = &[
+        "--save-baseline",
+        "-s",
+        "--baseline",
+        "-b",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--measurement-time",
+        "--warm-up-time",
+        "--sample-size",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--profile-time",
+        "--plotting-backend",
+        "--output-format",
+        "--format",
+        "--color",
+        "-c",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let exact = args.iter().any(|a| a == "--exact");
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if WITH_VALUE.contains(&a.as_str()) {
+            i += 2;
+            continue;
+        }
+        if !a.starts_with('-') {
+            return Some((a.clone(), exact));
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether the filter can select any benchmark of `ops` on `shape` for
+/// `table`: lets a filtered run skip building tables nobody measures. A
+/// filter with regex syntax is assumed to select everything.
+fn wanted(ops: &[&str], shape: Shape, table: &str) -> bool {
+    let Some((f, exact)) = filter() else { return true };
+    if f.contains(|ch: char| "\\^$.|?*+()[]{}".contains(ch)) {
+        return true;
+    }
+    let values = [SMALL, big(), 1, 2, 100, 1_000, 10_000];
+    ops.iter().any(|op| {
+        values.iter().any(|v| {
+            let id = format!("{op}/{}/{table}/{v}", shape.name());
+            if exact {
+                id == f
+            } else {
+                id.contains(&f)
+            }
+        })
+    })
+}
+
+/// One group, named `<op>/<shape>`, with the suite's time budget: 20
+/// samples, 0.3 s warm-up, 1 s measurement (the whole run must fit in 25
+/// minutes on 2 cores).
+fn group<'c>(c: &'c mut Criterion, op: &str, shape: Shape) -> BenchmarkGroup<'c, WallTime> {
+    let mut g = c.benchmark_group(format!("{op}/{}", shape.name()));
+    if quick_mode() {
+        g.warm_up_time(Duration::from_millis(50))
+            .measurement_time(Duration::from_millis(200))
+            .sample_size(10);
+    } else {
+        g.warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(1))
+            .sample_size(20);
+    }
     g
 }
 
 /// `close` in a table of 1 000: each batch is a fresh table of 1 000,
 /// closed whole in random order.
-fn close_small<T: Table>(c: &mut Criterion) {
-    let strings = Strings::new();
+fn close_small<T: Table>(c: &mut Criterion, shape: Shape) {
+    let work = Workload::new(shape, SMALL);
     let mut rng = common::Rng(1);
-    let mut g = quick(c, "close");
+    let mut g = group(c, "close", shape);
     g.throughput(Throughput::Elements(SMALL as u64));
     g.bench_with_input(BenchmarkId::new(T::NAME, SMALL), &SMALL, |b, _| {
         b.iter_batched_ref(
             || {
                 let table = T::create();
-                let keys = common::fill(&table, &strings, SMALL, &mut rng);
+                let keys = common::fill(&table, &work, SMALL, &mut rng);
                 (table, keys)
             },
             |(table, keys)| assert_eq!(common::close_each(table, keys), keys.len()),
@@ -52,30 +151,26 @@ fn close_small<T: Table>(c: &mut Criterion) {
     g.finish();
 }
 
-/// Random closes from the big table, held at 1 000 000 live by the pool:
-/// for each `(id, k)`, batches of `k` closes reported under `id`. With
-/// `batch`, ours uses `close_batch` (the peers have none and loop).
+/// Random closes from the big table, held at its size by the pool: for
+/// each `(id, k)`, batches of `k` keys handed to `close`, which returns how
+/// many it closed, reported under `id`.
 fn closes<T: Table>(
     c: &mut Criterion,
     table: &T,
     pool: &mut Pool<T>,
-    group: &str,
+    op: &str,
     sizes: &[(usize, usize)],
-    batch: bool,
+    close: impl Fn(&T, &[T::Key]) -> usize,
 ) {
     let closed = Cell::new(0);
-    let mut g = quick(c, group);
+    let mut g = group(c, op, pool.work.shape);
     for &(id, k) in sizes {
         g.throughput(Throughput::Elements(k as u64));
         g.bench_with_input(BenchmarkId::new(T::NAME, id), &k, |b, &k| {
             b.iter_batched_ref(
                 || pool.batch_to_close(table, k, &closed),
                 |keys| {
-                    let n = if batch {
-                        table.close_many(keys)
-                    } else {
-                        common::close_each(table, keys)
-                    };
+                    let n = close(table, keys);
                     assert_eq!(n, keys.len());
                     closed.set(closed.get() + n);
                 },
@@ -87,20 +182,27 @@ fn closes<T: Table>(
     pool.settle_closed(table, &closed);
 }
 
-/// `open`: batches of 1 000 opens into the big table (the setup first
-/// closes 1 000 random handles, so the table stays at 1 000 000).
-fn open<T: Table>(c: &mut Criterion, table: &T, pool: &mut Pool<T>) {
+/// Batches of 1 000 opens into the big table (the setup first closes 1 000
+/// random handles, so the table keeps its size); `open` makes one.
+fn opens<T: Table>(
+    c: &mut Criterion,
+    table: &T,
+    pool: &mut Pool<T>,
+    op: &str,
+    open: impl Fn(&T, Input) -> T::Key,
+) {
     const K: usize = 1_000;
     let opened: RefCell<Vec<T::Key>> = RefCell::new(Vec::new());
-    let mut g = quick(c, "open");
+    let n = pool.len();
+    let mut g = group(c, op, pool.work.shape);
     g.throughput(Throughput::Elements(K as u64));
-    g.bench_with_input(BenchmarkId::new(T::NAME, BIG), &BIG, |b, _| {
+    g.bench_with_input(BenchmarkId::new(T::NAME, n), &n, |b, _| {
         b.iter_batched_ref(
             || pool.batch_to_open(table, K, &opened),
             |inputs| {
                 let mut out = opened.borrow_mut();
                 for input in inputs.drain(..) {
-                    out.push(table.open(input));
+                    out.push(open(table, input));
                 }
             },
             BatchSize::LargeInput,
@@ -110,12 +212,22 @@ fn open<T: Table>(c: &mut Criterion, table: &T, pool: &mut Pool<T>) {
     pool.settle_opened(&opened);
 }
 
+/// A C server's open: it hands over its own, freshly allocated path and
+/// owner buffers (allocated here, timed, the same for every table) and
+/// frees them after the call.
+fn open_c<T: Table>(table: &T, i: Input) -> T::Key {
+    let path: Vec<u8> = i.path.as_bytes().to_vec();
+    let owner: Vec<u8> = i.owner.as_bytes().to_vec();
+    table.open_c(i.file_number, &path, &owner, i.access)
+}
+
 /// `get`: one random live handle per iteration of the big table.
 fn get<T: Table>(c: &mut Criterion, table: &T, pool: &Pool<T>) {
     let keys = pool.keys();
-    let mut g = quick(c, "get");
+    let n = keys.len();
+    let mut g = group(c, "get", pool.work.shape);
     g.throughput(Throughput::Elements(1));
-    g.bench_with_input(BenchmarkId::new(T::NAME, BIG), &BIG, |b, _| {
+    g.bench_with_input(BenchmarkId::new(T::NAME, n), &n, |b, _| {
         let mut i = 0;
         b.iter(|| {
             i = if i + 1 == keys.len() { 0 } else { i + 1 };
@@ -127,12 +239,15 @@ fn get<T: Table>(c: &mut Criterion, table: &T, pool: &Pool<T>) {
 
 /// `list_walk`: every handle copied out; ours in pages of 1 000, the peers
 /// under their locks.
-fn list_walk<T: Table>(c: &mut Criterion, table: &T, n: usize) {
+fn list_walk<T: Table>(c: &mut Criterion, table: &T, pool: &Pool<T>) {
+    let n = pool.len();
     if table.walk_all(1_000).is_none() {
         return;
     }
-    let mut g = quick(c, "list_walk");
-    g.sample_size(10).measurement_time(Duration::from_secs(4));
+    let mut g = group(c, "list_walk", pool.work.shape);
+    // Flat sampling: a walk of 1 000 000 takes tens of milliseconds, and
+    // linear sampling would need 55 of them at least.
+    g.sample_size(10).sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(n as u64));
     g.bench_with_input(BenchmarkId::new(T::NAME, n), &n, |b, _| {
         b.iter(|| assert_eq!(table.walk_all(1_000), Some(n)))
@@ -140,18 +255,24 @@ fn list_walk<T: Table>(c: &mut Criterion, table: &T, n: usize) {
     g.finish();
 }
 
-/// `list_file`: the handles of one file among `n` (ours through its
-/// per-file index, the peers by scanning).
+/// `list_file`: the handles of the file of one random live handle (ours
+/// and the per-file peers through their per-file state, the others by a
+/// scan). Throughput: one query.
 fn list_file<T: Table>(c: &mut Criterion, table: &T, pool: &Pool<T>) {
     let n = pool.len();
     let Some(one) = table.get(pool.keys()[n / 2]) else { unreachable!() };
-    if table.by_file(one.file_number).is_none() {
+    let Some(found) = table.by_file(one.file_number) else {
         return;
+    };
+    if quick_mode() {
+        // Smoke check of every table's per-file answer after the open and
+        // close groups: the handles of the file, found one by one.
+        let expected =
+            pool.keys().iter().filter(|&&k| table.get(k).unwrap().file_number == one.file_number);
+        assert_eq!(found.len(), expected.count(), "{}: handles of one file", T::NAME);
     }
-    let mut g = quick(c, "list_file");
-    if n >= BIG {
-        g.sample_size(10);
-    }
+    let mut g = group(c, "list_file", pool.work.shape);
+    g.sample_size(10).sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(1));
     g.bench_with_input(BenchmarkId::new(T::NAME, n), &n, |b, _| {
         b.iter(|| assert!(!black_box(table.by_file(one.file_number)).unwrap().is_empty()))
@@ -159,22 +280,25 @@ fn list_file<T: Table>(c: &mut Criterion, table: &T, pool: &Pool<T>) {
     g.finish();
 }
 
-/// `churn`: open + close pairs in steady state, on `threads` threads at
-/// once. Each thread keeps a ring of 1 000 of its own handles, opens one
-/// and closes its oldest; iterations are split between the threads, so the
-/// time per element is wall time per pair across the whole table.
-fn churn<T: Table>(c: &mut Criterion) {
+/// `churn`: open + close pairs in steady state, on 1 and 2 threads at
+/// once, in a table of about 12 000 (10 000 in the background and a ring
+/// of 1 000 per thread). Each thread opens one and closes its oldest;
+/// iterations are split between the threads, so the time per element is
+/// wall time per pair across the whole table. With fresh strings (`hot`)
+/// each open's strings are allocated in the loop, for every table alike.
+fn churn<T: Table>(c: &mut Criterion, shape: Shape) {
     const RING: usize = 1_000;
     let table = T::create();
-    let strings = Strings::new();
-    let _background = common::fill(&table, &strings, 10_000, &mut common::Rng(7));
-    let mut g = quick(c, "churn");
+    let work = Workload::new(shape, 12_000);
+    let _background = common::fill(&table, &work, 10_000, &mut common::Rng(7));
+    let fresh = shape.fresh_strings();
+    let mut g = group(c, "churn", shape);
     g.throughput(Throughput::Elements(1));
     for threads in [1usize, 2] {
         let rings: Vec<Mutex<(Vec<T::Key>, common::Rng)>> = (0..threads)
             .map(|t| {
                 let mut rng = common::Rng(100 + t as u64);
-                let ring = (0..RING).map(|_| table.open(strings.input(&mut rng))).collect();
+                let ring = (0..RING).map(|_| table.open(work.input(&mut rng))).collect();
                 Mutex::new((ring, rng))
             })
             .collect();
@@ -186,17 +310,19 @@ fn churn<T: Table>(c: &mut Criterion) {
                     let workers: Vec<_> = rings
                         .iter()
                         .map(|ring| {
-                            let (table, strings, barrier) = (&table, &strings, &barrier);
+                            let (table, work, barrier) = (&table, &work, &barrier);
                             s.spawn(move || {
                                 let mut guard = ring.lock().unwrap();
                                 let (ring, rng) = &mut *guard;
                                 let inputs: Vec<_> =
-                                    (0..per.min(4096)).map(|_| strings.input(rng)).collect();
+                                    (0..per.min(4096)).map(|_| work.input(rng)).collect();
                                 barrier.wait();
                                 let start = Instant::now();
                                 let mut at = 0;
                                 for i in 0..per as usize {
-                                    let key = table.open(inputs[i % inputs.len()].clone());
+                                    let input = &inputs[i % inputs.len()];
+                                    let input = if fresh { input.fresh() } else { input.clone() };
+                                    let key = table.open(input);
                                     black_box(table.close(std::mem::replace(&mut ring[at], key)));
                                     at = if at + 1 == RING { 0 } else { at + 1 };
                                 }
@@ -212,52 +338,79 @@ fn churn<T: Table>(c: &mut Criterion) {
     g.finish();
 }
 
-/// Every group for one table.
-/// `BENCH_TABLES=ours,dashmap` limits a run to some tables (default all).
-fn suite<T: Table>(c: &mut Criterion) {
-    if let Ok(only) = std::env::var("BENCH_TABLES") {
-        if !only.split(',').any(|t| t == T::NAME) {
-            return;
-        }
+/// Every Rust-API group for one table on one shape.
+fn suite<T: Table>(c: &mut Criterion, shape: Shape) {
+    if !common::table_selected(T::NAME) {
+        return;
     }
-    close_small::<T>(c);
-    {
-        let table = T::create();
-        let pool = Pool::new(&table, SMALL, 1);
-        list_file(c, &table, &pool);
+    if wanted(&["close"], shape, T::NAME) {
+        close_small::<T>(c, shape);
     }
-    {
+    let ops = ["close", "close_batch", "open", "get", "list_walk", "list_file"];
+    if wanted(&ops, shape, T::NAME) {
         let table = T::create();
-        let mut pool = Pool::new(&table, BIG, 2);
-        // `close` at 1 000 000 live: batches of 1 000 random closes.
-        closes(c, &table, &mut pool, "close", &[(BIG, 1_000)], false);
-        let sizes = [(1, 1), (100, 100), (10_000, 10_000)];
-        closes(c, &table, &mut pool, "close_batch", &sizes, true);
-        open(c, &table, &mut pool);
+        let n = big();
+        let mut pool = Pool::new(&table, Workload::new(shape, n), n, 2, Via::Rust);
+        closes(c, &table, &mut pool, "close", &[(n, 1_000)], common::close_each);
+        let sizes = [(100, 100), (10_000, 10_000)];
+        closes(c, &table, &mut pool, "close_batch", &sizes, |t, k| t.close_many(k));
+        opens(c, &table, &mut pool, "open", |t, i| t.open(i));
         get(c, &table, &pool);
-        list_walk(c, &table, BIG);
+        list_walk(c, &table, &pool);
         list_file(c, &table, &pool);
     }
-    churn::<T>(c);
+    if wanted(&["churn"], shape, T::NAME) {
+        churn::<T>(c, shape);
+    }
 }
 
-/// JSON: one page of 1 000 serialized, and a 1 000-element close body.
-fn json(c: &mut Criterion) {
+/// The C-ABI groups for one table on one shape: fresh strings per open.
+fn suite_c<T: Table>(c: &mut Criterion, shape: Shape) {
+    if !common::table_selected(T::NAME)
+        || !wanted(&["c_open", "c_close", "c_close_batch"], shape, T::NAME)
+    {
+        return;
+    }
+    let table = T::create();
+    let n = big();
+    let mut pool = Pool::new(&table, Workload::new(shape, n), n, 4, Via::C);
+    opens(c, &table, &mut pool, "c_open", open_c);
+    let each = |t: &T, keys: &[T::Key]| keys.iter().filter(|&&k| t.close_c(k)).count();
+    closes(c, &table, &mut pool, "c_close", &[(n, 1_000)], each);
+    let sizes = [(100, 100), (10_000, 10_000)];
+    closes(c, &table, &mut pool, "c_close_batch", &sizes, |t, k| t.close_many_c(k));
+}
+
+/// `GET /v1/smb/files` body for one page (today: serde; change here when
+/// the table gains its own serializer).
+fn list_json_bytes(_table: &HandleTable, page: &Page) -> Vec<u8> {
+    serde_json::to_vec(page).unwrap()
+}
+
+/// JSON on one shape: one page of 1 000 serialized, and a 1 000-element
+/// close body (ours only: the JSON shapes are ours).
+fn json(c: &mut Criterion, shape: Shape) {
+    if !common::table_selected(Ours::NAME)
+        || !wanted(&["list_json", "close_batch_json"], shape, Ours::NAME)
+    {
+        return;
+    }
     let table = Ours::create();
-    let mut pool = Pool::new(&table, BIG, 3);
+    let n = big();
+    let mut pool = Pool::new(&table, Workload::new(shape, n), n, 3, Via::Rust);
     let closed = Cell::new(0);
     let page = table
         .0
         .list(&ListQuery { limit: Some(1_000), resolve_paths: true, ..Default::default() })
         .unwrap();
-    let mut g = quick(c, "list_json");
+    let mut g = group(c, "list_json", shape);
     g.throughput(Throughput::Elements(1_000));
     g.bench_function(BenchmarkId::new(Ours::NAME, 1_000), |b| {
-        b.iter(|| black_box(serde_json::to_vec(&page).unwrap()))
+        b.iter(|| black_box(list_json_bytes(&table.0, &page)))
     });
     g.finish();
 
-    let mut g = quick(c, "close_batch_json");
+    let mut g = group(c, "close_batch_json", shape);
     g.throughput(Throughput::Elements(1_000));
     g.bench_function(BenchmarkId::new(Ours::NAME, 1_000), |b| {
         b.iter_batched_ref(
@@ -279,13 +432,29 @@ fn json(c: &mut Criterion) {
 
 fn benches() {
     let mut c = Criterion::default().configure_from_args();
-    suite::<Ours>(&mut c);
-    suite::<MutexHashMap>(&mut c);
-    suite::<Dash>(&mut c);
-    suite::<ShardedSlab>(&mut c);
-    suite::<RwSlotMap>(&mut c);
-    suite::<NaiveShardedSlab>(&mut c);
-    json(&mut c);
+    for shape in Shape::selected() {
+        suite::<Ours>(&mut c, shape);
+        suite::<MutexHashMap>(&mut c, shape);
+        suite::<Dash>(&mut c, shape);
+        suite::<ShardedSlab>(&mut c, shape);
+        suite::<RwSlotMap>(&mut c, shape);
+        suite::<NaiveShardedSlab>(&mut c, shape);
+        suite::<IntrusiveListPeer>(&mut c, shape);
+        suite::<FileArrayPeer>(&mut c, shape);
+        suite::<SlabFileMap>(&mut c, shape);
+
+        suite_c::<OursC>(&mut c, shape);
+        suite_c::<MutexHashMap>(&mut c, shape);
+        suite_c::<Dash>(&mut c, shape);
+        suite_c::<ShardedSlab>(&mut c, shape);
+        suite_c::<RwSlotMap>(&mut c, shape);
+        suite_c::<NaiveShardedSlab>(&mut c, shape);
+        suite_c::<IntrusiveListPeer>(&mut c, shape);
+        suite_c::<FileArrayPeer>(&mut c, shape);
+        suite_c::<SlabFileMap>(&mut c, shape);
+
+        json(&mut c, shape);
+    }
 }
 
 criterion_main!(benches);

@@ -5,9 +5,11 @@ Usage: scripts/bench_report.py [CRITERION_DIR] [MEMORY_JSON] [OUTPUT]
 Defaults: target/criterion, target/bench-memory.json, BENCHMARKS.md.
 
 Reads every <group>/<function>/<value>/new/estimates.json with its sibling
-benchmark.json; the time per iteration is the slope estimate when present,
-else the mean (median reported beside it). Throughput turns it into time per
-element. Python 3 standard library only.
+benchmark.json; group ids are "<operation>/<shape>". The time per iteration
+is the slope estimate when present, else the mean (median reported beside
+it). Throughput turns it into time per element. Writes one table per
+operation and shape, a targets summary (issue 8), and memory per shape.
+Python 3 standard library only.
 """
 import datetime
 import json
@@ -16,22 +18,49 @@ import platform
 import sys
 
 OURS = "ours"
-PEERS = ["mutex_hashmap", "dashmap", "sharded_slab", "rwlock_slotmap", "naive_sharded_slab"]
+# Index-free peers, then the peers that keep per-file state.
+PEERS = ["mutex_hashmap", "dashmap", "sharded_slab", "rwlock_slotmap", "naive_sharded_slab",
+         "intrusive_list", "file_array", "slab_file_map", "lock_list"]
+PER_FILE_PEERS = ["intrusive_list", "file_array", "slab_file_map"]
+SHAPES = [
+    ("hot", "200 opens per file on average, fresh path and owner strings on every open"),
+    ("distinct", "one open per file, shared `Arc<str>` strings"),
+    ("zipf", "Zipf(1) file popularity over as many files as live handles, shared strings"),
+]
 GROUPS = [
-    ("close", "close one handle (random order); value = live handles"),
-    ("close_batch", "close N random handles of 1 000 000; ours `close_batch`, peers a loop of `close`; value = N"),
-    ("churn", "open + close pair in steady state; value = threads (time is wall time per pair over all threads)"),
-    ("open", "open into a table of 1 000 000"),
-    ("get", "snapshot one random handle of 1 000 000"),
-    ("list_walk", "copy out every handle of 1 000 000 (ours: pages of 1 000; peers: one pass under their locks)"),
-    ("list_file", "the handles of one file (ours: per-file index; peers: scan); value = live handles"),
+    ("open", "open into the big table; value = live handles"),
+    ("close", "close one handle (random order); value = live handles (1 000: a fresh table closed whole)"),
+    ("close_batch", "close N random handles of the big table; ours `close_batch`, peers a loop of `close`; value = N"),
+    ("get", "snapshot one random handle of the big table"),
+    ("churn", "open + close pair in steady state, ~12 000 live; value = threads (time is wall time per pair over all threads)"),
+    ("list_walk", "copy out every handle (ours: pages of 1 000; peers: one pass under their locks)"),
+    ("list_file", "the handles of one file (ours and the per-file peers: per-file state; others: scan); time per query"),
+    ("c_open", "C ABI: `smbh_open` with a fresh path and owner buffer per open (allocated by the caller, timed for every table); peers check UTF-8 and copy"),
+    ("c_close", "C ABI: `smbh_close` (record dropped); value = live handles"),
+    ("c_close_batch", "C ABI: `smbh_close_batch` of N random handles; peers a loop of close; value = N"),
     ("list_json", "serialize one page of 1 000 handles to JSON (ours only)"),
     ("close_batch_json", "a 1 000-element `POST /v1/smb/files/close` body (ours only)"),
+    # Issue 9 (benches/pending/locks.rs, once built): no shape.
+    ("share_open", "open with a share check on a file holding N opens; value = N"),
+    ("lock", "lock + unlock of one free range on a file holding N locks; value = N"),
+    ("check_io", "read check of a free range on a file holding N locks; value = N"),
+]
+# (operation, values or None for all, minimum best-peer ÷ ours).
+RATIO_TARGETS = [
+    ("open", None, 1.25), ("close", None, 1.25), ("get", None, 1.25), ("churn", None, 1.25),
+    ("close_batch", None, 2.0),
+    ("c_open", None, 1.25), ("c_close", None, 1.25), ("c_close_batch", None, 2.0),
+]
+# (operation, most ns per element for ours, what it is).
+ABSOLUTE_TARGETS = [
+    ("list_walk", 30.0, "≤ 30 ns/handle"),
+    ("list_json", 505.0 / 2, "≥ 2× faster than 505 ns/handle"),
+    ("close_batch_json", 952.0 / 2, "≥ 2× faster than 952 ns/handle"),
 ]
 
 
 def load(criterion_dir):
-    """{group: {function: {value: (ns_per_element, median_ns_per_iter, elements)}}}"""
+    """{group_id: {function: {value: (ns_per_element, median_ns_per_element, elements)}}}"""
     out = {}
     for root, _dirs, files in os.walk(criterion_dir):
         if os.path.basename(root) != "new" or "estimates.json" not in files:
@@ -71,15 +100,30 @@ def value_key(v):
 def machine():
     cores = os.cpu_count()
     model = platform.processor() or "unknown"
+    mem = ""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
                     model = line.split(":", 1)[1].strip()
                     break
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem = f", {int(line.split()[1]) / 2**20:.0f} GiB RAM"
+                    break
     except OSError:
         pass
-    return cores, model
+    return cores, model + mem
+
+
+def best(g, value, peers):
+    """(name, ns) of the fastest of `peers` at `value` in group g, or None."""
+    found = [(g[p][value][0], p) for p in peers if value in g.get(p, {})]
+    if not found:
+        return None
+    ns, name = min(found)
+    return name, ns
 
 
 def main():
@@ -92,73 +136,151 @@ def main():
         "# Benchmarks",
         "",
         "smb-handles against what a server author would otherwise write, every table",
-        "storing the same record (file number, path and owner `Arc<str>`, access mask,",
-        "lock count, version). Regenerate with `scripts/bench.sh` (criterion benches in",
-        "`benches/table.rs`, peers in `benches/common/mod.rs`, memory in",
-        "`benches/memory.rs`, this file by `scripts/bench_report.py`).",
+        "storing the same record (file number, path, owner, access mask, lock count,",
+        "version). Regenerated from one run of `scripts/bench.sh` (criterion benches in",
+        "`benches/table.rs`, peers and workload shapes in `benches/common/mod.rs`, memory",
+        "in `benches/memory.rs`, this file by `scripts/bench_report.py`).",
         "",
         f"- machine: {cores} cores, {model}; shared with other work, so read the ratios,",
         "  which come from one run, rather than the absolute times",
-        f"- date: {datetime.date.today().isoformat()}",
+        f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         "- time per element: criterion's slope estimate (else mean); median in brackets.",
         "  **ratio** = peer ÷ ours: above 1 means ours is faster. n/a: the peer cannot",
         "  do it (sharded-slab iterates only through `&mut self`; the JSON shapes are ours).",
-        "",
+        "- peers: index-free `mutex_hashmap`, `dashmap`, `sharded_slab`, `rwlock_slotmap`,",
+        "  `naive_sharded_slab`; with per-file state (maintained by close)",
+        "  `intrusive_list` (ksmbd), `file_array` (Samba), `slab_file_map`.",
+        "- shapes:",
     ]
+    for shape, what in SHAPES:
+        lines.append(f"  - `{shape}`: {what}")
+    lines.append("")
+
+    summary = []  # (operation, shape, value, best peer, ratio, per-file best, ratio, target, ok)
+    body = []
     for group, what in GROUPS:
-        if group not in data:
-            continue
-        g = data[group]
-        lines.append(f"## {group}")
-        lines.append("")
-        lines.append(what + ".")
-        lines.append("")
-        values = sorted({v for f in g.values() for v in f}, key=value_key)
-        peers = [p for p in PEERS if p in g]
-        header = "| table | " + " | ".join(f"{v}" for v in values) + " |"
-        lines.append(header)
-        lines.append("|---|" + "---|" * len(values))
-        ours = g.get(OURS, {})
-        for name in [OURS] + PEERS:
-            cells = []
-            for v in values:
-                r = g.get(name, {}).get(v)
-                if r is None:
-                    cells.append("n/a")
+        for shape in [s for s, _ in SHAPES] + [None]:
+            gid = f"{group}/{shape}" if shape else group
+            if gid not in data:
+                continue
+            g = data[gid]
+            body.append(f"### {group} — {shape}" if shape else f"### {group}")
+            body.append("")
+            body.append(what + ".")
+            body.append("")
+            values = sorted({v for f in g.values() for v in f}, key=value_key)
+            body.append("| table | " + " | ".join(f"{v}" for v in values) + " |")
+            body.append("|---|" + "---|" * len(values))
+            ours = g.get(OURS, {})
+            for name in [OURS] + PEERS:
+                if name not in g:
                     continue
-                cell = f"{fmt_ns(r[0])} [{fmt_ns(r[1])}]"
-                if name != OURS and v in ours:
-                    cell += f" — **{r[0] / ours[v][0]:.2f}×**"
-                cells.append(cell)
-            if name == OURS or name in peers:
-                lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines.append("")
+                cells = []
+                for v in values:
+                    r = g[name].get(v)
+                    if r is None:
+                        cells.append("n/a")
+                        continue
+                    cell = f"{fmt_ns(r[0])} [{fmt_ns(r[1])}]"
+                    if name != OURS and v in ours:
+                        cell += f" — **{r[0] / ours[v][0]:.2f}×**"
+                    cells.append(cell)
+                body.append(f"| {name} | " + " | ".join(cells) + " |")
+            if ours and any(p in g for p in PEERS):
+                cells = []
+                for v in values:
+                    b = best(g, v, PEERS)
+                    if b is None or v not in ours:
+                        cells.append("")
+                        continue
+                    cells.append(f"{b[1] / ours[v][0]:.2f}× ({b[0]})")
+                body.append("| **best peer ÷ ours** | " + " | ".join(cells) + " |")
+            body.append("")
+            for op, only, target in RATIO_TARGETS:
+                if op != group:
+                    continue
+                for v in values:
+                    if (only and v not in only) or v not in ours:
+                        continue
+                    b = best(g, v, PEERS)
+                    bf = best(g, v, PER_FILE_PEERS)
+                    if b is None:
+                        continue
+                    ratio = b[1] / ours[v][0]
+                    fratio = bf[1] / ours[v][0] if bf else None
+                    summary.append((group, shape, v, b[0], ratio, bf[0] if bf else "",
+                                    fratio, f"≥ {target}×", ratio >= target))
+            for op, limit, text in ABSOLUTE_TARGETS:
+                if op == group and ours:
+                    for v in values:
+                        if v in ours:
+                            ns = ours[v][0]
+                            summary.append((group, shape, v, "", None, "", None,
+                                            f"{text} (ours {fmt_ns(ns)})", ns <= limit))
+
+    mem_lines = []
     if os.path.exists(memory_json):
         with open(memory_json) as f:
             mem = json.load(f)
-        rows = {t["table"]: t for t in mem["tables"]}
-        lines += [
+        by_shape = {}
+        for t in mem["tables"]:
+            by_shape.setdefault(t.get("shape", "distinct"), {})[t["table"]] = t
+        mem_lines += [
             "## memory",
             "",
             f"Bytes per live handle with {mem['handles']:,} handles open, counted by a global",
-            "allocator (`benches/memory.rs`): everything the table allocated, beyond the",
-            "path and owner strings, which every table shares the same way. Peak includes",
-            "growth (a table's old buffer and its new one at once).",
+            "allocator (`benches/memory.rs`): everything the table allocated and still holds,",
+            "strings included (with `hot`, each open's fresh path and owner are allocated",
+            "in the counted window; with shared strings, only what a table copies). Peak",
+            "includes growth (a table's old buffer and its new one at once).",
             "",
-            "| table | bytes/handle | ratio peer ÷ ours | live MiB | peak MiB |",
-            "|---|---|---|---|---|",
         ]
-        ours = rows.get(OURS)
-        for name in [OURS] + PEERS:
-            t = rows.get(name)
-            if t is None:
+        for shape, _ in SHAPES:
+            rows = by_shape.get(shape)
+            if not rows:
                 continue
-            ratio = "" if name == OURS or ours is None else f"{t['bytes_per_handle'] / ours['bytes_per_handle']:.2f}×"
-            lines.append(
-                f"| {name} | {t['bytes_per_handle']:.1f} | {ratio} | "
-                f"{t['live_bytes'] / 2**20:.1f} | {t['peak_bytes'] / 2**20:.1f} |"
-            )
+            mem_lines += [
+                f"### memory — {shape}",
+                "",
+                "| table | bytes/handle | ratio peer ÷ ours | live MiB | peak MiB |",
+                "|---|---|---|---|---|",
+            ]
+            ours = rows.get(OURS)
+            for name in [OURS] + PEERS:
+                t = rows.get(name)
+                if t is None:
+                    continue
+                ratio = "" if name == OURS or ours is None else f"{t['bytes_per_handle'] / ours['bytes_per_handle']:.2f}×"
+                mem_lines.append(
+                    f"| {name} | {t['bytes_per_handle']:.1f} | {ratio} | "
+                    f"{t['live_bytes'] / 2**20:.1f} | {t['peak_bytes'] / 2**20:.1f} |"
+                )
+            mem_lines.append("")
+            if ours is not None:
+                peers = [(rows[p]["bytes_per_handle"], p) for p in PEERS if p in rows]
+                if peers:
+                    least, name = min(peers)
+                    summary.append(("memory", shape, f"{mem['handles']}", name,
+                                    least / ours["bytes_per_handle"], "", None,
+                                    "below every peer", ours["bytes_per_handle"] < least))
+
+    if summary:
+        lines += [
+            "## Targets (issue 8)",
+            "",
+            "Ratio = best peer ÷ ours (time, or bytes for memory); the best per-file",
+            "peer (one that keeps per-file state, as a server must) beside it.",
+            "",
+            "| operation | shape | value | best peer | ratio | best per-file peer | ratio | target | met |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for op, shape, v, bp, r, bfp, fr, target, ok in summary:
+            rs = f"{r:.2f}×" if r is not None else ""
+            frs = f"{fr:.2f}×" if fr is not None else ""
+            lines.append(f"| {op} | {shape} | {v} | {bp} | {rs} | {bfp} | {frs} | {target} | "
+                         f"{'yes' if ok else '**no**'} |")
         lines.append("")
+    lines += ["## Time per operation", ""] + body + mem_lines
     with open(output, "w") as f:
         f.write("\n".join(lines))
     print(f"wrote {output}")
