@@ -21,8 +21,7 @@ fi
 start=$(date +%s)
 rm -rf "$target/criterion"
 cargo bench --bench table -- --noplot "$@"
-# Issue 9, once its API is merged and its [[bench]] entry uncommented:
-# cargo bench --bench locks -- --noplot "$@"
+cargo bench --bench locks -- --noplot "$@"
 BENCH_MEMORY_JSON="$target/bench-memory.json" cargo bench --bench memory
 python3 scripts/bench_report.py "$target/criterion" "$target/bench-memory.json" "$out"
 echo "bench.sh: $(( ($(date +%s) - start) / 60 )) min $(( ($(date +%s) - start) % 60 )) s"
