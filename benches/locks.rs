@@ -23,7 +23,6 @@
 //! Lock peer: a sharded (by file, padded) `Mutex<HashMap<file, Vec<lock>>>`
 //! scanned linearly, as a server with a simple lock list does.
 
-
 mod common;
 
 use std::hint::black_box;

@@ -58,6 +58,9 @@ pub(crate) const GENERIC_ALL_MAPPING: u32 = 0x001F_01FF;
 /// assert_eq!(map_generic(AccessMask::GENERIC_READ).bits(), 0x120089);
 /// ```
 pub fn map_generic(mask: AccessMask) -> AccessMask {
+    if mask.bits() & 0xF000_0000 == 0 {
+        return mask;
+    }
     let mut bits = mask.bits() & 0x0FFF_FFFF;
     for (generic, mapped) in [
         (AccessMask::GENERIC_READ, GENERIC_READ_MAPPING),

@@ -13,7 +13,8 @@ const EMPTY: u64 = u64::MAX;
 /// The smallest table: 16 entries.
 const MIN_BITS: u32 = 4;
 
-/// The index. Load stays at most 7/8.
+/// The index. Load stays at most 3/4 (linear probing's probe counts grow
+/// as 1/(1 - load)^2: 8.5 at 3/4, 32 at 7/8).
 #[derive(Debug)]
 pub(crate) struct Index {
     entries: Box<[u64]>,
@@ -70,7 +71,7 @@ impl Index {
 
     /// Adds `element` under `hash` (the caller knows it is absent).
     pub(crate) fn insert(&mut self, hash: u64, element: u32) {
-        if (self.len as usize + 1) * 8 > self.entries.len() * 7 {
+        if (self.len as usize + 1) * 4 > self.entries.len() * 3 {
             self.grow();
         }
         self.place(((tag(hash) as u64) << 32) | element as u64);
