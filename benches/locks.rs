@@ -194,9 +194,10 @@ impl Locks for LockListPeer {
         let mut g = self.shard(file).lock();
         let locks = g.entry(file).or_default();
         let conflict = locks.iter().any(|l| {
+            // Exclusive conflicts with everything; shared only with another
+            // handle's exclusive lock (it may stack on its own).
             overlap(l.offset, l.length, offset, length)
-                && (l.exclusive || exclusive)
-                && !(l.handle == h && l.exclusive && !exclusive)
+                && (exclusive || (l.exclusive && l.handle != h))
         });
         if !conflict {
             locks.push(LockRec { handle: h, offset, length, exclusive });
