@@ -48,11 +48,24 @@
 //!
 //! # Implementation
 //!
-//! Handles are spread over shards by file number (so every per-file query
-//! touches one shard); each shard is a `parking_lot::RwLock` padded to its own
-//! cache lines, guarding a slab of 64-byte slots in doubling pages, a FIFO
-//! free list (the slot freed last is reused last) and a per-file list of
-//! slots. See the [`location`] module for the bit layout.
+//! Handles are spread over shards by file number (so every per-file query,
+//! share check and lock touches one shard); each shard is a
+//! `parking_lot::RwLock` padded to its own cache lines. A shard keeps
+//! 32-byte handle slots (reused most recently freed first, each with a
+//! generation), one 32-byte record per open file found through an
+//! open-addressing index, an interner for owner strings, and, for files with
+//! several opens or any lock, an extension with the share-mode counts, the
+//! member list and an interval tree of byte-range locks. See the
+//! [`location`] module for the bit layout of a location.
+//!
+//! # Share modes and byte-range locks
+//!
+//! [`HandleTable::open`] refuses an open whose share mode conflicts with
+//! another open of the file ([`OpenError::SharingViolation`]);
+//! [`HandleTable::lock`], [`HandleTable::unlock`] and
+//! [`HandleTable::check_io`] manage byte-range locks as an SMB2 server must,
+//! answering as Samba's smbd does. Every error a server forwards to a client
+//! has `nt_status()`.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
