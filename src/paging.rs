@@ -68,8 +68,8 @@ pub struct ListQuery {
     pub file_number: Option<FileNumber>,
     /// Include each handle's path.
     pub resolve_paths: bool,
-    /// Page size: `None` is [`DEFAULT_LIST_LIMIT`], values above
-    /// [`MAX_LIST_LIMIT`] are lowered to it, `Some(0)` is an error.
+    /// Page size: `None` is [`DEFAULT_LIST_LIMIT`](crate::DEFAULT_LIST_LIMIT), values above
+    /// [`MAX_LIST_LIMIT`](crate::MAX_LIST_LIMIT) are lowered to it, `Some(0)` is an error.
     pub limit: Option<usize>,
     /// Resume after the previous page (`Page::next`); `None` starts at the
     /// beginning.
