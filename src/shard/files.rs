@@ -132,6 +132,13 @@ fn into_raw(s: Arc<str>) -> (*const u8, u16) {
     (Arc::into_raw(s) as *const u8, len)
 }
 
+/// Where the reference counts of the `Arc<str>` whose data is at `p` live
+/// (two words before the data), for prefetching only: never dereferenced.
+#[inline]
+fn arc_header(p: *const u8) -> *const u8 {
+    p.wrapping_sub(2 * std::mem::size_of::<usize>())
+}
+
 /// Takes back the `Arc<str>` that `into_raw` gave up.
 ///
 /// # Safety
@@ -205,6 +212,33 @@ impl Files {
     #[inline]
     pub(crate) fn hash(&self, file: u64) -> u64 {
         file_hash(file, self.seed)
+    }
+
+    /// Starts loading record `i`.
+    #[inline]
+    pub(crate) fn prefetch(&self, i: u32) {
+        if i < self.recs.len() {
+            super::pages::prefetch(self.recs.get(i));
+        }
+    }
+
+    /// Starts loading the path header of record `i` (in cache).
+    #[inline]
+    pub(crate) fn prefetch_path(&self, i: u32) {
+        if i < self.recs.len() {
+            super::pages::prefetch(arc_header(self.recs.get(i).path));
+        }
+    }
+
+    /// Starts loading what the last close of record `i` (in cache) touches:
+    /// its index line and its path's header.
+    #[inline]
+    pub(crate) fn prefetch_removal(&self, i: u32) {
+        if i < self.recs.len() {
+            let r = self.recs.get(i);
+            self.index.prefetch(self.hash(r.file_number));
+            super::pages::prefetch(arc_header(r.path));
+        }
     }
 
     /// The record of `file`, if it has open handles.

@@ -49,6 +49,14 @@ impl Index {
         self.entries.len() - 1
     }
 
+    /// Starts loading the line where `hash` would be found.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        if self.bits != 0 {
+            super::pages::prefetch(&self.entries[self.home(tag(hash))]);
+        }
+    }
+
     /// The element whose tag matches `hash` and which `is` confirms.
     #[inline]
     pub(crate) fn find(&self, hash: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {

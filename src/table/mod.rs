@@ -399,9 +399,15 @@ impl HandleTable {
                 fill[l.shard()] += 1;
             }
         }
-        // Prefetch slots 16 closes ahead (a close touches only its slot), so
-        // the batch waits on memory once per many handles, not on every one.
-        const SLOT_AHEAD: usize = 16;
+        // A close waits on three dependent lines: its slot, then its file
+        // record, then (for a file's last close) the file index line and the
+        // path's header. Prefetch them in stages, so the batch waits on
+        // memory once per many handles instead of three times per handle:
+        // slots 24 closes ahead, file records 12 ahead (their slots are in
+        // cache by then), index lines and paths 4 ahead.
+        const SLOT_AHEAD: usize = 24;
+        const FILE_AHEAD: usize = 12;
+        const INDEX_AHEAD: usize = 4;
         let mut garbage = Vec::new();
         let mut unlocked_files = Vec::new();
         for (shard, s) in self.shards.iter().enumerate() {
@@ -410,13 +416,20 @@ impl HandleTable {
                 continue;
             }
             let mut g = s.lock.write();
-            for &i in group.iter().take(SLOT_AHEAD) {
-                g.prefetch(locations[i as usize]);
+            let at = |n: usize| group.get(n).map(|&i| locations[i as usize]);
+            for n in 0..SLOT_AHEAD.min(group.len()) {
+                g.prefetch(locations[group[n] as usize]);
             }
             let mut closed = 0;
             for (n, &i) in group.iter().enumerate() {
-                if let Some(&ahead) = group.get(n + SLOT_AHEAD) {
-                    g.prefetch(locations[ahead as usize]);
+                if let Some(l) = at(n + SLOT_AHEAD) {
+                    g.prefetch(l);
+                }
+                if let Some(l) = at(n + FILE_AHEAD) {
+                    g.prefetch_file(l);
+                }
+                if let Some(l) = at(n + INDEX_AHEAD) {
+                    g.prefetch_index(l);
                 }
                 results[i as usize] = match g.close(locations[i as usize]) {
                     Ok(Closed { handle, ext, unlocked }) => {
