@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use smb_handles::{AccessMask, FileNumber, HandleTable, ListQuery, Location, OpenSpec};
+use smb_handles::{
+    AccessMask, FileNumber, HandleTable, IoKind, ListQuery, Location, LockElement, LockKind,
+    OpenError, OpenSpec, ShareAccess,
+};
 
 const CLIENTS: u64 = 4;
 const OPENS_PER_CLIENT: u64 = 25_000;
@@ -56,19 +59,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     } else {
                         AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE
                     };
-                    let loc = table
-                        .open(OpenSpec {
-                            file_number: FileNumber(file),
-                            path: paths[file as usize].clone(),
-                            owner: owner.clone(),
-                            access_mask: access,
-                            share_access: smb_handles::ShareAccess::all(),
-                            directory: false,
-                        })
-                        .expect("open");
+                    // Office-style opens: others may read and write, not delete.
+                    let spec = OpenSpec::new(
+                        FileNumber(file),
+                        paths[file as usize].clone(),
+                        owner.clone(),
+                        access,
+                    )
+                    .share_access(ShareAccess::READ | ShareAccess::WRITE);
+                    let loc = table.open(spec).expect("open");
                     if write {
-                        table.adjust_byte_range_locks(loc, 2).expect("lock");
-                        lock_ops += 1;
+                        // Two byte-range locks in this client's own region.
+                        let base = c * 1 << 20;
+                        let x =
+                            |offset| LockElement { offset, length: 512, kind: LockKind::Exclusive };
+                        if table.lock(loc, &[x(base), x(base + 4096)]).is_ok() {
+                            lock_ops += 1;
+                        }
                     }
                     mine.push(loc);
                     // One open in ten is a short-lived one the client closes.
@@ -87,7 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
         })
         .collect();
-    let (mut closes, mut locks) = (0, 0);
+    let (mut closes, mut locks) = (0u64, 0u64);
     for w in workers {
         let (c, l) = w.join().expect("client thread");
         closes += c;
@@ -105,6 +112,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let moved = table.rename_file(FileNumber(42), "/share/archive/file42-final.docx");
     println!("\nrename of file 42 moved {moved} handles in {:.1?}", t.elapsed());
+
+    // Share modes and locks on file 42, as smbd would answer.
+    let admin: Arc<str> = Arc::from("S-1-5-21-1004336348-1177238915-682003330-500");
+    let delete = OpenSpec::new(FileNumber(42), "/x", admin.clone(), AccessMask::DELETE);
+    match table.open(delete) {
+        Err(e @ OpenError::SharingViolation) => println!(
+            "an open of file 42 for DELETE: {e} (NTSTATUS {:#010x}): its opens do not share delete",
+            e.nt_status()
+        ),
+        other => println!("an open of file 42 for DELETE: {other:?}"),
+    }
+    let stat =
+        table.open(OpenSpec::new(FileNumber(42), "/x", admin, AccessMask::FILE_READ_ATTRIBUTES))?;
+    let holder = table
+        .list(&ListQuery { file_number: Some(FileNumber(42)), ..ListQuery::default() })?
+        .file_handles
+        .into_iter()
+        .find(|h| h.handle_info.num_byte_range_locks > 0);
+    if let Some(h) = holder {
+        let other = table.check_io(stat, 0, 1 << 32, IoKind::Write);
+        println!(
+            "a stat open of file 42 is never refused; its write over the locks of {}: {:?}",
+            h.handle_info.location, other
+        );
+    }
+    table.close(stat)?;
 
     let t = Instant::now();
     let first =
