@@ -70,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let loc = table.open(spec).expect("open");
                     if write {
                         // Two byte-range locks in this client's own region.
-                        let base = c * 1 << 20;
+                        let base = c << 20;
                         let x =
                             |offset| LockElement { offset, length: 512, kind: LockKind::Exclusive };
                         if table.lock(loc, &[x(base), x(base + 4096)]).is_ok() {
