@@ -41,7 +41,11 @@ find_library(smb_handles_STATIC_LIBRARY
   PATHS ${_smbh_libdirs} NO_DEFAULT_PATH)
 
 set(smb_handles_FOUND TRUE)
-if(NOT smb_handles_INCLUDE_DIR)
+if(NOT CMAKE_STATIC_LIBRARY_SUFFIX)
+  set(smb_handles_FOUND FALSE)
+  set(smb_handles_NOT_FOUND_MESSAGE
+    "enable C or CXX (project(... LANGUAGES C)) before find_package(smb_handles)")
+elseif(NOT smb_handles_INCLUDE_DIR)
   set(smb_handles_FOUND FALSE)
   set(smb_handles_NOT_FOUND_MESSAGE "smb_handles.h not found in ${_smbh_prefix}/include")
 elseif(NOT smb_handles_SHARED_LIBRARY AND NOT smb_handles_STATIC_LIBRARY)
