@@ -54,18 +54,63 @@
 //! cache lines, guarding a slab of 64-byte slots in doubling pages, a FIFO
 //! free list (the slot freed last is reused last) and a per-file list of
 //! slots. See the [`location`] module for the bit layout.
+//!
+//! # The contract
+//!
+//! The behaviour users rely on, section by section (data model, locations,
+//! access masks, operations, JSON, C ABI, and the per-file state, share
+//! modes, byte-range locks and NTSTATUS codes the crate is being brought
+//! to), is the page [`contract`] (`docs/contract.md` in the package).
+//! Changes between releases are in `CHANGELOG.md`.
+//!
+//! # Feature flags
+//!
+//! * `admin` (off by default): the [`admin`] module, Qumulo's
+//!   `/v1/smb/files` REST endpoint over a Unix socket and over TCP with TLS,
+//!   for the vendor's `qq` CLI, and its C functions `smbh_admin_start` and
+//!   `smbh_admin_stop`. It pulls in tokio, hyper and rustls.
+//!
+//! # Use from C and C++
+//!
+//! The [`ffi`] module is the C ABI of the committed header
+//! `include/smb_handles.h`; `include/smb_handles.hpp` wraps it for C++17.
+//! [cargo-c](https://crates.io/crates/cargo-c) installs the library the way
+//! C builds expect it (`scripts/install-c.sh` does the same without
+//! cargo-c):
+//!
+//! ```text
+//! cargo cinstall --release --prefix=/usr/local   # add --features admin for smbh_admin_*
+//! cc server.c $(pkg-config --cflags --libs smb_handles)
+//! ```
+//!
+//! It installs `libsmb_handles.so` (SONAME `libsmb_handles.so.0.1` for
+//! every 0.1.x), `libsmb_handles.a`, `smb_handles.pc`, the two headers, and
+//! a CMake package (`find_package(smb_handles)`, target
+//! `smb_handles::smb_handles`).
+//!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.85 (`rust-version` in Cargo.toml), with or without `admin`: CI
+//! checks the library with that toolchain and the committed `Cargo.lock`
+//! (`scripts/msrv.sh`). Newer releases of some dependencies need a newer
+//! Rust; resolving with Cargo's MSRV-aware resolver keeps to older ones.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod access;
 #[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
 pub mod admin;
 mod config;
 mod error;
 pub mod ffi;
 pub mod json;
 pub mod location;
+
+#[doc = include_str!("../docs/contract.md")]
+pub mod contract {}
 mod paging;
 mod record;
 mod shard;
