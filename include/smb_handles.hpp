@@ -37,16 +37,22 @@
  * freed with smbh_string_free). smbh::HandleView borrows a record for the
  * duration of a visitor call only; smbh::Handle is an owned copy.
  *
- * Threads: every member function of Table is const except assignment, and
- * may be called from any number of threads at once (the C ABI's guarantee);
- * moving or destroying a Table needs the same exclusion as freeing it in C.
+ * Threads: the const member functions of Table may be called on one table
+ * from any number of threads at once (the C ABI's guarantee); moving,
+ * assigning, releasing or destroying a Table needs the same exclusion as
+ * smbh_table_free in C (no other call on it running or to come).
  *
  * Adding a function of the C ABI: write one member that converts the
  * arguments (std::string_view -> detail::ptr(), size()), calls the smbh_
  * function, and returns detail::make_result(status, value) - see open() or
  * rename_file() for the pattern. Options that a C function takes in a
  * params struct belong in a C++ struct with defaults (see OpenParams), so
- * new fields do not change call sites.
+ * new fields (a share mode, say) do not change call sites. A new status
+ * code needs nothing here: Status carries any smbh_status.
+ *
+ * Not wrapped: smbh_admin_start / smbh_admin_stop (the `admin` feature; a
+ * default install does not export them). Call them directly with
+ * native_handle().
  */
 
 #ifndef SMB_HANDLES_HPP

@@ -38,10 +38,11 @@ for f in Cargo.toml Cargo.lock build.rs cbindgen.toml src/lib.rs src/ffi/mod.rs 
   include/smb_handles.h include/smb_handles.hpp \
   cmake/smb_handlesConfig.cmake cmake/smb_handlesConfigVersion.cmake \
   docs/contract.md README.md CHANGELOG.md BENCHMARKS.md LICENSE-MIT LICENSE-APACHE \
-  examples/c/open_files.c examples/c/CMakeLists.txt examples/c/Makefile; do
+  examples/c/open_files.c examples/c/CMakeLists.txt examples/c/Makefile scripts/install-c.sh; do
   grep -qx "$f" "$list" || fail "the package lacks $f"
 done
-if grep -E '^(scripts|\.ci|target|fuzz|\.venv)/|^benches/.*\.(json|csv|svg|html|txt)$|^Cargo\.lock\.bak$' "$list"; then
+if grep -v '^scripts/install-c\.sh$' "$list" \
+  | grep -E '^(scripts|\.ci|target|fuzz|\.venv)/|^benches/.*\.(json|csv|svg|html|txt)$|^Cargo\.lock\.bak$'; then
   fail "the package holds the files above (CI, scripts, fuzzing or benchmark output)"
 fi
 
