@@ -10,9 +10,9 @@
  *     smbh::Location loc = table.open({4242, "/projects/q3/report.xlsx",
  *                                      "S-1-5-21-1-1104", smbh::access::file_read_data})
  *                              .value();                  // result<T>: check, or value() throws
- *     table.list({}, [](const smbh::HandleView &h) {      // a lambda as the visitor
+ *     table.for_each({}, [](const smbh::HandleView &h) {  // a lambda as the visitor
  *         std::cout << h.location() << ' ' << h.owner() << '\n';
- *     });
+ *     }).value();                                         // every page; throws on error
  *     smbh::Status s = table.close(loc);                  // s.ok(), s.code(), s.message()
  *
  * Error handling, chosen for servers that build with or without exceptions:
@@ -126,8 +126,9 @@ inline constexpr std::uint32_t generic_read = 0x80000000;
 inline constexpr std::uint32_t file_all = 0x1F01FF;
 }  // namespace access
 
-/** The outcome of a call: an smbh_status code and its message. */
-class Status {
+/** The outcome of a call: an smbh_status code and its message. [[nodiscard]]:
+ *  ignoring one is a warning (cast to void to ignore on purpose). */
+class [[nodiscard]] Status {
 public:
     /** SMBH_STATUS_OK. */
     constexpr Status() noexcept = default;
@@ -193,10 +194,10 @@ inline void Status::check() const {
 
 /**
  * A value or the status of a failed call, after C++23 std::expected.
- * `*r` and `r->` require ok(); `value()` checks.
+ * `*r` and `r->` require ok(); `value()` checks. [[nodiscard]], like Status.
  */
 template <class T>
-class Result {
+class [[nodiscard]] Result {
 public:
     /** A success holding `value`. */
     Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit, like std::expected
@@ -254,7 +255,7 @@ private:
 
 /** The result of a call without an output: just its status. */
 template <>
-class Result<void> {
+class [[nodiscard]] Result<void> {
 public:
     /** Success. */
     Result() noexcept = default;
