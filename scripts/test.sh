@@ -2,8 +2,9 @@
 # The project's test command (README's second command; .ci/run calls it too).
 # Installs what the tests need, then runs every test: Rust unit, integration
 # and doc tests (with every feature), the C ABI tests under sanitizers (driven
-# by `cargo test`), the C tests again under valgrind, and the admin endpoint
-# driven by the vendor's `qq` CLI. Fails loudly when something is missing.
+# by `cargo test`), the C tests again under valgrind, the admin endpoint
+# driven by the vendor's `qq` CLI, and the installed library used from C and
+# C++ (scripts/test-install.sh). Fails loudly when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,3 +41,8 @@ cargo test --all-features --locked
 if [ -f scripts/c-tests-valgrind.sh ]; then
   bash scripts/c-tests-valgrind.sh
 fi
+
+# The C and C++ user's view: install into a temporary prefix (cargo cinstall,
+# or scripts/install-c.sh without cargo-c), then build the C example with
+# pkg-config, CMake and its Makefile, and the C++ wrapper test, from there.
+bash scripts/test-install.sh

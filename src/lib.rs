@@ -66,9 +66,49 @@
 //! [`HandleTable::check_io`] manage byte-range locks as an SMB2 server must,
 //! answering as Samba's smbd does. Every error a server forwards to a client
 //! has `nt_status()`.
+//!
+//! # The contract
+//!
+//! The behaviour users rely on, section by section (data model, locations,
+//! access masks, operations, JSON, C ABI, per-file state, share modes,
+//! byte-range locks and NTSTATUS codes), is the page [`contract`] (`docs/contract.md` in the package).
+//! Changes between releases are in `CHANGELOG.md`.
+//!
+//! # Feature flags
+//!
+//! * `admin` (off by default): the [`admin`] module, Qumulo's
+//!   `/v1/smb/files` REST endpoint over a Unix socket and over TCP with TLS,
+//!   for the vendor's `qq` CLI, and its C functions `smbh_admin_start` and
+//!   `smbh_admin_stop`. It pulls in tokio, hyper and rustls.
+//!
+//! # Use from C and C++
+//!
+//! The [`ffi`] module is the C ABI of the committed header
+//! `include/smb_handles.h`; `include/smb_handles.hpp` wraps it for C++17.
+//! [cargo-c](https://crates.io/crates/cargo-c) installs the library the way
+//! C builds expect it (`scripts/install-c.sh` does the same without
+//! cargo-c):
+//!
+//! ```text
+//! cargo cinstall --release --prefix=/usr/local   # add --features admin for smbh_admin_*
+//! cc server.c $(pkg-config --cflags --libs smb_handles)
+//! ```
+//!
+//! It installs `libsmb_handles.so` (SONAME `libsmb_handles.so.0.1` for
+//! every 0.1.x), `libsmb_handles.a`, `smb_handles.pc`, the two headers, and
+//! a CMake package (`find_package(smb_handles)`, target
+//! `smb_handles::smb_handles`).
+//!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.85 (`rust-version` in Cargo.toml), with or without `admin`: CI
+//! checks the library with that toolchain and the committed `Cargo.lock`
+//! (`scripts/msrv.sh`). Newer releases of some dependencies need a newer
+//! Rust; resolving with Cargo's MSRV-aware resolver keeps to older ones.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The model, bottom layer: limits, ids, masks, share modes, lock ranges,
 // records and errors.
@@ -87,9 +127,13 @@ mod shard;
 mod table;
 // On top: JSON, the C ABI and the admin endpoint.
 #[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
 pub mod admin;
 pub mod ffi;
 pub mod json;
+
+#[doc = include_str!("../docs/contract.md")]
+pub mod contract {}
 
 pub use access::{AccessMask, AccessMaskError, RESERVED_ACCESS_BITS};
 pub use config::{Config, ConfigError};

@@ -1,11 +1,14 @@
 /* A file server's view of smb-handles from C: open handles for a few
  * clients, list them as JSON, force-close a batch, free everything.
  *
- * Build (from the repository root, after `cargo build --release`):
- *     make -C examples/c && ./examples/c/open_files
- * or in one line:
+ * Build from an installed library (`cargo cinstall --release --prefix=P`,
+ * or scripts/install-c.sh), with PKG_CONFIG_PATH set to its pkgconfig folder:
+ *     cc -std=c11 open_files.c $(pkg-config --cflags --libs smb_handles) -o open_files
+ *     cmake -S examples/c -B build -DCMAKE_PREFIX_PATH=P && cmake --build build
+ *     make -C examples/c
+ * or, without installing, from a checkout after `cargo build --release`:
  *     cc -std=c11 -Wall -Iinclude examples/c/open_files.c \
- *        target/release/libsmb_handles.a -lpthread -ldl -lm -o open_files
+ *        target/release/libsmb_handles.a -lpthread -ldl -lm -lrt -o open_files
  */
 #include <stdio.h>
 #include <stdlib.h>

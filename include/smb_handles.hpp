@@ -1,0 +1,732 @@
+/*
+ * smb_handles.hpp: a header-only C++17 wrapper of the smb-handles C ABI
+ * (smb_handles.h). Nothing here is compiled into the library: it calls the
+ * smbh_ functions, so link the library as for C (pkg-config smb_handles, or
+ * CMake's smb_handles::smb_handles).
+ *
+ *     #include <smb_handles.hpp>
+ *
+ *     smbh::Table table;                                  // throws smbh::error on failure
+ *     smbh::Location loc = table.open({4242, "/projects/q3/report.xlsx",
+ *                                      "S-1-5-21-1-1104", smbh::access::file_read_data})
+ *                              .value();                  // result<T>: check, or value() throws
+ *     table.for_each({}, [](const smbh::HandleView &h) {  // a lambda as the visitor
+ *         std::cout << h.location() << ' ' << h.owner() << '\n';
+ *     }).value();                                         // every page; throws on error
+ *     smbh::Status s = table.close(loc);                  // s.ok(), s.code(), s.message()
+ *
+ * Error handling, chosen for servers that build with or without exceptions:
+ *
+ * - Every operation that can fail returns smbh::Result<T> (T is void for
+ *   operations without an output), modelled on C++23 std::expected: test it
+ *   with `ok()` or `if (r)`, read `status()` (an smbh::Status: code and
+ *   message), and take the value with `*r` / `r->` (only when ok) or
+ *   `value()`, which throws smbh::error (a std::runtime_error carrying the
+ *   status) when the call failed. Nothing in this header throws except
+ *   `value()`, `Status::check()` and the Table constructor; all other
+ *   functions are noexcept or may only throw std::bad_alloc (copies into
+ *   std::string / std::vector) and what a visitor throws.
+ * - Expected outcomes of a file server (a stale location on close, a full
+ *   table) are statuses, not exceptions, so a server never pays for an
+ *   exception on a client's mistake.
+ * - Built with -fno-exceptions, `value()` on a failed result calls
+ *   std::abort() instead of throwing; test `ok()` first.
+ *
+ * Ownership: smbh::Table owns its smbh_table (move-only; freed by the
+ * destructor). smbh::String owns a string the library returned (move-only;
+ * freed with smbh_string_free). smbh::HandleView borrows a record for the
+ * duration of a visitor call only; smbh::Handle is an owned copy.
+ *
+ * Threads: the const member functions of Table may be called on one table
+ * from any number of threads at once (the C ABI's guarantee); moving,
+ * assigning, releasing or destroying a Table needs the same exclusion as
+ * smbh_table_free in C (no other call on it running or to come).
+ *
+ * Adding a function of the C ABI: write one member that converts the
+ * arguments (std::string_view -> detail::ptr(), size()), calls the smbh_
+ * function, and returns detail::make_result(status, value) - see open() or
+ * rename_file() for the pattern. Options that a C function takes in a
+ * params struct belong in a C++ struct with defaults (see OpenParams), so
+ * new fields (a share mode, say) do not change call sites. A new status
+ * code needs nothing here: Status carries any smbh_status.
+ *
+ * Not wrapped: smbh_admin_start / smbh_admin_stop (the `admin` feature; a
+ * default install does not export them). Call them directly with
+ * native_handle().
+ */
+
+#ifndef SMB_HANDLES_HPP
+#define SMB_HANDLES_HPP
+
+#include <smb_handles.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#define SMBH_HPP_EXCEPTIONS 1
+#else
+#define SMBH_HPP_EXCEPTIONS 0
+#endif
+
+#if __cplusplus < 201703L && !(defined(_MSVC_LANG) && _MSVC_LANG >= 201703L)
+#error "smb_handles.hpp needs C++17 or later (-std=c++17)"
+#endif
+
+namespace smbh {
+
+/** A handle's location (its 64-bit id); never 0 nor UINT64_MAX. */
+using Location = std::uint64_t;
+/** A file (inode) number. */
+using FileNumber = std::uint64_t;
+/** A listing cursor: kStart, or the `next` of the previous page. */
+using Cursor = std::uint64_t;
+
+/** The cursor that starts a listing at the beginning. */
+inline constexpr Cursor kCursorStart = SMBH_CURSOR_START;
+/** The `next` cursor of the last page. */
+inline constexpr Cursor kCursorDone = SMBH_CURSOR_DONE;
+
+/** MS-DTYP ACCESS_MASK bits (the C ABI takes a plain uint32_t). */
+namespace access {
+inline constexpr std::uint32_t file_read_data = 0x1;
+inline constexpr std::uint32_t file_list_directory = 0x1;
+inline constexpr std::uint32_t file_write_data = 0x2;
+inline constexpr std::uint32_t file_add_file = 0x2;
+inline constexpr std::uint32_t file_append_data = 0x4;
+inline constexpr std::uint32_t file_add_subdirectory = 0x4;
+inline constexpr std::uint32_t file_read_ea = 0x8;
+inline constexpr std::uint32_t file_write_ea = 0x10;
+inline constexpr std::uint32_t file_execute = 0x20;
+inline constexpr std::uint32_t file_traverse = 0x20;
+inline constexpr std::uint32_t file_delete_child = 0x40;
+inline constexpr std::uint32_t file_read_attributes = 0x80;
+inline constexpr std::uint32_t file_write_attributes = 0x100;
+inline constexpr std::uint32_t delete_ = 0x10000;
+inline constexpr std::uint32_t read_control = 0x20000;
+inline constexpr std::uint32_t write_dac = 0x40000;
+inline constexpr std::uint32_t write_owner = 0x80000;
+inline constexpr std::uint32_t synchronize = 0x100000;
+inline constexpr std::uint32_t access_system_security = 0x1000000;
+inline constexpr std::uint32_t maximum_allowed = 0x2000000;
+inline constexpr std::uint32_t generic_all = 0x10000000;
+inline constexpr std::uint32_t generic_execute = 0x20000000;
+inline constexpr std::uint32_t generic_write = 0x40000000;
+inline constexpr std::uint32_t generic_read = 0x80000000;
+/** FILE_ALL_ACCESS. */
+inline constexpr std::uint32_t file_all = 0x1F01FF;
+}  // namespace access
+
+/** The outcome of a call: an smbh_status code and its message. [[nodiscard]]:
+ *  ignoring one is a warning (cast to void to ignore on purpose). */
+class [[nodiscard]] Status {
+public:
+    /** SMBH_STATUS_OK. */
+    constexpr Status() noexcept = default;
+    /** Wraps a code returned by an smbh_ function. */
+    constexpr explicit Status(smbh_status code) noexcept : code_(code) {}
+
+    /** True for SMBH_STATUS_OK. */
+    constexpr bool ok() const noexcept { return code_ == SMBH_STATUS_OK; }
+    /** True for SMBH_STATUS_OK. */
+    constexpr explicit operator bool() const noexcept { return ok(); }
+    /** The C code, to compare with the SMBH_STATUS_ constants. */
+    constexpr smbh_status code() const noexcept { return code_; }
+    /** The library's static message for the code (never NULL). */
+    const char *message() const noexcept {
+        return smbh_status_message(static_cast<std::uint32_t>(code_));
+    }
+    /** Throws smbh::error unless ok() (aborts when built without exceptions). */
+    inline void check() const;
+
+    friend constexpr bool operator==(Status a, Status b) noexcept { return a.code_ == b.code_; }
+    friend constexpr bool operator!=(Status a, Status b) noexcept { return a.code_ != b.code_; }
+    friend constexpr bool operator==(Status a, smbh_status b) noexcept { return a.code_ == b; }
+    friend constexpr bool operator!=(Status a, smbh_status b) noexcept { return a.code_ != b; }
+
+private:
+    smbh_status code_ = SMBH_STATUS_OK;
+};
+
+/** What Result::value(), Status::check() and Table's constructor throw. */
+class error : public std::runtime_error {
+public:
+    /** An error for a status that is not OK. */
+    explicit error(Status status) : std::runtime_error(status.message()), status_(status) {}
+    /** The status that failed. */
+    Status status() const noexcept { return status_; }
+
+private:
+    Status status_;
+};
+
+namespace detail {
+
+[[noreturn]] inline void fail(Status status) {
+#if SMBH_HPP_EXCEPTIONS
+    throw error(status);
+#else
+    (void)status;
+    std::abort();
+#endif
+}
+
+/** The C ABI refuses NULL even for zero-length strings; an empty
+ *  std::string_view may have a NULL data(). */
+inline const char *ptr(std::string_view s) noexcept { return s.data() != nullptr ? s.data() : ""; }
+
+}  // namespace detail
+
+inline void Status::check() const {
+    if (!ok()) {
+        detail::fail(*this);
+    }
+}
+
+/**
+ * A value or the status of a failed call, after C++23 std::expected.
+ * `*r` and `r->` require ok(); `value()` checks. [[nodiscard]], like Status.
+ */
+template <class T>
+class [[nodiscard]] Result {
+public:
+    /** A success holding `value`. */
+    Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit, like std::expected
+    /** A failure; `status` must not be OK. */
+    Result(Status status) noexcept : status_(status) {}  // NOLINT
+
+    /** True when the call succeeded. */
+    bool ok() const noexcept { return status_.ok(); }
+    /** True when the call succeeded. */
+    explicit operator bool() const noexcept { return ok(); }
+    /** OK, or why the call failed. */
+    Status status() const noexcept { return status_; }
+
+    /** The value; throws smbh::error when the call failed. */
+    T &value() & {
+        status_.check();
+        return *value_;
+    }
+    /** The value; throws smbh::error when the call failed. */
+    const T &value() const & {
+        status_.check();
+        return *value_;
+    }
+    /** The value, moved out; throws smbh::error when the call failed. */
+    T &&value() && {
+        status_.check();
+        return std::move(*value_);
+    }
+    /** The value, or `fallback` when the call failed. */
+    template <class U>
+    T value_or(U &&fallback) const & {
+        return ok() ? *value_ : static_cast<T>(std::forward<U>(fallback));
+    }
+    /** The value, moved out, or `fallback` when the call failed. */
+    template <class U>
+    T value_or(U &&fallback) && {
+        return ok() ? std::move(*value_) : static_cast<T>(std::forward<U>(fallback));
+    }
+
+    /** The value (the call must have succeeded). */
+    T &operator*() & noexcept { return *value_; }
+    /** The value (the call must have succeeded). */
+    const T &operator*() const & noexcept { return *value_; }
+    /** The value, moved out (the call must have succeeded). */
+    T &&operator*() && noexcept { return std::move(*value_); }
+    /** Member access to the value (the call must have succeeded). */
+    T *operator->() noexcept { return &*value_; }
+    /** Member access to the value (the call must have succeeded). */
+    const T *operator->() const noexcept { return &*value_; }
+
+private:
+    std::optional<T> value_;
+    Status status_;
+};
+
+/** The result of a call without an output: just its status. */
+template <>
+class [[nodiscard]] Result<void> {
+public:
+    /** Success. */
+    Result() noexcept = default;
+    /** The status of the call. */
+    Result(Status status) noexcept : status_(status) {}  // NOLINT
+
+    /** True when the call succeeded. */
+    bool ok() const noexcept { return status_.ok(); }
+    /** True when the call succeeded. */
+    explicit operator bool() const noexcept { return ok(); }
+    /** OK, or why the call failed. */
+    Status status() const noexcept { return status_; }
+    /** Throws smbh::error when the call failed. */
+    void value() const { status_.check(); }
+
+private:
+    Status status_;
+};
+
+namespace detail {
+
+template <class T>
+Result<std::decay_t<T>> make_result(smbh_status code, T &&value) {
+    if (code != SMBH_STATUS_OK) {
+        return Result<std::decay_t<T>>(Status(code));
+    }
+    return Result<std::decay_t<T>>(std::forward<T>(value));
+}
+
+}  // namespace detail
+
+/**
+ * A string the library returned (JSON bodies), owned: freed with
+ * smbh_string_free by the destructor. Move-only. NUL-terminated.
+ */
+class String {
+public:
+    /** An empty, null string. */
+    String() noexcept = default;
+    /** Takes ownership of `text` (from the library; may be NULL), `len` bytes. */
+    String(char *text, std::size_t len) noexcept : text_(text), len_(text != nullptr ? len : 0) {}
+    String(const String &) = delete;
+    String &operator=(const String &) = delete;
+    /** Moves ownership; `other` becomes null. */
+    String(String &&other) noexcept
+        : text_(std::exchange(other.text_, nullptr)), len_(std::exchange(other.len_, 0)) {}
+    /** Frees the current string and takes `other`'s. */
+    String &operator=(String &&other) noexcept {
+        if (this != &other) {
+            reset();
+            text_ = std::exchange(other.text_, nullptr);
+            len_ = std::exchange(other.len_, 0);
+        }
+        return *this;
+    }
+    ~String() { reset(); }
+
+    /** The text (empty when null); valid while this String lives. */
+    std::string_view view() const noexcept {
+        return text_ != nullptr ? std::string_view(text_, len_) : std::string_view();
+    }
+    /** The text, NUL-terminated ("" when null). */
+    const char *c_str() const noexcept { return text_ != nullptr ? text_ : ""; }
+    /** Length in bytes, without the NUL. */
+    std::size_t size() const noexcept { return len_; }
+    /** True when no string is held. */
+    bool empty() const noexcept { return len_ == 0; }
+    /** A std::string copy. */
+    std::string str() const { return std::string(view()); }
+    /** Implicit view, for functions taking std::string_view. */
+    operator std::string_view() const noexcept { return view(); }  // NOLINT
+
+    /** Gives up ownership: the caller must pass the pointer to smbh_string_free. */
+    char *release() noexcept {
+        len_ = 0;
+        return std::exchange(text_, nullptr);
+    }
+    /** Frees the string now; *this becomes null. */
+    void reset() noexcept {
+        smbh_string_free(std::exchange(text_, nullptr));
+        len_ = 0;
+    }
+
+private:
+    char *text_ = nullptr;
+    std::size_t len_ = 0;
+};
+
+struct Handle;
+
+/**
+ * One handle as a visitor sees it: borrowed from the library for the
+ * duration of the visitor call only (copy what you keep, or call to_owned()).
+ */
+class HandleView {
+public:
+    /** Wraps a record passed to a C visitor. */
+    explicit HandleView(const smbh_handle &h) noexcept : h_(&h) {}
+
+    /** The file (inode) the handle is open on. */
+    FileNumber file_number() const noexcept { return h_->file_number; }
+    /** The handle's location. */
+    Location location() const noexcept { return h_->location; }
+    /** 1 at open; +1 on every change to the record. */
+    std::uint64_t version() const noexcept { return h_->version; }
+    /** Byte-range locks held through this handle. */
+    std::uint32_t num_byte_range_locks() const noexcept { return h_->num_byte_range_locks; }
+    /** Granted access (MS-DTYP ACCESS_MASK bits). */
+    std::uint32_t access_mask() const noexcept { return h_->access_mask; }
+    /** The opener's identity. */
+    std::string_view owner() const noexcept { return {h_->owner, h_->owner_len}; }
+    /** The path, or nullopt when the listing did not resolve paths. */
+    std::optional<std::string_view> path() const noexcept {
+        if (h_->path == nullptr) {
+            return std::nullopt;
+        }
+        return std::string_view(h_->path, h_->path_len);
+    }
+    /** True for a directory handle. */
+    bool directory() const noexcept { return h_->directory; }
+    /** The C record. */
+    const smbh_handle &raw() const noexcept { return *h_; }
+
+    /** An owned copy (see Handle). */
+    inline Handle to_owned() const;
+
+private:
+    const smbh_handle *h_;
+};
+
+/** An owned copy of one handle's record (what Table::get returns). */
+struct Handle {
+    FileNumber file_number = 0;               ///< the file (inode)
+    Location location = 0;                    ///< the handle's location
+    std::uint64_t version = 0;                ///< 1 at open, +1 per change
+    std::uint32_t num_byte_range_locks = 0;   ///< locks held through it
+    std::uint32_t access_mask = 0;            ///< granted access
+    std::string owner;                        ///< the opener's identity
+    std::optional<std::string> path;          ///< the path, when resolved
+    bool directory = false;                   ///< a directory handle
+};
+
+inline Handle HandleView::to_owned() const {
+    Handle h;
+    h.file_number = file_number();
+    h.location = location();
+    h.version = version();
+    h.num_byte_range_locks = num_byte_range_locks();
+    h.access_mask = access_mask();
+    h.owner = std::string(owner());
+    if (auto p = path()) {
+        h.path = std::string(*p);
+    }
+    h.directory = directory();
+    return h;
+}
+
+/** What Table::open registers. Fields not given keep their defaults. */
+struct OpenParams {
+    FileNumber file_number = 0;        ///< the file (inode) being opened
+    std::string_view path;             ///< UTF-8, at most SMBH_MAX_PATH_LEN bytes, no NUL
+    std::string_view owner;            ///< UTF-8, at most SMBH_MAX_OWNER_LEN bytes, no NUL
+    std::uint32_t access_mask = 0;     ///< granted access (smbh::access bits)
+    bool directory = false;            ///< a directory handle
+};
+
+/** What Table::list and Table::list_json list (defaults: everything, 1000 per page). */
+struct ListQuery {
+    Cursor after = kCursorStart;                     ///< where to start
+    std::size_t limit = SMBH_DEFAULT_LIST_LIMIT;     ///< page size, 1..SMBH_MAX_LIST_LIMIT
+    std::optional<FileNumber> file_number;           ///< only this file's handles
+    bool resolve_paths = false;                      ///< include paths
+
+    /** The C struct. */
+    smbh_list_query raw() const noexcept {
+        smbh_list_query q{};
+        q.after = after;
+        q.limit = limit;
+        q.by_file = file_number.has_value();
+        q.file_number = file_number.value_or(0);
+        q.resolve_paths = resolve_paths;
+        return q;
+    }
+};
+
+/** A page of JSON from Table::list_json. */
+struct JsonPage {
+    String json;                 ///< the body of GET /v1/smb/files
+    Cursor next = kCursorDone;   ///< kCursorDone after the last page
+};
+
+namespace detail {
+
+/** Calls a C++ visitor from the C callback; keeps exceptions out of C. */
+template <class F>
+struct Visit {
+    F *f;
+#if SMBH_HPP_EXCEPTIONS
+    std::exception_ptr thrown;
+#endif
+
+    explicit Visit(F *fn) noexcept : f(fn) {}
+
+    static int call(void *userdata, const smbh_handle *handle) noexcept {
+        auto *self = static_cast<Visit *>(userdata);
+#if SMBH_HPP_EXCEPTIONS
+        try {
+#endif
+            HandleView view(*handle);
+            if constexpr (std::is_same_v<std::invoke_result_t<F &, const HandleView &>, void>) {
+                (*self->f)(view);
+                return 0;
+            } else {
+                return static_cast<bool>((*self->f)(view)) ? 0 : 1;
+            }
+#if SMBH_HPP_EXCEPTIONS
+        } catch (...) {
+            // A C++ exception must not unwind through the library: stop the
+            // listing here and rethrow it once the C call has returned.
+            self->thrown = std::current_exception();
+            return 1;
+        }
+#endif
+    }
+
+    void rethrow() {
+#if SMBH_HPP_EXCEPTIONS
+        if (thrown) {
+            std::rethrow_exception(thrown);
+        }
+#endif
+    }
+};
+
+}  // namespace detail
+
+/**
+ * A table of open SMB file handles: owns one smbh_table and frees it on
+ * destruction. Move-only. Every const member may be called from any thread
+ * concurrently.
+ */
+class Table {
+public:
+    /**
+     * Makes a table (smbh_table_new). `shards`: 1 to 256, 0 picks a size for
+     * this machine; `max_handles`: 0 means the library default. Throws
+     * smbh::error on failure; Table::create() is the non-throwing form.
+     */
+    explicit Table(std::size_t shards = 0, std::size_t max_handles = 0) {
+        Status s(smbh_table_new(shards, max_handles, &t_));
+        s.check();
+    }
+
+    /** Makes a table without throwing (see the constructor). */
+    static Result<Table> create(std::size_t shards = 0, std::size_t max_handles = 0) noexcept {
+        smbh_table *t = nullptr;
+        Status s(smbh_table_new(shards, max_handles, &t));
+        if (!s.ok()) {
+            return s;
+        }
+        return Table(t);
+    }
+
+    /** Takes ownership of a table from smbh_table_new (may be NULL). */
+    static Table adopt(smbh_table *table) noexcept { return Table(table); }
+
+    Table(const Table &) = delete;
+    Table &operator=(const Table &) = delete;
+    /** Moves ownership; `other` becomes empty (every call on it gives NULL_PARAMETER). */
+    Table(Table &&other) noexcept : t_(std::exchange(other.t_, nullptr)) {}
+    /** Frees the current table and takes `other`'s. */
+    Table &operator=(Table &&other) noexcept {
+        if (this != &other) {
+            smbh_table_free(std::exchange(t_, other.t_));
+            other.t_ = nullptr;
+        }
+        return *this;
+    }
+    /** Frees the table with every handle still in it. */
+    ~Table() { smbh_table_free(t_); }
+
+    /** The C table, still owned by *this (NULL after a move). */
+    smbh_table *native_handle() const noexcept { return t_; }
+    /** Gives up ownership: the caller must free it with smbh_table_free. */
+    smbh_table *release() noexcept { return std::exchange(t_, nullptr); }
+    /** True unless moved from or released. */
+    explicit operator bool() const noexcept { return t_ != nullptr; }
+
+    /** Registers an open (smbh_open) and returns its new location. */
+    Result<Location> open(const OpenParams &p) const noexcept {
+        Location loc = 0;
+        smbh_status s = smbh_open(t_, p.file_number, detail::ptr(p.path), p.path.size(),
+                                  detail::ptr(p.owner), p.owner.size(), p.access_mask, p.directory,
+                                  &loc);
+        return detail::make_result(s, loc);
+    }
+
+    /** A copy of one handle's record, path included (smbh_get); NOT_FOUND when closed. */
+    Result<Handle> get(Location location) const {
+        std::optional<Handle> out;
+        auto copy = [&out](const HandleView &h) { out = h.to_owned(); };
+        detail::Visit<decltype(copy)> v{&copy};
+        Status s(smbh_get(t_, location, &detail::Visit<decltype(copy)>::call, &v));
+        v.rethrow();
+        if (!s.ok()) {
+            return s;
+        }
+        return std::move(*out);
+    }
+
+    /** Adds `delta` to the handle's byte-range lock count; returns the new count. */
+    Result<std::uint32_t> adjust_byte_range_locks(Location location, std::int64_t delta) const
+        noexcept {
+        std::uint32_t count = 0;
+        smbh_status s = smbh_adjust_byte_range_locks(t_, location, delta, &count);
+        return detail::make_result(s, count);
+    }
+
+    /** Sets the path of every open of `file`; returns how many were renamed. */
+    Result<std::size_t> rename_file(FileNumber file, std::string_view path) const noexcept {
+        std::size_t renamed = 0;
+        smbh_status s = smbh_rename_file(t_, file, detail::ptr(path), path.size(), &renamed);
+        return detail::make_result(s, renamed);
+    }
+
+    /** Closes one handle: OK, or NOT_FOUND / INVALID_LOCATION. */
+    Status close(Location location) const noexcept { return Status(smbh_close(t_, location)); }
+
+    /**
+     * Closes `count` handles; returns one status per location, in order
+     * (a failed Result means the batch did not run).
+     */
+    Result<std::vector<Status>> close_batch(const Location *locations, std::size_t count) const {
+        // The C ABI refuses NULL arrays even for count 0; an empty vector's
+        // data() may be NULL.
+        static const Location no_location = 0;
+        smbh_status no_status = SMBH_STATUS_OK;
+        std::vector<smbh_status> codes(count);
+        Status s(smbh_close_batch(t_, count != 0 ? locations : &no_location, count,
+                                  count != 0 ? codes.data() : &no_status));
+        if (!s.ok()) {
+            return s;
+        }
+        std::vector<Status> out;
+        out.reserve(count);
+        for (smbh_status c : codes) {
+            out.emplace_back(c);
+        }
+        return Result<std::vector<Status>>(std::move(out));
+    }
+    /** Closes every location of `locations`; see the pointer overload. */
+    Result<std::vector<Status>> close_batch(const std::vector<Location> &locations) const {
+        return close_batch(locations.data(), locations.size());
+    }
+
+    /**
+     * Lists one page, calling `visit(const HandleView &)` once per handle
+     * with no table lock held (it may call this table, even close the
+     * handle). `visit` returns void (go on) or bool (false stops the page).
+     * Returns the cursor of the next page (kCursorDone after the last).
+     * An exception thrown by `visit` stops the listing and is rethrown here.
+     */
+    template <class F>
+    Result<Cursor> list(const ListQuery &query, F &&visit) const {
+        smbh_list_query q = query.raw();
+        std::remove_reference_t<F> &f = visit;
+        detail::Visit<std::remove_reference_t<F>> v{&f};
+        Cursor next = kCursorDone;
+        smbh_status s =
+            smbh_list(t_, &q, &detail::Visit<std::remove_reference_t<F>>::call, &v, &next);
+        v.rethrow();
+        return detail::make_result(s, next);
+    }
+
+    /**
+     * Walks every page from `query.after` to the end, calling `visit` as
+     * list() does; stops early (with OK) when `visit` returns false.
+     */
+    template <class F>
+    Result<void> for_each(ListQuery query, F &&visit) const {
+        bool stopped = false;
+        auto wrapped = [&](const HandleView &h) -> bool {
+            if constexpr (std::is_same_v<std::invoke_result_t<F &, const HandleView &>, void>) {
+                visit(h);
+                return true;
+            } else {
+                stopped = !static_cast<bool>(visit(h));
+                return !stopped;
+            }
+        };
+        while (query.after != kCursorDone) {
+            Result<Cursor> next = list(query, wrapped);
+            if (!next.ok()) {
+                return next.status();
+            }
+            if (stopped) {
+                break;
+            }
+            query.after = *next;
+        }
+        return Result<void>();
+    }
+
+    /** One page as the JSON body of GET /v1/smb/files (smbh_list_json). */
+    Result<JsonPage> list_json(const ListQuery &query) const noexcept {
+        smbh_list_query q = query.raw();
+        char *json = nullptr;
+        std::size_t len = 0;
+        Cursor next = kCursorDone;
+        smbh_status s = smbh_list_json(t_, &q, &json, &len, &next);
+        if (s != SMBH_STATUS_OK) {
+            return Status(s);
+        }
+        return JsonPage{String(json, len), next};
+    }
+
+    /** Answers POST /v1/smb/files/close: request body in, response body out. */
+    Result<String> close_batch_json(std::string_view body) const noexcept {
+        char *response = nullptr;
+        std::size_t len = 0;
+        smbh_status s = smbh_close_batch_json(t_, detail::ptr(body), body.size(), &response, &len);
+        if (s != SMBH_STATUS_OK) {
+            return Status(s);
+        }
+        return String(response, len);
+    }
+
+    /** The number of open handles. */
+    Result<std::size_t> size() const noexcept {
+        std::size_t n = 0;
+        smbh_status s = smbh_len(t_, &n);
+        return detail::make_result(s, n);
+    }
+
+private:
+    explicit Table(smbh_table *t) noexcept : t_(t) {}
+
+    smbh_table *t_ = nullptr;
+};
+
+/** A location's text form: 16 lowercase hex digits (smbh_location_format). */
+inline Result<std::string> format_location(Location location) {
+    char buf[SMBH_LOCATION_TEXT_LEN + 1] = {};
+    smbh_status s = smbh_location_format(location, buf, sizeof buf);
+    if (s != SMBH_STATUS_OK) {
+        return Status(s);
+    }
+    return std::string(buf, SMBH_LOCATION_TEXT_LEN);
+}
+
+/** Parses a location's text form, 1 to 16 hex digits (smbh_location_parse). */
+inline Result<Location> parse_location(std::string_view text) noexcept {
+    Location loc = 0;
+    smbh_status s = smbh_location_parse(detail::ptr(text), text.size(), &loc);
+    return detail::make_result(s, loc);
+}
+
+/** Parses a cursor's text form, as in `paging.next` (smbh_cursor_parse). */
+inline Result<Cursor> parse_cursor(std::string_view text) noexcept {
+    Cursor c = 0;
+    smbh_status s = smbh_cursor_parse(detail::ptr(text), text.size(), &c);
+    return detail::make_result(s, c);
+}
+
+static_assert(!std::is_copy_constructible_v<Table> && std::is_nothrow_move_constructible_v<Table>,
+              "Table is move-only");
+static_assert(!std::is_copy_constructible_v<String> && std::is_nothrow_move_constructible_v<String>,
+              "String is move-only");
+
+}  // namespace smbh
+
+#undef SMBH_HPP_EXCEPTIONS
+
+#endif /* SMB_HANDLES_HPP */

@@ -1,0 +1,344 @@
+// Tests of the C++17 wrapper include/smb_handles.hpp, built by
+// scripts/test-install.sh against an installed prefix (pkg-config) under
+// AddressSanitizer and UndefinedBehaviorSanitizer. Every check aborts with a
+// message on failure; the last line printed is "cpp_wrapper_test: ok".
+
+#include <smb_handles.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
+                         #cond);                                                 \
+            std::abort();                                                        \
+        }                                                                        \
+    } while (0)
+
+namespace {
+
+using smbh::Location;
+
+static_assert(!std::is_copy_constructible_v<smbh::Table>, "Table is move-only");
+static_assert(!std::is_copy_assignable_v<smbh::Table>, "Table is move-only");
+static_assert(std::is_nothrow_move_assignable_v<smbh::Table>, "Table moves without throwing");
+static_assert(!std::is_copy_constructible_v<smbh::String>, "String is move-only");
+
+constexpr std::uint32_t kRead = smbh::access::file_read_data | smbh::access::synchronize;
+
+Location must_open(const smbh::Table &t, smbh::FileNumber file, std::string_view path,
+                   std::string_view owner) {
+    smbh::Result<Location> r = t.open({file, path, owner, kRead});
+    if (!r) {
+        std::fprintf(stderr, "open failed: %s\n", r.status().message());
+        std::abort();
+    }
+    return *r;
+}
+
+void construction_and_errors() {
+    // 300 shards is above the limit: a status from create(), an exception from the constructor.
+    smbh::Result<smbh::Table> bad = smbh::Table::create(300, 0);
+    CHECK(!bad.ok());
+    CHECK(bad.status() == SMBH_STATUS_INVALID_ARGUMENT);
+    CHECK(std::string(bad.status().message()).size() > 0);
+    bool threw = false;
+    try {
+        smbh::Table t(300, 0);
+    } catch (const smbh::error &e) {
+        threw = true;
+        CHECK(e.status() == SMBH_STATUS_INVALID_ARGUMENT);
+        CHECK(std::string(e.what()) == bad.status().message());
+    }
+    CHECK(threw);
+
+    smbh::Result<smbh::Table> good = smbh::Table::create(4, 3);
+    CHECK(good.ok());
+    smbh::Table t = std::move(good).value();
+    CHECK(static_cast<bool>(t));
+
+    // A NUL inside a path is refused; value() on the failed result throws.
+    using namespace std::string_literals;
+    std::string with_nul = "/a\0b"s;
+    smbh::Result<Location> r = t.open({1, with_nul, "owner", kRead});
+    CHECK(r.status() == SMBH_STATUS_CONTAINS_NUL);
+    CHECK(r.value_or(Location{7}) == 7);
+    threw = false;
+    try {
+        (void)r.value();
+    } catch (const smbh::error &e) {
+        threw = e.status() == SMBH_STATUS_CONTAINS_NUL;
+    }
+    CHECK(threw);
+
+    // Default (null-data) string_views are empty strings, not NULL parameters.
+    smbh::OpenParams empty;
+    empty.file_number = 9;
+    empty.access_mask = kRead;
+    CHECK(empty.path.data() == nullptr);
+    smbh::Result<Location> e = t.open(empty);
+    CHECK(e.ok());
+    smbh::Result<smbh::Handle> eh = t.get(*e);
+    CHECK(eh.ok());
+    CHECK(eh->owner.empty());
+    CHECK(eh->path.has_value() && eh->path->empty());
+
+    // max_handles 3: the fourth open is TABLE_FULL, and the table is unchanged.
+    must_open(t, 2, "/b", "o");
+    must_open(t, 3, "/c", "o");
+    smbh::Result<Location> full = t.open({4, "/d", "o", kRead});
+    CHECK(full.status() == SMBH_STATUS_TABLE_FULL);
+    CHECK(t.size().value() == 3);
+}
+
+void operations() {
+    smbh::Table t;
+    const std::string path = "/projects/q3/report.xlsx";
+    Location a = must_open(t, 4242, path, "S-1-5-21-1-1104");
+    Location b = must_open(t, 4242, path, "S-1-5-21-1-1105");
+    Location d = t.open({17, "/projects", "S-1-5-21-1-1106", smbh::access::file_list_directory,
+                         /*directory=*/true})
+                     .value();
+    CHECK(a != b && a != 0 && b != 0);
+    CHECK(t.size().value() == 3);
+
+    smbh::Handle h = t.get(a).value();
+    CHECK(h.file_number == 4242);
+    CHECK(h.location == a);
+    CHECK(h.version == 1);
+    CHECK(h.access_mask == kRead);
+    CHECK(h.owner == "S-1-5-21-1-1104");
+    CHECK(h.path && *h.path == path);
+    CHECK(!h.directory);
+    CHECK(t.get(d).value().directory);
+
+    CHECK(t.adjust_byte_range_locks(b, 2).value() == 2);
+    CHECK(t.adjust_byte_range_locks(b, -3).status() == SMBH_STATUS_LOCK_COUNT_OUT_OF_RANGE);
+    CHECK(t.get(b)->num_byte_range_locks == 2);
+    CHECK(t.get(b)->version == 2);
+
+    CHECK(t.rename_file(4242, "/projects/q4/report.xlsx").value() == 2);
+    CHECK(*t.get(a)->path == "/projects/q4/report.xlsx");
+
+    // A page of one, then the rest: the bool visitor stops the page.
+    smbh::ListQuery q;
+    q.limit = 10;
+    q.resolve_paths = true;
+    std::vector<Location> seen;
+    smbh::Result<smbh::Cursor> next = t.list(q, [&](const smbh::HandleView &v) {
+        seen.push_back(v.location());
+        CHECK(v.path().has_value());
+        return false;
+    });
+    CHECK(next.ok());
+    CHECK(seen.size() == 1);
+    CHECK(*next != smbh::kCursorDone);
+    q.after = *next;
+    next = t.list(q, [&](const smbh::HandleView &v) { seen.push_back(v.location()); });
+    CHECK(next.ok() && *next == smbh::kCursorDone);
+    CHECK(seen.size() == 3);
+
+    // By file, without paths, over every page.
+    smbh::ListQuery by_file;
+    by_file.file_number = 4242;
+    by_file.limit = 1;
+    int count = 0;
+    CHECK(t.for_each(by_file, [&](const smbh::HandleView &v) {
+               CHECK(v.file_number() == 4242);
+               CHECK(!v.path().has_value());
+               ++count;
+           }).ok());
+    CHECK(count == 2);
+    smbh::ListQuery zero;
+    zero.limit = 0;
+    CHECK(t.list(zero, [](const smbh::HandleView &) {}).status() == SMBH_STATUS_INVALID_ARGUMENT);
+
+    // An exception from the visitor stops the listing and reaches the caller;
+    // the table stays usable.
+    int calls = 0;
+    bool caught = false;
+    try {
+        (void)t.list({}, [&](const smbh::HandleView &) {
+            ++calls;
+            throw std::runtime_error("from the visitor");
+        });
+    } catch (const std::runtime_error &e) {
+        caught = std::string(e.what()) == "from the visitor";
+    }
+    CHECK(caught);
+    CHECK(calls == 1);
+    CHECK(t.size().value() == 3);
+
+    // JSON: an owned string, freed by its destructor (ASan's leak check).
+    smbh::Result<smbh::JsonPage> page = t.list_json(smbh::ListQuery{});
+    CHECK(page.ok());
+    CHECK(page->json.view().find("\"file_handles\"") != std::string_view::npos);
+    CHECK(page->json.view().find("S-1-5-21-1-1106") != std::string_view::npos);
+    CHECK(page->next == smbh::kCursorDone);
+    CHECK(page->json.c_str()[page->json.size()] == '\0');
+    smbh::String moved = std::move(page->json);
+    CHECK(page->json.empty() && page->json.view().empty());
+    CHECK(!moved.empty());
+    char *raw = moved.release();
+    CHECK(moved.empty());
+    smbh_string_free(raw);
+
+    // Locations as text, and the close request body.
+    std::string text = smbh::format_location(a).value();
+    CHECK(text.size() == SMBH_LOCATION_TEXT_LEN);
+    CHECK(smbh::parse_location(text).value() == a);
+    CHECK(smbh::parse_location("0x1").status() == SMBH_STATUS_INVALID_LOCATION);
+    CHECK(smbh::parse_location("").status() == SMBH_STATUS_INVALID_LOCATION);
+    CHECK(smbh::format_location(0).status() == SMBH_STATUS_INVALID_LOCATION);
+    CHECK(smbh::parse_cursor("not a cursor!").status() == SMBH_STATUS_INVALID_CURSOR);
+
+    std::string body = "[{\"handle_info\":{\"location\":\"" + text +
+                       "\"}},{\"handle_info\":{\"location\":\"zz\"}},{}]";
+    smbh::Result<smbh::String> resp = t.close_batch_json(body);
+    CHECK(resp.ok());
+    CHECK(resp->view() ==
+          "[{\"error_message\":\"\"},{\"error_message\":\"invalid location\"},"
+          "{\"error_message\":\"missing location\"}]");
+    CHECK(t.close_batch_json("{}").status() == SMBH_STATUS_INVALID_REQUEST);
+    CHECK(t.get(a).status() == SMBH_STATUS_NOT_FOUND);
+
+    // Closing: a stale location is a status, never another handle.
+    CHECK(t.close(a) == SMBH_STATUS_NOT_FOUND);
+    CHECK(t.close(0) == SMBH_STATUS_INVALID_LOCATION);
+    std::vector<Location> batch{b, b, d};
+    smbh::Result<std::vector<smbh::Status>> results = t.close_batch(batch);
+    CHECK(results.ok() && results->size() == 3);
+    CHECK((*results)[0].ok());
+    CHECK((*results)[1] == SMBH_STATUS_NOT_FOUND);
+    CHECK((*results)[2].ok());
+    CHECK(t.close_batch(std::vector<Location>{}).value().empty());
+    CHECK(t.size().value() == 0);
+}
+
+void moves() {
+    smbh::Table a;
+    Location l = must_open(a, 1, "/x", "o");
+    smbh::Table b = std::move(a);
+    CHECK(!a && b);
+    // A moved-from table is empty: calls give NULL_PARAMETER, never a crash.
+    CHECK(a.size().status() == SMBH_STATUS_NULL_PARAMETER);
+    CHECK(a.close(l) == SMBH_STATUS_NULL_PARAMETER);
+    CHECK(b.get(l).ok());
+
+    smbh::Table c(1, 0);
+    must_open(c, 2, "/y", "o");
+    c = std::move(b);  // frees c's old table (with its handle) and takes b's
+    CHECK(c.get(l).ok());
+    CHECK(c.size().value() == 1);
+
+    smbh_table *raw = c.release();
+    CHECK(!c);
+    smbh::Table adopted = smbh::Table::adopt(raw);
+    CHECK(adopted.size().value() == 1);
+}
+
+// Several threads open, adjust, list and close on one table; concurrent
+// closes of one location succeed exactly once.
+void threads() {
+    constexpr int kThreads = 4;
+    constexpr int kPerThread = 2000;
+    smbh::Table t(8, 0);
+    std::vector<Location> shared(kPerThread);
+    for (int i = 0; i < kPerThread; ++i) {
+        shared[static_cast<std::size_t>(i)] =
+            must_open(t, static_cast<smbh::FileNumber>(i % 64), "/shared", "s");
+    }
+    std::atomic<int> shared_closed{0};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> workers;
+    for (int w = 0; w < kThreads; ++w) {
+        workers.emplace_back([&, w] {
+            std::vector<Location> mine;
+            const std::string owner = "S-1-5-21-1-" + std::to_string(1100 + w);
+            for (int i = 0; i < kPerThread; ++i) {
+                smbh::FileNumber file = 1000 + static_cast<smbh::FileNumber>(w * kPerThread + i);
+                smbh::Result<Location> r = t.open({file, "/w/" + std::to_string(i), owner, kRead});
+                if (!r) {
+                    ++failures;
+                    continue;
+                }
+                mine.push_back(*r);
+                if (t.adjust_byte_range_locks(*r, 1).value_or(0) != 1) {
+                    ++failures;
+                }
+                if (i % 500 == 0) {
+                    std::size_t listed = 0;
+                    smbh::ListQuery q;
+                    q.limit = 700;
+                    if (!t.for_each(q, [&](const smbh::HandleView &v) {
+                              listed += v.owner().empty() ? 0 : 1;
+                          })) {
+                        ++failures;
+                    }
+                    if (listed == 0) {
+                        ++failures;
+                    }
+                }
+            }
+            // Every thread tries to close every shared handle.
+            for (Location l : shared) {
+                smbh::Status s = t.close(l);
+                if (s.ok()) {
+                    ++shared_closed;
+                } else if (s != SMBH_STATUS_NOT_FOUND) {
+                    ++failures;
+                }
+            }
+            // Close half of our own, one at a time and as a batch.
+            std::vector<Location> batch(mine.begin(), mine.begin() + kPerThread / 4);
+            for (Location l : batch) {
+                if (!t.get(l)) {
+                    ++failures;
+                }
+            }
+            smbh::Result<std::vector<smbh::Status>> rs = t.close_batch(batch);
+            if (!rs) {
+                ++failures;
+            } else {
+                for (smbh::Status s : *rs) {
+                    failures += s.ok() ? 0 : 1;
+                }
+            }
+            for (std::size_t i = kPerThread / 4; i < kPerThread / 2; ++i) {
+                failures += t.close(mine[i]).ok() ? 0 : 1;
+            }
+        });
+    }
+    for (std::thread &th : workers) {
+        th.join();
+    }
+    CHECK(failures.load() == 0);
+    CHECK(shared_closed.load() == kPerThread);
+    CHECK(t.size().value() == static_cast<std::size_t>(kThreads * kPerThread / 2));
+    std::size_t listed = 0;
+    CHECK(t.for_each({}, [&](const smbh::HandleView &v) {
+               CHECK(v.num_byte_range_locks() == 1);
+               ++listed;
+           }).ok());
+    CHECK(listed == static_cast<std::size_t>(kThreads * kPerThread / 2));
+}
+
+}  // namespace
+
+int main() {
+    construction_and_errors();
+    operations();
+    moves();
+    threads();
+    std::printf("cpp_wrapper_test: ok\n");
+    return 0;
+}
