@@ -119,6 +119,22 @@ fn assert_exact_capacity(t: &HandleTable, (f0, f1): (u64, u64)) {
     }
 }
 
+/// Pages through the whole table `limit` handles at a time; the locations
+/// listed, in order.
+fn walk(t: &HandleTable, limit: usize) -> Vec<Location> {
+    let mut seen = Vec::new();
+    let mut query = ListQuery { limit: Some(limit), ..ListQuery::default() };
+    loop {
+        let page = t.list(&query).unwrap();
+        assert!(page.file_handles.len() <= limit);
+        seen.extend(page.file_handles.iter().map(|h| h.handle_info.location));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return seen,
+        }
+    }
+}
+
 fn closed_location(r: &Result<FileHandle, CloseError>) -> Option<Location> {
     r.as_ref().ok().map(|h| h.handle_info.location)
 }
@@ -135,7 +151,7 @@ fn closed_location(r: &Result<FileHandle, CloseError>) -> Option<Location> {
 fn open_credit_refill_and_reclaiming_slow_path() {
     let files = files();
     let (f0, f1) = files;
-    check("open_credit_refill_and_reclaiming_slow_path", 3, move || {
+    check("open_credit_refill_and_reclaiming_slow_path", 8, move || {
         // 2 shards, 3 handles: a credit chunk of one handle.
         let t = Arc::new(table(2, 3));
         let parked = t.open(spec(f0)).unwrap();
@@ -162,6 +178,47 @@ fn open_credit_refill_and_reclaiming_slow_path() {
     });
 }
 
+/// Two slow paths at once, from different shards: a full two-handle table;
+/// each thread opens in its own shard (no credit anywhere: both take every
+/// shard's lock, which must be in one global order or they deadlock) and
+/// then closes its shard's old handle. In any serial order at most one of
+/// the opens succeeds (each needs the other thread's close to come first),
+/// and a refusal is `TableFull`.
+#[test]
+fn two_reclaiming_slow_paths_at_once() {
+    let files = files();
+    let (f0, f1) = files;
+    check("two_reclaiming_slow_paths_at_once", 8, move || {
+        let t = Arc::new(table(2, 2));
+        let h0 = t.open(spec(f0)).unwrap();
+        let h1 = t.open(spec(f1)).unwrap();
+
+        let t1 = Arc::clone(&t);
+        let other = thread::spawn(move || {
+            let r = t1.open(spec(f0));
+            t1.close(h0).unwrap();
+            r
+        });
+        let mine = t.open(spec(f1));
+        t.close(h1).unwrap();
+        let theirs = other.join().unwrap();
+
+        let ok: Vec<Location> =
+            [&mine, &theirs].iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+        assert!(ok.len() <= 1, "both opens fit a full table: {mine:?} {theirs:?}");
+        for r in [&mine, &theirs] {
+            if let Err(e) = r {
+                assert_eq!(*e, OpenError::TableFull { max_handles: 2 });
+            }
+        }
+        assert_eq!(t.len(), ok.len());
+        for loc in ok {
+            t.close(loc).unwrap();
+        }
+        assert_exact_capacity(&t, files);
+    });
+}
+
 /// `close_batch` against the slow path: a full two-handle table; one thread
 /// batch-closes both handles (shard 1's first, then shard 0's: each shard's
 /// lock in turn) while another opens in shard 0 and then in shard 1 (no
@@ -172,7 +229,7 @@ fn open_credit_refill_and_reclaiming_slow_path() {
 fn close_batch_against_reclaiming_slow_path() {
     let files = files();
     let (f0, f1) = files;
-    check("close_batch_against_reclaiming_slow_path", 3, move || {
+    check("close_batch_against_reclaiming_slow_path", 8, move || {
         let t = Arc::new(table(2, 2));
         let h0 = t.open(spec(f0)).unwrap();
         let h1 = t.open(spec(f1)).unwrap();
@@ -210,7 +267,7 @@ fn close_batch_against_reclaiming_slow_path() {
 fn reclaiming_slow_path_against_close_and_list() {
     let files = files();
     let (f0, f1) = files;
-    check("reclaiming_slow_path_against_close_and_list", 2, move || {
+    check("reclaiming_slow_path_against_close_and_list", 8, move || {
         let t = Arc::new(table(2, 2));
         let h0 = t.open(spec(f0)).unwrap();
         let h1 = t.open(spec(f1)).unwrap();
@@ -250,15 +307,16 @@ fn reclaiming_slow_path_against_close_and_list() {
     });
 }
 
-/// Concurrent closes of one location: exactly one wins and returns the
-/// record; the other gets `NotFound`. A third thread opens a handle in the
-/// same shard meanwhile, which may reuse the closed slot (with the next
-/// generation): the losing close must not close it.
+/// Concurrent closes of one location: two threads close it and a third
+/// batch-closes it twice; exactly one of the four wins and returns the
+/// record, the others get `NotFound`. Meanwhile the main thread opens a
+/// handle in the same shard, which may reuse the closed slot (with the next
+/// generation): no losing close may close it.
 #[test]
 fn concurrent_closes_of_one_location_exactly_one_wins() {
     let files = files();
     let (f0, _) = files;
-    check("concurrent_closes_of_one_location_exactly_one_wins", 3, move || {
+    check("concurrent_closes_of_one_location_exactly_one_wins", 8, move || {
         let t = Arc::new(table(2, 4));
         let h = t.open(spec(f0)).unwrap();
 
@@ -268,8 +326,13 @@ fn concurrent_closes_of_one_location_exactly_one_wins() {
                 thread::spawn(move || t.close(h))
             })
             .collect();
+        let t3 = Arc::clone(&t);
+        let batch = thread::spawn(move || t3.close_batch(&[h, h]));
         let fresh = t.open(spec(f0)).unwrap();
-        let results: Vec<_> = closers.into_iter().map(|c| c.join().unwrap()).collect();
+        let mut results: Vec<_> = closers.into_iter().map(|c| c.join().unwrap()).collect();
+        let batch = batch.join().unwrap();
+        assert_eq!(batch[1], Err(CloseError::NotFound), "a repeat in a batch closes once");
+        results.extend(batch);
 
         let won: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
         assert_eq!(won.len(), 1, "exactly one close wins: {results:?}");
@@ -296,7 +359,7 @@ fn concurrent_closes_of_one_location_exactly_one_wins() {
 fn close_batch_against_close() {
     let files = files();
     let (f0, f1) = files;
-    check("close_batch_against_close", 2, move || {
+    check("close_batch_against_close", 8, move || {
         // 2 shards, 4 handles: a chunk of one, trimmed above two spare.
         let t = Arc::new(table(2, 4));
         let a = t.open(spec(f0)).unwrap();
@@ -342,7 +405,7 @@ fn close_batch_against_close() {
 #[test]
 fn paging_walk_against_opens_and_closes() {
     let (f0, f1) = files();
-    check("paging_walk_against_opens_and_closes", 2, move || {
+    check("paging_walk_against_opens_and_closes", 8, move || {
         let t = Arc::new(table(2, 8));
         let x = t.open(spec(f0)).unwrap();
         let l0 = t.open(spec(f0)).unwrap();
@@ -350,19 +413,7 @@ fn paging_walk_against_opens_and_closes() {
         let l1 = t.open(spec(f1)).unwrap();
 
         let t1 = Arc::clone(&t);
-        let walker = thread::spawn(move || {
-            let mut seen = Vec::new();
-            let mut query = ListQuery { limit: Some(1), ..ListQuery::default() };
-            loop {
-                let page = t1.list(&query).unwrap();
-                assert!(page.file_handles.len() <= 1);
-                seen.extend(page.file_handles.iter().map(|h| h.handle_info.location));
-                match page.next {
-                    Some(next) => query.after = Some(next),
-                    None => return seen,
-                }
-            }
-        });
+        let walker = thread::spawn(move || walk(&t1, 1));
         t.close(x).unwrap();
         let y = t.open(spec(f0)).unwrap();
         t.close(w).unwrap();
@@ -376,6 +427,46 @@ fn paging_walk_against_opens_and_closes() {
             assert!(count(loc) <= 1, "{loc:?} listed twice: {seen:?}");
         }
         let known: HashSet<Location> = [x, l0, w, l1, y, z].into();
+        assert!(seen.iter().all(|s| known.contains(s)), "listed a stranger: {seen:?}");
+        assert_eq!(t.len(), 4);
+    });
+}
+
+/// The paging walk against two threads changing both shards at once: shard
+/// 0 holds x (slot 0) and l0 (slot 1), shard 1 holds l1 (slot 0) and v
+/// (slot 1); one thread closes x and opens y in shard 0 (x's slot, behind
+/// the cursor or ahead of it), another closes v and opens z in shard 1, while
+/// the walker pages one handle at a time. l0 and l1 are listed exactly once,
+/// the others at most once.
+#[test]
+fn paging_walk_against_two_mutators() {
+    let (f0, f1) = files();
+    check("paging_walk_against_two_mutators", 6, move || {
+        let t = Arc::new(table(2, 8));
+        let x = t.open(spec(f0)).unwrap();
+        let l0 = t.open(spec(f0)).unwrap();
+        let l1 = t.open(spec(f1)).unwrap();
+        let v = t.open(spec(f1)).unwrap();
+
+        let t1 = Arc::clone(&t);
+        let walker = thread::spawn(move || walk(&t1, 1));
+        let t2 = Arc::clone(&t);
+        let mutator = thread::spawn(move || {
+            t2.close(x).unwrap();
+            t2.open(spec(f0)).unwrap()
+        });
+        t.close(v).unwrap();
+        let z = t.open(spec(f1)).unwrap();
+        let y = mutator.join().unwrap();
+        let seen = walker.join().unwrap();
+
+        let count = |loc| seen.iter().filter(|&&s| s == loc).count();
+        assert_eq!(count(l0), 1, "l0, open for the whole walk: {seen:?}");
+        assert_eq!(count(l1), 1, "l1, open for the whole walk: {seen:?}");
+        for loc in [x, v, y, z] {
+            assert!(count(loc) <= 1, "{loc:?} listed twice: {seen:?}");
+        }
+        let known: HashSet<Location> = [x, l0, l1, v, y, z].into();
         assert!(seen.iter().all(|s| known.contains(s)), "listed a stranger: {seen:?}");
         assert_eq!(t.len(), 4);
     });
