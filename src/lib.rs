@@ -123,6 +123,8 @@ mod record;
 mod share;
 // Storage: one shard's slots, file records, index, owners and locks.
 mod shard;
+// The table's locks and atomics (loom's for model checking, tests/loom.rs).
+mod sync;
 // The table: shards behind padded locks.
 mod table;
 // On top: JSON, the C ABI and the admin endpoint.

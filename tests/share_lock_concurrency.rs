@@ -132,7 +132,13 @@ fn granted_opens_and_locks_never_conflict() {
                     }
                 }
                 for (_, loc) in mine {
-                    shadow.lock().unwrap().opens.retain(|o| o.1 != loc.0);
+                    {
+                        // Closing releases the handle's locks too: they
+                        // leave the shadow first, like its open.
+                        let mut s = shadow.lock().unwrap();
+                        s.opens.retain(|o| o.1 != loc.0);
+                        s.locks.retain(|l| l.1 != loc.0);
+                    }
                     table.close(loc).unwrap();
                 }
             })

@@ -1,15 +1,13 @@
 //! The handle table: shards behind cache-line padded locks.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-
-use parking_lot::RwLock;
 
 use crate::config::{Config, ConfigError};
 use crate::error::{CloseError, LockError, OpenError, RenameError};
 use crate::location::Location;
 use crate::record::{check_path, FileHandle, FileNumber, OpenArgs, OpenSpec};
 use crate::shard::{shard_of, Closed, Refusal, Shard};
+use crate::sync::{AtomicUsize, Ordering, RwLock};
 
 mod list;
 mod locks;
