@@ -126,6 +126,14 @@ inline constexpr std::uint32_t generic_read = 0x80000000;
 inline constexpr std::uint32_t file_all = 0x1F01FF;
 }  // namespace access
 
+/** Share modes for OpenParams::share_access (SMB2 ShareAccess). */
+namespace share {
+inline constexpr std::uint32_t read = SMBH_SHARE_READ;      ///< others may read or execute
+inline constexpr std::uint32_t write = SMBH_SHARE_WRITE;    ///< others may write or append
+inline constexpr std::uint32_t delete_ = SMBH_SHARE_DELETE; ///< others may delete
+inline constexpr std::uint32_t all = read | write | delete_; ///< no restriction (the default)
+}  // namespace share
+
 /** The outcome of a call: an smbh_status code and its message. [[nodiscard]]:
  *  ignoring one is a warning (cast to void to ignore on purpose). */
 class [[nodiscard]] Status {
@@ -144,6 +152,10 @@ public:
     /** The library's static message for the code (never NULL). */
     const char *message() const noexcept {
         return smbh_status_message(static_cast<std::uint32_t>(code_));
+    }
+    /** The NTSTATUS an SMB2 server answers with (smbh_status_nt). */
+    std::uint32_t nt_status() const noexcept {
+        return smbh_status_nt(static_cast<std::uint32_t>(code_));
     }
     /** Throws smbh::error unless ok() (aborts when built without exceptions). */
     inline void check() const;
@@ -420,7 +432,15 @@ struct OpenParams {
     std::string_view owner;            ///< UTF-8, at most SMBH_MAX_OWNER_LEN bytes, no NUL
     std::uint32_t access_mask = 0;     ///< granted access (smbh::access bits)
     bool directory = false;            ///< a directory handle
+    std::uint32_t share_access = share::all;  ///< what other opens may do (smbh::share bits)
 };
+
+/** One element of Table::lock: a range and whether it is exclusive. */
+using LockElement = smbh_lock_element;
+/** One element of Table::unlock: the exact range of a lock. */
+using LockRange = smbh_lock_range;
+/** The kind of I/O Table::check_io checks. */
+enum class IoKind : std::uint32_t { read = SMBH_IO_READ, write = SMBH_IO_WRITE };
 
 /** What Table::list and Table::list_json list (defaults: everything, 1000 per page). */
 struct ListQuery {
@@ -544,13 +564,68 @@ public:
     /** True unless moved from or released. */
     explicit operator bool() const noexcept { return t_ != nullptr; }
 
-    /** Registers an open (smbh_open) and returns its new location. */
+    /** Registers an open with its share mode (smbh_open_ex) and returns its new
+     *  location; SMBH_STATUS_SHARING_VIOLATION when another open of the file
+     *  conflicts. */
     Result<Location> open(const OpenParams &p) const noexcept {
+        smbh_open_params raw{};
+        raw.size = sizeof raw;
+        raw.file_number = p.file_number;
+        raw.path = detail::ptr(p.path);
+        raw.path_len = p.path.size();
+        raw.owner = detail::ptr(p.owner);
+        raw.owner_len = p.owner.size();
+        raw.access_mask = p.access_mask;
+        raw.share_access = p.share_access;
+        raw.directory = p.directory;
         Location loc = 0;
-        smbh_status s = smbh_open(t_, p.file_number, detail::ptr(p.path), p.path.size(),
-                                  detail::ptr(p.owner), p.owner.size(), p.access_mask, p.directory,
-                                  &loc);
+        smbh_status s = smbh_open_ex(t_, &raw, &loc);
         return detail::make_result(s, loc);
+    }
+
+    /** Takes byte-range locks, all or none (smbh_lock); returns the handle's new
+     *  lock count. On LOCK_NOT_GRANTED or INVALID_LOCK_RANGE, `*failed_index`
+     *  (when given) is the failing element. */
+    Result<std::uint32_t> lock(Location location, const std::vector<LockElement> &elements,
+                               std::size_t *failed_index = nullptr) const noexcept {
+        std::uint32_t count = 0;
+        std::size_t failed = 0;
+        smbh_status s = smbh_lock(t_, location, elements.data() ? elements.data() : &empty_lock_,
+                                  elements.size(), &count, &failed);
+        if (failed_index != nullptr && s != SMBH_STATUS_OK) {
+            *failed_index = failed;
+        }
+        return detail::make_result(s, count);
+    }
+
+    /** Removes one lock per range, in order (smbh_unlock); returns the new lock
+     *  count. On RANGE_NOT_LOCKED, `*failed_index` (when given) is the range
+     *  that was not locked; the ranges before it were unlocked. */
+    Result<std::uint32_t> unlock(Location location, const std::vector<LockRange> &ranges,
+                                 std::size_t *failed_index = nullptr) const noexcept {
+        std::uint32_t count = 0;
+        std::size_t failed = 0;
+        smbh_status s = smbh_unlock(t_, location, ranges.data() ? ranges.data() : &empty_range_,
+                                    ranges.size(), &count, &failed);
+        if (failed_index != nullptr && s != SMBH_STATUS_OK) {
+            *failed_index = failed;
+        }
+        return detail::make_result(s, count);
+    }
+
+    /** Checks a read or write against the file's locks (smbh_check_io):
+     *  FILE_LOCK_CONFLICT when a lock forbids it. */
+    Status check_io(Location location, std::uint64_t offset, std::uint64_t length,
+                    IoKind kind) const noexcept {
+        return Status(smbh_check_io(t_, location, offset, length,
+                                    static_cast<std::uint32_t>(kind)));
+    }
+
+    /** Installs (or with nullptr removes) the C unlock hook (smbh_set_unlock_hook):
+     *  called with `context` and a file number, on the releasing thread, with
+     *  no table lock held, after locks of that file were released. */
+    Status set_unlock_hook(smbh_unlock_hook hook, void *context) const noexcept {
+        return Status(smbh_set_unlock_hook(t_, hook, context));
     }
 
     /** A copy of one handle's record, path included (smbh_get); NOT_FOUND when closed. */
@@ -692,6 +767,10 @@ public:
 
 private:
     explicit Table(smbh_table *t) noexcept : t_(t) {}
+
+    // Non-NULL stand-ins for an empty vector's data() (the C ABI refuses NULL).
+    static inline const LockElement empty_lock_{};
+    static inline const LockRange empty_range_{};
 
     smbh_table *t_ = nullptr;
 };

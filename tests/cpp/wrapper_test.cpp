@@ -332,6 +332,46 @@ void threads() {
     CHECK(listed == static_cast<std::size_t>(kThreads * kPerThread / 2));
 }
 
+// Share modes and byte-range locks through the wrapper.
+int unlock_calls = 0;
+extern "C" void count_unlock(void *context, std::uint64_t file) {
+    CHECK(context == &unlock_calls && file == 9);
+    ++unlock_calls;
+}
+
+void shares_and_locks() {
+    smbh::Table t = smbh::Table::create().value();
+    namespace acc = smbh::access;
+    smbh::OpenParams reader{9, "/f", "alice", acc::file_read_data, false, smbh::share::read};
+    smbh::Location a = t.open(reader).value();
+    smbh::OpenParams writer{9, "/f", "bob", acc::file_write_data | acc::file_read_data};
+    smbh::Result<smbh::Location> refused = t.open(writer);
+    CHECK(!refused && refused.status() == SMBH_STATUS_SHARING_VIOLATION);
+    CHECK(refused.status().nt_status() == 0xC0000043u);
+    smbh::OpenParams other{9, "/f", "bob", acc::file_read_data | acc::file_write_data, false,
+                           smbh::share::all};
+    writer.share_access = smbh::share::all;
+    CHECK(!t.open(writer));  // alice shares read only: still refused
+    smbh::OpenParams stat{9, "/f", "carol", acc::file_read_attributes, false, 0};
+    smbh::Location s = t.open(stat).value();
+    CHECK(t.set_unlock_hook(count_unlock, &unlock_calls).ok());
+    CHECK(t.lock(a, {{0, 100, true}, {200, 10, false}}).value() == 2);
+    std::size_t failed = 99;
+    smbh::Result<std::uint32_t> no = t.lock(s, {{300, 1, true}, {50, 1, false}}, &failed);
+    CHECK(!no && no.status() == SMBH_STATUS_LOCK_NOT_GRANTED && failed == 1);
+    CHECK(t.check_io(s, 50, 1, smbh::IoKind::read) == SMBH_STATUS_FILE_LOCK_CONFLICT);
+    CHECK(t.check_io(s, 150, 1, smbh::IoKind::read).ok());
+    CHECK(t.lock(a, {}).value() == 2);
+    CHECK(t.unlock(a, {{200, 10}}).value() == 1);
+    CHECK(unlock_calls == 1);
+    smbh::Result<std::uint32_t> miss = t.unlock(a, {{7, 7}}, &failed);
+    CHECK(!miss && miss.status() == SMBH_STATUS_RANGE_NOT_LOCKED && failed == 0);
+    CHECK(t.close(a).ok());  // releases the last lock
+    CHECK(unlock_calls == 2);
+    CHECK(t.open(other).ok());
+    CHECK(t.set_unlock_hook(nullptr, nullptr).ok());
+}
+
 }  // namespace
 
 int main() {
@@ -339,6 +379,7 @@ int main() {
     operations();
     moves();
     threads();
+    shares_and_locks();
     std::printf("cpp_wrapper_test: ok\n");
     return 0;
 }
