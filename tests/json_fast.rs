@@ -215,26 +215,27 @@ fn bytes_of(pieces: &[&str]) -> impl Strategy<Value = Vec<u8>> {
     prop::sample::select(owned)
 }
 
-/// Whitespace JSON allows, and sometimes some it does not.
-fn ws() -> impl Strategy<Value = Vec<u8>> {
+/// Whitespace JSON allows, and rarely some it does not.
+fn ws(d: u32) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        6 => Just(vec![]),
-        2 => bytes_of(&[" ", "\n", "\t\r ", "  "]),
-        1 => bytes_of(&["\u{b}", "\u{a0}", "\u{c}"]),
+        60 => Just(vec![]),
+        20 => bytes_of(&[" ", "\n", "\t\r ", "  "]),
+        d => bytes_of(&["\u{b}", "\u{a0}", "\u{c}"]),
     ]
 }
 
-/// The inside of a string: plain text, escapes (valid or not), raw control
-/// bytes, UTF-8 and invalid UTF-8.
-fn string_body() -> impl Strategy<Value = Vec<u8>> {
+/// The inside of a string: plain text and escapes, rarely invalid escapes,
+/// lone surrogates, raw control bytes or invalid UTF-8.
+fn string_body(d: u32) -> impl Strategy<Value = Vec<u8>> {
     let piece = prop_oneof![
-        4 => bytes_of(&["a", "handle_info", "location", "0", "f", "Z", " ", "é", "😀", "/"]),
-        3 => bytes_of(&[
+        40 => bytes_of(&["a", "handle_info", "location", "0", "f", "Z", " ", "é", "😀", "/"]),
+        30 => bytes_of(&[
             "\\n", "\\\"", "\\\\", "\\/", "\\b", "\\u0030", "\\u0041", "\\u0066", "\\u00e9",
             "\\ud83d\\ude00", "\\uD83D\\uDE00", "\\u005f", "\\u0068",
         ]),
-        2 => bytes_of(&["\\ud800", "\\udc00", "\\ud800\\u0041", "\\ud800\\n", "\\ud800\\ud800\\udc00", "\\x", "\\u00g0", "\\u12", "\\"]),
-        1 => prop::sample::select(vec![
+        2 => bytes_of(&["\\ud800", "\\udc00", "\\ud800\\u0041", "\\ud800\\n", "\\ud800\\ud800\\udc00"]),
+        d => bytes_of(&["\\x", "\\u00g0", "\\u12", "\\"]),
+        d => prop::sample::select(vec![
             vec![0x01], vec![0x1f], vec![0x7f], vec![0xff], vec![0xc0, 0x80], vec![0xe2, 0x82],
             vec![0xed, 0xa0, 0x80], vec![0xf4, 0x90, 0x80, 0x80], vec![0x80],
         ]),
@@ -242,46 +243,25 @@ fn string_body() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(piece, 0..5).prop_map(|v| v.concat())
 }
 
-fn string() -> impl Strategy<Value = Vec<u8>> {
-    string_body().prop_map(|b| [&b"\""[..], &b, b"\""].concat())
+fn string(d: u32) -> impl Strategy<Value = Vec<u8>> {
+    string_body(d).prop_map(|b| [&b"\""[..], &b, b"\""].concat())
 }
 
-fn number() -> impl Strategy<Value = Vec<u8>> {
+fn number(d: u32) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        bytes_of(&[
-            "0",
-            "-0",
-            "7",
-            "-12",
-            "1.5",
-            "0.0001",
-            "1e5",
-            "1E+2",
-            "-1.0e-3",
-            "1e999999",
-            "123456789012345678901234567890123456789",
-            "18446744073709551616",
-            "01",
-            "1.",
-            "-",
-            "1e",
-            "1e+",
-            ".5",
-            "+1",
-            "-a",
-            "0x10",
-            "1.e3",
-            "00",
-            "-01",
-            "2.5E",
-            "Infinity",
-            "NaN",
+        10 => bytes_of(&[
+            "0", "-0", "7", "-12", "1.5", "0.0001", "1e5", "1E+2", "-1.0e-3", "1e999999",
+            "123456789012345678901234567890123456789", "18446744073709551616",
         ]),
-        (any::<i64>(), any::<u8>()).prop_map(|(a, b)| format!("{a}.{b}e{}", b % 40).into_bytes()),
+        d => bytes_of(&[
+            "01", "1.", "-", "1e", "1e+", ".5", "+1", "-a", "0x10", "1.e3", "00", "-01", "2.5E",
+            "Infinity", "NaN",
+        ]),
+        5 => (any::<i64>(), any::<u8>()).prop_map(|(a, b)| format!("{a}.{b}e{}", b % 40).into_bytes()),
     ]
 }
 
-fn location() -> impl Strategy<Value = Vec<u8>> {
+fn location(d: u32) -> impl Strategy<Value = Vec<u8>> {
     let hex =
         prop::collection::vec(prop::sample::select(b"0123456789abcdefABCDEF".to_vec()), 0..19);
     prop_oneof![
@@ -292,41 +272,43 @@ fn location() -> impl Strategy<Value = Vec<u8>> {
             "\"1 \"", "\" 1\"", "\"\"", "\"\\ud800\"", "\"1\\n\"", "42", "null", "[\"1\"]", "{}",
             "true", "1e400",
         ]),
-        1 => string(),
+        1 => string(d),
     ]
 }
 
-fn key() -> impl Strategy<Value = Vec<u8>> {
+fn key(d: u32) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        4 => bytes_of(&["\"handle_info\"", "\"location\"", "\"file_number\""]),
-        2 => bytes_of(&[
+        16 => bytes_of(&["\"handle_info\"", "\"location\"", "\"file_number\""]),
+        4 => bytes_of(&[
             "\"handle\\u005finfo\"", "\"\\u0068andle_info\"", "\"locatio\\u006e\"", "\"handle_infO\"",
-            "\"handle_info \"", "\"x\\ud800\"", "\"\\udc00\"", "\"\\ud83d\\ude00\"", "\"\"", "\"loc\"",
-            "\"handle_info\\u0000\"", "\"location\\/\"",
+            "\"handle_info \"", "\"\\ud83d\\ude00\"", "\"\"", "\"loc\"", "\"handle_info\\u0000\"",
+            "\"location\\/\"",
         ]),
-        1 => string(),
-        1 => bytes_of(&["handle_info", "1", "null", "'x'"]),
+        1 => bytes_of(&["\"x\\ud800\"", "\"\\udc00\""]),
+        2 => string(d),
+        d => bytes_of(&["handle_info", "1", "null", "'x'"]),
     ]
 }
 
-fn leaf() -> impl Strategy<Value = Vec<u8>> {
+fn leaf(d: u32) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        2 => bytes_of(&["null", "true", "false", "nul", "tru", "falsey", "nulll", "True"]),
-        2 => number(),
-        2 => string(),
-        1 => location(),
+        8 => bytes_of(&["null", "true", "false"]),
+        d => bytes_of(&["nul", "tru", "falsey", "nulll", "True"]),
+        8 => number(d),
+        8 => string(d),
+        4 => location(d),
     ]
 }
 
-fn value() -> impl Strategy<Value = Vec<u8>> {
-    leaf().prop_recursive(5, 48, 5, |inner| {
+fn value(d: u32) -> impl Strategy<Value = Vec<u8>> {
+    leaf(d).prop_recursive(5, 48, 5, move |inner| {
         prop_oneof![
-            prop::collection::vec((ws(), inner.clone(), ws()), 0..5).prop_map(|items| {
+            prop::collection::vec((ws(d), inner.clone(), ws(d)), 0..5).prop_map(|items| {
                 let parts: Vec<Vec<u8>> =
                     items.into_iter().map(|(a, v, b)| [a, v, b].concat()).collect();
                 [&b"["[..], &parts.join(&b","[..]), b"]"].concat()
             }),
-            prop::collection::vec((ws(), key(), ws(), inner, ws()), 0..5).prop_map(members),
+            prop::collection::vec((ws(d), key(d), ws(d), inner, ws(d)), 0..5).prop_map(members),
         ]
     })
 }
@@ -341,39 +323,69 @@ fn members(items: Vec<Member>) -> Vec<u8> {
 }
 
 /// `handle_info` values: mostly objects with a location among other members.
-fn handle_info() -> impl Strategy<Value = Vec<u8>> {
+fn handle_info(d: u32) -> impl Strategy<Value = Vec<u8>> {
     let member = prop_oneof![
-        3 => (ws(), Just(b"\"location\"".to_vec()), ws(), location(), ws()),
-        2 => (ws(), key(), ws(), value(), ws()),
+        3 => (ws(d), Just(b"\"location\"".to_vec()), ws(d), location(d), ws(d)),
+        2 => (ws(d), key(d), ws(d), value(d), ws(d)),
     ];
     prop_oneof![
         6 => prop::collection::vec(member, 0..4).prop_map(members),
-        1 => value(),
+        1 => value(d),
     ]
 }
 
-/// Elements: mostly listing-like objects, sometimes anything.
-fn element() -> impl Strategy<Value = Vec<u8>> {
+/// Keys that are neither `handle_info` nor `location`.
+fn other_key() -> impl Strategy<Value = Vec<u8>> {
+    bytes_of(&[
+        "\"file_number\"",
+        "\"version\"",
+        "\"access_mask\"",
+        "\"owner\"",
+        "\"path\"",
+        "\"x\"",
+    ])
+}
+
+/// An object with `special` among other members.
+fn object_with(d: u32, special: impl Strategy<Value = Member>) -> impl Strategy<Value = Vec<u8>> {
+    let other = (ws(d), other_key(), ws(d), value(d), ws(d));
+    (prop::collection::vec(other, 0..4), special, any::<usize>()).prop_map(|(mut m, s, at)| {
+        let at = at % (m.len() + 1);
+        m.insert(at, s);
+        members(m)
+    })
+}
+
+/// Elements: mostly listing-like objects (one `handle_info` object with one
+/// `location`), often objects of any members, sometimes anything.
+fn element(d: u32) -> impl Strategy<Value = Vec<u8>> {
+    let hi = object_with(d, (ws(d), Just(b"\"location\"".to_vec()), ws(d), location(d), ws(d)));
+    let listing = object_with(d, (ws(d), Just(b"\"handle_info\"".to_vec()), ws(d), hi, ws(d)));
     let member = prop_oneof![
-        3 => (ws(), Just(b"\"handle_info\"".to_vec()), ws(), handle_info(), ws()),
-        1 => (ws(), key(), ws(), handle_info(), ws()),
-        2 => (ws(), key(), ws(), value(), ws()),
+        3 => (ws(d), Just(b"\"handle_info\"".to_vec()), ws(d), handle_info(d), ws(d)),
+        1 => (ws(d), key(d), ws(d), handle_info(d), ws(d)),
+        2 => (ws(d), key(d), ws(d), value(d), ws(d)),
     ];
     prop_oneof![
-        5 => prop::collection::vec(member, 0..4).prop_map(members),
-        1 => value(),
+        5 => listing,
+        4 => prop::collection::vec(member, 0..4).prop_map(members),
+        1 => value(d),
     ]
 }
 
-fn body() -> impl Strategy<Value = Vec<u8>> {
-    (ws(), prop::collection::vec((ws(), element(), ws()), 0..6), ws(), any::<bool>()).prop_map(
-        |(a, elements, b, close)| {
+fn body(d: u32) -> impl Strategy<Value = Vec<u8>> {
+    (
+        ws(d),
+        prop::collection::vec((ws(d), element(d), ws(d)), 0..6),
+        ws(d),
+        prop::bool::weighted(if d == 0 { 1.0 } else { 0.95 }),
+    )
+        .prop_map(|(a, elements, b, close)| {
             let parts: Vec<Vec<u8>> =
                 elements.into_iter().map(|(x, e, y)| [x, e, y].concat()).collect();
             let end: &[u8] = if close { b"]" } else { b"" };
             [a, b"[".to_vec(), parts.join(&b","[..]), end.to_vec(), b].concat()
-        },
-    )
+        })
 }
 
 /// A few byte edits: insert, delete or replace, often with JSON's own bytes.
@@ -398,13 +410,18 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(6000))]
 
     #[test]
-    fn scanner_matches_serde_on_generated_bodies(b in body()) {
+    fn scanner_matches_serde_on_generated_bodies(b in body(1)) {
+        check_same(&b)?;
+    }
+
+    #[test]
+    fn scanner_matches_serde_on_generated_valid_json(b in body(0)) {
         check_same(&b)?;
     }
 
     #[test]
     fn scanner_matches_serde_on_mutated_bodies(
-        b in body(),
+        b in body(0),
         edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..4),
     ) {
         check_same(&mutate(b, edits))?;
@@ -558,4 +575,33 @@ fn scanner_counts_elements_like_serde() {
         parse_close_request(&vec![b' '; MAX_REQUEST_BYTES + 1]),
         oracle(&vec![b' '; MAX_REQUEST_BYTES + 1])
     );
+}
+
+#[test]
+fn generated_bodies_reach_every_outcome() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    // [valid bodies, refused bodies, Ok, InvalidLocation, MissingLocation]
+    let mut seen = [0usize; 5];
+    let mut runner = TestRunner::deterministic();
+    let strategies = [body(0), body(1)];
+    for k in 0..2_000 {
+        let b = strategies[k % 2].new_tree(&mut runner).unwrap().current();
+        match oracle(&b) {
+            Ok(results) => {
+                seen[0] += 1;
+                for r in results {
+                    seen[match r {
+                        Ok(_) => 2,
+                        Err(CloseError::InvalidLocation) => 3,
+                        Err(_) => 4,
+                    }] += 1;
+                }
+            }
+            Err(_) => seen[1] += 1,
+        }
+    }
+    println!("valid, refused, ok, invalid, missing: {seen:?}");
+    assert!(seen.iter().all(|&n| n >= 100), "{seen:?}");
 }
