@@ -14,7 +14,7 @@ use hyper::header::{
     CONTENT_TYPE,
 };
 use hyper::{Method, Request, Response, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use super::auth::{Credentials, TokenStore};
@@ -22,9 +22,7 @@ use super::config::{ForceCloseCallback, Limits};
 use super::error::ApiError;
 use super::query::ListRequest;
 use crate::json::{close_response, parse_close_request};
-use crate::{
-    CloseError, FileHandle, HandleTable, ListError, Location, RequestError, MAX_REQUEST_BYTES,
-};
+use crate::{CloseError, HandleTable, ListError, Location, RequestError, MAX_REQUEST_BYTES};
 
 /// The largest login body accepted.
 const MAX_LOGIN_BYTES: usize = 64 << 10;
@@ -151,17 +149,6 @@ where
     Ok(resp)
 }
 
-#[derive(Serialize)]
-struct ListBody<'a> {
-    file_handles: &'a [FileHandle],
-    paging: Paging,
-}
-
-#[derive(Serialize)]
-struct Paging {
-    next: String,
-}
-
 async fn list(state: &Arc<State>, path: String, query: Option<&str>) -> Result<Resp, ApiError> {
     let request = ListRequest::parse(query)?;
     let table = state.table.clone();
@@ -176,8 +163,7 @@ async fn list(state: &Arc<State>, path: String, query: Option<&str>) -> Result<R
             page = table.list(&query).map_err(list_error)?;
         }
         let next = page.next.map(|c| request.next_uri(&path, c)).unwrap_or_default();
-        serde_json::to_vec(&ListBody { file_handles: &page.file_handles, paging: Paging { next } })
-            .map_err(ApiError::internal)
+        Ok(crate::json::listing_to_json(&page.file_handles, Some(&next)))
     })
     .await
     .map_err(|e| ApiError::internal(format!("listing failed: {e}")))??;

@@ -822,9 +822,7 @@ pub unsafe extern "C" fn smbh_list_json(
         let q = unsafe { query.read() };
         let page = tri!(run_list(table, &q)).unwrap_or_default();
         let next = cursor_to_u64(page.next);
-        let Ok(json) = serde_json::to_vec(&page) else {
-            return smbh_status::Panic;
-        };
+        let json = crate::json::page_to_json(&page);
         let (text, len) = into_owned(&json);
         // SAFETY: the three out pointers are non-NULL and aligned (checked)
         // and writable by the caller's promise.
