@@ -195,18 +195,29 @@ pub(crate) fn file_hash(file: u64, seed: u64) -> u64 {
     h ^ (h >> 29)
 }
 
+/// Index removals a shard defers and then applies together.
+const DEFERRED_REMOVALS: usize = 32;
+
 /// The file records of one shard.
+///
+/// A file's last close frees its record at once (its path is taken, which
+/// marks it dead: lookups skip it) but removes its index entry later,
+/// together with 31 others after prefetching all their index lines. So the
+/// close waits on its slot and its record only, not on a third random line,
+/// and the index upkeep costs independent, overlapped loads.
 #[derive(Debug)]
 pub(crate) struct Files {
     recs: Pages<FileRec>,
     index: Index,
     free: u32,
     seed: u64,
+    /// Dead records still in the index.
+    pending: Vec<u32>,
 }
 
 impl Files {
     pub(crate) fn new(seed: u64) -> Files {
-        Files { recs: Pages::new(), index: Index::new(), free: NIL, seed }
+        Files { recs: Pages::new(), index: Index::new(), free: NIL, seed, pending: Vec::new() }
     }
 
     #[inline]
@@ -230,22 +241,15 @@ impl Files {
         }
     }
 
-    /// Starts loading what the last close of record `i` (in cache) touches:
-    /// its index line and its path's header.
-    #[inline]
-    pub(crate) fn prefetch_removal(&self, i: u32) {
-        if i < self.recs.len() {
-            let r = self.recs.get(i);
-            self.index.prefetch(self.hash(r.file_number));
-            super::pages::prefetch(arc_header(r.path));
-        }
-    }
-
-    /// The record of `file`, if it has open handles.
+    /// The record of `file`, if it has open handles (dead records, whose
+    /// index entries are still pending, do not count).
     #[inline]
     pub(crate) fn find(&self, file: u64, hash: u64) -> Option<u32> {
         let recs = &self.recs;
-        self.index.find(hash, |i| recs.get(i).file_number == file)
+        self.index.find(hash, |i| {
+            let r = recs.get(i);
+            r.file_number == file && !r.path.is_null()
+        })
     }
 
     #[inline]
@@ -280,16 +284,34 @@ impl Files {
     }
 
     /// Frees record `i` after its last close: returns its path and
-    /// extension for the caller to drop after the lock.
+    /// extension for the caller to drop after the lock. The index entry goes
+    /// with the next batch of deferred removals.
     pub(crate) fn remove(&mut self, i: u32) -> (Arc<str>, Option<Box<FileExt>>) {
-        let hash = self.hash(self.recs.get(i).file_number);
-        self.index.remove(hash, i);
         let r = self.recs.get_mut(i);
         let path = r.take_path();
         let ext = r.ext.take();
-        r.solo = self.free;
-        self.free = i;
+        self.pending.push(i);
+        if self.pending.len() == DEFERRED_REMOVALS {
+            self.apply_removals();
+        }
         (path, ext)
+    }
+
+    /// Removes the pending records' index entries (all their lines loading
+    /// at once) and puts the records on the free list.
+    fn apply_removals(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        for &i in &pending {
+            self.index.prefetch(self.hash(self.recs.get(i).file_number));
+        }
+        for &i in &pending {
+            let hash = self.hash(self.recs.get(i).file_number);
+            self.index.remove(hash, i);
+            self.recs.get_mut(i).solo = self.free;
+            self.free = i;
+        }
+        self.pending = pending;
+        self.pending.clear();
     }
 
     /// Replaces the path of record `i`; returns the old one.
@@ -323,8 +345,24 @@ mod tests {
         assert_eq!((&*old, &*f.get(b).path()), ("/b", "/c"));
         let (path, ext) = f.remove(a);
         assert_eq!((&*path, ext.is_none()), ("/a", true));
-        assert_eq!(f.find(1, h1), None);
-        assert_eq!(f.create(4, f.hash(4), StrArg::Borrowed("/d"), 12), a);
+        assert_eq!(f.find(1, h1), None, "a dead record is not found");
+        // Reopened before its entry is removed: a second entry, found alone.
+        let again = f.create(1, h1, StrArg::Borrowed("/a2"), 13);
+        assert_ne!(again, a);
+        assert_eq!(f.find(1, h1), Some(again));
+        // After a batch of removals, freed records are reused.
+        let many: Vec<u32> = (100..100 + DEFERRED_REMOVALS as u64)
+            .map(|n| f.create(n, f.hash(n), StrArg::Borrowed("/m"), 0))
+            .collect();
+        for &m in &many {
+            drop(f.remove(m));
+        }
+        assert!(f.pending.len() < DEFERRED_REMOVALS);
+        assert_eq!(f.index.len() as usize, 2 + f.pending.len(), "b and again, and the pending");
+        let reused = f.create(4, f.hash(4), StrArg::Borrowed("/d"), 12);
+        assert!(many.contains(&reused) || reused == a);
+        assert_eq!(f.find(1, h1), Some(again));
+        assert_eq!(f.find(4, f.hash(4)), Some(reused));
     }
 
     #[test]

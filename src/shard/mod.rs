@@ -114,12 +114,12 @@ impl Shard {
         }
     }
 
-    /// Starts loading the index line and path header the close of `loc`
-    /// may touch (its slot and file record should be in cache by now).
+    /// Starts loading the path header the close of `loc` touches (its slot
+    /// and file record should be in cache by now).
     #[inline]
-    pub(crate) fn prefetch_index(&self, loc: Location) {
+    pub(crate) fn prefetch_path(&self, loc: Location) {
         if let Some(i) = self.slots.find(loc) {
-            self.files.prefetch_removal(self.slots.get(i).file);
+            self.files.prefetch_path(self.slots.get(i).file);
         }
     }
 

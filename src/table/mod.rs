@@ -397,15 +397,15 @@ impl HandleTable {
                 fill[l.shard()] += 1;
             }
         }
-        // A close waits on three dependent lines: its slot, then its file
-        // record, then (for a file's last close) the file index line and the
-        // path's header. Prefetch them in stages, so the batch waits on
-        // memory once per many handles instead of three times per handle:
-        // slots 24 closes ahead, file records 12 ahead (their slots are in
-        // cache by then), index lines and paths 4 ahead.
+        // A close waits on dependent lines: its slot, then its file record,
+        // then the path's header (the file index's upkeep is batched by the
+        // shard). Prefetch them in stages, so the batch waits on memory once
+        // per many handles instead of on every line of every handle: slots
+        // 24 closes ahead, file records 12 ahead (their slots are in cache by
+        // then), paths 4 ahead.
         const SLOT_AHEAD: usize = 24;
         const FILE_AHEAD: usize = 12;
-        const INDEX_AHEAD: usize = 4;
+        const PATH_AHEAD: usize = 4;
         let mut garbage = Vec::new();
         let mut unlocked_files = Vec::new();
         for (shard, s) in self.shards.iter().enumerate() {
@@ -426,8 +426,8 @@ impl HandleTable {
                 if let Some(l) = at(n + FILE_AHEAD) {
                     g.prefetch_file(l);
                 }
-                if let Some(l) = at(n + INDEX_AHEAD) {
-                    g.prefetch_index(l);
+                if let Some(l) = at(n + PATH_AHEAD) {
+                    g.prefetch_path(l);
                 }
                 results[i as usize] = match g.close(locations[i as usize]) {
                     Ok(Closed { handle, ext, unlocked }) => {
