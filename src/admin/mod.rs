@@ -56,6 +56,7 @@
 mod auth;
 mod config;
 mod error;
+mod harness;
 mod query;
 mod routes;
 mod server;
@@ -63,4 +64,5 @@ mod server;
 pub use auth::Credentials;
 pub use config::{AdminConfig, ForceCloseCallback, Limits, TlsIdentity};
 pub use error::{CredentialsError, ServeError, TlsError};
+pub use harness::Harness;
 pub use server::{serve, AdminServer};

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use super::auth::{Credentials, TokenStore};
-use super::config::{ForceCloseCallback, Limits};
+use super::config::{AdminConfig, ForceCloseCallback, Limits};
 use super::error::ApiError;
 use super::query::ListRequest;
 use crate::json::{close_response, parse_close_request};
@@ -45,6 +45,25 @@ pub(crate) struct State {
     pub(crate) on_force_close: Option<ForceCloseCallback>,
     pub(crate) login_gate: Arc<Semaphore>,
     pub(crate) limits: Limits,
+}
+
+impl State {
+    /// The shared state of one endpoint serving `table` as `config` says
+    /// (its transports are the caller's business).
+    pub(crate) fn new<T>(table: T, config: AdminConfig) -> State
+    where
+        T: Deref<Target = HandleTable> + Send + Sync + 'static,
+    {
+        let limits = config.limits;
+        State {
+            table: Arc::new(table),
+            credentials: config.credentials,
+            tokens: TokenStore::new(limits.token_lifetime, limits.max_tokens),
+            on_force_close: config.on_force_close,
+            login_gate: Arc::new(Semaphore::new(limits.concurrent_logins.max(1))),
+            limits,
+        }
+    }
 }
 
 impl fmt::Debug for State {

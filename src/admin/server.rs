@@ -22,8 +22,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
-use super::auth::TokenStore;
-use super::config::AdminConfig;
+use super::config::{AdminConfig, Limits};
 use super::error::ServeError;
 use super::routes::{self, State};
 use crate::HandleTable;
@@ -119,15 +118,8 @@ where
         }
         None => (None, None),
     };
-    let limits = config.limits.clone();
-    let state = Arc::new(State {
-        table: Arc::new(table),
-        credentials: config.credentials,
-        tokens: TokenStore::new(limits.token_lifetime, limits.max_tokens),
-        on_force_close: config.on_force_close,
-        login_gate: Arc::new(Semaphore::new(limits.concurrent_logins.max(1))),
-        limits,
-    });
+    let unix_socket = config.unix_socket.clone();
+    let state = Arc::new(State::new(table, config));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -135,12 +127,9 @@ where
         .spawn(move || run(state, unix, tcp, stop_rx, ready_tx, socket_file))
         .map_err(|e| io_err("spawn the admin thread", e))?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(AdminServer {
-            stop: Some(stop_tx),
-            thread: Some(thread),
-            tcp_addr,
-            unix_socket: config.unix_socket,
-        }),
+        Ok(Ok(())) => {
+            Ok(AdminServer { stop: Some(stop_tx), thread: Some(thread), tcp_addr, unix_socket })
+        }
         Ok(Err(e)) => {
             let _ = thread.join();
             Err(e)
@@ -237,11 +226,7 @@ async fn accept_loop(
     let limits = state.limits.clone();
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_buf_size(MAX_HEAD_BYTES)
-        .keep_alive(true);
+    let http = http_builder(&limits);
     loop {
         let accepted = tokio::select! {
             _ = stop.changed() => break,
@@ -295,8 +280,22 @@ async fn accept_loop(
     let _ = tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await;
 }
 
-async fn serve_connection<I>(io: I, http: http1::Builder, state: Arc<State>, watcher: Watcher)
-where
+/// How every connection speaks HTTP/1.1.
+pub(crate) fn http_builder(limits: &Limits) -> http1::Builder {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .keep_alive(true);
+    http
+}
+
+pub(crate) async fn serve_connection<I>(
+    io: I,
+    http: http1::Builder,
+    state: Arc<State>,
+    watcher: Watcher,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let started = Instant::now();
