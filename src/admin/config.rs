@@ -79,8 +79,12 @@ impl TlsIdentity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// Open connections at once, over both transports; one more is closed
-    /// as soon as it is accepted. Default 64.
+    /// Open connections at once, over both transports. At the cap, a new
+    /// connection sheds the oldest one not working for an authenticated
+    /// request (in its TLS handshake, sending its request head, idle, or
+    /// unauthenticated), so slow or idle clients cannot lock legitimate
+    /// ones out; only when every connection is busy with authenticated work
+    /// is the new one closed as soon as it is accepted. Default 64.
     pub max_connections: usize,
     /// Time for the TLS handshake, for a request's headers, and the longest
     /// a kept-alive connection may sit idle between requests. Default 10 s.

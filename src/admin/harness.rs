@@ -4,6 +4,7 @@
 
 use std::io;
 use std::ops::Deref;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,7 +92,9 @@ impl Harness {
             let (client, server) = tokio::io::duplex(64 << 10);
             let http = http_builder(&state.limits);
             let graceful = GracefulShutdown::new();
-            let conn = tokio::spawn(serve_connection(server, http, state, graceful.watcher()));
+            let busy = Arc::new(AtomicBool::new(false));
+            let conn =
+                tokio::spawn(serve_connection(server, http, state, graceful.watcher(), busy));
             // Reads and writes on separate halves, so a large request cannot
             // deadlock against a large answer.
             let (mut rd, mut wr) = tokio::io::split(client);

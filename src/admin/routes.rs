@@ -4,6 +4,7 @@
 use std::fmt;
 use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -74,6 +75,19 @@ impl fmt::Debug for State {
 
 pub(crate) type Resp = Response<Full<Bytes>>;
 
+/// A request extension: the connection's "doing authenticated work" mark,
+/// which keeps it from being shed when the endpoint is at its connection
+/// cap (see `server::Slots`). Set once a request is authenticated (or a
+/// login's body is read and its check admitted); cleared after the answer.
+#[derive(Clone, Debug)]
+pub(crate) struct Busy(pub(crate) Arc<AtomicBool>);
+
+fn mark_busy<B>(req: &Request<B>) {
+    if let Some(Busy(b)) = req.extensions().get::<Busy>() {
+        b.store(true, Ordering::Release);
+    }
+}
+
 /// Answers one request, within the request timeout.
 pub(crate) async fn handle<B>(state: Arc<State>, req: Request<B>) -> Resp
 where
@@ -104,6 +118,7 @@ where
     if !authorized(&state.tokens, req.headers()) {
         return Err(ApiError::unauthenticated());
     }
+    mark_busy(&req);
     if FILES.contains(&path) {
         if req.method() != Method::GET {
             return Err(ApiError::method_not_allowed(req.method(), path, "GET"));
@@ -142,6 +157,7 @@ where
     B: Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    let busy = req.extensions().get::<Busy>().cloned();
     let body = read_body(req, MAX_LOGIN_BYTES).await?;
     let login: LoginBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_body(format!(
@@ -151,6 +167,11 @@ where
     let Ok(permit) = state.login_gate.clone().try_acquire_owned() else {
         return Err(ApiError::busy());
     };
+    // The check under way (at most `concurrent_logins` at once) is work
+    // worth finishing: not shed at the connection cap.
+    if let Some(Busy(b)) = &busy {
+        b.store(true, Ordering::Release);
+    }
     let st = state.clone();
     let ok = tokio::task::spawn_blocking(move || {
         let _permit = permit;

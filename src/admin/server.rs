@@ -1,5 +1,6 @@
 //! Listeners, connections and the endpoint's own thread and runtime.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::pending;
 use std::io;
@@ -8,18 +9,21 @@ use std::ops::Deref;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener as StdUnixListener, UnixStream as StdUnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify};
 use tokio_rustls::TlsAcceptor;
 
 use super::config::{AdminConfig, Limits};
@@ -211,6 +215,72 @@ fn run(
     drop(socket_file);
 }
 
+/// The open connections, oldest first, each with its "doing authenticated
+/// work" mark and a way to shed it.
+///
+/// At the cap, a new connection sheds the oldest one that is not working
+/// for an authenticated request (still in its TLS handshake, sending its
+/// request head, idle between requests, or sending an unauthenticated
+/// request). So clients that never finish a request, however many and
+/// however fast they reconnect, cannot keep a legitimate client out: its
+/// connection is the newest, and it is shed only after every older idle
+/// one. A connection is refused only when every slot is doing
+/// authenticated work.
+#[derive(Clone)]
+struct Slots {
+    inner: Arc<parking_lot::Mutex<SlotTable>>,
+}
+
+struct SlotTable {
+    max: usize,
+    next_id: u64,
+    open: BTreeMap<u64, (Arc<AtomicBool>, Arc<Notify>)>,
+}
+
+/// A connection's place in [`Slots`]; gives it back when dropped.
+struct Slot {
+    id: u64,
+    busy: Arc<AtomicBool>,
+    shed: Arc<Notify>,
+    slots: Slots,
+}
+
+impl Slots {
+    fn new(max: usize) -> Slots {
+        let table = SlotTable { max: max.max(1), next_id: 0, open: BTreeMap::new() };
+        Slots { inner: Arc::new(parking_lot::Mutex::new(table)) }
+    }
+
+    /// A slot for a new connection, shedding the oldest idle one at the
+    /// cap; `None` when every connection is busy.
+    fn admit(&self) -> Option<Slot> {
+        let mut t = self.inner.lock();
+        if t.open.len() >= t.max {
+            let victim = t
+                .open
+                .iter()
+                .find(|(_, (busy, _))| !busy.load(Ordering::Acquire))
+                .map(|(&id, _)| id)?;
+            if let Some((_, shed)) = t.open.remove(&victim) {
+                // notify_one keeps the wake-up if the task is not waiting yet.
+                shed.notify_one();
+            }
+        }
+        let id = t.next_id;
+        t.next_id += 1;
+        let busy = Arc::new(AtomicBool::new(false));
+        let shed = Arc::new(Notify::new());
+        t.open.insert(id, (busy.clone(), shed.clone()));
+        Some(Slot { id, busy, shed, slots: self.clone() })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.slots.inner.lock().open.remove(&self.id);
+    }
+}
+
 /// One accepted connection, before TLS.
 enum Accepted {
     Unix(tokio::net::UnixStream),
@@ -225,7 +295,7 @@ async fn accept_loop(
 ) {
     let limits = state.limits.clone();
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let slots = Slots::new(limits.max_connections);
     let http = http_builder(&limits);
     loop {
         let accepted = tokio::select! {
@@ -251,8 +321,10 @@ async fn accept_loop(
                 continue;
             }
         };
-        // Over the cap: close at once (cheaper than a TLS handshake to say so).
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
+        // At the cap, the oldest connection doing no authenticated work
+        // makes room; when every one is, the new one is closed at once
+        // (cheaper than a TLS handshake to say so).
+        let Some(slot) = slots.admit() else {
             drop(conn);
             continue;
         };
@@ -261,19 +333,36 @@ async fn accept_loop(
         let state = state.clone();
         let acceptor = tcp.as_ref().map(|(_, a)| a.clone());
         tokio::spawn(async move {
-            let _slot = slot;
-            match conn {
-                Accepted::Unix(s) => serve_connection(s, http, state, watcher).await,
-                Accepted::Tcp(s) => {
-                    let _ = s.set_nodelay(true);
-                    let acceptor = acceptor.expect("a TCP connection came from the TLS listener");
-                    let handshake = tokio::time::timeout(limits.header_timeout, acceptor.accept(s));
-                    if let Ok(Ok(tls)) = handshake.await {
-                        serve_connection(tls, http, state, watcher).await;
+            let shed = slot.shed.clone();
+            let work = async move {
+                match conn {
+                    Accepted::Unix(s) => {
+                        serve_connection(s, http, state, watcher, slot.busy.clone()).await
+                    }
+                    Accepted::Tcp(s) => {
+                        let _ = s.set_nodelay(true);
+                        let acceptor =
+                            acceptor.expect("a TCP connection came from the TLS listener");
+                        let handshake =
+                            tokio::time::timeout(limits.header_timeout, acceptor.accept(s));
+                        if let Ok(Ok(tls)) = handshake.await {
+                            serve_connection(tls, http, state, watcher, slot.busy.clone()).await;
+                        }
                     }
                 }
+                drop(slot);
+            };
+            // Shed: dropping the connection closes it.
+            tokio::select! {
+                () = work => {}
+                () = shed.notified() => {}
             }
         });
+        // Let the new connection read its request head before the next
+        // accept: under a flood of connections, a client that sends its
+        // request at once is authenticated (and kept) before 63 more
+        // arrivals could shed it.
+        tokio::task::yield_now().await;
     }
     drop(unix);
     drop(tcp);
@@ -295,15 +384,20 @@ pub(crate) async fn serve_connection<I>(
     http: http1::Builder,
     state: Arc<State>,
     watcher: Watcher,
+    busy: Arc<AtomicBool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let started = Instant::now();
     let limits = state.limits.clone();
-    let service = service_fn(move |req| {
+    let service = service_fn(move |mut req: Request<Incoming>| {
         let state = state.clone();
+        let busy = busy.clone();
         async move {
+            // The routes set it once the request is authenticated.
+            req.extensions_mut().insert(routes::Busy(busy.clone()));
             let mut resp = routes::handle(state.clone(), req).await;
+            busy.store(false, Ordering::Release);
             if started.elapsed() >= state.limits.connection_lifetime {
                 resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             }
