@@ -8,7 +8,7 @@
 //! The tests take turns (one lock), so RSS and timing are each test's own.
 #![cfg(feature = "admin")]
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -100,13 +100,6 @@ impl Fixture {
             snapshot,
             _turn: turn,
         }
-    }
-
-    fn connect(&self) -> UnixStream {
-        let s = UnixStream::connect(&self.sock).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-        s
     }
 
     /// One request on a fresh connection; the answer or why there is none.
@@ -303,5 +296,45 @@ fn slowloris_does_not_lock_out_legitimate_clients() {
     stop.store(true, Ordering::Relaxed);
     let reconnects = attacker.join().unwrap();
     eprintln!("slowloris: worst legitimate answer {worst:?}, attacker reconnects {reconnects}");
+    fx.finish();
+}
+
+// ---- password guessing --------------------------------------------------------------
+
+/// 40 wrong passwords in a row from one peer: after a few, the endpoint
+/// answers 429 with `Retry-After` without checking the password, so a
+/// guesser gets only a handful of checks; once the backoff has passed the
+/// right password works again (the administrator is not locked out for
+/// longer than the capped backoff).
+#[test]
+fn password_guessing_is_slowed_down() {
+    let fx = Fixture::new(|_| {});
+    let t0 = Instant::now();
+    let (mut checked, mut throttled, mut retry_after) = (0, 0, 0u64);
+    for _ in 0..40 {
+        let r = fx.send(&login_request("wrong"));
+        match r.status {
+            401 => checked += 1,
+            429 => {
+                throttled += 1;
+                let secs: u64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+                assert!((1..=5).contains(&secs), "Retry-After {secs}");
+                retry_after = retry_after.max(secs);
+                assert_eq!(r.json()["error_class"], "api_too_many_failed_logins_error");
+            }
+            s => panic!("unexpected status {s}: {r:?}"),
+        }
+    }
+    eprintln!("40 wrong passwords in {:?}: {checked} checked, {throttled} refused", t0.elapsed());
+    assert!(checked <= 5, "{checked} wrong passwords were checked in a row");
+    assert!(throttled >= 35);
+    // While throttled even the right password is refused unchecked...
+    assert_eq!(fx.send(&login_request("secret")).status, 429);
+    // ... and accepted once the backoff has passed.
+    std::thread::sleep(Duration::from_secs(retry_after) + Duration::from_millis(100));
+    let token = fx.login().expect("the administrator gets in after the backoff");
+    fx.legit_list(&token);
+    // A success forgets the failures: one wrong password is checked again.
+    assert_eq!(fx.send(&login_request("wrong")).status, 401);
     fx.finish();
 }

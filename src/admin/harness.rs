@@ -11,6 +11,7 @@ use std::time::Duration;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::auth::Peer;
 use super::config::AdminConfig;
 use super::routes::State;
 use super::server::{http_builder, serve_connection};
@@ -93,8 +94,14 @@ impl Harness {
             let http = http_builder(&state.limits);
             let graceful = GracefulShutdown::new();
             let busy = Arc::new(AtomicBool::new(false));
-            let conn =
-                tokio::spawn(serve_connection(server, http, state, graceful.watcher(), busy));
+            let conn = tokio::spawn(serve_connection(
+                server,
+                http,
+                state,
+                graceful.watcher(),
+                busy,
+                Peer::Unknown,
+            ));
             // Reads and writes on separate halves, so a large request cannot
             // deadlock against a large answer.
             let (mut rd, mut wr) = tokio::io::split(client);

@@ -12,13 +12,13 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
 use hyper::header::{
     HeaderMap, HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH,
-    CONTENT_TYPE,
+    CONTENT_TYPE, RETRY_AFTER,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use super::auth::{Credentials, TokenStore};
+use super::auth::{Credentials, LoginThrottle, Peer, TokenStore};
 use super::config::{AdminConfig, ForceCloseCallback, Limits};
 use super::error::ApiError;
 use super::query::ListRequest;
@@ -45,6 +45,7 @@ pub(crate) struct State {
     pub(crate) tokens: TokenStore,
     pub(crate) on_force_close: Option<ForceCloseCallback>,
     pub(crate) login_gate: Arc<Semaphore>,
+    pub(crate) throttle: LoginThrottle,
     pub(crate) limits: Limits,
 }
 
@@ -62,6 +63,7 @@ impl State {
             tokens: TokenStore::new(limits.token_lifetime, limits.max_tokens),
             on_force_close: config.on_force_close,
             login_gate: Arc::new(Semaphore::new(limits.concurrent_logins.max(1))),
+            throttle: LoginThrottle::new(limits.free_failed_logins, limits.max_login_backoff),
             limits,
         }
     }
@@ -158,12 +160,16 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let busy = req.extensions().get::<Busy>().cloned();
+    let peer = req.extensions().get::<Peer>().cloned().unwrap_or(Peer::Unknown);
     let body = read_body(req, MAX_LOGIN_BYTES).await?;
     let login: LoginBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_body(format!(
             "login body must be {{\"username\": ..., \"password\": ...}}: {e}"
         ))
     })?;
+    if let Err(wait) = state.throttle.check(&peer) {
+        return Err(ApiError::too_many_failed_logins(wait));
+    }
     let Ok(permit) = state.login_gate.clone().try_acquire_owned() else {
         return Err(ApiError::busy());
     };
@@ -180,8 +186,10 @@ where
     .await
     .map_err(|e| ApiError::internal(format!("login check failed: {e}")))?;
     if !ok {
+        state.throttle.failed(&peer);
         return Err(ApiError::invalid_credentials());
     }
+    state.throttle.succeeded(&peer);
     let token =
         state.tokens.issue().ok_or_else(|| ApiError::internal("no randomness for a token"))?;
     let body = serde_json::to_vec(&serde_json::json!({ "bearer_token": token }))
@@ -310,6 +318,9 @@ pub(crate) fn error_response(e: &ApiError) -> Resp {
     let mut resp = json_response(e.status, e.body());
     if let Some(allow) = e.allow {
         resp.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    if let Some(secs) = e.retry_after {
+        resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
     }
     if matches!(e.status, StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE) {
         resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));

@@ -26,6 +26,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Notify};
 use tokio_rustls::TlsAcceptor;
 
+use super::auth::Peer;
 use super::config::{AdminConfig, Limits};
 use super::error::ServeError;
 use super::routes::{self, State};
@@ -337,16 +338,19 @@ async fn accept_loop(
             let work = async move {
                 match conn {
                     Accepted::Unix(s) => {
-                        serve_connection(s, http, state, watcher, slot.busy.clone()).await
+                        let peer = s.peer_cred().map_or(Peer::Unknown, |c| Peer::Uid(c.uid()));
+                        serve_connection(s, http, state, watcher, slot.busy.clone(), peer).await
                     }
                     Accepted::Tcp(s) => {
                         let _ = s.set_nodelay(true);
+                        let peer = s.peer_addr().map_or(Peer::Unknown, |a| Peer::Ip(a.ip()));
                         let acceptor =
                             acceptor.expect("a TCP connection came from the TLS listener");
                         let handshake =
                             tokio::time::timeout(limits.header_timeout, acceptor.accept(s));
                         if let Ok(Ok(tls)) = handshake.await {
-                            serve_connection(tls, http, state, watcher, slot.busy.clone()).await;
+                            serve_connection(tls, http, state, watcher, slot.busy.clone(), peer)
+                                .await;
                         }
                     }
                 }
@@ -385,6 +389,7 @@ pub(crate) async fn serve_connection<I>(
     state: Arc<State>,
     watcher: Watcher,
     busy: Arc<AtomicBool>,
+    peer: Peer,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -393,9 +398,11 @@ pub(crate) async fn serve_connection<I>(
     let service = service_fn(move |mut req: Request<Incoming>| {
         let state = state.clone();
         let busy = busy.clone();
+        let peer = peer.clone();
         async move {
             // The routes set it once the request is authenticated.
             req.extensions_mut().insert(routes::Busy(busy.clone()));
+            req.extensions_mut().insert(peer);
             let mut resp = routes::handle(state.clone(), req).await;
             busy.store(false, Ordering::Release);
             if started.elapsed() >= state.limits.connection_lifetime {
