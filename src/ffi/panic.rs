@@ -45,12 +45,18 @@ pub(crate) fn boundary<T: PanicValue>(body: impl FnOnce() -> T) -> T {
         Ok(v) => v,
         Err(payload) => {
             // Dropping a payload could itself panic (a `panic_any` value with
-            // a panicking `Drop`): drop it under its own catch, and leak only
-            // the payload of such a second panic. (Forgetting every payload
+            // a panicking `Drop`): drop it under its own catch, then the
+            // payload of that panic, and so on a few times; only a payload
+            // still panicking after that is leaked. (Forgetting every payload
             // leaked it on each caught panic; LeakSanitizer found it.)
-            if let Err(second) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-                std::mem::forget(second);
+            let mut payload = payload;
+            for _ in 0..4 {
+                match catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+                    Ok(()) => return T::panic_value(),
+                    Err(next) => payload = next,
+                }
             }
+            std::mem::forget(payload);
             T::panic_value()
         }
     }
