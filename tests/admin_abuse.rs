@@ -27,10 +27,7 @@ const CHEAP_HASH: &str =
 /// `SMBH_ABUSE_RSS_LIMIT_MIB` (scripts/sanitizers.sh raises it under
 /// AddressSanitizer, whose quarantine keeps freed memory resident).
 fn rss_growth_limit_kib() -> u64 {
-    std::env::var("SMBH_ABUSE_RSS_LIMIT_MIB")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(64)
+    std::env::var("SMBH_ABUSE_RSS_LIMIT_MIB").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(64)
         << 10
 }
 
