@@ -91,7 +91,11 @@ impl Harness {
         let state = self.state.clone();
         self.rt.block_on(async move {
             let (client, server) = tokio::io::duplex(64 << 10);
-            let http = http_builder(&state.limits);
+            let mut http = http_builder(&state.limits);
+            // The client's side ends once the request is written: answer
+            // anyway (a socket client keeps its side open until it has
+            // read its answer, which in memory cannot be known).
+            http.half_close(true);
             let graceful = GracefulShutdown::new();
             let busy = Arc::new(AtomicBool::new(false));
             let conn = tokio::spawn(serve_connection(
