@@ -41,8 +41,7 @@ impl<'de> Deserialize<'de> for Keys {
 
 /// True when the JSON object `raw` has `key` more than once.
 fn repeated_key(raw: &str, key: &str) -> bool {
-    serde_json::from_str::<Keys>(raw)
-        .map_or(false, |k| k.0.iter().filter(|k| *k == key).count() > 1)
+    serde_json::from_str::<Keys>(raw).is_ok_and(|k| k.0.iter().filter(|k| *k == key).count() > 1)
 }
 
 fuzz_target!(|body: &[u8]| {
