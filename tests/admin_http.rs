@@ -561,22 +561,44 @@ fn slow_bodies_get_408() {
 }
 
 #[test]
-fn connections_over_the_cap_are_closed() {
+fn over_the_cap_the_oldest_idle_connection_is_shed() {
     let fx = Fixture::with(1, |c| {
         let mut limits = Limits::default();
         limits.max_connections = 2;
         c.limits(limits)
     });
     let t = fx.login();
-    let held: Vec<UnixStream> = (0..2).map(|_| UnixStream::connect(&fx.sock).unwrap()).collect();
+    // Two idle connections hold both slots; a third sheds the older one
+    // and is answered.
+    let mut held: Vec<UnixStream> =
+        (0..2).map(|_| UnixStream::connect(&fx.sock).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(200)); // let the server accept them
+    assert_eq!(fx.get(&t, "/v1/smb/files/").status, 200, "a new client is answered");
+    let (raw, took) = read_until_closed(&mut held[0]);
+    assert!(raw.is_empty() && took < Duration::from_secs(2), "the oldest idle one is shed");
+    drop(held);
+
+    // Two connections busy with authenticated requests (bodies still
+    // coming) are never shed: a third is closed without an answer.
+    let busy: Vec<UnixStream> = (0..2)
+        .map(|_| {
+            let mut s = UnixStream::connect(&fx.sock).unwrap();
+            let head = format!(
+                "POST /v1/smb/files/close HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nContent-Length: 10\r\n\r\n["
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
     let mut third = UnixStream::connect(&fx.sock).unwrap();
     let _ = third.write_all(b"GET /v1/smb/files/ HTTP/1.1\r\nHost: x\r\n\r\n");
     let (raw, _) = read_until_closed(&mut third);
-    assert!(raw.is_empty(), "over the cap: closed without an answer");
-    drop(held);
+    assert!(raw.is_empty(), "every slot busy: closed without an answer");
+    drop(busy);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(fx.get(&t, "/v1/smb/files/").status, 200, "slots are given back");
+    assert_eq!(fx.table.len(), 1);
 }
 
 // ---- transports and lifecycle -------------------------------------------------------

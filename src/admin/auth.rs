@@ -159,6 +159,90 @@ impl TokenStore {
     }
 }
 
+/// Who a login comes from, as far as the transport can tell: the peer's IP
+/// address over TCP, its user id over the Unix socket (which only the
+/// server's own user and root can reach).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Peer {
+    Ip(std::net::IpAddr),
+    Uid(u32),
+    Unknown,
+}
+
+/// Per-peer backoff on failed logins. The first `free` failures in a row
+/// cost nothing; each later one makes the peer wait before its next login
+/// is checked, 250 ms doubling up to `max`. A login during the wait is
+/// refused unchecked (429, `Retry-After`) and does not lengthen it; a
+/// success forgets the peer's failures, and so does a quiet hour. So a
+/// guesser gets a few checks and then about one per `max`, other peers are
+/// not affected, and the administrator at a throttled peer waits at most
+/// `max` after the guessing stops.
+#[derive(Debug)]
+pub(crate) struct LoginThrottle {
+    free: u32,
+    max: Duration,
+    peers: Mutex<HashMap<Peer, Failures>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+    until: Instant,
+}
+
+/// Peers remembered at once; past it the one whose wait ends first is
+/// forgotten (bounds memory against many source addresses).
+const MAX_THROTTLED_PEERS: usize = 4096;
+const FIRST_WAIT: Duration = Duration::from_millis(250);
+const FORGET_AFTER: Duration = Duration::from_secs(3600);
+
+impl LoginThrottle {
+    pub(crate) fn new(free: u32, max: Duration) -> LoginThrottle {
+        LoginThrottle { free, max, peers: Mutex::new(HashMap::new()) }
+    }
+
+    /// `Err(wait)` while `peer` must wait before its next check.
+    pub(crate) fn check(&self, peer: &Peer) -> Result<(), Duration> {
+        let now = Instant::now();
+        match self.peers.lock().get(peer) {
+            Some(f) if f.until > now => Err(f.until - now),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a failed check of `peer`'s login.
+    pub(crate) fn failed(&self, peer: &Peer) {
+        let now = Instant::now();
+        let mut peers = self.peers.lock();
+        if !peers.contains_key(peer) && peers.len() >= MAX_THROTTLED_PEERS {
+            peers.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+            if peers.len() >= MAX_THROTTLED_PEERS {
+                let first = peers.iter().min_by_key(|(_, f)| f.until).map(|(p, _)| p.clone());
+                if let Some(p) = first {
+                    peers.remove(&p);
+                }
+            }
+        }
+        let f = peers.entry(peer.clone()).or_insert(Failures { count: 0, last: now, until: now });
+        if now.duration_since(f.last) >= FORGET_AFTER {
+            f.count = 0;
+        }
+        f.count = f.count.saturating_add(1);
+        f.last = now;
+        if f.count > self.free {
+            let doublings = (f.count - self.free - 1).min(16);
+            let wait = FIRST_WAIT.saturating_mul(1 << doublings).min(self.max);
+            f.until = now + wait;
+        }
+    }
+
+    /// Forgets `peer`'s failures after a successful login.
+    pub(crate) fn succeeded(&self, peer: &Peer) {
+        self.peers.lock().remove(peer);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +260,28 @@ mod tests {
         assert!(!store.check("nope"));
         std::thread::sleep(Duration::from_millis(80));
         assert!(!store.check(&b), "expired");
+    }
+
+    #[test]
+    fn throttle_backs_off_per_peer_and_forgets_on_success() {
+        let t = LoginThrottle::new(2, Duration::from_millis(600));
+        let (a, b) = (Peer::Uid(1), Peer::Ip([127, 0, 0, 1].into()));
+        for _ in 0..2 {
+            assert!(t.check(&a).is_ok());
+            t.failed(&a);
+        }
+        assert!(t.check(&a).is_ok(), "the first two failures are free");
+        t.failed(&a);
+        let w = t.check(&a).unwrap_err();
+        assert!(w <= FIRST_WAIT && w > Duration::from_millis(100), "{w:?}");
+        assert!(t.check(&b).is_ok(), "another peer is not affected");
+        for _ in 0..10 {
+            t.failed(&a);
+        }
+        let w = t.check(&a).unwrap_err();
+        assert!(w <= Duration::from_millis(600) && w > Duration::from_millis(400), "capped: {w:?}");
+        t.succeeded(&a);
+        assert!(t.check(&a).is_ok());
     }
 
     #[test]

@@ -79,8 +79,12 @@ impl TlsIdentity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// Open connections at once, over both transports; one more is closed
-    /// as soon as it is accepted. Default 64.
+    /// Open connections at once, over both transports. At the cap, a new
+    /// connection sheds the oldest one not working for an authenticated
+    /// request (in its TLS handshake, sending its request head, idle, or
+    /// unauthenticated), so slow or idle clients cannot lock legitimate
+    /// ones out; only when every connection is busy with authenticated work
+    /// is the new one closed as soon as it is accepted. Default 64.
     pub max_connections: usize,
     /// Time for the TLS handshake, for a request's headers, and the longest
     /// a kept-alive connection may sit idle between requests. Default 10 s.
@@ -95,6 +99,15 @@ pub struct Limits {
     /// Logins checked at once (each Argon2 check takes ~19 MiB and some CPU);
     /// more get 503. Default 2.
     pub concurrent_logins: usize,
+    /// Failed logins in a row a peer (an IP address over TCP, a user id over
+    /// the Unix socket) may make before it must wait between attempts.
+    /// Default 3.
+    pub free_failed_logins: u32,
+    /// The longest wait after a failed login: waits start at 250 ms and
+    /// double with each further failure up to this; a login during the wait
+    /// is answered 429 with `Retry-After`, unchecked. A success resets the
+    /// peer. Default 5 s.
+    pub max_login_backoff: Duration,
     /// Bearer tokens live at once; past it the oldest is dropped. Default 1024.
     pub max_tokens: usize,
     /// How long a bearer token stays valid after login. Default 1 hour.
@@ -112,6 +125,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             connection_lifetime: Duration::from_secs(600),
             concurrent_logins: 2,
+            free_failed_logins: 3,
+            max_login_backoff: Duration::from_secs(5),
             max_tokens: 1024,
             token_lifetime: Duration::from_secs(3600),
             shutdown_grace: Duration::from_secs(5),

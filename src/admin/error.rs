@@ -17,6 +17,8 @@ pub(crate) struct ApiError {
     pub(crate) description: String,
     /// The `Allow` header of a 405.
     pub(crate) allow: Option<&'static str>,
+    /// Seconds for a `Retry-After` header.
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -25,7 +27,7 @@ impl ApiError {
         class: &'static str,
         description: impl Into<String>,
     ) -> Self {
-        ApiError { status, class, description: description.into(), allow: None }
+        ApiError { status, class, description: description.into(), allow: None, retry_after: None }
     }
 
     /// 400 naming a query parameter and what is wrong with its value.
@@ -108,6 +110,18 @@ impl ApiError {
     }
 
     /// 503: too many logins being checked at once.
+    pub(crate) fn too_many_failed_logins(wait: std::time::Duration) -> Self {
+        // Whole seconds, rounded up, at least 1.
+        let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "api_too_many_failed_logins_error",
+            format!("too many failed logins; try again in {secs} s"),
+        );
+        e.retry_after = Some(secs);
+        e
+    }
+
     pub(crate) fn busy() -> Self {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

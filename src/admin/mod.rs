@@ -20,7 +20,17 @@
 //! Errors are JSON `{"error_class": "...", "description": "..."}` (which
 //! `qq` prints as `Error 401: authentication_required_error: ...`): 400 for
 //! a bad parameter (named) or body, 401, 404, 405 (with `Allow`), 408, 413
-//! (over 4 MiB), 503 (too many logins at once). An error changes nothing.
+//! (over 4 MiB), 429 (a peer's failed logins: wait `Retry-After` seconds),
+//! 431 (request head over 64 KiB), 503 (too many logins at once). An error
+//! changes nothing.
+//!
+//! # Under abuse
+//!
+//! At its connection cap ([`Limits::max_connections`]) the endpoint sheds
+//! the oldest connection not doing authenticated work, so slow or idle
+//! clients cannot lock legitimate ones out; failed logins back off per peer
+//! ([`Limits::free_failed_logins`], [`Limits::max_login_backoff`]).
+//! `tests/admin_abuse.rs` checks both and the other attacks it names.
 //!
 //! # Transports
 //!
@@ -56,6 +66,7 @@
 mod auth;
 mod config;
 mod error;
+mod harness;
 mod query;
 mod routes;
 mod server;
@@ -63,4 +74,5 @@ mod server;
 pub use auth::Credentials;
 pub use config::{AdminConfig, ForceCloseCallback, Limits, TlsIdentity};
 pub use error::{CredentialsError, ServeError, TlsError};
+pub use harness::Harness;
 pub use server::{serve, AdminServer};

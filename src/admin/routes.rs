@@ -4,6 +4,7 @@
 use std::fmt;
 use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -11,14 +12,14 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
 use hyper::header::{
     HeaderMap, HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH,
-    CONTENT_TYPE,
+    CONTENT_TYPE, RETRY_AFTER,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-use super::auth::{Credentials, TokenStore};
-use super::config::{ForceCloseCallback, Limits};
+use super::auth::{Credentials, LoginThrottle, Peer, TokenStore};
+use super::config::{AdminConfig, ForceCloseCallback, Limits};
 use super::error::ApiError;
 use super::query::ListRequest;
 use crate::json::{close_response, parse_close_request};
@@ -42,7 +43,28 @@ pub(crate) struct State {
     pub(crate) tokens: TokenStore,
     pub(crate) on_force_close: Option<ForceCloseCallback>,
     pub(crate) login_gate: Arc<Semaphore>,
+    pub(crate) throttle: LoginThrottle,
     pub(crate) limits: Limits,
+}
+
+impl State {
+    /// The shared state of one endpoint serving `table` as `config` says
+    /// (its transports are the caller's business).
+    pub(crate) fn new<T>(table: T, config: AdminConfig) -> State
+    where
+        T: Deref<Target = HandleTable> + Send + Sync + 'static,
+    {
+        let limits = config.limits;
+        State {
+            table: Arc::new(table),
+            credentials: config.credentials,
+            tokens: TokenStore::new(limits.token_lifetime, limits.max_tokens),
+            on_force_close: config.on_force_close,
+            login_gate: Arc::new(Semaphore::new(limits.concurrent_logins.max(1))),
+            throttle: LoginThrottle::new(limits.free_failed_logins, limits.max_login_backoff),
+            limits,
+        }
+    }
 }
 
 impl fmt::Debug for State {
@@ -52,6 +74,19 @@ impl fmt::Debug for State {
 }
 
 pub(crate) type Resp = Response<Full<Bytes>>;
+
+/// A request extension: the connection's "doing authenticated work" mark,
+/// which keeps it from being shed when the endpoint is at its connection
+/// cap (see `server::Slots`). Set once a request is authenticated (or a
+/// login's body is read and its check admitted); cleared after the answer.
+#[derive(Clone, Debug)]
+pub(crate) struct Busy(pub(crate) Arc<AtomicBool>);
+
+fn mark_busy<B>(req: &Request<B>) {
+    if let Some(Busy(b)) = req.extensions().get::<Busy>() {
+        b.store(true, Ordering::Release);
+    }
+}
 
 /// Answers one request, within the request timeout.
 pub(crate) async fn handle<B>(state: Arc<State>, req: Request<B>) -> Resp
@@ -83,6 +118,7 @@ where
     if !authorized(&state.tokens, req.headers()) {
         return Err(ApiError::unauthenticated());
     }
+    mark_busy(&req);
     if FILES.contains(&path) {
         if req.method() != Method::GET {
             return Err(ApiError::method_not_allowed(req.method(), path, "GET"));
@@ -121,15 +157,25 @@ where
     B: Body<Data = Bytes> + Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    let busy = req.extensions().get::<Busy>().cloned();
+    let peer = req.extensions().get::<Peer>().cloned().unwrap_or(Peer::Unknown);
     let body = read_body(req, MAX_LOGIN_BYTES).await?;
     let login: LoginBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_body(format!(
             "login body must be {{\"username\": ..., \"password\": ...}}: {e}"
         ))
     })?;
+    if let Err(wait) = state.throttle.check(&peer) {
+        return Err(ApiError::too_many_failed_logins(wait));
+    }
     let Ok(permit) = state.login_gate.clone().try_acquire_owned() else {
         return Err(ApiError::busy());
     };
+    // The check under way (at most `concurrent_logins` at once) is work
+    // worth finishing: not shed at the connection cap.
+    if let Some(Busy(b)) = &busy {
+        b.store(true, Ordering::Release);
+    }
     let st = state.clone();
     let ok = tokio::task::spawn_blocking(move || {
         let _permit = permit;
@@ -138,8 +184,10 @@ where
     .await
     .map_err(|e| ApiError::internal(format!("login check failed: {e}")))?;
     if !ok {
+        state.throttle.failed(&peer);
         return Err(ApiError::invalid_credentials());
     }
+    state.throttle.succeeded(&peer);
     let token =
         state.tokens.issue().ok_or_else(|| ApiError::internal("no randomness for a token"))?;
     let body = serde_json::to_vec(&serde_json::json!({ "bearer_token": token }))
@@ -256,6 +304,9 @@ pub(crate) fn error_response(e: &ApiError) -> Resp {
     let mut resp = json_response(e.status, e.body());
     if let Some(allow) = e.allow {
         resp.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    if let Some(secs) = e.retry_after {
+        resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
     }
     if matches!(e.status, StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE) {
         resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));

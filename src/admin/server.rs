@@ -1,5 +1,6 @@
 //! Listeners, connections and the endpoint's own thread and runtime.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::pending;
 use std::io;
@@ -8,22 +9,25 @@ use std::ops::Deref;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener as StdUnixListener, UnixStream as StdUnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify};
 use tokio_rustls::TlsAcceptor;
 
-use super::auth::TokenStore;
-use super::config::AdminConfig;
+use super::auth::Peer;
+use super::config::{AdminConfig, Limits};
 use super::error::ServeError;
 use super::routes::{self, State};
 use crate::HandleTable;
@@ -119,15 +123,8 @@ where
         }
         None => (None, None),
     };
-    let limits = config.limits.clone();
-    let state = Arc::new(State {
-        table: Arc::new(table),
-        credentials: config.credentials,
-        tokens: TokenStore::new(limits.token_lifetime, limits.max_tokens),
-        on_force_close: config.on_force_close,
-        login_gate: Arc::new(Semaphore::new(limits.concurrent_logins.max(1))),
-        limits,
-    });
+    let unix_socket = config.unix_socket.clone();
+    let state = Arc::new(State::new(table, config));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -135,12 +132,9 @@ where
         .spawn(move || run(state, unix, tcp, stop_rx, ready_tx, socket_file))
         .map_err(|e| io_err("spawn the admin thread", e))?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(AdminServer {
-            stop: Some(stop_tx),
-            thread: Some(thread),
-            tcp_addr,
-            unix_socket: config.unix_socket,
-        }),
+        Ok(Ok(())) => {
+            Ok(AdminServer { stop: Some(stop_tx), thread: Some(thread), tcp_addr, unix_socket })
+        }
         Ok(Err(e)) => {
             let _ = thread.join();
             Err(e)
@@ -222,6 +216,72 @@ fn run(
     drop(socket_file);
 }
 
+/// The open connections, oldest first, each with its "doing authenticated
+/// work" mark and a way to shed it.
+///
+/// At the cap, a new connection sheds the oldest one that is not working
+/// for an authenticated request (still in its TLS handshake, sending its
+/// request head, idle between requests, or sending an unauthenticated
+/// request). So clients that never finish a request, however many and
+/// however fast they reconnect, cannot keep a legitimate client out: its
+/// connection is the newest, and it is shed only after every older idle
+/// one. A connection is refused only when every slot is doing
+/// authenticated work.
+#[derive(Clone)]
+struct Slots {
+    inner: Arc<parking_lot::Mutex<SlotTable>>,
+}
+
+struct SlotTable {
+    max: usize,
+    next_id: u64,
+    open: BTreeMap<u64, (Arc<AtomicBool>, Arc<Notify>)>,
+}
+
+/// A connection's place in [`Slots`]; gives it back when dropped.
+struct Slot {
+    id: u64,
+    busy: Arc<AtomicBool>,
+    shed: Arc<Notify>,
+    slots: Slots,
+}
+
+impl Slots {
+    fn new(max: usize) -> Slots {
+        let table = SlotTable { max: max.max(1), next_id: 0, open: BTreeMap::new() };
+        Slots { inner: Arc::new(parking_lot::Mutex::new(table)) }
+    }
+
+    /// A slot for a new connection, shedding the oldest idle one at the
+    /// cap; `None` when every connection is busy.
+    fn admit(&self) -> Option<Slot> {
+        let mut t = self.inner.lock();
+        if t.open.len() >= t.max {
+            let victim = t
+                .open
+                .iter()
+                .find(|(_, (busy, _))| !busy.load(Ordering::Acquire))
+                .map(|(&id, _)| id)?;
+            if let Some((_, shed)) = t.open.remove(&victim) {
+                // notify_one keeps the wake-up if the task is not waiting yet.
+                shed.notify_one();
+            }
+        }
+        let id = t.next_id;
+        t.next_id += 1;
+        let busy = Arc::new(AtomicBool::new(false));
+        let shed = Arc::new(Notify::new());
+        t.open.insert(id, (busy.clone(), shed.clone()));
+        Some(Slot { id, busy, shed, slots: self.clone() })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.slots.inner.lock().open.remove(&self.id);
+    }
+}
+
 /// One accepted connection, before TLS.
 enum Accepted {
     Unix(tokio::net::UnixStream),
@@ -236,12 +296,8 @@ async fn accept_loop(
 ) {
     let limits = state.limits.clone();
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_buf_size(MAX_HEAD_BYTES)
-        .keep_alive(true);
+    let slots = Slots::new(limits.max_connections);
+    let http = http_builder(&limits);
     loop {
         let accepted = tokio::select! {
             _ = stop.changed() => break,
@@ -266,8 +322,10 @@ async fn accept_loop(
                 continue;
             }
         };
-        // Over the cap: close at once (cheaper than a TLS handshake to say so).
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
+        // At the cap, the oldest connection doing no authenticated work
+        // makes room; when every one is, the new one is closed at once
+        // (cheaper than a TLS handshake to say so).
+        let Some(slot) = slots.admit() else {
             drop(conn);
             continue;
         };
@@ -276,35 +334,77 @@ async fn accept_loop(
         let state = state.clone();
         let acceptor = tcp.as_ref().map(|(_, a)| a.clone());
         tokio::spawn(async move {
-            let _slot = slot;
-            match conn {
-                Accepted::Unix(s) => serve_connection(s, http, state, watcher).await,
-                Accepted::Tcp(s) => {
-                    let _ = s.set_nodelay(true);
-                    let acceptor = acceptor.expect("a TCP connection came from the TLS listener");
-                    let handshake = tokio::time::timeout(limits.header_timeout, acceptor.accept(s));
-                    if let Ok(Ok(tls)) = handshake.await {
-                        serve_connection(tls, http, state, watcher).await;
+            let shed = slot.shed.clone();
+            let work = async move {
+                match conn {
+                    Accepted::Unix(s) => {
+                        let peer = s.peer_cred().map_or(Peer::Unknown, |c| Peer::Uid(c.uid()));
+                        serve_connection(s, http, state, watcher, slot.busy.clone(), peer).await
+                    }
+                    Accepted::Tcp(s) => {
+                        let _ = s.set_nodelay(true);
+                        let peer = s.peer_addr().map_or(Peer::Unknown, |a| Peer::Ip(a.ip()));
+                        let acceptor =
+                            acceptor.expect("a TCP connection came from the TLS listener");
+                        let handshake =
+                            tokio::time::timeout(limits.header_timeout, acceptor.accept(s));
+                        if let Ok(Ok(tls)) = handshake.await {
+                            serve_connection(tls, http, state, watcher, slot.busy.clone(), peer)
+                                .await;
+                        }
                     }
                 }
+                drop(slot);
+            };
+            // Shed: dropping the connection closes it.
+            tokio::select! {
+                () = work => {}
+                () = shed.notified() => {}
             }
         });
+        // Let the new connection read its request head before the next
+        // accept: under a flood of connections, a client that sends its
+        // request at once is authenticated (and kept) before 63 more
+        // arrivals could shed it.
+        tokio::task::yield_now().await;
     }
     drop(unix);
     drop(tcp);
     let _ = tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await;
 }
 
-async fn serve_connection<I>(io: I, http: http1::Builder, state: Arc<State>, watcher: Watcher)
-where
+/// How every connection speaks HTTP/1.1.
+pub(crate) fn http_builder(limits: &Limits) -> http1::Builder {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .keep_alive(true);
+    http
+}
+
+pub(crate) async fn serve_connection<I>(
+    io: I,
+    http: http1::Builder,
+    state: Arc<State>,
+    watcher: Watcher,
+    busy: Arc<AtomicBool>,
+    peer: Peer,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let started = Instant::now();
     let limits = state.limits.clone();
-    let service = service_fn(move |req| {
+    let service = service_fn(move |mut req: Request<Incoming>| {
         let state = state.clone();
+        let busy = busy.clone();
+        let peer = peer.clone();
         async move {
+            // The routes set it once the request is authenticated.
+            req.extensions_mut().insert(routes::Busy(busy.clone()));
+            req.extensions_mut().insert(peer);
             let mut resp = routes::handle(state.clone(), req).await;
+            busy.store(false, Ordering::Release);
             if started.elapsed() >= state.limits.connection_lifetime {
                 resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             }

@@ -1,0 +1,296 @@
+//! Sequences of table operations (open, get, close, close_batch, the JSON
+//! close, lock adjustments, rename, paged listing with cursors) checked
+//! step by step against a plain model: a map from location to record.
+//!
+//! Share modes and byte-range locks join here when the table gains them.
+#![no_main]
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::fuzz_target;
+use smb_handles::{
+    AccessMask, CloseError, Cursor, FileHandle, FileNumber, HandleTable, ListQuery, Location,
+    MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_PATH_LEN, RESERVED_ACCESS_BITS,
+};
+
+/// At most this many handles open at once (small, so "full" is reached).
+const MAX_HANDLES: usize = 24;
+
+/// A handle named by the fuzzer: one of the model's live handles, one closed
+/// earlier, or any 64-bit value.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Pick {
+    Live(u8),
+    Closed(u8),
+    Raw(u64),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Open { file: u8, path: u8, owner: u8, mask: u32, odd: Odd },
+    Get(Pick),
+    Close(Pick),
+    CloseBatch(Vec<Pick>),
+    CloseJson(Vec<Pick>),
+    Adjust(Pick, i64),
+    Rename { file: u8, path: u8 },
+    List { file: Option<u8>, resolve_paths: bool, limit: u16 },
+    ListFrom(u64),
+}
+
+/// An input that breaks one limit (or none).
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Odd {
+    None,
+    LongPath,
+    LongOwner,
+    NulPath,
+    NulOwner,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Rec {
+    file: u64,
+    path: String,
+    owner: String,
+    mask: AccessMask,
+    locks: u32,
+    version: u64,
+}
+
+#[derive(Default)]
+struct Model {
+    live: BTreeMap<Location, Rec>,
+    closed: Vec<Location>,
+}
+
+impl Model {
+    fn pick(&self, p: Pick) -> Location {
+        match p {
+            Pick::Live(i) if !self.live.is_empty() => {
+                *self.live.keys().nth(i as usize % self.live.len()).unwrap()
+            }
+            Pick::Closed(i) if !self.closed.is_empty() => {
+                self.closed[i as usize % self.closed.len()]
+            }
+            Pick::Raw(v) => Location(v),
+            _ => Location(0x0000_0001_0000_0000),
+        }
+    }
+
+    /// The path every open of `file` has now, if it has opens.
+    fn path_of(&self, file: u64) -> Option<&str> {
+        self.live.values().find(|r| r.file == file).map(|r| r.path.as_str())
+    }
+
+    fn close(&mut self, loc: Location) -> Option<Rec> {
+        let r = self.live.remove(&loc)?;
+        self.closed.push(loc);
+        Some(r)
+    }
+}
+
+fn check(h: &FileHandle, loc: Location, r: &Rec) {
+    assert_eq!(h.file_number, FileNumber(r.file));
+    let i = &h.handle_info;
+    assert_eq!(i.location, loc);
+    assert_eq!(&*i.owner, r.owner.as_str(), "{loc}");
+    assert_eq!(i.access_mask, r.mask, "{loc}");
+    assert_eq!(i.num_byte_range_locks, r.locks, "{loc}");
+    assert_eq!(i.version, r.version, "{loc}");
+    if let Some(p) = &i.path {
+        assert_eq!(&**p, r.path.as_str(), "{loc}");
+    }
+}
+
+fn path_text(n: u8) -> String {
+    format!("/share/dir{}/file{}", n % 4, n)
+}
+
+fn run(ops: Vec<Op>) {
+    let table: HandleTable = common::small_table(MAX_HANDLES);
+    let mut m = Model::default();
+    for op in ops.into_iter().take(256) {
+        match op {
+            Op::Open { file, path, owner, mask, odd } => {
+                let file = u64::from(file % 16);
+                // Every open of a file has the file's path (SPEC §8).
+                let mut path =
+                    m.path_of(file).map(str::to_owned).unwrap_or_else(|| path_text(path));
+                let mut owner = format!("S-1-5-21-{}", owner % 5);
+                let mask = AccessMask::from_bits_retain(mask);
+                match odd {
+                    Odd::None => {}
+                    Odd::LongPath => path = "p".repeat(MAX_PATH_LEN + 1),
+                    Odd::LongOwner => owner = "o".repeat(MAX_OWNER_LEN + 1),
+                    Odd::NulPath => path.push('\0'),
+                    Odd::NulOwner => owner.push('\0'),
+                }
+                let valid = matches!(odd, Odd::None) && (mask.bits() & RESERVED_ACCESS_BITS) == 0;
+                let before = table.len();
+                match table.open(common::spec(file, &path, &owner, mask)) {
+                    Ok(loc) => {
+                        assert!(valid, "invalid open accepted: {odd:?} mask {mask:?}");
+                        assert!(m.live.len() < MAX_HANDLES, "open past max_handles");
+                        assert!(loc.0 != 0 && loc.0 != u64::MAX);
+                        assert!(!m.live.contains_key(&loc), "{loc} issued twice");
+                        assert!(!m.closed.contains(&loc), "{loc} reissued after close");
+                        let rec = Rec { file, path, owner, mask, locks: 0, version: 1 };
+                        check(&table.get(loc).expect("just opened"), loc, &rec);
+                        m.live.insert(loc, rec);
+                    }
+                    Err(e) => {
+                        assert!(!valid || m.live.len() == MAX_HANDLES, "valid open refused: {e}");
+                        assert_eq!(table.len(), before, "a refused open changed the table");
+                    }
+                }
+            }
+            Op::Get(p) => {
+                let loc = m.pick(p);
+                match (table.get(loc), m.live.get(&loc)) {
+                    (Some(h), Some(r)) => check(&h, loc, r),
+                    (None, None) => {}
+                    (h, r) => panic!("get {loc}: table {h:?}, model {r:?}"),
+                }
+            }
+            Op::Close(p) => {
+                let loc = m.pick(p);
+                match (table.close(loc), m.close(loc)) {
+                    (Ok(h), Some(r)) => check(&h, loc, &r),
+                    (Err(CloseError::NotFound), None) => {}
+                    (h, r) => panic!("close {loc}: table {h:?}, model {r:?}"),
+                }
+            }
+            Op::CloseBatch(picks) => {
+                let locs: Vec<Location> = picks.iter().map(|&p| m.pick(p)).collect();
+                let results = table.close_batch(&locs);
+                assert_eq!(results.len(), locs.len());
+                for (loc, res) in locs.iter().zip(results) {
+                    match (res, m.close(*loc)) {
+                        (Ok(h), Some(r)) => check(&h, *loc, &r),
+                        (Err(CloseError::NotFound), None) => {}
+                        (h, r) => panic!("close_batch {loc}: table {h:?}, model {r:?}"),
+                    }
+                }
+            }
+            Op::CloseJson(picks) => {
+                let locs: Vec<Location> = picks.iter().map(|&p| m.pick(p)).collect();
+                let body: Vec<String> = locs
+                    .iter()
+                    .map(|l| format!(r#"{{"file_number":0,"handle_info":{{"location":"{l}"}}}}"#))
+                    .collect();
+                let out = table.close_batch_json(format!("[{}]", body.join(",")).as_bytes());
+                let out: Vec<serde_json::Value> =
+                    serde_json::from_slice(&out.expect("a well-formed body")).unwrap();
+                assert_eq!(out.len(), locs.len());
+                for (loc, res) in locs.iter().zip(out) {
+                    let want = if loc.0 == 0 || loc.0 == u64::MAX {
+                        "invalid location"
+                    } else if m.close(*loc).is_some() {
+                        ""
+                    } else {
+                        "handle not found"
+                    };
+                    assert_eq!(res["error_message"], want, "json close {loc}");
+                }
+            }
+            Op::Adjust(p, delta) => {
+                let loc = m.pick(p);
+                let got = table.adjust_byte_range_locks(loc, delta);
+                match m.live.get_mut(&loc) {
+                    None => assert!(got.is_err(), "adjust of a closed handle: {got:?}"),
+                    Some(r) => {
+                        let new = i64::from(r.locks)
+                            .checked_add(delta)
+                            .and_then(|n| u32::try_from(n).ok());
+                        match new {
+                            Some(n) => {
+                                assert_eq!(got, Ok(n));
+                                if n != r.locks {
+                                    r.locks = n;
+                                    r.version += 1;
+                                }
+                            }
+                            None => assert!(got.is_err(), "out of range accepted: {got:?}"),
+                        }
+                        check(&table.get(loc).unwrap(), loc, r);
+                    }
+                }
+            }
+            Op::Rename { file, path } => {
+                let file = u64::from(file % 16);
+                let path = path_text(path);
+                let mut want = 0;
+                for r in m.live.values_mut().filter(|r| r.file == file) {
+                    r.path = path.clone();
+                    r.version += 1;
+                    want += 1;
+                }
+                assert_eq!(table.rename_file(FileNumber(file), &path), want);
+            }
+            Op::List { file, resolve_paths, limit } => {
+                let file = file.map(|f| u64::from(f % 16));
+                let limit = usize::from(limit % 8) + 1;
+                let mut q = ListQuery {
+                    file_number: file.map(FileNumber),
+                    resolve_paths,
+                    limit: Some(limit),
+                    after: None,
+                };
+                let mut seen = HashSet::new();
+                let mut pages = 0;
+                loop {
+                    let page = table.list(&q).expect("a valid query");
+                    assert!(page.file_handles.len() <= limit.min(MAX_LIST_LIMIT));
+                    for h in &page.file_handles {
+                        let loc = h.handle_info.location;
+                        let r = m.live.get(&loc).unwrap_or_else(|| panic!("listed closed {loc}"));
+                        check(h, loc, r);
+                        assert_eq!(h.handle_info.path.is_some(), resolve_paths);
+                        assert!(file.is_none_or(|f| f == r.file), "filter ignored");
+                        assert!(seen.insert(loc), "{loc} listed twice");
+                    }
+                    pages += 1;
+                    assert!(pages <= MAX_HANDLES + 2, "the walk does not end");
+                    match page.next {
+                        None => break,
+                        Some(c) => {
+                            // The text form round-trips and resumes the same walk.
+                            let back: Cursor = c.to_string().parse().expect("cursor text");
+                            assert_eq!(back, c);
+                            q.after = Some(back);
+                        }
+                    }
+                }
+                let want: HashSet<Location> = m
+                    .live
+                    .iter()
+                    .filter(|(_, r)| file.is_none_or(|f| f == r.file))
+                    .map(|(l, _)| *l)
+                    .collect();
+                assert_eq!(seen, want, "a walk lists every handle once");
+            }
+            Op::ListFrom(v) => {
+                // Any cursor text either resumes somewhere or is refused.
+                if let Ok(c) = format!("{v:016x}").parse::<Cursor>() {
+                    let q = ListQuery { after: Some(c), ..ListQuery::default() };
+                    if let Ok(page) = table.list(&q) {
+                        for h in &page.file_handles {
+                            assert!(m.live.contains_key(&h.handle_info.location));
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(table.len(), m.live.len(), "len agrees with the model");
+    }
+    // Everything left closes.
+    let locs: Vec<Location> = m.live.keys().copied().collect();
+    assert!(table.close_batch(&locs).iter().all(Result::is_ok));
+    assert!(table.is_empty());
+}
+
+fuzz_target!(|ops: Vec<Op>| run(ops));
