@@ -7,15 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need() { command -v "$1" >/dev/null 2>&1; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 if ! need valgrind || ! need cc; then
-  if ! need apt-get; then
-    echo "error: valgrind or cc missing and apt-get unavailable; install them by hand" >&2
-    exit 1
-  fi
-  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq valgrind gcc
+  apt_install valgrind gcc
 fi
 
 cargo build --lib

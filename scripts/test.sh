@@ -8,16 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need() { command -v "$1" >/dev/null 2>&1; }
-apt_install() {
-  if ! need apt-get; then
-    echo "error: $* missing and apt-get unavailable; install it by hand" >&2
-    exit 1
-  fi
-  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@"
-}
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 need cargo || { echo "error: cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
 need cc || apt_install gcc
