@@ -6,6 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use proptest::prelude::*;
+
+#[path = "support/sharing_model.rs"]
+mod sharing_model;
+use sharing_model::SharingModel;
 use smb_handles::{
     AccessMask, CloseError, Config, FileHandle, FileNumber, HandleInfo, HandleTable, IoError,
     IoKind, ListQuery, Location, LockElement, LockError, LockKind, LockRange, LockRangeError,
@@ -65,61 +69,12 @@ fn length() -> impl Strategy<Value = u64> {
     prop_oneof![1 => Just(0u64), 4 => 1..12u64, 1 => Just(u64::MAX)]
 }
 
-/// One granted lock in the model.
-#[derive(Clone, Copy, Debug)]
-struct ModelLock {
-    loc: Location,
-    offset: u64,
-    length: u64,
-    exclusive: bool,
-}
-
-/// SPEC §10's overlap, written independently with 128-bit ends.
-fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
-    let end = |(o, l): (u64, u64)| o as u128 + l as u128;
-    match (a.1 == 0, b.1 == 0) {
-        (false, false) => (a.0 as u128) < end(b) && (b.0 as u128) < end(a),
-        (true, false) => b.0 < a.0 && (a.0 as u128) < end(b),
-        (false, true) => a.0 < b.0 && (b.0 as u128) < end(a),
-        (true, true) => false,
-    }
-}
-
-fn valid_range(o: u64, l: u64) -> bool {
-    l == 0 || o as u128 + l as u128 <= 1u128 << 64
-}
-
-/// SPEC §9's classes (read, write, delete) after generic mapping.
-fn classes(access: u32) -> [bool; 3] {
-    let mut m = access & 0x0FFF_FFFF;
-    for (g, map) in [
-        (0x8000_0000u32, 0x120089u32),
-        (0x4000_0000, 0x120116),
-        (0x2000_0000, 0x1200A0),
-        (0x1000_0000, 0x1F01FF),
-    ] {
-        if access & g != 0 {
-            m |= map;
-        }
-    }
-    [m & 0x21 != 0, m & 0x6 != 0, m & 0x10000 != 0]
-}
-
-fn share_conflict(a: (u32, u32), b: (u32, u32)) -> bool {
-    let (ca, cb) = (classes(a.0), classes(b.0));
-    if !ca.iter().any(|&c| c) || !cb.iter().any(|&c| c) {
-        return false;
-    }
-    (0..3).any(|i| (ca[i] && b.1 >> i & 1 == 0) || (cb[i] && a.1 >> i & 1 == 0))
-}
-
 /// The reference: a map from location to the record it should hold.
 #[derive(Default)]
 struct Model {
     live: BTreeMap<Location, FileHandle>,
-    /// The share mode of each live handle.
-    share: BTreeMap<Location, u32>,
-    locks: Vec<ModelLock>,
+    /// Share modes and locks of the live handles.
+    sharing: SharingModel,
     /// Every location ever issued, in order (closed ones stay, to be reused
     /// as stale inputs).
     issued: Vec<Location>,
@@ -136,14 +91,9 @@ impl Model {
 }
 
 impl Model {
-    fn file_of(&self, loc: Location) -> u64 {
-        self.live[&loc].file_number.0
-    }
-
     fn close(&mut self, loc: Location) -> Result<FileHandle, CloseError> {
         let h = self.live.remove(&loc).ok_or(CloseError::NotFound)?;
-        self.share.remove(&loc);
-        self.locks.retain(|l| l.loc != loc);
+        self.sharing.closed(loc);
         Ok(h)
     }
 
@@ -151,42 +101,12 @@ impl Model {
         if !self.live.contains_key(&loc) {
             return Err(LockRangeError::NotFound);
         }
-        let file = self.file_of(loc);
-        let mut granted: Vec<ModelLock> = Vec::new();
-        for (index, e) in req.iter().enumerate() {
-            let invalid = !valid_range(e.offset, e.length);
-            let exclusive = e.kind == LockKind::Exclusive;
-            let conflict = self.locks.iter().chain(granted.iter()).any(|l| {
-                self.live[&l.loc].file_number.0 == file
-                    && overlaps((l.offset, l.length), (e.offset, e.length))
-                    && (exclusive || (l.exclusive && l.loc != loc))
-            });
-            if invalid || conflict {
-                // smbd's rollback: unlock each granted range, last first,
-                // removing the oldest lock of the handle with that range.
-                self.locks.extend(granted.iter().copied());
-                for g in granted.iter().rev() {
-                    let p = self
-                        .locks
-                        .iter()
-                        .position(|l| l.loc == loc && l.offset == g.offset && l.length == g.length)
-                        .unwrap();
-                    self.locks.remove(p);
-                }
-                return Err(if invalid {
-                    LockRangeError::InvalidRange { index }
-                } else {
-                    LockRangeError::NotGranted { index }
-                });
-            }
-            granted.push(ModelLock { loc, offset: e.offset, length: e.length, exclusive });
-        }
+        let taken = self.sharing.lock(loc, req)?;
         let h = self.live.get_mut(&loc).unwrap();
-        if !req.is_empty() {
-            h.handle_info.num_byte_range_locks += req.len() as u32;
+        if taken > 0 {
+            h.handle_info.num_byte_range_locks += taken;
             h.handle_info.version += 1;
         }
-        self.locks.extend(granted);
         Ok(h.handle_info.num_byte_range_locks)
     }
 
@@ -194,24 +114,7 @@ impl Model {
         if !self.live.contains_key(&loc) {
             return Err(UnlockError::NotFound);
         }
-        let mut removed = 0;
-        let mut result = Ok(());
-        for (index, r) in req.iter().enumerate() {
-            match self
-                .locks
-                .iter()
-                .position(|l| l.loc == loc && l.offset == r.offset && l.length == r.length)
-            {
-                Some(p) => {
-                    self.locks.remove(p);
-                    removed += 1;
-                }
-                None => {
-                    result = Err(UnlockError::RangeNotLocked { index });
-                    break;
-                }
-            }
-        }
+        let (result, removed) = self.sharing.unlock(loc, req);
         let h = self.live.get_mut(&loc).unwrap();
         if removed > 0 {
             h.handle_info.num_byte_range_locks =
@@ -225,26 +128,7 @@ impl Model {
         if !self.live.contains_key(&loc) {
             return Err(IoError::NotFound);
         }
-        if !valid_range(o, l) {
-            return Err(IoError::InvalidRange);
-        }
-        if l == 0 {
-            return Ok(()); // smbd: zero-length I/O never conflicts
-        }
-        let file = self.file_of(loc);
-        let conflict = self.locks.iter().any(|k| {
-            self.live[&k.loc].file_number.0 == file
-                && overlaps((k.offset, k.length), (o, l))
-                && match kind {
-                    IoKind::Read => k.exclusive && k.loc != loc,
-                    IoKind::Write => k.loc != loc || !k.exclusive,
-                }
-        });
-        if conflict {
-            Err(IoError::IoConflict)
-        } else {
-            Ok(())
-        }
+        self.sharing.check_io(loc, o, l, kind)
     }
 }
 
@@ -281,14 +165,7 @@ fn run(ops: Vec<Op>, shards: usize) -> Result<(), TestCaseError> {
                 .share_access(ShareAccess::from_bits_retain(share))
                 .directory(directory);
                 let res = table.open(spec.clone());
-                let conflict = m.live.values().any(|h| {
-                    h.file_number.0 == file
-                        && share_conflict(
-                            (h.handle_info.access_mask.bits(), m.share[&h.handle_info.location]),
-                            (access, share),
-                        )
-                });
-                if conflict {
+                if m.sharing.open_conflicts(file, access, share) {
                     prop_assert_eq!(res, Err(OpenError::SharingViolation));
                     continue;
                 }
@@ -307,7 +184,7 @@ fn run(ops: Vec<Op>, shards: usize) -> Result<(), TestCaseError> {
                 prop_assert!(!m.issued.contains(&loc), "location {loc} issued twice");
                 prop_assert!(loc.0 != 0 && loc.0 != u64::MAX);
                 m.issued.push(loc);
-                m.share.insert(loc, share);
+                m.sharing.opened(loc, file, access, share);
                 m.live.insert(
                     loc,
                     FileHandle {

@@ -1,19 +1,24 @@
-//! Sequences of table operations (open, get, close, close_batch, the JSON
-//! close, lock adjustments, rename, paged listing with cursors) checked
-//! step by step against a plain model: a map from location to record.
-//!
-//! Share modes and byte-range locks join here when the table gains them.
+//! Sequences of table operations (opens with share modes, get, close,
+//! close_batch, the JSON close, lock adjustments, byte-range locks, unlocks
+//! and I/O checks, rename, paged listing with cursors) checked step by step
+//! against a plain model: a map from location to record, and the share-mode
+//! and lock reference the property test uses (tests/support).
 #![no_main]
 
 mod common;
+#[path = "../../tests/support/sharing_model.rs"]
+mod sharing_model;
+
+use sharing_model::SharingModel;
 
 use std::collections::{BTreeMap, HashSet};
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use smb_handles::{
-    AccessMask, CloseError, Cursor, FileHandle, FileNumber, HandleTable, ListQuery, Location,
-    MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_PATH_LEN, RESERVED_ACCESS_BITS,
+    AccessMask, CloseError, Cursor, FileHandle, FileNumber, HandleTable, IoError, IoKind,
+    ListQuery, Location, LockElement, LockKind, LockRange, LockRangeError, OpenError,
+    ShareAccess, UnlockError, MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_PATH_LEN, RESERVED_ACCESS_BITS,
 };
 
 /// At most this many handles open at once (small, so "full" is reached).
@@ -30,7 +35,10 @@ enum Pick {
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Open { file: u8, path: u8, owner: u8, mask: u32, odd: Odd },
+    Open { file: u8, path: u8, owner: u8, mask: u32, share: u8, odd: Odd },
+    Lock(Pick, Vec<(u8, u8, bool)>),
+    Unlock(Pick, Vec<(u8, u8)>),
+    CheckIo(Pick, u8, u8, bool),
     Get(Pick),
     Close(Pick),
     CloseBatch(Vec<Pick>),
@@ -65,6 +73,25 @@ struct Rec {
 struct Model {
     live: BTreeMap<Location, Rec>,
     closed: Vec<Location>,
+    sharing: SharingModel,
+}
+
+/// A lock offset: a small area where ranges meet, or the end of the space.
+fn offset(v: u8) -> u64 {
+    if v >= 248 {
+        u64::MAX - u64::from(255 - v)
+    } else {
+        u64::from(v % 48)
+    }
+}
+
+/// A lock length: 0, small, or the whole space.
+fn length(v: u8) -> u64 {
+    match v {
+        0 => 0,
+        255 => u64::MAX,
+        _ => u64::from(v % 16),
+    }
 }
 
 impl Model {
@@ -88,6 +115,7 @@ impl Model {
 
     fn close(&mut self, loc: Location) -> Option<Rec> {
         let r = self.live.remove(&loc)?;
+        self.sharing.closed(loc);
         self.closed.push(loc);
         Some(r)
     }
@@ -115,7 +143,8 @@ fn run(ops: Vec<Op>) {
     let mut m = Model::default();
     for op in ops.into_iter().take(256) {
         match op {
-            Op::Open { file, path, owner, mask, odd } => {
+            Op::Open { file, path, owner, mask, share, odd } => {
+                let share = u32::from(share & 7);
                 let file = u64::from(file % 16);
                 // Every open of a file has the file's path (SPEC §8).
                 let mut path =
@@ -130,10 +159,16 @@ fn run(ops: Vec<Op>) {
                     Odd::NulOwner => owner.push('\0'),
                 }
                 let valid = matches!(odd, Odd::None) && (mask.bits() & RESERVED_ACCESS_BITS) == 0;
+                let full = m.live.len() == MAX_HANDLES;
+                let conflict = m.sharing.open_conflicts(file, mask.bits(), share);
                 let before = table.len();
-                match table.open(common::spec(file, &path, &owner, mask)) {
+                let spec = common::spec(file, &path, &owner, mask)
+                    .share_access(ShareAccess::from_bits_retain(share));
+                match table.open(spec) {
                     Ok(loc) => {
                         assert!(valid, "invalid open accepted: {odd:?} mask {mask:?}");
+                        assert!(!conflict, "a conflicting open was granted");
+                        m.sharing.opened(loc, file, mask.bits(), share);
                         assert!(m.live.len() < MAX_HANDLES, "open past max_handles");
                         assert!(loc.0 != 0 && loc.0 != u64::MAX);
                         assert!(!m.live.contains_key(&loc), "{loc} issued twice");
@@ -143,7 +178,10 @@ fn run(ops: Vec<Op>) {
                         m.live.insert(loc, rec);
                     }
                     Err(e) => {
-                        assert!(!valid || m.live.len() == MAX_HANDLES, "valid open refused: {e}");
+                        assert!(!valid || full || conflict, "valid open refused: {e}");
+                        if valid && !full {
+                            assert_eq!(e, OpenError::SharingViolation);
+                        }
                         assert_eq!(table.len(), before, "a refused open changed the table");
                     }
                 }
@@ -219,6 +257,65 @@ fn run(ops: Vec<Op>) {
                         check(&table.get(loc).unwrap(), loc, r);
                     }
                 }
+            }
+            Op::Lock(p, elements) => {
+                let loc = m.pick(p);
+                let req: Vec<LockElement> = elements
+                    .iter()
+                    .take(8)
+                    .map(|&(o, l, x)| LockElement {
+                        offset: offset(o),
+                        length: length(l),
+                        kind: if x { LockKind::Exclusive } else { LockKind::Shared },
+                    })
+                    .collect();
+                let got = table.lock(loc, &req);
+                match m.live.get_mut(&loc) {
+                    None => assert_eq!(got, Err(LockRangeError::NotFound)),
+                    Some(r) => {
+                        let want = m.sharing.lock(loc, &req).map(|taken| {
+                            if taken > 0 {
+                                r.locks += taken;
+                                r.version += 1;
+                            }
+                            r.locks
+                        });
+                        assert_eq!(got, want, "lock {loc} {req:?}");
+                        check(&table.get(loc).unwrap(), loc, r);
+                    }
+                }
+            }
+            Op::Unlock(p, ranges) => {
+                let loc = m.pick(p);
+                let req: Vec<LockRange> = ranges
+                    .iter()
+                    .take(8)
+                    .map(|&(o, l)| LockRange { offset: offset(o), length: length(l) })
+                    .collect();
+                let got = table.unlock(loc, &req);
+                match m.live.get_mut(&loc) {
+                    None => assert_eq!(got, Err(UnlockError::NotFound)),
+                    Some(r) => {
+                        let (result, removed) = m.sharing.unlock(loc, &req);
+                        if removed > 0 {
+                            r.locks = r.locks.saturating_sub(removed);
+                            r.version += 1;
+                        }
+                        assert_eq!(got, result.map(|()| r.locks), "unlock {loc} {req:?}");
+                        check(&table.get(loc).unwrap(), loc, r);
+                    }
+                }
+            }
+            Op::CheckIo(p, o, l, write) => {
+                let loc = m.pick(p);
+                let kind = if write { IoKind::Write } else { IoKind::Read };
+                let got = table.check_io(loc, offset(o), length(l), kind);
+                let want = if m.live.contains_key(&loc) {
+                    m.sharing.check_io(loc, offset(o), length(l), kind)
+                } else {
+                    Err(IoError::NotFound)
+                };
+                assert_eq!(got, want, "check_io {loc}");
             }
             Op::Rename { file, path } => {
                 let file = u64::from(file % 16);
