@@ -30,6 +30,20 @@ pub(crate) struct Owners {
     /// The owner acquired last: a server's next open is often by the same
     /// user, and comparing with it saves hashing the string.
     last: u32,
+    /// Owners by the address of the `Arc` a Rust caller shares (a session's
+    /// owner string): a caller passing the very `Arc` the interner keeps is
+    /// found without hashing or comparing the string.
+    by_address: [u32; ADDRESS_CACHE],
+}
+
+/// Entries of the by-address cache.
+const ADDRESS_CACHE: usize = 64;
+
+/// The by-address cache slot of an `Arc<str>`'s data.
+#[inline]
+fn address_slot(a: &Arc<str>) -> usize {
+    let p = a.as_ptr() as usize;
+    (p >> 4 ^ p >> 10) % ADDRESS_CACHE
 }
 
 /// A word-at-a-time string hash mixed with a per-table seed (owners come from
@@ -52,11 +66,41 @@ pub(crate) fn hash_str(s: &str, seed: u64) -> u64 {
 
 impl Owners {
     pub(crate) fn new(seed: u64) -> Owners {
-        Owners { entries: Pages::new(), index: Index::new(), free: NIL, seed, last: NIL }
+        Owners {
+            entries: Pages::new(),
+            index: Index::new(),
+            free: NIL,
+            seed,
+            last: NIL,
+            by_address: [NIL; ADDRESS_CACHE],
+        }
     }
 
     /// The number of `text`, counting one more handle; interns it if new.
     pub(crate) fn acquire(&mut self, text: crate::record::StrArg<'_>) -> u32 {
+        if let crate::record::StrArg::Shared(a) = text {
+            let slot = address_slot(a);
+            let i = self.by_address[slot];
+            if i != NIL {
+                let e = self.entries.get_mut(i);
+                // Both `Arc`s are alive, so equal data addresses mean one
+                // allocation: the same string.
+                if e.text.as_ref().is_some_and(|t| t.as_ptr() == a.as_ptr()) {
+                    e.count += 1;
+                    return i;
+                }
+            }
+            let i = self.acquire_text(text);
+            if self.entries.get(i).text.as_ref().is_some_and(|t| t.as_ptr() == a.as_ptr()) {
+                self.by_address[slot] = i;
+            }
+            return i;
+        }
+        self.acquire_text(text)
+    }
+
+    /// [`Owners::acquire`] by the string's contents.
+    fn acquire_text(&mut self, text: crate::record::StrArg<'_>) -> u32 {
         let s = text.as_str();
         if self.last != NIL {
             let e = self.entries.get_mut(self.last);
@@ -133,6 +177,30 @@ mod tests {
         assert_eq!(o.index.len(), 1);
         // The freed entry is reused.
         assert_eq!(o.acquire(StrArg::Borrowed("carol")), a);
+        assert_eq!(&**o.get(b), "bob");
+    }
+
+    #[test]
+    fn a_shared_arc_is_found_by_address_and_a_reused_entry_is_not_confused() {
+        let mut o = Owners::new(7);
+        let alice: Arc<str> = Arc::from("alice");
+        let a = o.acquire(StrArg::Shared(&alice));
+        assert_eq!(o.acquire(StrArg::Shared(&alice)), a);
+        assert_eq!(o.entries.get(a).count, 2);
+        // An equal string in another allocation is found by contents.
+        let copy: Arc<str> = Arc::from("alice");
+        assert_eq!(o.acquire(StrArg::Shared(&copy)), a);
+        for _ in 0..3 {
+            o.release(a);
+        }
+        // The entry is free, then reused for another owner: the cache must
+        // not hand it to `alice`.
+        let bob: Arc<str> = Arc::from("bob");
+        let b = o.acquire(StrArg::Shared(&bob));
+        assert_eq!(b, a, "the freed entry is reused");
+        let again = o.acquire(StrArg::Shared(&alice));
+        assert_ne!(again, b);
+        assert_eq!(&**o.get(again), "alice");
         assert_eq!(&**o.get(b), "bob");
     }
 
