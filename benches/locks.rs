@@ -19,6 +19,8 @@
 //! - `lock/<n>`: `lock` + `unlock` of one free range on a file holding
 //!   n = 10, 10 000 locks of other handles.
 //! - `check_io/<n>`: a read check of a free range on a file holding n locks.
+//! - `check_io_no_locks`: ours only, `check_io` on a file with no locks
+//!   against `get` of the same handle.
 //!
 //! Lock peer: a sharded (by file, padded) `Mutex<HashMap<file, Vec<lock>>>`
 //! scanned linearly, as a server with a simple lock list does.
@@ -269,8 +271,29 @@ fn lock_groups<L: Locks>(c: &mut Criterion, table: &L, s: &LockSetup<L::Handle>)
     g.finish();
 }
 
+/// `check_io` on a file with no locks against `get` of the same handle, in
+/// the same table (the target: a check costs no more than a get). Ids:
+/// `ours` is `check_io`, `get` is the get.
+fn check_io_without_locks(c: &mut Criterion, table: &Ours, work: &Workload) {
+    let h = table.open(input(FILE + 1, work));
+    let mut g = group(c, "check_io_no_locks");
+    g.throughput(Throughput::Elements(1));
+    g.bench_with_input(BenchmarkId::new("ours", 0), &0, |b, _| {
+        b.iter(|| assert!(black_box(table.0.check_io(h, 4096, 512, IoKind::Write)).is_ok()))
+    });
+    g.bench_with_input(BenchmarkId::new("get", 0), &0, |b, _| {
+        b.iter(|| assert!(black_box(table.0.get(h)).is_some()))
+    });
+    g.finish();
+}
+
 fn locks(c: &mut Criterion) {
     let work = Workload::new(Shape::Distinct, BACKGROUND);
+    if common::table_selected("ours") {
+        let table = Ours::create();
+        let _background = common::fill(&table, &work, BACKGROUND, &mut Rng(5));
+        check_io_without_locks(c, &table, &work);
+    }
     for n in [10u64, 10_000] {
         if common::table_selected("ours") {
             let table = Ours::create();

@@ -44,6 +44,7 @@ GROUPS = [
     ("share_open", "open with a share check on a file holding N opens; value = N"),
     ("lock", "lock + unlock of one free range on a file holding N locks; value = N"),
     ("check_io", "read check of a free range on a file holding N locks; value = N"),
+    ("check_io_no_locks", "ours: `check_io` of a handle whose file holds no lock; `get`: a get of the same handle (ratio above 1: the check costs less than a get)"),
 ]
 # (operation, values or None for all, minimum best-peer ÷ ours).
 RATIO_TARGETS = [
