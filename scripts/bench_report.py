@@ -173,7 +173,8 @@ def main():
             body.append("| table | " + " | ".join(f"{v}" for v in values) + " |")
             body.append("|---|" + "---|" * len(values))
             ours = g.get(OURS, {})
-            for name in [OURS] + PEERS:
+            others = sorted(set(g) - {OURS} - set(PEERS))  # e.g. check_io_no_locks' `get`
+            for name in [OURS] + PEERS + others:
                 if name not in g:
                     continue
                 cells = []
