@@ -7,7 +7,9 @@ use std::mem::size_of;
 use std::sync::Arc;
 
 use super::strings::str_in;
-use super::{check_ptr, location_in, smbh_status, smbh_table, table_ref, SMBH_MAX_OWNER_LEN};
+use super::{
+    array_in, check_ptr, location_in, smbh_status, smbh_table, table_ref, SMBH_MAX_OWNER_LEN,
+};
 use super::{ffi_boundary, SMBH_MAX_PATH_LEN};
 use crate::error::ntstatus;
 use crate::record::{OpenArgs, StrArg};
@@ -148,22 +150,6 @@ pub unsafe extern "C" fn smbh_open_ex(
         unsafe { location_out.write(loc.0) };
         smbh_status::Ok
     }
-}
-
-/// Reads a C array of `count` elements (NULL and misalignment refused even
-/// for a zero count).
-///
-/// # Safety
-///
-/// `p` is NULL or readable for `count` values.
-unsafe fn array_in<'a, T>(p: *const T, count: usize) -> Result<&'a [T], smbh_status> {
-    check_ptr(p)?;
-    if count > isize::MAX as usize / size_of::<T>().max(1) {
-        return Err(smbh_status::InvalidArgument);
-    }
-    // SAFETY: non-NULL, aligned, size in range (checked), readable by the
-    // caller's promise.
-    Ok(unsafe { std::slice::from_raw_parts(p, count) })
 }
 
 /// Takes byte-range locks through a handle (SPEC section 10): all `count`

@@ -335,6 +335,22 @@ fn check_ptr<T>(p: *const T) -> Result<(), smbh_status> {
     }
 }
 
+/// Reads a C array of `count` elements (NULL and misalignment refused even
+/// for a zero count).
+///
+/// # Safety
+///
+/// `p` is NULL or readable for `count` values.
+unsafe fn array_in<'a, T>(p: *const T, count: usize) -> Result<&'a [T], smbh_status> {
+    check_ptr(p)?;
+    if count > isize::MAX as usize / size_of::<T>().max(1) {
+        return Err(smbh_status::InvalidArgument);
+    }
+    // SAFETY: non-NULL, aligned, size in range (checked), readable by the
+    // caller's promise.
+    Ok(unsafe { std::slice::from_raw_parts(p, count) })
+}
+
 /// A location from C: `0` and `UINT64_MAX` are never issued.
 fn location_in(location: u64) -> Result<Location, smbh_status> {
     if location == 0 || location == u64::MAX {
@@ -692,15 +708,10 @@ pub unsafe extern "C" fn smbh_close_batch(
         let table = tri!(unsafe { table_ref(table) });
         tri!(check_ptr(locations));
         tri!(check_ptr(statuses_out));
-        if count > isize::MAX as usize / size_of::<u64>() {
-            return smbh_status::InvalidArgument;
-        }
         // Copy the input out first: the two arrays may even overlap, and no
         // slice of one is alive while the other is written.
-        // SAFETY: `locations` is non-NULL and aligned (checked), `count`
-        // values fit in `isize::MAX` bytes (checked), and are readable by
-        // the caller's promise.
-        let input: Vec<u64> = unsafe { std::slice::from_raw_parts(locations, count) }.to_vec();
+        // SAFETY: the caller's promise on `locations`.
+        let input: Vec<u64> = tri!(unsafe { array_in(locations, count) }).to_vec();
         let mut statuses: Vec<smbh_status> = Vec::with_capacity(count);
         let mut valid: Vec<Location> = Vec::with_capacity(count);
         for &raw in &input {
