@@ -15,13 +15,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use smb_handles::admin::{self, AdminConfig, AdminServer, Credentials, Limits};
 use smb_handles::{AccessMask, FileNumber, HandleTable, ListQuery, Location, OpenSpec};
 
-/// Argon2id of "secret" with tiny parameters (m=64 KiB, t=1).
-const CHEAP_HASH: &str =
-    "$argon2id$v=19$m=64,t=1,p=1$c21iaC10ZXN0LXNhbHQhIQ$4OewE5ufgPQffoQ9ZhGFn6SUoBZAXYsGJU9gZ0wq3M0";
+#[path = "support/http_reply.rs"]
+mod http_reply;
+use http_reply::{Reply, CHEAP_HASH};
 
 /// How much this process's RSS may grow across one attack: 64 MiB, or
 /// `SMBH_ABUSE_RSS_LIMIT_MIB` (scripts/sanitizers.sh raises it under
@@ -199,25 +198,6 @@ fn get_request(target: &str, token: &str) -> Vec<u8> {
         "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
     )
     .into_bytes()
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body))
-        })
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
 }
 
 /// The first answer in `raw`.

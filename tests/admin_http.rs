@@ -17,10 +17,9 @@ use serde_json::Value;
 use smb_handles::admin::{self, AdminConfig, AdminServer, Credentials, Limits, ServeError};
 use smb_handles::{AccessMask, FileNumber, HandleTable, Location, OpenSpec, MAX_LIST_LIMIT};
 
-/// Argon2id of "secret" with tiny parameters (m=64 KiB, t=1), so debug-build
-/// tests do not spend a second per login.
-const CHEAP_HASH: &str =
-    "$argon2id$v=19$m=64,t=1,p=1$c21iaC10ZXN0LXNhbHQhIQ$4OewE5ufgPQffoQ9ZhGFn6SUoBZAXYsGJU9gZ0wq3M0";
+#[path = "support/http_reply.rs"]
+mod http_reply;
+use http_reply::{Reply, CHEAP_HASH};
 
 fn creds() -> Credentials {
     Credentials::from_password_hash("admin", CHEAP_HASH).unwrap()
@@ -110,24 +109,7 @@ impl Drop for Fixture {
     }
 }
 
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
 impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body))
-        })
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
     /// Asserts a JSON error of `status` whose description mentions `needle`.
     fn assert_error(&self, status: u16, needle: &str) {
         assert_eq!(self.status, status, "{self:?}");
