@@ -81,6 +81,12 @@
 #define INVALID_LOCK_RANGE 3221225889
 
 /**
+ * STATUS_INVALID_DEVICE_REQUEST: a lock, unlock or read on a directory
+ * handle.
+ */
+#define INVALID_DEVICE_REQUEST 3221225488
+
+/**
  * STATUS_INTEGER_OVERFLOW (a lock count pushed out of range).
  */
 #define INTEGER_OVERFLOW 3221225621
@@ -255,6 +261,11 @@ enum smbh_status
      * (STATUS_INVALID_LOCK_RANGE).
      */
     SMBH_STATUS_INVALID_LOCK_RANGE = 20,
+    /**
+     * A lock, unlock or read/write check through a directory handle, which
+     * has no byte ranges (STATUS_INVALID_DEVICE_REQUEST).
+     */
+    SMBH_STATUS_DIRECTORY_HANDLE = 21,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -930,7 +941,9 @@ smbh_status smbh_open_ex(const struct smbh_table *table,
  * granted earlier in the call. On success writes the handle's new lock
  * count to `lock_count_out`.
  *
- * Statuses: SMBH_STATUS_LOCK_NOT_GRANTED or SMBH_STATUS_INVALID_LOCK_RANGE
+ * Statuses: SMBH_STATUS_DIRECTORY_HANDLE (a directory has no byte
+ * ranges; nothing written), SMBH_STATUS_LOCK_NOT_GRANTED or
+ * SMBH_STATUS_INVALID_LOCK_RANGE
  * (the failing element's index is written to `failed_index_out`, the only
  * output written on failure; the elements before it are released again),
  * SMBH_STATUS_NOT_FOUND, SMBH_STATUS_INVALID_LOCATION,
@@ -956,9 +969,9 @@ smbh_status smbh_lock(const struct smbh_table *table,
  *
  * Statuses: SMBH_STATUS_RANGE_NOT_LOCKED (the failing range's index is
  * written to `failed_index_out`, the only output written on failure; the
- * ranges before it stay unlocked), SMBH_STATUS_NOT_FOUND,
- * SMBH_STATUS_INVALID_LOCATION, SMBH_STATUS_NULL_PARAMETER,
- * SMBH_STATUS_INVALID_ARGUMENT.
+ * ranges before it stay unlocked), SMBH_STATUS_DIRECTORY_HANDLE,
+ * SMBH_STATUS_NOT_FOUND, SMBH_STATUS_INVALID_LOCATION,
+ * SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_ARGUMENT.
  *
  * # Safety
  *
@@ -979,7 +992,8 @@ smbh_status smbh_unlock(const struct smbh_table *table,
  * conflicts.
  *
  * Statuses: SMBH_STATUS_OK (the I/O may go ahead),
- * SMBH_STATUS_FILE_LOCK_CONFLICT, SMBH_STATUS_NOT_FOUND,
+ * SMBH_STATUS_FILE_LOCK_CONFLICT, SMBH_STATUS_DIRECTORY_HANDLE (checked
+ * first, as smbd does), SMBH_STATUS_NOT_FOUND,
  * SMBH_STATUS_INVALID_LOCATION, SMBH_STATUS_NULL_PARAMETER,
  * SMBH_STATUS_INVALID_ARGUMENT (an unknown `kind`, or a range past byte
  * 2^64 - 1).
@@ -1016,7 +1030,9 @@ smbh_status smbh_set_unlock_hook(const struct smbh_table *table,
  * STATUS_SUCCESS (0) for SMBH_STATUS_OK, STATUS_SHARING_VIOLATION
  * (0xC0000043), STATUS_LOCK_NOT_GRANTED (0xC0000055),
  * STATUS_RANGE_NOT_LOCKED (0xC000007E), STATUS_FILE_LOCK_CONFLICT
- * (0xC0000054), STATUS_INVALID_LOCK_RANGE (0xC00001A1), STATUS_FILE_CLOSED
+ * (0xC0000054), STATUS_INVALID_LOCK_RANGE (0xC00001A1),
+ * STATUS_INVALID_DEVICE_REQUEST (0xC0000010) for a directory handle,
+ * STATUS_FILE_CLOSED
  * (0xC0000128) for a handle not found, STATUS_INSUFFICIENT_RESOURCES for a
  * full table, STATUS_INVALID_PARAMETER for bad input, and
  * STATUS_UNSUCCESSFUL (0xC0000001) for a value that is no status.

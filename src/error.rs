@@ -30,6 +30,9 @@ pub mod ntstatus {
     pub const FILE_CLOSED: u32 = 0xC000_0128;
     /// STATUS_INVALID_LOCK_RANGE.
     pub const INVALID_LOCK_RANGE: u32 = 0xC000_01A1;
+    /// STATUS_INVALID_DEVICE_REQUEST: a lock, unlock or read on a directory
+    /// handle.
+    pub const INVALID_DEVICE_REQUEST: u32 = 0xC000_0010;
     /// STATUS_INTEGER_OVERFLOW (a lock count pushed out of range).
     pub const INTEGER_OVERFLOW: u32 = 0xC000_0095;
 }
@@ -291,6 +294,9 @@ pub enum LockRangeError {
         /// The failing element's index in the request.
         index: usize,
     },
+    /// The handle is a directory's, which has no byte ranges
+    /// (STATUS_INVALID_DEVICE_REQUEST, as smbd answers).
+    Directory,
 }
 
 impl LockRangeError {
@@ -301,6 +307,7 @@ impl LockRangeError {
             LockRangeError::InvalidRange { .. } => ntstatus::INVALID_LOCK_RANGE,
             LockRangeError::NotGranted { .. } => ntstatus::LOCK_NOT_GRANTED,
             LockRangeError::TooManyLocks { .. } => ntstatus::INSUFFICIENT_RESOURCES,
+            LockRangeError::Directory => ntstatus::INVALID_DEVICE_REQUEST,
         }
     }
 }
@@ -318,6 +325,7 @@ impl fmt::Display for LockRangeError {
             LockRangeError::TooManyLocks { index } => {
                 write!(f, "lock element {index}: too many locks on the handle")
             }
+            LockRangeError::Directory => f.write_str("a directory handle cannot lock"),
         }
     }
 }
@@ -337,6 +345,9 @@ pub enum UnlockError {
         /// The failing element's index in the request.
         index: usize,
     },
+    /// The handle is a directory's (STATUS_INVALID_DEVICE_REQUEST, as smbd
+    /// answers).
+    Directory,
 }
 
 impl UnlockError {
@@ -345,6 +356,7 @@ impl UnlockError {
         match self {
             UnlockError::NotFound => ntstatus::FILE_CLOSED,
             UnlockError::RangeNotLocked { .. } => ntstatus::RANGE_NOT_LOCKED,
+            UnlockError::Directory => ntstatus::INVALID_DEVICE_REQUEST,
         }
     }
 }
@@ -356,6 +368,7 @@ impl fmt::Display for UnlockError {
             UnlockError::RangeNotLocked { index } => {
                 write!(f, "unlock element {index}: range not locked")
             }
+            UnlockError::Directory => f.write_str("a directory handle cannot unlock"),
         }
     }
 }
@@ -374,6 +387,10 @@ pub enum IoError {
     IoConflict,
     /// The range ends past byte 2^64 − 1 (STATUS_INVALID_PARAMETER).
     InvalidRange,
+    /// The handle is a directory's (STATUS_INVALID_DEVICE_REQUEST, smbd's
+    /// answer to a READ; smbd refuses a WRITE on a directory earlier, with
+    /// STATUS_ACCESS_DENIED, in its own access check).
+    Directory,
 }
 
 impl IoError {
@@ -383,6 +400,7 @@ impl IoError {
             IoError::NotFound => ntstatus::FILE_CLOSED,
             IoError::IoConflict => ntstatus::FILE_LOCK_CONFLICT,
             IoError::InvalidRange => ntstatus::INVALID_PARAMETER,
+            IoError::Directory => ntstatus::INVALID_DEVICE_REQUEST,
         }
     }
 }
@@ -393,6 +411,7 @@ impl fmt::Display for IoError {
             IoError::NotFound => "handle not found",
             IoError::IoConflict => "file lock conflict",
             IoError::InvalidRange => "I/O range ends past the last byte",
+            IoError::Directory => "a directory handle has no data to read or write",
         })
     }
 }

@@ -98,8 +98,10 @@ impl Model {
     }
 
     fn lock(&mut self, loc: Location, req: &[LockElement]) -> Result<u32, LockRangeError> {
-        if !self.live.contains_key(&loc) {
-            return Err(LockRangeError::NotFound);
+        match self.live.get(&loc) {
+            None => return Err(LockRangeError::NotFound),
+            Some(h) if h.handle_info.directory => return Err(LockRangeError::Directory),
+            Some(_) => {}
         }
         let taken = self.sharing.lock(loc, req)?;
         let h = self.live.get_mut(&loc).unwrap();
@@ -111,8 +113,10 @@ impl Model {
     }
 
     fn unlock(&mut self, loc: Location, req: &[LockRange]) -> Result<u32, UnlockError> {
-        if !self.live.contains_key(&loc) {
-            return Err(UnlockError::NotFound);
+        match self.live.get(&loc) {
+            None => return Err(UnlockError::NotFound),
+            Some(h) if h.handle_info.directory => return Err(UnlockError::Directory),
+            Some(_) => {}
         }
         let (result, removed) = self.sharing.unlock(loc, req);
         let h = self.live.get_mut(&loc).unwrap();
@@ -125,8 +129,10 @@ impl Model {
     }
 
     fn check_io(&self, loc: Location, o: u64, l: u64, kind: IoKind) -> Result<(), IoError> {
-        if !self.live.contains_key(&loc) {
-            return Err(IoError::NotFound);
+        match self.live.get(&loc) {
+            None => return Err(IoError::NotFound),
+            Some(h) if h.handle_info.directory => return Err(IoError::Directory),
+            Some(_) => {}
         }
         self.sharing.check_io(loc, o, l, kind)
     }

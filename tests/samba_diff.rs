@@ -33,7 +33,7 @@ use smb_handles::{
 const SEED: u64 = 1;
 const COUNT: usize = 400;
 /// `tests/samba/record.py` writes this many directed scenarios before the random sequences.
-const SCENARIOS: usize = 12;
+const SCENARIOS: usize = 13;
 
 const STATUS_SUCCESS: u32 = 0;
 const STATUS_SHARING_VIOLATION: u32 = 0xC000_0043;
@@ -42,6 +42,7 @@ const STATUS_FILE_LOCK_CONFLICT: u32 = 0xC000_0054;
 const STATUS_RANGE_NOT_LOCKED: u32 = 0xC000_007E;
 const STATUS_INVALID_LOCK_RANGE: u32 = 0xC000_01A1;
 const STATUS_FILE_CLOSED: u32 = 0xC000_0128;
+const STATUS_INVALID_DEVICE_REQUEST: u32 = 0xC000_0010;
 
 fn status_name(st: u32) -> String {
     match st {
@@ -52,6 +53,7 @@ fn status_name(st: u32) -> String {
         STATUS_RANGE_NOT_LOCKED => "RANGE_NOT_LOCKED".into(),
         STATUS_INVALID_LOCK_RANGE => "INVALID_LOCK_RANGE".into(),
         STATUS_FILE_CLOSED => "FILE_CLOSED".into(),
+        STATUS_INVALID_DEVICE_REQUEST => "INVALID_DEVICE_REQUEST".into(),
         other => format!("0x{other:08X}"),
     }
 }
@@ -93,12 +95,41 @@ struct Elem {
 #[derive(Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 enum Op {
-    Create { handle: usize, access: u32, share: u32, status: u32, granted: Option<u32> },
-    Lock { handle: usize, locks: Vec<Elem>, status: u32 },
-    Unlock { handle: usize, ranges: Vec<Elem>, status: u32 },
-    Read { handle: usize, offset: u64, length: u64, status: u32 },
-    Write { handle: usize, offset: u64, length: u64, status: u32 },
-    Close { handle: usize, status: u32 },
+    Create {
+        handle: usize,
+        access: u32,
+        share: u32,
+        status: u32,
+        granted: Option<u32>,
+        #[serde(default)]
+        directory: bool,
+    },
+    Lock {
+        handle: usize,
+        locks: Vec<Elem>,
+        status: u32,
+    },
+    Unlock {
+        handle: usize,
+        ranges: Vec<Elem>,
+        status: u32,
+    },
+    Read {
+        handle: usize,
+        offset: u64,
+        length: u64,
+        status: u32,
+    },
+    Write {
+        handle: usize,
+        offset: u64,
+        length: u64,
+        status: u32,
+    },
+    Close {
+        handle: usize,
+        status: u32,
+    },
 }
 
 impl Op {
@@ -129,8 +160,11 @@ impl Op {
             format!("({o:#x},{l:#x})")
         }
         match self {
-            Op::Create { handle, access, share, granted, .. } => {
+            Op::Create { handle, access, share, granted, directory, .. } => {
                 let mut s = format!("create h{handle} access=0x{access:08X} share={share}");
+                if *directory {
+                    s.push_str(" directory");
+                }
                 if let Some(g) = granted.filter(|g| g != access) {
                     let _ = write!(s, " (smbd granted 0x{g:08X})");
                 }
@@ -259,7 +293,7 @@ fn replay(seq: &Sequence, file: FileNumber) -> Result<usize, String> {
 
     for (n, op) in seq.ops.iter().enumerate() {
         let ours = match op {
-            Op::Create { handle, access, share, .. } => {
+            Op::Create { handle, access, share, directory, .. } => {
                 assert_eq!(
                     *handle,
                     handles.len(),
@@ -273,7 +307,7 @@ fn replay(seq: &Sequence, file: FileNumber) -> Result<usize, String> {
                     AccessMask::from_bits_retain(*access),
                 )
                 .share_access(ShareAccess::from_bits_retain(*share))
-                .directory(false);
+                .directory(*directory);
                 let r = table.open(spec);
                 let st = nt!(&r);
                 handles.push(Handle { loc: r.ok(), locks: 0, open: st == STATUS_SUCCESS });
@@ -425,10 +459,13 @@ fn table_answers_like_samba() {
         ("lock", STATUS_LOCK_NOT_GRANTED),
         ("lock", STATUS_INVALID_LOCK_RANGE),
         ("lock", STATUS_FILE_CLOSED),
+        ("lock", STATUS_INVALID_DEVICE_REQUEST),
         ("unlock", STATUS_SUCCESS),
         ("unlock", STATUS_RANGE_NOT_LOCKED),
+        ("unlock", STATUS_INVALID_DEVICE_REQUEST),
         ("read", STATUS_SUCCESS),
         ("read", STATUS_FILE_LOCK_CONFLICT),
+        ("read", STATUS_INVALID_DEVICE_REQUEST),
         ("write", STATUS_SUCCESS),
         ("write", STATUS_FILE_LOCK_CONFLICT),
         ("close", STATUS_SUCCESS),

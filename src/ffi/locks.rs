@@ -157,7 +157,9 @@ pub unsafe extern "C" fn smbh_open_ex(
 /// granted earlier in the call. On success writes the handle's new lock
 /// count to `lock_count_out`.
 ///
-/// Statuses: SMBH_STATUS_LOCK_NOT_GRANTED or SMBH_STATUS_INVALID_LOCK_RANGE
+/// Statuses: SMBH_STATUS_DIRECTORY_HANDLE (a directory has no byte
+/// ranges; nothing written), SMBH_STATUS_LOCK_NOT_GRANTED or
+/// SMBH_STATUS_INVALID_LOCK_RANGE
 /// (the failing element's index is written to `failed_index_out`, the only
 /// output written on failure; the elements before it are released again),
 /// SMBH_STATUS_NOT_FOUND, SMBH_STATUS_INVALID_LOCATION,
@@ -202,6 +204,7 @@ pub unsafe extern "C" fn smbh_lock(
             Err(LockRangeError::NotGranted { index }) => (smbh_status::LockNotGranted, index),
             Err(LockRangeError::InvalidRange { index }) => (smbh_status::InvalidLockRange, index),
             Err(LockRangeError::TooManyLocks { index }) => (smbh_status::LockCountOutOfRange, index),
+            Err(LockRangeError::Directory) => return smbh_status::DirectoryHandle,
             Err(_) => return smbh_status::NotFound,
         };
         // SAFETY: non-NULL and aligned (checked), writable.
@@ -216,9 +219,9 @@ pub unsafe extern "C" fn smbh_lock(
 ///
 /// Statuses: SMBH_STATUS_RANGE_NOT_LOCKED (the failing range's index is
 /// written to `failed_index_out`, the only output written on failure; the
-/// ranges before it stay unlocked), SMBH_STATUS_NOT_FOUND,
-/// SMBH_STATUS_INVALID_LOCATION, SMBH_STATUS_NULL_PARAMETER,
-/// SMBH_STATUS_INVALID_ARGUMENT.
+/// ranges before it stay unlocked), SMBH_STATUS_DIRECTORY_HANDLE,
+/// SMBH_STATUS_NOT_FOUND, SMBH_STATUS_INVALID_LOCATION,
+/// SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_ARGUMENT.
 ///
 /// # Safety
 ///
@@ -254,6 +257,7 @@ pub unsafe extern "C" fn smbh_unlock(
                 unsafe { failed_index_out.write(index) };
                 smbh_status::RangeNotLocked
             }
+            Err(UnlockError::Directory) => smbh_status::DirectoryHandle,
             Err(_) => smbh_status::NotFound,
         }
     }
@@ -265,7 +269,8 @@ pub unsafe extern "C" fn smbh_unlock(
 /// conflicts.
 ///
 /// Statuses: SMBH_STATUS_OK (the I/O may go ahead),
-/// SMBH_STATUS_FILE_LOCK_CONFLICT, SMBH_STATUS_NOT_FOUND,
+/// SMBH_STATUS_FILE_LOCK_CONFLICT, SMBH_STATUS_DIRECTORY_HANDLE (checked
+/// first, as smbd does), SMBH_STATUS_NOT_FOUND,
 /// SMBH_STATUS_INVALID_LOCATION, SMBH_STATUS_NULL_PARAMETER,
 /// SMBH_STATUS_INVALID_ARGUMENT (an unknown `kind`, or a range past byte
 /// 2^64 - 1).
@@ -294,6 +299,7 @@ pub unsafe extern "C" fn smbh_check_io(
             Ok(()) => smbh_status::Ok,
             Err(IoError::IoConflict) => smbh_status::FileLockConflict,
             Err(IoError::InvalidRange) => smbh_status::InvalidArgument,
+            Err(IoError::Directory) => smbh_status::DirectoryHandle,
             Err(_) => smbh_status::NotFound,
         }
     }
@@ -353,7 +359,9 @@ pub unsafe extern "C" fn smbh_set_unlock_hook(
 /// STATUS_SUCCESS (0) for SMBH_STATUS_OK, STATUS_SHARING_VIOLATION
 /// (0xC0000043), STATUS_LOCK_NOT_GRANTED (0xC0000055),
 /// STATUS_RANGE_NOT_LOCKED (0xC000007E), STATUS_FILE_LOCK_CONFLICT
-/// (0xC0000054), STATUS_INVALID_LOCK_RANGE (0xC00001A1), STATUS_FILE_CLOSED
+/// (0xC0000054), STATUS_INVALID_LOCK_RANGE (0xC00001A1),
+/// STATUS_INVALID_DEVICE_REQUEST (0xC0000010) for a directory handle,
+/// STATUS_FILE_CLOSED
 /// (0xC0000128) for a handle not found, STATUS_INSUFFICIENT_RESOURCES for a
 /// full table, STATUS_INVALID_PARAMETER for bad input, and
 /// STATUS_UNSUCCESSFUL (0xC0000001) for a value that is no status.
@@ -376,6 +384,7 @@ pub extern "C" fn smbh_status_nt(status: u32) -> u32 {
         smbh_status::RangeNotLocked => ntstatus::RANGE_NOT_LOCKED,
         smbh_status::FileLockConflict => ntstatus::FILE_LOCK_CONFLICT,
         smbh_status::InvalidLockRange => ntstatus::INVALID_LOCK_RANGE,
+        smbh_status::DirectoryHandle => ntstatus::INVALID_DEVICE_REQUEST,
         smbh_status::NullParameter
         | smbh_status::InvalidArgument
         | smbh_status::InvalidUtf8
@@ -404,6 +413,9 @@ mod tests {
             (smbh_status::InvalidLockRange, LockRangeError::InvalidRange { index: 0 }.nt_status()),
             (smbh_status::RangeNotLocked, UnlockError::RangeNotLocked { index: 0 }.nt_status()),
             (smbh_status::FileLockConflict, IoError::IoConflict.nt_status()),
+            (smbh_status::DirectoryHandle, LockRangeError::Directory.nt_status()),
+            (smbh_status::DirectoryHandle, UnlockError::Directory.nt_status()),
+            (smbh_status::DirectoryHandle, IoError::Directory.nt_status()),
             (smbh_status::TableFull, OpenError::TableFull { max_handles: 1 }.nt_status()),
         ];
         for (s, nt) in pairs {

@@ -128,11 +128,14 @@ pub enum smbh_status {
     /// A range whose last byte lies past 2^64 - 1
     /// (STATUS_INVALID_LOCK_RANGE).
     InvalidLockRange = 20,
+    /// A lock, unlock or read/write check through a directory handle, which
+    /// has no byte ranges (STATUS_INVALID_DEVICE_REQUEST).
+    DirectoryHandle = 21,
 }
 
 impl smbh_status {
     /// Every status, in value order (for `smbh_status_message` and tests).
-    pub(crate) const ALL: [smbh_status; 21] = [
+    pub(crate) const ALL: [smbh_status; 22] = [
         smbh_status::Ok,
         smbh_status::NullParameter,
         smbh_status::InvalidArgument,
@@ -154,6 +157,7 @@ impl smbh_status {
         smbh_status::RangeNotLocked,
         smbh_status::FileLockConflict,
         smbh_status::InvalidLockRange,
+        smbh_status::DirectoryHandle,
     ];
 
     /// The static, NUL-terminated message of this status.
@@ -182,6 +186,7 @@ impl smbh_status {
             smbh_status::RangeNotLocked => c"range not locked",
             smbh_status::FileLockConflict => c"file lock conflict",
             smbh_status::InvalidLockRange => c"invalid lock range",
+            smbh_status::DirectoryHandle => c"directory handle has no byte ranges",
         }
     }
 }

@@ -364,6 +364,9 @@ impl Shard {
         let idx = self.slots.find(loc).ok_or(LockRangeError::NotFound)?;
         let (f, pos, held) = {
             let s = self.slots.get(idx);
+            if s.directory() {
+                return Err(LockRangeError::Directory);
+            }
             (s.file, s.position(), s.locks)
         };
         if elements.is_empty() {
@@ -423,6 +426,9 @@ impl Shard {
             (s.file, s.position())
         };
         let file = FileNumber(self.files.get(f).file_number);
+        if self.slots.get(idx).directory() {
+            return (Err(UnlockError::Directory), 0, file);
+        }
         let mut released = 0;
         let mut result = Ok(());
         if let Some(ext) = self.files.get_mut(f).ext.as_deref_mut() {
@@ -463,12 +469,16 @@ impl Shard {
         kind: IoKind,
     ) -> Result<(), IoError> {
         let idx = self.slots.find(loc).ok_or(IoError::NotFound)?;
+        let s = self.slots.get(idx);
+        if s.directory() {
+            return Err(IoError::Directory);
+        }
         let span = Span::new(offset, length).ok_or(IoError::InvalidRange)?;
         if span.empty {
             // smbd never refuses a zero-length read or write for a lock.
             return Ok(());
         }
-        match &self.files.get(self.slots.get(idx).file).ext {
+        match &self.files.get(s.file).ext {
             Some(ext) if ext.locks.len() > 0 && ext.locks.io_conflicts(span, kind, idx) => {
                 Err(IoError::IoConflict)
             }

@@ -167,3 +167,31 @@ fn closing_releases_locks_and_reports_it() {
     let (r, released, file) = sh.unlock(b, &[LockRange { offset: 5, length: 10 }]);
     assert_eq!((r, released, file), (Ok(0), 1, FileNumber(1)));
 }
+
+#[test]
+fn a_directory_handle_refuses_lock_unlock_and_io_before_anything_else() {
+    let mut sh = Shard::new(0, 1);
+    let dir = sh
+        .open(&OpenArgs {
+            directory: true,
+            ..args(9, AccessMask::FILE_READ_DATA, ShareAccess::all())
+        })
+        .unwrap();
+    let file = open(&mut sh, 10);
+    let x = LockElement { offset: 0, length: 10, kind: LockKind::Exclusive };
+    // Even a range past 2^64 - 1, an empty request or a zero length.
+    let bad = LockElement { offset: u64::MAX, length: 2, kind: LockKind::Shared };
+    for els in [&[x][..], &[bad], &[]] {
+        assert_eq!(sh.lock(dir, els), Err(LockRangeError::Directory));
+    }
+    let (res, released, _) = sh.unlock(dir, &[LockRange { offset: 0, length: 10 }]);
+    assert_eq!((res, released), (Err(UnlockError::Directory), 0));
+    for (len, kind) in [(10, IoKind::Read), (0, IoKind::Read), (5, IoKind::Write)] {
+        assert_eq!(sh.check_io(dir, 0, len, kind), Err(IoError::Directory));
+    }
+    assert_eq!(LockRangeError::Directory.nt_status(), 0xC000_0010);
+    // The directory holds nothing; a file handle of the same shard locks.
+    assert_eq!(sh.snapshot_at(dir.slot(), true).handle_info.num_byte_range_locks, 0);
+    assert_eq!(sh.lock(file, &[x]), Ok(1));
+    assert_eq!(sh.check_io(file, 0, 5, IoKind::Read), Ok(()));
+}

@@ -71,7 +71,9 @@ impl HandleTable {
     /// unlocking each one's range, last first (which removes the handle's
     /// *oldest* lock with that range: an older lock of the other kind
     /// stacked on the same range goes instead of the new one).
-    /// [`LockRangeError::NotFound`] for a location that names no handle.
+    /// [`LockRangeError::NotFound`] for a location that names no handle,
+    /// [`LockRangeError::Directory`] (STATUS_INVALID_DEVICE_REQUEST) for a
+    /// directory handle, checked first.
     ///
     /// ```
     /// use smb_handles::{AccessMask, FileNumber, HandleTable, LockElement, LockKind, LockRangeError, OpenSpec};
@@ -100,7 +102,8 @@ impl HandleTable {
     /// [`UnlockError::RangeNotLocked`] (STATUS_RANGE_NOT_LOCKED) names the
     /// first range the handle does not hold; the ranges before it stay
     /// unlocked. [`UnlockError::NotFound`] for a location that names no
-    /// handle.
+    /// handle, [`UnlockError::Directory`] (STATUS_INVALID_DEVICE_REQUEST) for
+    /// a directory handle, checked first.
     pub fn unlock(&self, loc: Location, ranges: &[LockRange]) -> Result<u32, UnlockError> {
         let shard = self.shard(loc).ok_or(UnlockError::NotFound)?;
         let (result, released, file) = shard.lock.write().unlock(loc, ranges);
@@ -121,7 +124,9 @@ impl HandleTable {
     ///
     /// [`IoError::IoConflict`] (STATUS_FILE_LOCK_CONFLICT),
     /// [`IoError::InvalidRange`] for a range past byte 2^64 − 1,
-    /// [`IoError::NotFound`] for a location that names no handle.
+    /// [`IoError::NotFound`] for a location that names no handle,
+    /// [`IoError::Directory`] (STATUS_INVALID_DEVICE_REQUEST) for a directory
+    /// handle, checked first (also for a zero length).
     ///
     /// ```
     /// use smb_handles::{AccessMask, FileNumber, HandleTable, IoError, IoKind, LockElement, LockKind, OpenSpec};

@@ -163,11 +163,48 @@ static void test_status_nt(void) {
     CHECK(smbh_status_nt(SMBH_STATUS_INVALID_LOCK_RANGE) == 0xC00001A1u);
     CHECK(smbh_status_nt(SMBH_STATUS_NOT_FOUND) == 0xC0000128u);
     CHECK(smbh_status_nt(SMBH_STATUS_NULL_PARAMETER) == 0xC000000Du);
-    for (uint32_t s = 1; s <= SMBH_STATUS_INVALID_LOCK_RANGE; s++) {
+    CHECK(smbh_status_nt(SMBH_STATUS_DIRECTORY_HANDLE) == 0xC0000010u);
+    for (uint32_t s = 1; s <= SMBH_STATUS_DIRECTORY_HANDLE; s++) {
         CHECK((smbh_status_nt(s) & 0xC0000000u) == 0xC0000000u); /* every error is an error */
     }
-    CHECK(smbh_status_nt(SMBH_STATUS_INVALID_LOCK_RANGE + 1) == 0xC0000001u);
+    CHECK(smbh_status_nt(SMBH_STATUS_DIRECTORY_HANDLE + 1) == 0xC0000001u);
     CHECK(smbh_status_nt(UINT32_MAX) == 0xC0000001u);
+}
+
+/* A directory handle has no byte ranges: lock, unlock and check_io are
+ * refused first (as smbd answers LOCK and READ on a directory with
+ * STATUS_INVALID_DEVICE_REQUEST), writing no output; a file handle of the
+ * same table is unaffected. */
+static void test_directory(smbh_table *t) {
+    smbh_open_params p;
+    memset(&p, 0, sizeof p);
+    p.size = sizeof p;
+    p.file_number = 900;
+    p.path = "/dir";
+    p.path_len = 4;
+    p.owner = "S-1-5-21-1";
+    p.owner_len = 10;
+    p.access_mask = RD;
+    p.share_access = 7;
+    p.directory = true;
+    uint64_t d = 0, f = 0;
+    CHECK_OK(smbh_open_ex(t, &p, &d));
+    CHECK_OK(open_ex(t, 901, RD | WR, 7, &f));
+    smbh_lock_element x = {0, 10, true};
+    smbh_lock_range r = {0, 10};
+    uint32_t n = 77;
+    size_t idx = 77;
+    CHECK_STATUS(smbh_lock(t, d, &x, 1, &n, &idx), SMBH_STATUS_DIRECTORY_HANDLE);
+    CHECK(n == 77 && idx == 77);
+    CHECK_STATUS(smbh_unlock(t, d, &r, 1, &n, &idx), SMBH_STATUS_DIRECTORY_HANDLE);
+    CHECK(n == 77 && idx == 77);
+    CHECK_STATUS(smbh_check_io(t, d, 0, 0, SMBH_IO_READ), SMBH_STATUS_DIRECTORY_HANDLE);
+    CHECK_STATUS(smbh_check_io(t, d, 0, 5, SMBH_IO_WRITE), SMBH_STATUS_DIRECTORY_HANDLE);
+    CHECK(smbh_status_nt(SMBH_STATUS_DIRECTORY_HANDLE) == 0xC0000010u);
+    CHECK_OK(smbh_lock(t, f, &x, 1, &n, &idx));
+    CHECK(n == 1);
+    CHECK_OK(smbh_close(t, d));
+    CHECK_OK(smbh_close(t, f));
 }
 
 int main(void) {
@@ -175,6 +212,7 @@ int main(void) {
     CHECK_OK(smbh_table_new(4, 1000, &t));
     test_open_ex(t);
     test_locks(t);
+    test_directory(t);
     test_status_nt();
     size_t len = 1;
     CHECK_OK(smbh_len(t, &len));

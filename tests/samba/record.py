@@ -106,14 +106,15 @@ class Client:
             return e.status & 0xFFFFFFFF, None
         return resp["status"].get_value() & 0xFFFFFFFF, resp
 
-    def create(self, name, access, share):
+    def create(self, name, access, share, directory=False):
         req = SMB2CreateRequest()
         req["impersonation_level"] = ImpersonationLevel.Impersonation
         req["desired_access"] = access
         req["file_attributes"] = 0
         req["share_access"] = share
         req["create_disposition"] = CreateDisposition.FILE_OPEN
-        req["create_options"] = CreateOptions.FILE_NON_DIRECTORY_FILE
+        req["create_options"] = (CreateOptions.FILE_DIRECTORY_FILE if directory
+                                 else CreateOptions.FILE_NON_DIRECTORY_FILE)
         req["buffer_path"] = name.encode("utf-16-le")
         status, resp = self.call(req)
         if status != 0:
@@ -237,21 +238,28 @@ SHRD = LockFlags.SMB2_LOCKFLAG_SHARED_LOCK | LockFlags.SMB2_LOCKFLAG_FAIL_IMMEDI
 
 
 class Seq:
-    """One sequence on one fresh file: sends requests, records answers."""
+    """One sequence on one fresh file (or directory): sends requests, records
+    answers."""
 
-    def __init__(self, client, share_dir, name):
+    def __init__(self, client, share_dir, name, directory=False):
         self.client = client
         self.name = name
+        self.directory = directory
         self.path = os.path.join(share_dir, name)
-        with open(self.path, "wb") as f:
-            f.write(b"\0" * FILE_SIZE)
+        if directory:
+            os.mkdir(self.path)
+        else:
+            with open(self.path, "wb") as f:
+                f.write(b"\0" * FILE_SIZE)
         self.ops = []
         self.handles = []  # {"fid", "open", "granted", "locks"}
 
     def create(self, access, share):
-        status, fid = self.client.create(self.name, access, share)
+        status, fid = self.client.create(self.name, access, share, self.directory)
         op = {"op": "create", "handle": len(self.handles), "access": access, "share": share,
               "status": status}
+        if self.directory:
+            op["directory"] = True
         h = {"fid": fid, "open": status == 0, "granted": None, "locks": []}
         if status == 0:
             g = self.client.granted_access(fid)
@@ -306,7 +314,7 @@ class Seq:
         for i, h in enumerate(self.handles):
             if h["open"]:
                 self.close(i)
-        os.unlink(self.path)
+        (os.rmdir if self.directory else os.unlink)(self.path)
         return dict(extra, file=self.name, ops=self.ops)
 
 
@@ -585,10 +593,35 @@ def sc_closed(q):
     q.lock(2, [(0, 10, X)])
 
 
+def sc_directories(q):
+    """Directories: the same sharing rule as files; LOCK, unlock and READ on a
+    directory handle are refused with STATUS_INVALID_DEVICE_REQUEST."""
+    q.create(FILE_READ_DATA, 0)                 # LIST_DIRECTORY, no sharing
+    q.create(FILE_READ_DATA, ALL_SHARE)         # refused: h0 shares nothing
+    q.create(FILE_READ_ATTRIBUTES, 0)           # a stat open is never refused
+    q.create(DELETE, ALL_SHARE)                 # refused
+    q.create(GENERIC_READ, FILE_SHARE_READ)     # refused
+    q.lock(0, [(0, 10, X)])
+    q.lock(2, [(0, 0, S)])
+    q.unlock(0, [(0, 10)])
+    q.io("read", 0, 0, 10)
+    q.io("read", 2, 0, 0)
+    q.close(0)
+    q.create(FILE_READ_DATA | FILE_WRITE_DATA | DELETE, FILE_SHARE_READ)  # LIST, ADD_FILE, DELETE
+    q.create(FILE_READ_DATA, FILE_SHARE_READ)   # refused: lacks FILE_SHARE_WRITE and _DELETE
+    q.create(FILE_READ_DATA, ALL_SHARE)
+    q.lock(7, [(5, 5, S)])
+    q.lock(7, [((1 << 64) - 1, 2, X)])          # the directory check comes first
+    q.unlock(5, [(5, 5)])
+    q.unlock(5, [((1 << 64) - 1, 2)])
+
+
 FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_SHARE_DELETE = 1, 2, 4
 
 SCENARIOS = [sc_lock_refusal_status, sc_range_limits, sc_zero_length, sc_stacking, sc_unlock,
-             sc_multi, sc_io, sc_stat_opens, sc_delete, sc_generic, sc_execute_append, sc_closed]
+             sc_multi, sc_io, sc_stat_opens, sc_delete, sc_generic, sc_execute_append, sc_closed,
+             sc_directories]
+ON_DIRECTORY = {sc_directories}
 
 
 # --- probes (recorded, not replayed: answers the table does not model) -------
@@ -652,44 +685,18 @@ def pr_bad_lock_requests(q):
                                    for i, f in enumerate(flags)], "status": st})
 
 
-PROBES = [pr_rollback_unlocks_oldest, pr_access_checks, pr_eof, pr_bad_lock_requests]
+def pr_directory_write(q):
+    """WRITE on a directory handle, even one opened with FILE_WRITE_DATA
+    (ADD_FILE): smbd answers STATUS_ACCESS_DENIED, its access check (outside
+    the table's model) coming first."""
+    q.create(FILE_READ_DATA | FILE_WRITE_DATA, ALL_SHARE)
+    q.io("write", 0, 0, 10)
+    q.io("write", 0, 0, 0)
 
 
-def run_directory_probe(client, share_dir):
-    """Directories: sharing and locks (recorded as a probe)."""
-    name = "dirprobe"
-    os.mkdir(os.path.join(share_dir, name))
-    ops = []
-    fids = []
-    for access, share in [(FILE_READ_DATA, 0), (FILE_READ_DATA, ALL_SHARE),
-                          (FILE_READ_ATTRIBUTES, 0), (DELETE, ALL_SHARE),
-                          (GENERIC_READ, FILE_SHARE_READ)]:
-        req = SMB2CreateRequest()
-        req["impersonation_level"] = ImpersonationLevel.Impersonation
-        req["desired_access"] = access
-        req["file_attributes"] = 0
-        req["share_access"] = share
-        req["create_disposition"] = CreateDisposition.FILE_OPEN
-        req["create_options"] = CreateOptions.FILE_DIRECTORY_FILE
-        req["buffer_path"] = name.encode("utf-16-le")
-        st, resp = client.call(req)
-        fid = None
-        if st == 0:
-            cr = SMB2CreateResponse()
-            cr.unpack(resp["data"].get_value())
-            fid = cr["file_id"].get_value()
-        ops.append({"op": "create", "directory": True, "handle": len(fids),
-                    "access": access, "share": share, "status": st})
-        fids.append(fid)
-    if fids[0] is not None:
-        st = client.lock(fids[0], [(0, 10, EXCL)])
-        ops.append({"op": "lock", "handle": 0, "locks": [{"offset": 0, "length": 10, "exclusive": True}],
-                    "status": st})
-    for i, fid in enumerate(fids):
-        if fid is not None:
-            ops.append({"op": "close", "handle": i, "status": client.close(fid)})
-    os.rmdir(os.path.join(share_dir, name))
-    return {"name": "directory", "note": run_directory_probe.__doc__, "file": name, "ops": ops}
+PROBES = [pr_rollback_unlocks_oldest, pr_access_checks, pr_eof, pr_bad_lock_requests,
+          pr_directory_write]
+ON_DIRECTORY.add(pr_directory_write)
 
 
 def main():
@@ -710,7 +717,7 @@ def main():
     client = Client(args.host, args.port, args.user, args.password, args.share)
     sequences = []
     for n, sc in enumerate(SCENARIOS):
-        q = Seq(client, args.share_dir, f"scenario{n:02d}")
+        q = Seq(client, args.share_dir, f"scenario{n:02d}", directory=sc in ON_DIRECTORY)
         sc(q)
         sequences.append(q.finish(index=len(sequences), name=sc.__name__[3:],
                                   note=" ".join(sc.__doc__.split())))
@@ -719,10 +726,9 @@ def main():
         sequences.append(random_sequence(client, rng, len(sequences), args.share_dir))
     probes = []
     for n, pr in enumerate(PROBES):
-        q = Seq(client, args.share_dir, f"probe{n:02d}")
+        q = Seq(client, args.share_dir, f"probe{n:02d}", directory=pr in ON_DIRECTORY)
         pr(q)
         probes.append(q.finish(name=pr.__name__[3:], note=" ".join(pr.__doc__.split())))
-    probes.append(run_directory_probe(client, args.share_dir))
     client.conn.disconnect(True)
 
     smbd_version = args.server_version or "smbd (unknown version)"
