@@ -127,6 +127,7 @@ mod shard;
 mod sync;
 // The table: shards behind padded locks.
 mod table;
+mod words;
 // On top: JSON, the C ABI and the admin endpoint.
 #[cfg(feature = "admin")]
 #[cfg_attr(docsrs, doc(cfg(feature = "admin")))]

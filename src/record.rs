@@ -170,23 +170,23 @@ impl OpenArgs<'_> {
 }
 
 /// True when `bytes` holds a 0 byte. Eight bytes at a time: a word has a
-/// zero byte exactly when `(w - 0x01…01) & !w & 0x80…80` is non-zero; short
-/// strings (paths and owners) pay a few instructions, not a call.
+/// zero byte exactly when `(w - 0x01…01) & !w & 0x80…80` is non-zero; the
+/// last partial word is read as the string's last eight bytes (overlapping
+/// bytes already checked), so short strings (paths and owners) pay a few
+/// instructions and no call.
 #[inline]
 pub(crate) fn has_nul(bytes: &[u8]) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut acc = 0;
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        acc |= w.wrapping_sub(LO) & !w & HI;
+    let zero = |w: u64| w.wrapping_sub(LO) & !w & HI;
+    let Some(last) = crate::words::last_word(bytes) else {
+        return zero(crate::words::short_word(bytes, 1)) != 0;
+    };
+    let mut acc = zero(last);
+    for c in bytes.chunks_exact(8) {
+        acc |= zero(u64::from_le_bytes(c.try_into().expect("8 bytes")));
     }
-    let rest = chunks.remainder();
-    let mut tail = [1u8; 8];
-    tail[..rest.len()].copy_from_slice(rest);
-    let w = u64::from_le_bytes(tail);
-    (acc | (w.wrapping_sub(LO) & !w & HI)) != 0
+    acc != 0
 }
 
 /// Checks a path against the limits of an open or a rename.

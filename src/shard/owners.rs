@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::index::Index;
 use super::pages::Pages;
 use super::NIL;
+use crate::words::{last_word, same_text, short_word};
 
 /// One interned owner.
 #[derive(Debug)]
@@ -50,15 +51,19 @@ fn address_slot(a: &Arc<str>) -> usize {
 /// clients, so collisions must not be predictable across tables).
 pub(crate) fn hash_str(s: &str, seed: u64) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = seed ^ (s.len() as u64).wrapping_mul(K);
-    let mut chunks = s.as_bytes().chunks_exact(8);
+    let b = s.as_bytes();
+    let mut h = seed ^ (b.len() as u64).wrapping_mul(K);
+    let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
         let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
         h = (h ^ w).wrapping_mul(K).rotate_left(29);
     }
-    let mut tail = [0u8; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    // The last partial word: the string's last eight bytes (overlapping the
+    // previous word; the length is already mixed in), or the short string.
+    if !chunks.remainder().is_empty() {
+        let w = last_word(b).unwrap_or_else(|| short_word(b, 0));
+        h = (h ^ w).wrapping_mul(K);
+    }
     h ^= h >> 32;
     h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
     h ^ (h >> 29)
@@ -104,14 +109,17 @@ impl Owners {
         let s = text.as_str();
         if self.last != NIL {
             let e = self.entries.get_mut(self.last);
-            if e.text.as_deref() == Some(s) {
+            if e.text.as_deref().is_some_and(|t| same_text(t, s)) {
                 e.count += 1;
                 return self.last;
             }
         }
         let hash = hash_str(s, self.seed);
         let entries = &self.entries;
-        if let Some(i) = self.index.find(hash, |i| entries.get(i).text.as_deref() == Some(s)) {
+        if let Some(i) = self
+            .index
+            .find(hash, |i| entries.get(i).text.as_deref().is_some_and(|t| same_text(t, s)))
+        {
             self.entries.get_mut(i).count += 1;
             self.last = i;
             return i;
