@@ -17,8 +17,8 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use smb_handles::{
     AccessMask, CloseError, Cursor, FileHandle, FileNumber, HandleTable, IoError, IoKind,
-    ListQuery, Location, LockElement, LockKind, LockRange, LockRangeError, OpenError,
-    ShareAccess, UnlockError, MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_PATH_LEN, RESERVED_ACCESS_BITS,
+    ListQuery, Location, LockElement, LockKind, LockRange, LockRangeError, OpenError, ShareAccess,
+    UnlockError, MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_PATH_LEN, RESERVED_ACCESS_BITS,
 };
 
 /// At most this many handles open at once (small, so "full" is reached).
@@ -35,7 +35,7 @@ enum Pick {
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Open { file: u8, path: u8, owner: u8, mask: u32, share: u8, odd: Odd },
+    Open { file: u8, path: u8, owner: u8, mask: u32, share: u8, directory: bool, odd: Odd },
     Lock(Pick, Vec<(u8, u8, bool)>),
     Unlock(Pick, Vec<(u8, u8)>),
     CheckIo(Pick, u8, u8, bool),
@@ -65,6 +65,7 @@ struct Rec {
     path: String,
     owner: String,
     mask: AccessMask,
+    directory: bool,
     locks: u32,
     version: u64,
 }
@@ -129,6 +130,7 @@ fn check(h: &FileHandle, loc: Location, r: &Rec) {
     assert_eq!(i.access_mask, r.mask, "{loc}");
     assert_eq!(i.num_byte_range_locks, r.locks, "{loc}");
     assert_eq!(i.version, r.version, "{loc}");
+    assert_eq!(i.directory, r.directory, "{loc}");
     if let Some(p) = &i.path {
         assert_eq!(&**p, r.path.as_str(), "{loc}");
     }
@@ -143,7 +145,7 @@ fn run(ops: Vec<Op>) {
     let mut m = Model::default();
     for op in ops.into_iter().take(256) {
         match op {
-            Op::Open { file, path, owner, mask, share, odd } => {
+            Op::Open { file, path, owner, mask, share, directory, odd } => {
                 let share = u32::from(share & 7);
                 let file = u64::from(file % 16);
                 // Every open of a file has the file's path (SPEC §8).
@@ -163,7 +165,8 @@ fn run(ops: Vec<Op>) {
                 let conflict = m.sharing.open_conflicts(file, mask.bits(), share);
                 let before = table.len();
                 let spec = common::spec(file, &path, &owner, mask)
-                    .share_access(ShareAccess::from_bits_retain(share));
+                    .share_access(ShareAccess::from_bits_retain(share))
+                    .directory(directory);
                 match table.open(spec) {
                     Ok(loc) => {
                         assert!(valid, "invalid open accepted: {odd:?} mask {mask:?}");
@@ -173,7 +176,7 @@ fn run(ops: Vec<Op>) {
                         assert!(loc.0 != 0 && loc.0 != u64::MAX);
                         assert!(!m.live.contains_key(&loc), "{loc} issued twice");
                         assert!(!m.closed.contains(&loc), "{loc} reissued after close");
-                        let rec = Rec { file, path, owner, mask, locks: 0, version: 1 };
+                        let rec = Rec { file, path, owner, mask, directory, locks: 0, version: 1 };
                         check(&table.get(loc).expect("just opened"), loc, &rec);
                         m.live.insert(loc, rec);
                     }
@@ -272,6 +275,8 @@ fn run(ops: Vec<Op>) {
                 let got = table.lock(loc, &req);
                 match m.live.get_mut(&loc) {
                     None => assert_eq!(got, Err(LockRangeError::NotFound)),
+                    // A directory has no byte ranges (smbd: INVALID_DEVICE_REQUEST).
+                    Some(r) if r.directory => assert_eq!(got, Err(LockRangeError::Directory)),
                     Some(r) => {
                         let want = m.sharing.lock(loc, &req).map(|taken| {
                             if taken > 0 {
@@ -295,6 +300,7 @@ fn run(ops: Vec<Op>) {
                 let got = table.unlock(loc, &req);
                 match m.live.get_mut(&loc) {
                     None => assert_eq!(got, Err(UnlockError::NotFound)),
+                    Some(r) if r.directory => assert_eq!(got, Err(UnlockError::Directory)),
                     Some(r) => {
                         let (result, removed) = m.sharing.unlock(loc, &req);
                         if removed > 0 {
@@ -310,10 +316,10 @@ fn run(ops: Vec<Op>) {
                 let loc = m.pick(p);
                 let kind = if write { IoKind::Write } else { IoKind::Read };
                 let got = table.check_io(loc, offset(o), length(l), kind);
-                let want = if m.live.contains_key(&loc) {
-                    m.sharing.check_io(loc, offset(o), length(l), kind)
-                } else {
-                    Err(IoError::NotFound)
+                let want = match m.live.get(&loc) {
+                    None => Err(IoError::NotFound),
+                    Some(r) if r.directory => Err(IoError::Directory),
+                    Some(_) => m.sharing.check_io(loc, offset(o), length(l), kind),
                 };
                 assert_eq!(got, want, "check_io {loc}");
             }
