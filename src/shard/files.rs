@@ -47,14 +47,15 @@ pub(crate) struct FileExt {
 }
 
 impl FileExt {
-    /// An extension holding one member, at position 0.
-    pub(crate) fn with_member(slot: u32) -> FileExt {
+    /// An extension holding one member, at position 0; `lock_seed` seeds
+    /// the lock treap's priorities (see [`LockSet::with_seed`]).
+    pub(crate) fn with_member(slot: u32, lock_seed: u32) -> FileExt {
         FileExt {
             opens: 1,
             share: ShareCounts::default(),
             members: vec![Member { slot, lock_head: NIL }],
             member_free: NIL,
-            locks: LockSet::default(),
+            locks: LockSet::with_seed(lock_seed),
         }
     }
 
@@ -225,6 +226,14 @@ impl Files {
         file_hash(file, self.seed)
     }
 
+    /// A secret seed for the lock treap of record `f`'s file: the table's
+    /// random seed mixed with the file number and the record (a client
+    /// cannot predict the treap's priorities, see [`LockSet::with_seed`]).
+    pub(crate) fn lock_seed(&self, f: u32) -> u32 {
+        let file = self.get(f).file_number;
+        (file_hash(file ^ u64::from(f) << 40, self.seed.rotate_left(29)) >> 32) as u32
+    }
+
     /// Starts loading record `i`.
     #[inline]
     pub(crate) fn prefetch(&self, i: u32) {
@@ -367,7 +376,7 @@ mod tests {
 
     #[test]
     fn members_reuse_positions_and_compact() {
-        let mut e = FileExt::with_member(100);
+        let mut e = FileExt::with_member(100, 1);
         let ps: Vec<u32> = (0..99).map(|i| e.add_member(200 + i)).collect();
         assert_eq!(e.opens, 100);
         for &p in &ps[..90] {

@@ -41,13 +41,31 @@ pub(crate) struct LockSet {
     granted: u64,
 }
 
-impl Default for LockSet {
-    fn default() -> Self {
-        LockSet { nodes: Vec::new(), root: NIL, free: NIL, len: 0, rng: 0x9E37_79B9, granted: 0 }
-    }
-}
-
 impl LockSet {
+    /// An empty set whose priorities come from `seed` (never 0 inside).
+    ///
+    /// The seed must be secret (the table's random seed mixed with the
+    /// file): a client who can predict the priorities can order its locks
+    /// so the treap degenerates into a chain, making every lock, unlock and
+    /// I/O check O(n) and the recursive tree operations as deep as the lock
+    /// count.
+    pub(crate) fn with_seed(seed: u32) -> LockSet {
+        LockSet { nodes: Vec::new(), root: NIL, free: NIL, len: 0, rng: seed | 1, granted: 0 }
+    }
+
+    /// How many locks have been granted in this set so far: a lock whose
+    /// [`LockSet::seq`] is below a value read earlier is older than it.
+    #[inline]
+    pub(crate) fn granted(&self) -> u64 {
+        self.granted
+    }
+
+    /// When lock `n` was granted (see [`LockSet::granted`]).
+    #[inline]
+    pub(crate) fn seq(&self, n: u32) -> u64 {
+        self.nodes[n as usize].seq
+    }
+
     /// Locks held on the file.
     #[inline]
     pub(crate) fn len(&self) -> u32 {
@@ -291,7 +309,7 @@ impl LockSet {
         }
         if self.len == 0 {
             // Forget the arena of a file whose locks are all gone.
-            *self = LockSet { rng: self.rng, ..LockSet::default() };
+            *self = LockSet { granted: self.granted, ..LockSet::with_seed(self.rng) };
         }
         n
     }
@@ -311,7 +329,7 @@ mod tests {
 
     #[test]
     fn agrees_with_a_linear_scan() {
-        let mut set = LockSet::default();
+        let mut set = LockSet::with_seed(0x9E37_79B9);
         let mut heads = [NIL; 4];
         let mut model = Model::default();
         let mut seed = 11u64;
@@ -361,20 +379,62 @@ mod tests {
         }
     }
 
+    fn depth(s: &LockSet, t: u32) -> usize {
+        if t == NIL {
+            0
+        } else {
+            let n = &s.nodes[t as usize];
+            1 + depth(s, n.left).max(depth(s, n.right))
+        }
+    }
+
+    /// Offsets that a client who knows the priorities of `seed` would use to
+    /// turn the treap into a chain: the k-th lock's offset is twice the rank
+    /// of its priority (highest first).
+    fn chain_offsets(seed: u32, n: usize) -> Vec<u64> {
+        let mut probe = LockSet::with_seed(seed);
+        let mut head = NIL;
+        let prios: Vec<u32> = (0..n)
+            .map(|i| {
+                let node = probe.insert(span(i as u64 * 2, 1), LockKind::Shared, 0, &mut head);
+                probe.nodes[node as usize].prio
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(prios[i]));
+        let mut offsets = vec![0; n];
+        for (rank, &i) in order.iter().enumerate() {
+            offsets[i] = rank as u64 * 2;
+        }
+        offsets
+    }
+
+    #[test]
+    fn known_priorities_make_a_chain_and_a_secret_seed_defeats_them() {
+        let n = 2_000;
+        let offsets = chain_offsets(0x9E37_79B9, n);
+        let build = |seed: u32| {
+            let mut set = LockSet::with_seed(seed);
+            let mut head = NIL;
+            for &o in &offsets {
+                set.insert(span(o, 1), LockKind::Exclusive, 0, &mut head);
+            }
+            depth(&set, set.root)
+        };
+        // Why the seed must be secret: the predicted order degenerates.
+        assert_eq!(build(0x9E37_79B9), n);
+        // Another seed keeps the same order logarithmic.
+        for seed in [1, 0xDEAD_BEEF, 0x1234_5677] {
+            assert!(build(seed) < 50, "seed {seed:#x}: depth {}", build(seed));
+        }
+    }
+
     #[test]
     fn deep_sets_stay_shallow() {
-        let mut set = LockSet::default();
+        let mut set = LockSet::with_seed(0x9E37_79B9);
         let mut head = NIL;
         for i in 0..100_000u64 {
             set.insert(span(i * 2, 1), LockKind::Exclusive, 0, &mut head);
-        }
-        fn depth(s: &LockSet, t: u32) -> usize {
-            if t == NIL {
-                0
-            } else {
-                let n = &s.nodes[t as usize];
-                1 + depth(s, n.left).max(depth(s, n.right))
-            }
         }
         assert!(depth(&set, set.root) < 60, "treap depth {}", depth(&set, set.root));
         assert!(set.lock_conflicts(span(1_000, 1), LockKind::Shared, 1));

@@ -128,7 +128,7 @@ impl Shard {
     fn extend(&mut self, f: u32) -> &mut FileExt {
         let solo = self.files.get(f).solo;
         if self.files.get(f).ext.is_none() {
-            let mut ext = FileExt::with_member(solo);
+            let mut ext = FileExt::with_member(solo, self.files.lock_seed(f));
             if let Some(c) = claim_of(self.slots.get(solo)) {
                 ext.share.add(c);
             }
