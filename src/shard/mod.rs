@@ -50,6 +50,16 @@ pub(crate) enum Refusal {
     Sharing,
 }
 
+/// What [`Shard::lock`] answers.
+#[derive(Debug)]
+pub(crate) struct Locked {
+    /// The handle's new lock count, or why nothing was granted.
+    pub(crate) result: Result<u32, LockRangeError>,
+    /// The file, when a refused request's undo removed a lock the handle held
+    /// before it (a release the unlock hook must hear of).
+    pub(crate) released: Option<FileNumber>,
+}
+
 /// Mixes a file number for choosing its shard.
 pub(crate) fn shard_of(file: FileNumber, shards: usize) -> usize {
     let h = (file.0 ^ (file.0 >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -355,11 +365,21 @@ impl Shard {
     }
 
     /// Grants every element of a lock request or none (SPEC §10); returns
-    /// the handle's new lock count.
-    pub(crate) fn lock(
+    /// the handle's new lock count. On a refusal whose undo removed a lock
+    /// the handle held before the call (smbd's undo removes the *oldest*
+    /// lock of each range), [`Locked::released`] names the file, so the
+    /// caller can tell the unlock hook.
+    pub(crate) fn lock(&mut self, loc: Location, elements: &[LockElement]) -> Locked {
+        let mut released = None;
+        let result = self.lock_inner(loc, elements, &mut released);
+        Locked { result, released }
+    }
+
+    fn lock_inner(
         &mut self,
         loc: Location,
         elements: &[LockElement],
+        released: &mut Option<FileNumber>,
     ) -> Result<u32, LockRangeError> {
         let idx = self.slots.find(loc).ok_or(LockRangeError::NotFound)?;
         let (f, pos, held) = {
@@ -372,8 +392,10 @@ impl Shard {
         if elements.is_empty() {
             return Ok(held);
         }
+        let file = FileNumber(self.files.get(f).file_number);
         let ext = self.extend(f);
         let mut head = ext.members[pos as usize].lock_head;
+        let before = ext.locks.granted();
         let mut granted: Vec<u32> = Vec::with_capacity(elements.len());
         let mut result = Ok(());
         for (index, e) in elements.iter().enumerate() {
@@ -398,6 +420,11 @@ impl Shard {
             for &n in granted.iter().rev() {
                 let span = ext.locks.span(n);
                 let oldest = ext.locks.find_exact(span, idx).expect("just granted");
+                if ext.locks.seq(oldest) < before {
+                    // A lock held before this call went (its range now has
+                    // the call's lock instead): a release waiters may need.
+                    *released = Some(file);
+                }
                 ext.locks.remove(oldest, &mut head);
             }
         }

@@ -158,12 +158,12 @@ fn closing_releases_locks_and_reports_it() {
     let a = open(&mut sh, 1);
     let b = open(&mut sh, 1);
     let x = |offset| LockElement { offset, length: 10, kind: LockKind::Exclusive };
-    assert_eq!(sh.lock(a, &[x(0), x(20)]), Ok(2));
-    assert_eq!(sh.lock(b, &[x(5)]), Err(LockRangeError::NotGranted { index: 0 }));
+    assert_eq!(sh.lock(a, &[x(0), x(20)]).result, Ok(2));
+    assert_eq!(sh.lock(b, &[x(5)]).result, Err(LockRangeError::NotGranted { index: 0 }));
     let closed = sh.close(a).unwrap();
     assert!(closed.unlocked);
     assert_eq!(closed.handle.handle_info.num_byte_range_locks, 2);
-    assert_eq!(sh.lock(b, &[x(5)]), Ok(1));
+    assert_eq!(sh.lock(b, &[x(5)]).result, Ok(1));
     let (r, released, file) = sh.unlock(b, &[LockRange { offset: 5, length: 10 }]);
     assert_eq!((r, released, file), (Ok(0), 1, FileNumber(1)));
 }
@@ -182,7 +182,7 @@ fn a_directory_handle_refuses_lock_unlock_and_io_before_anything_else() {
     // Even a range past 2^64 - 1, an empty request or a zero length.
     let bad = LockElement { offset: u64::MAX, length: 2, kind: LockKind::Shared };
     for els in [&[x][..], &[bad], &[]] {
-        assert_eq!(sh.lock(dir, els), Err(LockRangeError::Directory));
+        assert_eq!(sh.lock(dir, els).result, Err(LockRangeError::Directory));
     }
     let (res, released, _) = sh.unlock(dir, &[LockRange { offset: 0, length: 10 }]);
     assert_eq!((res, released), (Err(UnlockError::Directory), 0));
@@ -192,6 +192,6 @@ fn a_directory_handle_refuses_lock_unlock_and_io_before_anything_else() {
     assert_eq!(LockRangeError::Directory.nt_status(), 0xC000_0010);
     // The directory holds nothing; a file handle of the same shard locks.
     assert_eq!(sh.snapshot_at(dir.slot(), true).handle_info.num_byte_range_locks, 0);
-    assert_eq!(sh.lock(file, &[x]), Ok(1));
+    assert_eq!(sh.lock(file, &[x]).result, Ok(1));
     assert_eq!(sh.check_io(file, 0, 5, IoKind::Read), Ok(()));
 }

@@ -89,8 +89,11 @@ impl HandleTable {
     /// ```
     pub fn lock(&self, loc: Location, elements: &[LockElement]) -> Result<u32, LockRangeError> {
         let shard = self.shard(loc).ok_or(LockRangeError::NotFound)?;
-        let r = shard.lock.write().lock(loc, elements);
-        r
+        let locked = shard.lock.write().lock(loc, elements);
+        if let Some(file) = locked.released {
+            self.notify_unlocked(&[file]);
+        }
+        locked.result
     }
 
     /// Removes, for each range in order, one lock of this handle with exactly
