@@ -266,6 +266,11 @@ enum smbh_status
      * has no byte ranges (STATUS_INVALID_DEVICE_REQUEST).
      */
     SMBH_STATUS_DIRECTORY_HANDLE = 21,
+    /**
+     * A lock request that would take the handle past UINT32_MAX locks
+     * (STATUS_INSUFFICIENT_RESOURCES).
+     */
+    SMBH_STATUS_TOO_MANY_LOCKS = 22,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -942,8 +947,8 @@ smbh_status smbh_open_ex(const struct smbh_table *table,
  * count to `lock_count_out`.
  *
  * Statuses: SMBH_STATUS_DIRECTORY_HANDLE (a directory has no byte
- * ranges; nothing written), SMBH_STATUS_LOCK_NOT_GRANTED or
- * SMBH_STATUS_INVALID_LOCK_RANGE
+ * ranges; nothing written), SMBH_STATUS_LOCK_NOT_GRANTED,
+ * SMBH_STATUS_INVALID_LOCK_RANGE or SMBH_STATUS_TOO_MANY_LOCKS
  * (the failing element's index is written to `failed_index_out`, the only
  * output written on failure; the elements before it are released again),
  * SMBH_STATUS_NOT_FOUND, SMBH_STATUS_INVALID_LOCATION,
@@ -1032,6 +1037,8 @@ smbh_status smbh_set_unlock_hook(const struct smbh_table *table,
  * STATUS_RANGE_NOT_LOCKED (0xC000007E), STATUS_FILE_LOCK_CONFLICT
  * (0xC0000054), STATUS_INVALID_LOCK_RANGE (0xC00001A1),
  * STATUS_INVALID_DEVICE_REQUEST (0xC0000010) for a directory handle,
+ * STATUS_INSUFFICIENT_RESOURCES (0xC000009A) for too many locks or a full
+ * table,
  * STATUS_FILE_CLOSED
  * (0xC0000128) for a handle not found, STATUS_INSUFFICIENT_RESOURCES for a
  * full table, STATUS_INVALID_PARAMETER for bad input, and

@@ -158,8 +158,8 @@ pub unsafe extern "C" fn smbh_open_ex(
 /// count to `lock_count_out`.
 ///
 /// Statuses: SMBH_STATUS_DIRECTORY_HANDLE (a directory has no byte
-/// ranges; nothing written), SMBH_STATUS_LOCK_NOT_GRANTED or
-/// SMBH_STATUS_INVALID_LOCK_RANGE
+/// ranges; nothing written), SMBH_STATUS_LOCK_NOT_GRANTED,
+/// SMBH_STATUS_INVALID_LOCK_RANGE or SMBH_STATUS_TOO_MANY_LOCKS
 /// (the failing element's index is written to `failed_index_out`, the only
 /// output written on failure; the elements before it are released again),
 /// SMBH_STATUS_NOT_FOUND, SMBH_STATUS_INVALID_LOCATION,
@@ -203,7 +203,7 @@ pub unsafe extern "C" fn smbh_lock(
             }
             Err(LockRangeError::NotGranted { index }) => (smbh_status::LockNotGranted, index),
             Err(LockRangeError::InvalidRange { index }) => (smbh_status::InvalidLockRange, index),
-            Err(LockRangeError::TooManyLocks { index }) => (smbh_status::LockCountOutOfRange, index),
+            Err(LockRangeError::TooManyLocks { index }) => (smbh_status::TooManyLocks, index),
             Err(LockRangeError::Directory) => return smbh_status::DirectoryHandle,
             Err(_) => return smbh_status::NotFound,
         };
@@ -361,6 +361,8 @@ pub unsafe extern "C" fn smbh_set_unlock_hook(
 /// STATUS_RANGE_NOT_LOCKED (0xC000007E), STATUS_FILE_LOCK_CONFLICT
 /// (0xC0000054), STATUS_INVALID_LOCK_RANGE (0xC00001A1),
 /// STATUS_INVALID_DEVICE_REQUEST (0xC0000010) for a directory handle,
+/// STATUS_INSUFFICIENT_RESOURCES (0xC000009A) for too many locks or a full
+/// table,
 /// STATUS_FILE_CLOSED
 /// (0xC0000128) for a handle not found, STATUS_INSUFFICIENT_RESOURCES for a
 /// full table, STATUS_INVALID_PARAMETER for bad input, and
@@ -385,6 +387,7 @@ pub extern "C" fn smbh_status_nt(status: u32) -> u32 {
         smbh_status::FileLockConflict => ntstatus::FILE_LOCK_CONFLICT,
         smbh_status::InvalidLockRange => ntstatus::INVALID_LOCK_RANGE,
         smbh_status::DirectoryHandle => ntstatus::INVALID_DEVICE_REQUEST,
+        smbh_status::TooManyLocks => ntstatus::INSUFFICIENT_RESOURCES,
         smbh_status::NullParameter
         | smbh_status::InvalidArgument
         | smbh_status::InvalidUtf8
@@ -416,6 +419,7 @@ mod tests {
             (smbh_status::DirectoryHandle, LockRangeError::Directory.nt_status()),
             (smbh_status::DirectoryHandle, UnlockError::Directory.nt_status()),
             (smbh_status::DirectoryHandle, IoError::Directory.nt_status()),
+            (smbh_status::TooManyLocks, LockRangeError::TooManyLocks { index: 0 }.nt_status()),
             (smbh_status::TableFull, OpenError::TableFull { max_handles: 1 }.nt_status()),
         ];
         for (s, nt) in pairs {

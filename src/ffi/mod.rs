@@ -131,11 +131,14 @@ pub enum smbh_status {
     /// A lock, unlock or read/write check through a directory handle, which
     /// has no byte ranges (STATUS_INVALID_DEVICE_REQUEST).
     DirectoryHandle = 21,
+    /// A lock request that would take the handle past UINT32_MAX locks
+    /// (STATUS_INSUFFICIENT_RESOURCES).
+    TooManyLocks = 22,
 }
 
 impl smbh_status {
     /// Every status, in value order (for `smbh_status_message` and tests).
-    pub(crate) const ALL: [smbh_status; 22] = [
+    pub(crate) const ALL: [smbh_status; 23] = [
         smbh_status::Ok,
         smbh_status::NullParameter,
         smbh_status::InvalidArgument,
@@ -158,6 +161,7 @@ impl smbh_status {
         smbh_status::FileLockConflict,
         smbh_status::InvalidLockRange,
         smbh_status::DirectoryHandle,
+        smbh_status::TooManyLocks,
     ];
 
     /// The static, NUL-terminated message of this status.
@@ -187,6 +191,7 @@ impl smbh_status {
             smbh_status::FileLockConflict => c"file lock conflict",
             smbh_status::InvalidLockRange => c"invalid lock range",
             smbh_status::DirectoryHandle => c"directory handle has no byte ranges",
+            smbh_status::TooManyLocks => c"too many byte-range locks on the handle",
         }
     }
 }

@@ -70,7 +70,10 @@ impl HandleTable {
     /// the elements granted before it are undone as smbd undoes them, by
     /// unlocking each one's range, last first (which removes the handle's
     /// *oldest* lock with that range: an older lock of the other kind
-    /// stacked on the same range goes instead of the new one).
+    /// stacked on the same range goes instead of the new one; that is a
+    /// release, and the unlock hook is called for it).
+    /// [`LockRangeError::TooManyLocks`] (STATUS_INSUFFICIENT_RESOURCES) when
+    /// the handle's lock count would pass `u32::MAX`.
     /// [`LockRangeError::NotFound`] for a location that names no handle,
     /// [`LockRangeError::Directory`] (STATUS_INVALID_DEVICE_REQUEST) for a
     /// directory handle, checked first.

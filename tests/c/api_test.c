@@ -82,7 +82,7 @@ static int never_called(void *userdata, const smbh_handle *h) {
 }
 
 static void test_status_messages(void) {
-    for (uint32_t s = 0; s <= SMBH_STATUS_DIRECTORY_HANDLE; s++) {
+    for (uint32_t s = 0; s <= SMBH_STATUS_TOO_MANY_LOCKS; s++) {
         const char *m = smbh_status_message(s);
         CHECK(m != NULL && strlen(m) > 0);
         CHECK(strcmp(m, "unknown status") != 0);
@@ -92,7 +92,7 @@ static void test_status_messages(void) {
     CHECK(strcmp(smbh_status_message(SMBH_STATUS_INVALID_LOCATION), "invalid location") == 0);
     CHECK(strcmp(smbh_status_message(SMBH_STATUS_PATH_TOO_LONG),
                  "path longer than 32767 bytes") == 0);
-    CHECK(strcmp(smbh_status_message(SMBH_STATUS_DIRECTORY_HANDLE + 1), "unknown status") == 0);
+    CHECK(strcmp(smbh_status_message(SMBH_STATUS_TOO_MANY_LOCKS + 1), "unknown status") == 0);
     CHECK(strcmp(smbh_status_message(UINT32_MAX), "unknown status") == 0);
 }
 

@@ -164,10 +164,11 @@ static void test_status_nt(void) {
     CHECK(smbh_status_nt(SMBH_STATUS_NOT_FOUND) == 0xC0000128u);
     CHECK(smbh_status_nt(SMBH_STATUS_NULL_PARAMETER) == 0xC000000Du);
     CHECK(smbh_status_nt(SMBH_STATUS_DIRECTORY_HANDLE) == 0xC0000010u);
-    for (uint32_t s = 1; s <= SMBH_STATUS_DIRECTORY_HANDLE; s++) {
+    CHECK(smbh_status_nt(SMBH_STATUS_TOO_MANY_LOCKS) == 0xC000009Au);
+    for (uint32_t s = 1; s <= SMBH_STATUS_TOO_MANY_LOCKS; s++) {
         CHECK((smbh_status_nt(s) & 0xC0000000u) == 0xC0000000u); /* every error is an error */
     }
-    CHECK(smbh_status_nt(SMBH_STATUS_DIRECTORY_HANDLE + 1) == 0xC0000001u);
+    CHECK(smbh_status_nt(SMBH_STATUS_TOO_MANY_LOCKS + 1) == 0xC0000001u);
     CHECK(smbh_status_nt(UINT32_MAX) == 0xC0000001u);
 }
 
@@ -207,12 +208,30 @@ static void test_directory(smbh_table *t) {
     CHECK_OK(smbh_close(t, f));
 }
 
+/* A handle whose lock count is at UINT32_MAX (reported locks) cannot take
+ * another: SMBH_STATUS_TOO_MANY_LOCKS with the element's index, and the same
+ * NTSTATUS as Rust's LockRangeError::TooManyLocks. */
+static void test_too_many_locks(smbh_table *t) {
+    uint64_t a = 0;
+    uint32_t count = 0, n = 77;
+    size_t idx = 77;
+    CHECK_OK(open_ex(t, 950, RD | WR, 7, &a));
+    CHECK_OK(smbh_adjust_byte_range_locks(t, a, (int64_t)UINT32_MAX, &count));
+    CHECK(count == UINT32_MAX);
+    smbh_lock_element x[2] = {{0, 10, true}, {20, 10, true}};
+    CHECK_STATUS(smbh_lock(t, a, x, 2, &n, &idx), SMBH_STATUS_TOO_MANY_LOCKS);
+    CHECK(n == 77 && idx == 0);
+    CHECK(smbh_status_nt(SMBH_STATUS_TOO_MANY_LOCKS) == 0xC000009Au);
+    CHECK_OK(smbh_close(t, a));
+}
+
 int main(void) {
     smbh_table *t = NULL;
     CHECK_OK(smbh_table_new(4, 1000, &t));
     test_open_ex(t);
     test_locks(t);
     test_directory(t);
+    test_too_many_locks(t);
     test_status_nt();
     size_t len = 1;
     CHECK_OK(smbh_len(t, &len));
