@@ -1016,15 +1016,20 @@ smbh_status smbh_check_io(const struct smbh_table *table,
 /**
  * Installs `hook` (NULL removes it), called as `hook(context, file_number)`
  * after locks of a file were released; see smbh_unlock_hook. Replacing the
- * hook while another thread is releasing locks is safe: that thread calls
- * the old hook or the new one.
+ * hook while other threads are releasing locks is safe: each calls the old
+ * hook or the new one, and this function returns only when no call of the
+ * old hook is running on another thread (it waits for those under way), so
+ * the old `context` may be freed once it returns. Called from inside the
+ * hook itself, it cannot wait for that call: the old context must then
+ * outlive the hook's return.
  *
  * Statuses: SMBH_STATUS_NULL_PARAMETER (`table` NULL).
  *
  * # Safety
  *
  * `table` is NULL or live; `hook` is safe to call with `context` from any
- * thread until it is replaced and no call of it is running.
+ * thread until the call of smbh_set_unlock_hook that replaces it returns
+ * (or the table is freed).
  */
 smbh_status smbh_set_unlock_hook(const struct smbh_table *table,
                                  smbh_unlock_hook hook,
@@ -1037,11 +1042,9 @@ smbh_status smbh_set_unlock_hook(const struct smbh_table *table,
  * STATUS_RANGE_NOT_LOCKED (0xC000007E), STATUS_FILE_LOCK_CONFLICT
  * (0xC0000054), STATUS_INVALID_LOCK_RANGE (0xC00001A1),
  * STATUS_INVALID_DEVICE_REQUEST (0xC0000010) for a directory handle,
+ * STATUS_FILE_CLOSED (0xC0000128) for a handle not found,
  * STATUS_INSUFFICIENT_RESOURCES (0xC000009A) for too many locks or a full
- * table,
- * STATUS_FILE_CLOSED
- * (0xC0000128) for a handle not found, STATUS_INSUFFICIENT_RESOURCES for a
- * full table, STATUS_INVALID_PARAMETER for bad input, and
+ * table, STATUS_INVALID_PARAMETER for bad input, and
  * STATUS_UNSUCCESSFUL (0xC0000001) for a value that is no status.
  */
 uint32_t smbh_status_nt(uint32_t status);

@@ -623,7 +623,9 @@ public:
 
     /** Installs (or with nullptr removes) the C unlock hook (smbh_set_unlock_hook):
      *  called with `context` and a file number, on the releasing thread, with
-     *  no table lock held, after locks of that file were released. */
+     *  no table lock held, after locks of that file were released. Returns
+     *  once no call of the previous hook runs on another thread, so its
+     *  context may then be freed. */
     Status set_unlock_hook(smbh_unlock_hook hook, void *context) const noexcept {
         return Status(smbh_set_unlock_hook(t_, hook, context));
     }

@@ -328,15 +328,20 @@ unsafe impl Sync for CHook {}
 
 /// Installs `hook` (NULL removes it), called as `hook(context, file_number)`
 /// after locks of a file were released; see smbh_unlock_hook. Replacing the
-/// hook while another thread is releasing locks is safe: that thread calls
-/// the old hook or the new one.
+/// hook while other threads are releasing locks is safe: each calls the old
+/// hook or the new one, and this function returns only when no call of the
+/// old hook is running on another thread (it waits for those under way), so
+/// the old `context` may be freed once it returns. Called from inside the
+/// hook itself, it cannot wait for that call: the old context must then
+/// outlive the hook's return.
 ///
 /// Statuses: SMBH_STATUS_NULL_PARAMETER (`table` NULL).
 ///
 /// # Safety
 ///
 /// `table` is NULL or live; `hook` is safe to call with `context` from any
-/// thread until it is replaced and no call of it is running.
+/// thread until the call of smbh_set_unlock_hook that replaces it returns
+/// (or the table is freed).
 #[no_mangle]
 pub unsafe extern "C" fn smbh_set_unlock_hook(
     table: *const smbh_table,
@@ -350,7 +355,17 @@ pub unsafe extern "C" fn smbh_set_unlock_hook(
             let c = CHook { hook, context };
             Arc::new(move |file: FileNumber| c.call(file)) as crate::UnlockHook
         });
-        table.set_unlock_hook(installed);
+        let old = table.replace_unlock_hook(installed);
+        if let Some(old) = old {
+            // The table held the old hook's only `Arc` (this function made
+            // it); every other one belongs to a call under way. Wait for
+            // them, unless this thread is itself inside one.
+            if !crate::table::in_unlock_hook() {
+                while Arc::strong_count(&old) > 1 {
+                    std::thread::yield_now();
+                }
+            }
+        }
         smbh_status::Ok
     }
 }
@@ -361,11 +376,9 @@ pub unsafe extern "C" fn smbh_set_unlock_hook(
 /// STATUS_RANGE_NOT_LOCKED (0xC000007E), STATUS_FILE_LOCK_CONFLICT
 /// (0xC0000054), STATUS_INVALID_LOCK_RANGE (0xC00001A1),
 /// STATUS_INVALID_DEVICE_REQUEST (0xC0000010) for a directory handle,
+/// STATUS_FILE_CLOSED (0xC0000128) for a handle not found,
 /// STATUS_INSUFFICIENT_RESOURCES (0xC000009A) for too many locks or a full
-/// table,
-/// STATUS_FILE_CLOSED
-/// (0xC0000128) for a handle not found, STATUS_INSUFFICIENT_RESOURCES for a
-/// full table, STATUS_INVALID_PARAMETER for bad input, and
+/// table, STATUS_INVALID_PARAMETER for bad input, and
 /// STATUS_UNSUCCESSFUL (0xC0000001) for a value that is no status.
 #[no_mangle]
 pub extern "C" fn smbh_status_nt(status: u32) -> u32 {
@@ -427,5 +440,48 @@ mod tests {
         }
         assert_eq!(smbh_status_nt(0), 0);
         assert_eq!(smbh_status_nt(999), 0xC000_0001);
+    }
+
+    /// A hook call under way on another thread when the hook is replaced:
+    /// smbh_set_unlock_hook returns only after it, so the caller may free
+    /// the old context.
+    #[test]
+    fn replacing_the_hook_waits_for_calls_under_way() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        use std::time::Duration;
+
+        use crate::{AccessMask, HandleTable, OpenSpec};
+
+        /// 1 once the hook was entered, 2 once it returned.
+        static STATE: AtomicU32 = AtomicU32::new(0);
+        unsafe extern "C" fn slow_hook(_context: *mut c_void, _file: u64) {
+            STATE.store(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(200));
+            STATE.store(2, Ordering::SeqCst);
+        }
+
+        let table = Box::new(smbh_table { inner: HandleTable::new() });
+        let t: *const smbh_table = &*table;
+        // SAFETY: `table` is live for the whole test; the hook ignores its context.
+        assert_eq!(
+            unsafe { smbh_set_unlock_hook(t, Some(slow_hook), std::ptr::null_mut()) },
+            smbh_status::Ok
+        );
+        let loc = table
+            .inner
+            .open(OpenSpec::new(FileNumber(3), "/f", "o", AccessMask::FILE_WRITE_DATA))
+            .unwrap();
+        let el = LockElement { offset: 0, length: 1, kind: LockKind::Exclusive };
+        table.inner.lock(loc, &[el]).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| table.inner.unlock(loc, &[LockRange { offset: 0, length: 1 }]).unwrap());
+            while STATE.load(Ordering::SeqCst) == 0 {
+                std::thread::yield_now();
+            }
+            // SAFETY: as above.
+            let st = unsafe { smbh_set_unlock_hook(t, None, std::ptr::null_mut()) };
+            assert_eq!(st, smbh_status::Ok);
+            assert_eq!(STATE.load(Ordering::SeqCst), 2, "returned while the old hook was running");
+        });
     }
 }

@@ -16,6 +16,17 @@ use super::HandleTable;
 /// waiters of that file. Installed with [`HandleTable::set_unlock_hook`].
 pub type UnlockHook = Arc<dyn Fn(FileNumber) + Send + Sync>;
 
+thread_local! {
+    /// How many unlock-hook calls this thread is inside (a hook may call back
+    /// into the table, even to replace the hook).
+    static IN_UNLOCK_HOOK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether the current thread is running an unlock hook.
+pub(crate) fn in_unlock_hook() -> bool {
+    IN_UNLOCK_HOOK.with(|depth| depth.get() > 0)
+}
+
 impl HandleTable {
     /// Installs (or, with `None`, removes) the unlock-notification hook. It
     /// is called once per file per call that released locks of that file,
@@ -37,13 +48,29 @@ impl HandleTable {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_unlock_hook(&self, hook: Option<UnlockHook>) {
-        *self.unlock_hook.write() = hook;
+        drop(self.replace_unlock_hook(hook));
+    }
+
+    /// Installs `hook` and returns the previous one. A call of the previous
+    /// hook already under way on another thread holds a clone of its `Arc`
+    /// until it returns, and none can start after this: so when the
+    /// returned `Arc` is the last one, no call of it is running or will run.
+    pub(crate) fn replace_unlock_hook(&self, hook: Option<UnlockHook>) -> Option<UnlockHook> {
+        std::mem::replace(&mut *self.unlock_hook.write(), hook)
     }
 
     /// Calls the hook, if any, for each file (no table lock is held here).
     pub(crate) fn notify_unlocked(&self, files: &[FileNumber]) {
         let hook = self.unlock_hook.read().clone();
         if let Some(hook) = hook {
+            IN_UNLOCK_HOOK.with(|depth| depth.set(depth.get() + 1));
+            struct Leave;
+            impl Drop for Leave {
+                fn drop(&mut self) {
+                    IN_UNLOCK_HOOK.with(|depth| depth.set(depth.get() - 1));
+                }
+            }
+            let _leave = Leave;
             for &f in files {
                 hook(f);
             }

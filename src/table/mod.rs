@@ -12,6 +12,7 @@ use crate::sync::{AtomicUsize, Ordering, RwLock};
 mod list;
 mod locks;
 
+pub(crate) use locks::in_unlock_hook;
 pub use locks::UnlockHook;
 
 /// One shard's lock, alone on its cache lines (128 bytes covers the adjacent
