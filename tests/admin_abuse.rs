@@ -656,3 +656,49 @@ fn slow_login_bodies_do_not_hold_the_slots() {
     );
     fx.finish();
 }
+
+/// A large answer to an authenticated client that reads it slowly is still
+/// authenticated work while it is being written: new connections at the
+/// cap must not shed it (they used to, once the route had returned, cutting
+/// the answer off mid-body).
+#[test]
+fn an_answer_being_written_is_not_shed_at_the_cap() {
+    let mut fx = Fixture::new(|l| l.max_connections = 2);
+    let long = "d".repeat(1000);
+    for i in 0..5_000u64 {
+        fx.table.open(spec(10_000 + i, &format!("/{long}/{i}"))).unwrap();
+    }
+    fx.snapshot = snapshot(&fx.table);
+    let token = fx.login().unwrap();
+    let mut slow = UnixStream::connect(&fx.sock).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    slow.write_all(&get_request("/v1/smb/files/?limit=10000&resolve_paths=true", &token)).unwrap();
+    // Read the head and a little of the body, then let the answer back up.
+    let mut first = vec![0u8; 4096];
+    let n = slow.read(&mut first).unwrap();
+    first.truncate(n);
+    std::thread::sleep(Duration::from_millis(300));
+    // Two more connections at a cap of 2: one of the others must be shed.
+    let newcomers: Vec<UnixStream> =
+        (0..2).map(|_| UnixStream::connect(&fx.sock).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut raw = first;
+    let _ = slow.read_to_end(&mut raw);
+    drop(newcomers);
+    let reply = parse_reply(&raw).unwrap();
+    assert_eq!(reply.status, 200);
+    let declared: usize = reply
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .expect("content-length");
+    assert!(declared > 5_000_000, "the answer is large: {declared} bytes");
+    assert_eq!(reply.body.len(), declared, "the answer was cut off");
+    report(
+        "slow reader at the cap",
+        "authenticated 5.7 MB listing read slowly, 2 new connections at a cap of 2",
+        "200, whole body delivered",
+    );
+    fx.finish();
+}

@@ -68,3 +68,25 @@ fn answers_list_close_login_and_garbage_in_memory() {
     assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage:?}");
     assert_eq!(table.len(), 1);
 }
+
+/// "Never" as a limit: `Duration::MAX` for the timeouts and the lifetime
+/// must not overflow into a panic in every connection.
+#[test]
+fn unbounded_time_limits_still_answer() {
+    let table = Arc::new(HandleTable::new());
+    table.open(spec(7, "/a")).unwrap();
+    let creds = Credentials::from_password_hash("admin", CHEAP_HASH).unwrap();
+    let mut limits = smb_handles::admin::Limits::default();
+    limits.connection_lifetime = std::time::Duration::MAX;
+    limits.header_timeout = std::time::Duration::MAX;
+    limits.request_timeout = std::time::Duration::MAX;
+    let h = Harness::new(table, AdminConfig::new(creds).limits(limits)).unwrap();
+    let token = h.token();
+    let list = h.exchange(
+        format!("GET /v1/smb/files/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n")
+            .as_bytes(),
+    );
+    let text = String::from_utf8_lossy(&list);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text:?}");
+    assert!(text.contains(r#""file_number":"7""#), "{text:?}");
+}

@@ -12,6 +12,11 @@ use tokio_rustls::rustls;
 
 use super::auth::Credentials;
 use super::error::TlsError;
+
+/// The longest wait the endpoint sets a clock to (about 100 years): a limit
+/// of `Duration::MAX` ("never") is cut to it where it is added to an
+/// `Instant`, which would otherwise overflow.
+pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 use crate::FileHandle;
 
 /// Called once for each handle the endpoint force-closes, after the handle

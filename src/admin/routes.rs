@@ -73,12 +73,15 @@ impl fmt::Debug for State {
     }
 }
 
-pub(crate) type Resp = Response<Full<Bytes>>;
+pub(crate) type Resp = Response<RespBody>;
+/// The body of every answer.
+pub(crate) type RespBody = Full<Bytes>;
 
 /// A request extension: the connection's "doing authenticated work" mark,
 /// which keeps it from being shed when the endpoint is at its connection
 /// cap (see `server::Slots`). Set once a request is authenticated (or a
-/// login's body is read and its check admitted); cleared after the answer.
+/// login's body is read and its check admitted); cleared once the answer
+/// is written out (see `server::Drain`).
 #[derive(Clone, Debug)]
 pub(crate) struct Busy(pub(crate) Arc<AtomicBool>);
 

@@ -377,7 +377,8 @@ async fn accept_loop(
 pub(crate) fn http_builder(limits: &Limits) -> http1::Builder {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+        // hyper adds it to an Instant: "never" (Duration::MAX) would overflow.
+        .header_read_timeout(limits.header_timeout.min(super::config::LONGEST_WAIT))
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     http
@@ -395,24 +396,138 @@ pub(crate) async fn serve_connection<I>(
 {
     let started = Instant::now();
     let limits = state.limits.clone();
+    let drain = Arc::new(Drain { busy, draining: AtomicBool::new(false) });
+    let io = FlushWatch { io, drain: drain.clone() };
     let service = service_fn(move |mut req: Request<Incoming>| {
         let state = state.clone();
-        let busy = busy.clone();
+        let drain = drain.clone();
         let peer = peer.clone();
         async move {
+            // A new request: an earlier answer still flushing no longer
+            // decides when this connection stops being busy.
+            drain.draining.store(false, Ordering::Release);
             // The routes set it once the request is authenticated.
-            req.extensions_mut().insert(routes::Busy(busy.clone()));
+            req.extensions_mut().insert(routes::Busy(drain.busy.clone()));
             req.extensions_mut().insert(peer);
             let mut resp = routes::handle(state.clone(), req).await;
-            busy.store(false, Ordering::Release);
             if started.elapsed() >= state.limits.connection_lifetime {
                 resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             }
-            Ok::<_, Infallible>(resp)
+            // Busy until the answer is written out, not just produced.
+            Ok::<_, Infallible>(resp.map(|body| Tracked { body, drain }))
         }
     });
     let conn = http.serve_connection(TokioIo::new(io), service);
     // A client that stops reading its answer is cut off here.
-    let hard_limit = limits.connection_lifetime + limits.request_timeout + limits.header_timeout;
+    let hard_limit = limits
+        .connection_lifetime
+        .saturating_add(limits.request_timeout)
+        .saturating_add(limits.header_timeout);
     let _ = tokio::time::timeout(hard_limit, watcher.watch(conn)).await;
+}
+
+/// When a connection's authenticated work ends: not when its route returns
+/// but when the answer is on the wire, so a large answer still being sent
+/// is never shed at the connection cap (see `Slots::admit`).
+///
+/// hyper drops an answer's body once it has buffered its last bytes, then
+/// flushes: the body's drop marks the connection `draining`, and the next
+/// completed flush of the connection's stream ends the work.
+struct Drain {
+    /// The slot's "doing authenticated work" mark.
+    busy: Arc<AtomicBool>,
+    /// The answer's body is buffered; the work ends at the next flush.
+    draining: AtomicBool,
+}
+
+/// An answer's body that marks its connection `draining` when hyper drops
+/// it.
+struct Tracked {
+    body: routes::RespBody,
+    drain: Arc<Drain>,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = <routes::RespBody as hyper::body::Body>::Data;
+    type Error = <routes::RespBody as hyper::body::Body>::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.drain.draining.store(true, Ordering::Release);
+    }
+}
+
+/// A connection's stream, watching its flushes for [`Drain`].
+struct FlushWatch<I> {
+    io: I,
+    drain: Arc<Drain>,
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for FlushWatch<I> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for FlushWatch<I> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let done = std::pin::Pin::new(&mut self.io).poll_flush(cx);
+        // hyper flushes its stream only once its buffer is written into it.
+        if matches!(done, std::task::Poll::Ready(Ok(())))
+            && self.drain.draining.swap(false, Ordering::AcqRel)
+        {
+            self.drain.busy.store(false, Ordering::Release);
+        }
+        done
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }
