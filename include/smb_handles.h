@@ -220,7 +220,7 @@ enum smbh_status
      */
     SMBH_STATUS_OWNER_TOO_LONG = 11,
     /**
-     * A path or owner containing a NUL byte.
+     * A path containing a NUL byte (an owner: SMBH_STATUS_OWNER_CONTAINS_NUL).
      */
     SMBH_STATUS_CONTAINS_NUL = 12,
     /**
@@ -271,6 +271,10 @@ enum smbh_status
      * (STATUS_INSUFFICIENT_RESOURCES).
      */
     SMBH_STATUS_TOO_MANY_LOCKS = 22,
+    /**
+     * An owner containing a NUL byte.
+     */
+    SMBH_STATUS_OWNER_CONTAINS_NUL = 23,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -6,11 +6,11 @@ use std::ffi::{c_char, c_void};
 use std::mem::size_of;
 use std::sync::Arc;
 
-use super::strings::str_in;
+use super::ffi_boundary;
+use super::strings::{path_in, str_in};
 use super::{
     array_in, check_ptr, location_in, smbh_status, smbh_table, table_ref, SMBH_MAX_OWNER_LEN,
 };
-use super::{ffi_boundary, SMBH_MAX_PATH_LEN};
 use crate::error::ntstatus;
 use crate::record::{OpenArgs, StrArg};
 use crate::{
@@ -134,7 +134,7 @@ pub unsafe extern "C" fn smbh_open_ex(
             return smbh_status::InvalidArgument;
         }
         // SAFETY: the caller's promise on the strings.
-        let path = tri!(unsafe { str_in(p.path, p.path_len, SMBH_MAX_PATH_LEN, smbh_status::PathTooLong) });
+        let path = tri!(unsafe { path_in(p.path, p.path_len) });
         // SAFETY: as above.
         let owner = tri!(unsafe { str_in(p.owner, p.owner_len, SMBH_MAX_OWNER_LEN, smbh_status::OwnerTooLong) });
         let args = OpenArgs {
@@ -408,7 +408,8 @@ pub extern "C" fn smbh_status_nt(status: u32) -> u32 {
         | smbh_status::InvalidCursor
         | smbh_status::OwnerTooLong
         | smbh_status::ReservedAccessBits
-        | smbh_status::InvalidRequest => ntstatus::INVALID_PARAMETER,
+        | smbh_status::InvalidRequest
+        | smbh_status::OwnerContainsNul => ntstatus::INVALID_PARAMETER,
     }
 }
 
@@ -434,6 +435,23 @@ mod tests {
             (smbh_status::DirectoryHandle, IoError::Directory.nt_status()),
             (smbh_status::TooManyLocks, LockRangeError::TooManyLocks { index: 0 }.nt_status()),
             (smbh_status::TableFull, OpenError::TableFull { max_handles: 1 }.nt_status()),
+            (smbh_status::from(OpenError::PathContainsNul), OpenError::PathContainsNul.nt_status()),
+            (
+                smbh_status::from(OpenError::OwnerContainsNul),
+                OpenError::OwnerContainsNul.nt_status(),
+            ),
+            (
+                smbh_status::from(OpenError::OwnerTooLong { len: 2000 }),
+                OpenError::OwnerTooLong { len: 2000 }.nt_status(),
+            ),
+            (
+                smbh_status::from(OpenError::PathTooLong { len: 40000 }),
+                OpenError::PathTooLong { len: 40000 }.nt_status(),
+            ),
+            (
+                smbh_status::from(OpenError::ReservedAccessBits { bits: 1 << 21 }),
+                OpenError::ReservedAccessBits { bits: 1 << 21 }.nt_status(),
+            ),
         ];
         for (s, nt) in pairs {
             assert_eq!(smbh_status_nt(s as u32), nt, "{s:?}");

@@ -39,7 +39,7 @@ use crate::{
     Location, LockError, OpenError, RenameError, RequestError, ShareAccess,
 };
 use panic::ffi_boundary;
-use strings::{free_owned, into_owned, str_in};
+use strings::{free_owned, into_owned, path_in, str_in};
 
 /// The longest path smbh_open and smbh_rename_file accept, in bytes.
 pub const SMBH_MAX_PATH_LEN: usize = 32767;
@@ -104,7 +104,7 @@ pub enum smbh_status {
     PathTooLong = 10,
     /// An owner longer than SMBH_MAX_OWNER_LEN bytes.
     OwnerTooLong = 11,
-    /// A path or owner containing a NUL byte.
+    /// A path containing a NUL byte (an owner: SMBH_STATUS_OWNER_CONTAINS_NUL).
     ContainsNul = 12,
     /// An access mask setting reserved bits (21-23, 26-27).
     ReservedAccessBits = 13,
@@ -134,11 +134,13 @@ pub enum smbh_status {
     /// A lock request that would take the handle past UINT32_MAX locks
     /// (STATUS_INSUFFICIENT_RESOURCES).
     TooManyLocks = 22,
+    /// An owner containing a NUL byte.
+    OwnerContainsNul = 23,
 }
 
 impl smbh_status {
     /// Every status, in value order (for `smbh_status_message` and tests).
-    pub(crate) const ALL: [smbh_status; 23] = [
+    pub(crate) const ALL: [smbh_status; 24] = [
         smbh_status::Ok,
         smbh_status::NullParameter,
         smbh_status::InvalidArgument,
@@ -162,6 +164,7 @@ impl smbh_status {
         smbh_status::InvalidLockRange,
         smbh_status::DirectoryHandle,
         smbh_status::TooManyLocks,
+        smbh_status::OwnerContainsNul,
     ];
 
     /// The static, NUL-terminated message of this status.
@@ -179,7 +182,7 @@ impl smbh_status {
             smbh_status::InvalidCursor => c"invalid cursor",
             smbh_status::PathTooLong => c"path longer than 32767 bytes",
             smbh_status::OwnerTooLong => c"owner longer than 1024 bytes",
-            smbh_status::ContainsNul => c"path or owner contains a NUL byte",
+            smbh_status::ContainsNul => c"path contains a NUL byte",
             smbh_status::ReservedAccessBits => c"access mask sets reserved bits",
             smbh_status::LockCountOutOfRange => c"byte-range lock count out of range",
             smbh_status::InvalidRequest => {
@@ -192,6 +195,7 @@ impl smbh_status {
             smbh_status::InvalidLockRange => c"invalid lock range",
             smbh_status::DirectoryHandle => c"directory handle has no byte ranges",
             smbh_status::TooManyLocks => c"too many byte-range locks on the handle",
+            smbh_status::OwnerContainsNul => c"owner contains a NUL byte",
         }
     }
 }
@@ -200,7 +204,8 @@ impl From<OpenError> for smbh_status {
     fn from(e: OpenError) -> Self {
         match e {
             OpenError::PathTooLong { .. } => smbh_status::PathTooLong,
-            OpenError::PathContainsNul | OpenError::OwnerContainsNul => smbh_status::ContainsNul,
+            OpenError::PathContainsNul => smbh_status::ContainsNul,
+            OpenError::OwnerContainsNul => smbh_status::OwnerContainsNul,
             OpenError::OwnerTooLong { .. } => smbh_status::OwnerTooLong,
             OpenError::ReservedAccessBits { .. } => smbh_status::ReservedAccessBits,
             OpenError::TableFull { .. } => smbh_status::TableFull,
@@ -542,7 +547,7 @@ pub unsafe extern "C" fn smbh_open(
         let table = tri!(unsafe { table_ref(table) });
         tri!(check_ptr(location_out));
         // SAFETY: the caller's promise on `path` and `owner`.
-        let path = tri!(unsafe { str_in(path, path_len, SMBH_MAX_PATH_LEN, smbh_status::PathTooLong) });
+        let path = tri!(unsafe { path_in(path, path_len) });
         // SAFETY: as above.
         let owner =
             tri!(unsafe { str_in(owner, owner_len, SMBH_MAX_OWNER_LEN, smbh_status::OwnerTooLong) });
@@ -655,7 +660,7 @@ pub unsafe extern "C" fn smbh_rename_file(
         let table = tri!(unsafe { table_ref(table) });
         tri!(check_ptr(renamed_out));
         // SAFETY: the caller's promise on `path`.
-        let path = tri!(unsafe { str_in(path, path_len, SMBH_MAX_PATH_LEN, smbh_status::PathTooLong) });
+        let path = tri!(unsafe { path_in(path, path_len) });
         let renamed =
             tri!(table.try_rename_file(FileNumber(file_number), path).map_err(smbh_status::from));
         // SAFETY: `renamed_out` is non-NULL and aligned (checked), writable

@@ -40,6 +40,22 @@ pub(crate) unsafe fn str_in<'a>(
     std::str::from_utf8(bytes).map_err(|_| smbh_status::InvalidUtf8)
 }
 
+/// Borrows an open's path: [`str_in`] with the path's limit, then the NUL
+/// check, so a C open reports its first bad field in the order Rust's
+/// `open` checks them (path length, path NUL, owner length, owner NUL).
+///
+/// # Safety
+///
+/// As [`str_in`].
+pub(crate) unsafe fn path_in<'a>(ptr: *const c_char, len: usize) -> Result<&'a str, smbh_status> {
+    // SAFETY: the caller's promise, passed on.
+    let path = unsafe { str_in(ptr, len, crate::limits::MAX_PATH_LEN, smbh_status::PathTooLong) }?;
+    if crate::record::has_nul(path.as_bytes()) {
+        return Err(smbh_status::ContainsNul);
+    }
+    Ok(path)
+}
+
 /// Hands `bytes` to C as an owned, NUL-terminated string; returns the
 /// pointer and the length (without the NUL). Free it with [`free_owned`].
 pub(crate) fn into_owned(bytes: &[u8]) -> (*mut c_char, usize) {

@@ -82,7 +82,7 @@ static int never_called(void *userdata, const smbh_handle *h) {
 }
 
 static void test_status_messages(void) {
-    for (uint32_t s = 0; s <= SMBH_STATUS_TOO_MANY_LOCKS; s++) {
+    for (uint32_t s = 0; s <= SMBH_STATUS_OWNER_CONTAINS_NUL; s++) {
         const char *m = smbh_status_message(s);
         CHECK(m != NULL && strlen(m) > 0);
         CHECK(strcmp(m, "unknown status") != 0);
@@ -92,7 +92,7 @@ static void test_status_messages(void) {
     CHECK(strcmp(smbh_status_message(SMBH_STATUS_INVALID_LOCATION), "invalid location") == 0);
     CHECK(strcmp(smbh_status_message(SMBH_STATUS_PATH_TOO_LONG),
                  "path longer than 32767 bytes") == 0);
-    CHECK(strcmp(smbh_status_message(SMBH_STATUS_TOO_MANY_LOCKS + 1), "unknown status") == 0);
+    CHECK(strcmp(smbh_status_message(SMBH_STATUS_OWNER_CONTAINS_NUL + 1), "unknown status") == 0);
     CHECK(strcmp(smbh_status_message(UINT32_MAX), "unknown status") == 0);
 }
 
@@ -170,7 +170,20 @@ static void test_open_errors(smbh_table *t) {
     CHECK_STATUS(smbh_open(t, 1, with_nul, sizeof with_nul, "o", 1, 0, false, &loc),
                  SMBH_STATUS_CONTAINS_NUL);
     CHECK_STATUS(smbh_open(t, 1, p, 2, with_nul, sizeof with_nul, 0, false, &loc),
-                 SMBH_STATUS_CONTAINS_NUL);
+                 SMBH_STATUS_OWNER_CONTAINS_NUL);
+    /* Several bad fields: the first in Rust's order (path length, path NUL,
+     * owner length, owner NUL) is reported, as Rust's open reports it. */
+    {
+        static char long_owner[SMBH_MAX_OWNER_LEN + 1];
+        memset(long_owner, 'o', sizeof long_owner);
+        CHECK_STATUS(smbh_open(t, 1, with_nul, sizeof with_nul, long_owner, sizeof long_owner,
+                               0, false, &loc),
+                     SMBH_STATUS_CONTAINS_NUL);
+        CHECK_STATUS(smbh_open(t, 1, p, 2, long_owner, sizeof long_owner, 0x200000u, false, &loc),
+                     SMBH_STATUS_OWNER_TOO_LONG);
+    }
+    CHECK(smbh_status_nt(SMBH_STATUS_OWNER_CONTAINS_NUL) == 0xC000000Du);
+    CHECK(smbh_status_nt(SMBH_STATUS_CONTAINS_NUL) == 0xC0000033u);
     CHECK_STATUS(smbh_open(t, 1, p, 2, "o", 1, 0x200000u, false, &loc),
                  SMBH_STATUS_RESERVED_ACCESS_BITS);
     CHECK_STATUS(smbh_open(t, 1, p, 2, "o", 1, 0x8000000u, false, &loc),

@@ -165,10 +165,10 @@ static void test_status_nt(void) {
     CHECK(smbh_status_nt(SMBH_STATUS_NULL_PARAMETER) == 0xC000000Du);
     CHECK(smbh_status_nt(SMBH_STATUS_DIRECTORY_HANDLE) == 0xC0000010u);
     CHECK(smbh_status_nt(SMBH_STATUS_TOO_MANY_LOCKS) == 0xC000009Au);
-    for (uint32_t s = 1; s <= SMBH_STATUS_TOO_MANY_LOCKS; s++) {
+    for (uint32_t s = 1; s <= SMBH_STATUS_OWNER_CONTAINS_NUL; s++) {
         CHECK((smbh_status_nt(s) & 0xC0000000u) == 0xC0000000u); /* every error is an error */
     }
-    CHECK(smbh_status_nt(SMBH_STATUS_TOO_MANY_LOCKS + 1) == 0xC0000001u);
+    CHECK(smbh_status_nt(SMBH_STATUS_OWNER_CONTAINS_NUL + 1) == 0xC0000001u);
     CHECK(smbh_status_nt(UINT32_MAX) == 0xC0000001u);
 }
 
