@@ -169,6 +169,26 @@ pub(crate) enum Peer {
     Unknown,
 }
 
+impl Peer {
+    /// The peer of a TCP client at `ip`, as the login backoff counts it: an
+    /// IPv6 client by its /64 (one host or site holds a whole /64, so
+    /// rotating addresses inside it must not buy fresh guesses), an
+    /// IPv4-mapped IPv6 address as the IPv4 address.
+    pub(crate) fn from_ip(ip: std::net::IpAddr) -> Peer {
+        use std::net::{IpAddr, Ipv6Addr};
+        match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Peer::Ip(IpAddr::V4(v4)),
+                None => {
+                    let s = v6.segments();
+                    Peer::Ip(IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0)))
+                }
+            },
+            v4 => Peer::Ip(v4),
+        }
+    }
+}
+
 /// Per-peer backoff on failed logins. The first `free` failures in a row
 /// cost nothing; each later one makes the peer wait before its next login
 /// is checked, 250 ms doubling up to `max`. A login during the wait is
@@ -260,6 +280,19 @@ mod tests {
         assert!(!store.check("nope"));
         std::thread::sleep(Duration::from_millis(80));
         assert!(!store.check(&b), "expired");
+    }
+
+    #[test]
+    fn ipv6_peers_are_throttled_by_their_64() {
+        let ip = |s: &str| Peer::from_ip(s.parse().unwrap());
+        let t = LoginThrottle::new(1, Duration::from_secs(5));
+        t.failed(&ip("2001:db8:1:2::1"));
+        t.failed(&ip("2001:db8:1:2::2"));
+        // Another address in the same /64 must wait too; another /64 not.
+        assert!(t.check(&ip("2001:db8:1:2:ffff::9")).is_err());
+        assert!(t.check(&ip("2001:db8:1:3::1")).is_ok());
+        assert_eq!(ip("::ffff:192.0.2.7"), Peer::Ip([192, 0, 2, 7].into()));
+        assert_eq!(ip("192.0.2.7"), Peer::Ip([192, 0, 2, 7].into()));
     }
 
     #[test]

@@ -343,7 +343,7 @@ async fn accept_loop(
                     }
                     Accepted::Tcp(s) => {
                         let _ = s.set_nodelay(true);
-                        let peer = s.peer_addr().map_or(Peer::Unknown, |a| Peer::Ip(a.ip()));
+                        let peer = s.peer_addr().map_or(Peer::Unknown, |a| Peer::from_ip(a.ip()));
                         let acceptor =
                             acceptor.expect("a TCP connection came from the TLS listener");
                         let handshake =
