@@ -16,6 +16,9 @@
 //!   them, the worst case for a scan), in a table of 100 000 other handles.
 //!   Ours (aggregate counts) against `intrusive_list` (ksmbd walks the
 //!   inode's open list) and `file_array` (Samba walks its share entries).
+//!   `ours_stat_open` times the same opens as stat opens (read attributes
+//!   and synchronize: no data access, so no share check): what the check
+//!   adds to an open is `ours` minus `ours_stat_open`.
 //! - `lock/<n>`: `lock` + `unlock` of one free range on a file holding
 //!   n = 10, 10 000 locks of other handles.
 //! - `check_io/<n>`: a read check of a free range on a file holding n locks.
@@ -44,6 +47,8 @@ const BACKGROUND: usize = 100_000;
 const FILE: u64 = 0x4242;
 /// Read data + synchronize: a non-stat open that the others must check.
 const READ_ACCESS: u32 = 0x0010_0001;
+/// Read attributes + synchronize: a stat open, which skips the share check.
+const STAT_ACCESS: u32 = 0x0010_0080;
 /// Lock geometry: existing locks at `i * STRIDE`, free ranges between.
 const STRIDE: u64 = 8192;
 const LEN: u64 = 4096;
@@ -59,11 +64,15 @@ fn group<'c>(
 }
 
 fn input(file: u64, work: &Workload) -> Input {
+    input_with(file, work, READ_ACCESS)
+}
+
+fn input_with(file: u64, work: &Workload, access: u32) -> Input {
     Input {
         file_number: file,
         path: work.strings.paths[0].clone(),
         owner: work.strings.owners[0].clone(),
-        access: READ_ACCESS,
+        access,
     }
 }
 
@@ -94,7 +103,8 @@ impl ShareOpen for FileArrayPeer {
 
 /// Times opens (share READ, so each checks every open of the file) in
 /// chunks of 16, closing each chunk untimed so the file keeps about `n`.
-fn share_open<T: ShareOpen>(c: &mut Criterion) {
+/// The timed opens have `access` and are reported as `name`.
+fn share_open<T: ShareOpen>(c: &mut Criterion, name: &str, access: u32) {
     let work = Workload::new(Shape::Distinct, BACKGROUND);
     let table = T::create();
     let _background = common::fill(&table, &work, BACKGROUND, &mut Rng(5));
@@ -104,7 +114,7 @@ fn share_open<T: ShareOpen>(c: &mut Criterion) {
         let held: Vec<T::Key> = (0..n)
             .map(|_| table.open_share(input(FILE + n as u64, &work), SHARE_ALL).unwrap())
             .collect();
-        g.bench_with_input(BenchmarkId::new(T::NAME, n), &n, |b, &n| {
+        g.bench_with_input(BenchmarkId::new(name, n), &n, |b, &n| {
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;
                 let mut left = iters;
@@ -112,7 +122,7 @@ fn share_open<T: ShareOpen>(c: &mut Criterion) {
                 while left > 0 {
                     let k = left.min(16);
                     let inputs: Vec<Input> =
-                        (0..k).map(|_| input(FILE + n as u64, &work)).collect();
+                        (0..k).map(|_| input_with(FILE + n as u64, &work, access)).collect();
                     let start = Instant::now();
                     for i in inputs {
                         keys.push(table.open_share(i, SHARE_READ).expect("compatible"));
@@ -312,13 +322,14 @@ fn locks(c: &mut Criterion) {
 fn benches() {
     let mut c = Criterion::default().configure_from_args();
     if common::table_selected("ours") {
-        share_open::<Ours>(&mut c);
+        share_open::<Ours>(&mut c, "ours", READ_ACCESS);
+        share_open::<Ours>(&mut c, "ours_stat_open", STAT_ACCESS);
     }
     if common::table_selected(IntrusiveListPeer::NAME) {
-        share_open::<IntrusiveListPeer>(&mut c);
+        share_open::<IntrusiveListPeer>(&mut c, IntrusiveListPeer::NAME, READ_ACCESS);
     }
     if common::table_selected(FileArrayPeer::NAME) {
-        share_open::<FileArrayPeer>(&mut c);
+        share_open::<FileArrayPeer>(&mut c, FileArrayPeer::NAME, READ_ACCESS);
     }
     locks(&mut c);
 }

@@ -41,7 +41,7 @@ GROUPS = [
     ("list_json", "serialize one page of 1 000 handles to JSON (ours only)"),
     ("close_batch_json", "a 1 000-element `POST /v1/smb/files/close` body (ours only)"),
     # Issue 9 (benches/pending/locks.rs, once built): no shape.
-    ("share_open", "open with a share check on a file holding N opens; value = N"),
+    ("share_open", "open with a share check on a file holding N opens; value = N. `ours_stat_open`: ours, the same opens as stat opens (no share check), so the check costs `ours` minus `ours_stat_open` (its ratio below 1)"),
     ("lock", "lock + unlock of one free range on a file holding N locks; value = N"),
     ("check_io", "read check of a free range on a file holding N locks; value = N"),
     ("check_io_no_locks", "ours: `check_io` of a handle whose file holds no lock; `get`: a get of the same handle (ratio above 1: the check costs less than a get)"),
