@@ -10,6 +10,16 @@ use smb_handles::{AccessMask, FileNumber, HandleTable, OpenSpec};
 const CHEAP_HASH: &str =
     "$argon2id$v=19$m=64,t=1,p=1$c21iaC10ZXN0LXNhbHQhIQ$4OewE5ufgPQffoQ9ZhGFn6SUoBZAXYsGJU9gZ0wq3M0";
 
+/// An authenticated `GET target` through the harness: the answer as text.
+fn get(h: &Harness, target: &str) -> String {
+    let token = h.token();
+    let raw = h.exchange(
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n")
+            .as_bytes(),
+    );
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
 /// The only place this file builds an `OpenSpec`.
 fn spec(file: u64, path: &str) -> OpenSpec {
     OpenSpec::new(FileNumber(file), path, "S-1-5-21-1-2-3-1104", AccessMask::FILE_READ_DATA)
@@ -24,11 +34,7 @@ fn answers_list_close_login_and_garbage_in_memory() {
     let h = Harness::new(table.clone(), AdminConfig::new(creds)).unwrap();
     let token = h.token();
 
-    let list = h.exchange(
-        format!("GET /v1/smb/files/?limit=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n")
-            .as_bytes(),
-    );
-    let text = String::from_utf8_lossy(&list);
+    let text = get(&h, "/v1/smb/files/?limit=1");
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text:?}");
     assert!(text.contains("after="), "a next page: {text:?}");
 
@@ -81,12 +87,7 @@ fn unbounded_time_limits_still_answer() {
     limits.header_timeout = std::time::Duration::MAX;
     limits.request_timeout = std::time::Duration::MAX;
     let h = Harness::new(table, AdminConfig::new(creds).limits(limits)).unwrap();
-    let token = h.token();
-    let list = h.exchange(
-        format!("GET /v1/smb/files/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n")
-            .as_bytes(),
-    );
-    let text = String::from_utf8_lossy(&list);
+    let text = get(&h, "/v1/smb/files/");
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text:?}");
     assert!(text.contains(r#""file_number":"7""#), "{text:?}");
 }
