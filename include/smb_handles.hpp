@@ -25,7 +25,8 @@
  *   status) when the call failed. Nothing in this header throws except
  *   `value()`, `Status::check()` and the Table constructor; all other
  *   functions are noexcept or may only throw std::bad_alloc (copies into
- *   std::string / std::vector) and what a visitor throws.
+ *   std::string / std::vector; std::length_error for a close_batch count
+ *   no vector can hold) and what a visitor throws.
  * - Expected outcomes of a file server (a stale location on close, a full
  *   table) are statuses, not exceptions, so a server never pays for an
  *   exception on a client's mistake.
@@ -233,8 +234,10 @@ public:
         status_.check();
         return *value_;
     }
-    /** The value, moved out; throws smbh::error when the call failed. */
-    T &&value() && {
+    /** The value, moved out (by value, so it outlives a temporary Result:
+     *  `for (auto s : t.close_batch(v).value())` is safe); throws
+     *  smbh::error when the call failed. */
+    T value() && {
         status_.check();
         return std::move(*value_);
     }
@@ -253,8 +256,8 @@ public:
     T &operator*() & noexcept { return *value_; }
     /** The value (the call must have succeeded). */
     const T &operator*() const & noexcept { return *value_; }
-    /** The value, moved out (the call must have succeeded). */
-    T &&operator*() && noexcept { return std::move(*value_); }
+    /** The value, moved out by value (the call must have succeeded). */
+    T operator*() && { return std::move(*value_); }
     /** Member access to the value (the call must have succeeded). */
     T *operator->() noexcept { return &*value_; }
     /** Member access to the value (the call must have succeeded). */
@@ -337,8 +340,10 @@ public:
     bool empty() const noexcept { return len_ == 0; }
     /** A std::string copy. */
     std::string str() const { return std::string(view()); }
-    /** Implicit view, for functions taking std::string_view. */
-    operator std::string_view() const noexcept { return view(); }  // NOLINT
+    /** Implicit view, for functions taking std::string_view. Not from a
+     *  temporary String, whose text is freed at the end of the statement. */
+    operator std::string_view() const & noexcept { return view(); }  // NOLINT
+    operator std::string_view() const && = delete;
 
     /** Gives up ownership: the caller must pass the pointer to smbh_string_free. */
     char *release() noexcept {
@@ -425,14 +430,25 @@ inline Handle HandleView::to_owned() const {
     return h;
 }
 
-/** What Table::open registers. Fields not given keep their defaults. */
+/** Whether an open is of a file or of a directory (OpenParams::kind). An
+ *  enum class, so that no integer (a share mode given in its place) can
+ *  silently become one. */
+enum class Kind : bool { file = false, directory = true };
+
+/** What Table::open registers. Fields not given keep their defaults; the
+ *  most used come first, so `{file, path, owner, access, share}` works.
+ *
+ *  `path` and `owner` are views: the strings they view must live until
+ *  Table::open returns (the table copies what it keeps). Pass temporaries
+ *  inside the call, `t.open({1, "/d/" + name, owner, mask})`, not in a
+ *  OpenParams variable declared on an earlier line. */
 struct OpenParams {
     FileNumber file_number = 0;        ///< the file (inode) being opened
     std::string_view path;             ///< UTF-8, at most SMBH_MAX_PATH_LEN bytes, no NUL
     std::string_view owner;            ///< UTF-8, at most SMBH_MAX_OWNER_LEN bytes, no NUL
     std::uint32_t access_mask = 0;     ///< granted access (smbh::access bits)
-    bool directory = false;            ///< a directory handle
     std::uint32_t share_access = share::all;  ///< what other opens may do (smbh::share bits)
+    Kind kind = Kind::file;            ///< a file or a directory handle
 };
 
 /** One element of Table::lock: a range and whether it is exclusive. */
@@ -577,22 +593,25 @@ public:
         raw.owner_len = p.owner.size();
         raw.access_mask = p.access_mask;
         raw.share_access = p.share_access;
-        raw.directory = p.directory;
+        raw.directory = p.kind == Kind::directory;
         Location loc = 0;
         smbh_status s = smbh_open_ex(t_, &raw, &loc);
         return detail::make_result(s, loc);
     }
 
     /** Takes byte-range locks, all or none (smbh_lock); returns the handle's new
-     *  lock count. On LOCK_NOT_GRANTED or INVALID_LOCK_RANGE, `*failed_index`
-     *  (when given) is the failing element. */
+     *  lock count. On LOCK_NOT_GRANTED, INVALID_LOCK_RANGE or TOO_MANY_LOCKS,
+     *  `*failed_index` (when given) is the failing element; otherwise it is
+     *  left alone. */
     Result<std::uint32_t> lock(Location location, const std::vector<LockElement> &elements,
                                std::size_t *failed_index = nullptr) const noexcept {
         std::uint32_t count = 0;
         std::size_t failed = 0;
         smbh_status s = smbh_lock(t_, location, elements.data() ? elements.data() : &empty_lock_,
                                   elements.size(), &count, &failed);
-        if (failed_index != nullptr && s != SMBH_STATUS_OK) {
+        if (failed_index != nullptr &&
+            (s == SMBH_STATUS_LOCK_NOT_GRANTED || s == SMBH_STATUS_INVALID_LOCK_RANGE ||
+             s == SMBH_STATUS_TOO_MANY_LOCKS)) {
             *failed_index = failed;
         }
         return detail::make_result(s, count);
@@ -607,7 +626,7 @@ public:
         std::size_t failed = 0;
         smbh_status s = smbh_unlock(t_, location, ranges.data() ? ranges.data() : &empty_range_,
                                     ranges.size(), &count, &failed);
-        if (failed_index != nullptr && s != SMBH_STATUS_OK) {
+        if (failed_index != nullptr && s == SMBH_STATUS_RANGE_NOT_LOCKED) {
             *failed_index = failed;
         }
         return detail::make_result(s, count);

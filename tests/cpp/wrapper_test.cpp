@@ -106,7 +106,7 @@ void operations() {
     Location a = must_open(t, 4242, path, "S-1-5-21-1-1104");
     Location b = must_open(t, 4242, path, "S-1-5-21-1-1105");
     Location d = t.open({17, "/projects", "S-1-5-21-1-1106", smbh::access::file_list_directory,
-                         /*directory=*/true})
+                         smbh::share::all, smbh::Kind::directory})
                      .value();
     CHECK(a != b && a != 0 && b != 0);
     CHECK(t.size().value() == 3);
@@ -342,17 +342,17 @@ extern "C" void count_unlock(void *context, std::uint64_t file) {
 void shares_and_locks() {
     smbh::Table t = smbh::Table::create().value();
     namespace acc = smbh::access;
-    smbh::OpenParams reader{9, "/f", "alice", acc::file_read_data, false, smbh::share::read};
+    smbh::OpenParams reader{9, "/f", "alice", acc::file_read_data, smbh::share::read};
     smbh::Location a = t.open(reader).value();
     smbh::OpenParams writer{9, "/f", "bob", acc::file_write_data | acc::file_read_data};
     smbh::Result<smbh::Location> refused = t.open(writer);
     CHECK(!refused && refused.status() == SMBH_STATUS_SHARING_VIOLATION);
     CHECK(refused.status().nt_status() == 0xC0000043u);
-    smbh::OpenParams other{9, "/f", "bob", acc::file_read_data | acc::file_write_data, false,
+    smbh::OpenParams other{9, "/f", "bob", acc::file_read_data | acc::file_write_data,
                            smbh::share::all};
     writer.share_access = smbh::share::all;
     CHECK(!t.open(writer));  // alice shares read only: still refused
-    smbh::OpenParams stat{9, "/f", "carol", acc::file_read_attributes, false, 0};
+    smbh::OpenParams stat{9, "/f", "carol", acc::file_read_attributes, 0};
     smbh::Location s = t.open(stat).value();
     CHECK(t.set_unlock_hook(count_unlock, &unlock_calls).ok());
     CHECK(t.lock(a, {{0, 100, true}, {200, 10, false}}).value() == 2);
@@ -370,6 +370,51 @@ void shares_and_locks() {
     CHECK(unlock_calls == 2);
     CHECK(t.open(other).ok());
     CHECK(t.set_unlock_hook(nullptr, nullptr).ok());
+    // A share mode given in fifth place is the share mode, never the
+    // directory flag (an integer cannot become a Kind).
+    CHECK(!t.get(a).ok() || !t.get(a).value().directory);
+    smbh::Location r = t.open({10, "/g", "dave", acc::file_read_data, smbh::share::read}).value();
+    CHECK(!t.get(r).value().directory);
+    CHECK(t.lock(r, {{0, 1, true}}).ok());
+    CHECK(!t.open({10, "/g", "erin", acc::file_write_data, smbh::share::all}));
+    CHECK(t.close(r).ok());
+    // Directories: no byte ranges.
+    smbh::Location dir =
+        t.open({11, "/dir", "dave", acc::file_list_directory, smbh::share::all, smbh::Kind::directory})
+            .value();
+    failed = 99;
+    smbh::Result<std::uint32_t> dl = t.lock(dir, {{0, 1, true}}, &failed);
+    CHECK(dl.status() == SMBH_STATUS_DIRECTORY_HANDLE && failed == 99);  // untouched
+    CHECK(dl.status().nt_status() == 0xC0000010u);
+    CHECK(t.close(dir).ok());
+}
+
+// What must not compile: an integer as a Kind, and a view of a temporary
+// String (its text is freed at the end of the statement).
+static_assert(!std::is_convertible_v<int, smbh::Kind>);
+static_assert(!std::is_constructible_v<smbh::Kind, std::uint32_t>);
+static_assert(std::is_convertible_v<const smbh::String &, std::string_view>);
+static_assert(!std::is_convertible_v<smbh::String &&, std::string_view>);
+// value() and * on a temporary Result return the value itself, not a
+// reference into the temporary.
+static_assert(std::is_same_v<decltype(std::declval<smbh::Result<int>>().value()), int>);
+static_assert(std::is_same_v<decltype(*std::declval<smbh::Result<int>>()), int>);
+
+void temporaries() {
+    smbh::Table t;
+    std::vector<Location> locs;
+    for (int i = 0; i < 3; i++) {
+        locs.push_back(t.open({20, "/t", "o", kRead}).value());
+    }
+    locs.push_back(12345);
+    int ok = 0, missing = 0;
+    // The loop keeps the vector alive; a reference into the temporary
+    // Result would be used after it is destroyed (ASan catches that).
+    for (smbh::Status st : t.close_batch(locs).value()) {
+        ok += st.ok();
+        missing += st == SMBH_STATUS_NOT_FOUND || st == SMBH_STATUS_INVALID_LOCATION;
+    }
+    CHECK(ok == 3 && missing == 1);
 }
 
 }  // namespace
@@ -377,6 +422,7 @@ void shares_and_locks() {
 int main() {
     construction_and_errors();
     operations();
+    temporaries();
     moves();
     threads();
     shares_and_locks();
