@@ -852,7 +852,8 @@ smbh_status smbh_location_parse(const char *text,
  * takes, so a server can resume a listing from a REST query parameter.
  *
  * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_UTF8,
- * SMBH_STATUS_INVALID_CURSOR.
+ * SMBH_STATUS_INVALID_CURSOR (also for text that reads as
+ * SMBH_CURSOR_DONE, which no listing hands out as a next cursor).
  *
  * # Safety
  *

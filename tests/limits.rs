@@ -119,6 +119,18 @@ fn list_limits_and_cursors() {
     assert_eq!(table.list(&q(None, Some(beyond))), Err(ListError::InvalidCursor));
     let past_slots: Cursor = "0000000001000001".parse().unwrap();
     assert_eq!(table.list(&q(None, Some(past_slots))), Err(ListError::InvalidCursor));
+    // Past the slots the shard has handed out (no shard handed out more
+    // slots than the table had opens), e.g. a bigger table's cursor:
+    // refused, not a silently empty, finished walk.
+    let opens = MAX_LIST_LIMIT as u64 + 5;
+    let past_high: Cursor = format!("00000000{:08x}", opens + 1).parse().unwrap();
+    assert_eq!(table.list(&q(None, Some(past_high))), Err(ListError::InvalidCursor));
+    let in_range: Cursor = "0000000000000001".parse().unwrap();
+    assert!(table.list(&q(None, Some(in_range))).unwrap().file_handles.len() > 1);
+    let done_text: Result<Cursor, _> = "ffffffffffffffff".parse();
+    if let Ok(c) = done_text {
+        assert_eq!(table.list(&q(None, Some(c))), Err(ListError::InvalidCursor));
+    }
     for junk in
         ["", "zz", "00000000000000000", "000000000000000", "+000000000000000", " 000000000000000"]
     {

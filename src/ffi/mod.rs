@@ -1000,7 +1000,8 @@ pub unsafe extern "C" fn smbh_location_parse(
 /// takes, so a server can resume a listing from a REST query parameter.
 ///
 /// Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_UTF8,
-/// SMBH_STATUS_INVALID_CURSOR.
+/// SMBH_STATUS_INVALID_CURSOR (also for text that reads as
+/// SMBH_CURSOR_DONE, which no listing hands out as a next cursor).
 ///
 /// # Safety
 ///
@@ -1019,6 +1020,11 @@ pub unsafe extern "C" fn smbh_cursor_parse(
         let Ok(cursor) = text.parse::<Cursor>() else {
             return smbh_status::InvalidCursor;
         };
+        // That text is no cursor (Rust's list refuses it); as a number it
+        // would read as SMBH_CURSOR_DONE, a finished walk.
+        if cursor_to_u64(Some(cursor)) == SMBH_CURSOR_DONE {
+            return smbh_status::InvalidCursor;
+        }
         // SAFETY: `cursor_out` is non-NULL and aligned (checked), writable by
         // the caller's promise.
         unsafe { cursor_out.write(cursor_to_u64(Some(cursor))) };

@@ -2,7 +2,6 @@
 
 use crate::error::ListError;
 use crate::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
-use crate::location::SLOTS_PER_SHARD;
 use crate::paging::{Cursor, ListQuery, Page};
 use crate::record::{FileHandle, FileNumber};
 use crate::shard::shard_of;
@@ -48,7 +47,16 @@ impl HandleTable {
         };
         let start = match query.after {
             None => Cursor { shard: 0, slot: 0 },
-            Some(c) if (c.shard as usize) < self.shards.len() && c.slot <= SLOTS_PER_SHARD => c,
+            // Every cursor this table issues names a slot at most its shard's
+            // high mark (which never goes down): anything past it names no
+            // position of this table, and walking from it would end the
+            // listing as if it were done.
+            Some(c)
+                if (c.shard as usize) < self.shards.len()
+                    && c.slot <= self.shards[c.shard as usize].lock.read().high() =>
+            {
+                c
+            }
             Some(_) => return Err(ListError::InvalidCursor),
         };
         match query.file_number {

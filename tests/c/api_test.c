@@ -658,6 +658,9 @@ static void test_location_text(void) {
     out = SENTINEL64;
     CHECK_STATUS(smbh_cursor_parse("3", 1, &out), SMBH_STATUS_INVALID_CURSOR);
     CHECK_STATUS(smbh_cursor_parse("not a cursor!!!!", 16, &out), SMBH_STATUS_INVALID_CURSOR);
+    /* Rust's list refuses this text; it must not become SMBH_CURSOR_DONE
+     * (nothing is written: `out` keeps its sentinel). */
+    CHECK_STATUS(smbh_cursor_parse("ffffffffffffffff", 16, &out), SMBH_STATUS_INVALID_CURSOR);
     CHECK_STATUS(smbh_cursor_parse("000000030000002a", SIZE_MAX, &out),
                  SMBH_STATUS_INVALID_CURSOR);
     CHECK_STATUS(smbh_cursor_parse(bad_utf8, 2, &out), SMBH_STATUS_INVALID_UTF8);
