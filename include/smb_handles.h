@@ -568,11 +568,12 @@ extern "C" {
  *
  * `shards`: the number of shards (locks), 1 to 256; 0 picks a size for this
  * machine. `max_handles`: the most handles open at once (smbh_open then
- * fails with SMBH_STATUS_TABLE_FULL); 0 means 16777216.
+ * fails with SMBH_STATUS_TABLE_FULL), at most 16777216 (one shard's slots:
+ * a file's handles all live in one shard); 0 means 16777216.
  *
  * Statuses: SMBH_STATUS_NULL_PARAMETER when `table_out` is NULL,
  * SMBH_STATUS_INVALID_ARGUMENT when `shards` is above 256 or `max_handles`
- * is more than the shards can address (16777216 per shard).
+ * above 16777216.
  *
  * Ownership: the caller owns the table and frees it with smbh_table_free.
  *

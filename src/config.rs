@@ -40,8 +40,12 @@ impl Config {
         self
     }
 
-    /// Sets the most handles the table holds at once; an open past it fails
-    /// with [`OpenError::TableFull`](crate::OpenError::TableFull).
+    /// Sets the most handles the table holds at once (1 to 2^24); an open
+    /// past it fails with [`OpenError::TableFull`](crate::OpenError::TableFull).
+    ///
+    /// At most one shard's slots (2^24): a file's handles all live in its
+    /// file's shard, so a table whose opens all hash to one shard (one hot
+    /// file) must still reach `max_handles` before refusing an open.
     pub fn max_handles(mut self, max_handles: usize) -> Self {
         self.max_handles = max_handles;
         self
@@ -60,8 +64,8 @@ impl Config {
         if shards == 0 || shards > MAX_SHARDS {
             return Err(ConfigError::Shards(shards));
         }
-        let addressable = shards * SLOTS_PER_SHARD as usize;
-        if self.max_handles == 0 || self.max_handles > addressable {
+        // Not shards x slots: the opens may all fall in one shard.
+        if self.max_handles == 0 || self.max_handles > SLOTS_PER_SHARD as usize {
             return Err(ConfigError::MaxHandles(self.max_handles));
         }
         Ok((shards, self.max_handles))
@@ -75,7 +79,7 @@ impl Config {
 pub enum ConfigError {
     /// `shards` was 0 or more than [`MAX_SHARDS`].
     Shards(usize),
-    /// `max_handles` was 0 or more than the shards can address.
+    /// `max_handles` was 0 or more than one shard's slots (2^24).
     MaxHandles(usize),
 }
 
@@ -87,7 +91,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::MaxHandles(n) => write!(
                 f,
-                "max_handles must be at least 1 and at most what the shards can address, not {n}"
+                "max_handles must be 1..={SLOTS_PER_SHARD} (one shard's slots: a file's handles all live in one shard), not {n}"
             ),
         }
     }
@@ -105,10 +109,16 @@ mod tests {
         assert_eq!(Config::default().shards(0).validate(), Err(ConfigError::Shards(0)));
         assert_eq!(Config::default().shards(257).validate(), Err(ConfigError::Shards(257)));
         assert_eq!(Config::default().max_handles(0).validate(), Err(ConfigError::MaxHandles(0)));
-        let too_many = 2 * SLOTS_PER_SHARD as usize + 1;
+        // One shard's slots, whatever the shard count: every open may hash
+        // to one shard (one hot file), which must still take them all.
+        let too_many = SLOTS_PER_SHARD as usize + 1;
         assert_eq!(
             Config::default().shards(2).max_handles(too_many).validate(),
             Err(ConfigError::MaxHandles(too_many))
+        );
+        assert_eq!(
+            Config::default().shards(256).max_handles(SLOTS_PER_SHARD as usize).validate(),
+            Ok((256, SLOTS_PER_SHARD as usize))
         );
         assert_eq!(Config::default().shards(3).max_handles(7).validate(), Ok((3, 7)));
     }

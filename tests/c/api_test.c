@@ -104,6 +104,9 @@ static void test_table_new_and_free(void) {
     CHECK(t == sentinel);
     CHECK_STATUS(smbh_table_new(1, ((size_t)1 << 24) + 1, &t), SMBH_STATUS_INVALID_ARGUMENT);
     CHECK(t == sentinel);
+    /* Not more with more shards: one hot file's handles all live in one. */
+    CHECK_STATUS(smbh_table_new(2, (size_t)1 << 25, &t), SMBH_STATUS_INVALID_ARGUMENT);
+    CHECK(t == sentinel);
     CHECK_OK(smbh_table_new(0, 0, &t));
     CHECK(t != NULL && t != sentinel);
     CHECK(table_len(t) == 0);
