@@ -191,3 +191,41 @@ fn a_small_cap_refuses_only_when_really_full() {
     }
     assert!(table.open(spec(7, "over")).unwrap_err().is_table_full());
 }
+
+/// `len` sums the shards' counts one by one: a handle that moves from an
+/// early shard to a late one while it adds must not be counted twice past
+/// `max_handles` (the count is capped).
+#[test]
+fn len_never_exceeds_max_handles() {
+    let table = Arc::new(HandleTable::with_config(Config::default().shards(256).max_handles(1)));
+    // Two files in far-apart shards (the location's bits 31..24 are its shard).
+    let shard_of = |file: u64| {
+        let loc = table.open(spec(file, "probe")).unwrap();
+        table.close(loc).unwrap();
+        (loc.as_u64() >> 24) & 0xff
+    };
+    let mut by_shard: Vec<(u64, u64)> = (0..2_000).map(|f| (shard_of(f), f)).collect();
+    by_shard.sort();
+    let (early, late) = (by_shard[0].1, by_shard[by_shard.len() - 1].1);
+    assert!(by_shard[0].0 + 100 < by_shard[by_shard.len() - 1].0);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mover = {
+        let (table, stop) = (table.clone(), stop.clone());
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for f in [early, late] {
+                    let loc = table.open(spec(f, "mover")).unwrap();
+                    table.close(loc).unwrap();
+                }
+            }
+        })
+    };
+    let start = std::time::Instant::now();
+    let mut worst = 0;
+    while start.elapsed() < std::time::Duration::from_millis(1500) && worst <= 1 {
+        worst = worst.max(table.len());
+    }
+    stop.store(true, Ordering::Relaxed);
+    mover.join().unwrap();
+    assert!(worst <= 1, "len() reported {worst} with max_handles 1");
+}

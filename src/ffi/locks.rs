@@ -359,11 +359,12 @@ pub unsafe extern "C" fn smbh_set_unlock_hook(
         if let Some(old) = old {
             // The table held the old hook's only `Arc` (this function made
             // it); every other one belongs to a call under way. Wait for
-            // them, unless this thread is itself inside one.
-            if !crate::table::in_unlock_hook() {
-                while Arc::strong_count(&old) > 1 {
-                    std::thread::yield_now();
-                }
+            // those on other threads: this thread's own calls of it (when
+            // it is replaced from inside itself) cannot end before this
+            // returns.
+            let mine = crate::table::calls_on_this_thread(&old);
+            while Arc::strong_count(&old) > 1 + mine {
+                std::thread::yield_now();
             }
         }
         smbh_status::Ok
@@ -501,5 +502,102 @@ mod tests {
             assert_eq!(st, smbh_status::Ok);
             assert_eq!(STATE.load(Ordering::SeqCst), 2, "returned while the old hook was running");
         });
+    }
+
+    /// Replacing table B's hook from inside table A's hook still waits for
+    /// B's old hook running on another thread (only calls of the replaced
+    /// hook on this very thread are not waited for).
+    #[test]
+    fn replacing_from_inside_another_hook_still_waits() {
+        use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+        use std::time::Duration;
+
+        use crate::{AccessMask, HandleTable, OpenSpec};
+
+        /// B's hook: 1 once entered, 2 once returned.
+        static B_STATE: AtomicU32 = AtomicU32::new(0);
+        /// What B's state was when the replacement returned.
+        static SEEN: AtomicU32 = AtomicU32::new(0);
+        static REPLACED: AtomicUsize = AtomicUsize::new(0);
+        unsafe extern "C" fn slow_b(_context: *mut c_void, _file: u64) {
+            B_STATE.store(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(200));
+            B_STATE.store(2, Ordering::SeqCst);
+        }
+        unsafe extern "C" fn a_replaces_b(context: *mut c_void, _file: u64) {
+            let b = context.cast_const().cast::<smbh_table>();
+            // SAFETY: `context` is table B, live for the whole test.
+            let st = unsafe { smbh_set_unlock_hook(b, None, std::ptr::null_mut()) };
+            assert_eq!(st, smbh_status::Ok);
+            SEEN.store(B_STATE.load(Ordering::SeqCst), Ordering::SeqCst);
+            REPLACED.fetch_add(1, Ordering::SeqCst);
+        }
+
+        let a = Box::new(smbh_table { inner: HandleTable::new() });
+        let b = Box::new(smbh_table { inner: HandleTable::new() });
+        let (pa, pb): (*const smbh_table, *const smbh_table) = (&*a, &*b);
+        // SAFETY: both tables are live for the whole test.
+        unsafe {
+            assert_eq!(
+                smbh_set_unlock_hook(pb, Some(slow_b), std::ptr::null_mut()),
+                smbh_status::Ok
+            );
+            assert_eq!(
+                smbh_set_unlock_hook(pa, Some(a_replaces_b), pb.cast_mut().cast()),
+                smbh_status::Ok
+            );
+        }
+        let el = [LockElement { offset: 0, length: 1, kind: LockKind::Exclusive }];
+        let range = [LockRange { offset: 0, length: 1 }];
+        let spec = || OpenSpec::new(FileNumber(3), "/f", "o", AccessMask::FILE_WRITE_DATA);
+        let (la, lb) = (a.inner.open(spec()).unwrap(), b.inner.open(spec()).unwrap());
+        a.inner.lock(la, &el).unwrap();
+        b.inner.lock(lb, &el).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| b.inner.unlock(lb, &range).unwrap());
+            while B_STATE.load(Ordering::SeqCst) == 0 {
+                std::thread::yield_now();
+            }
+            a.inner.unlock(la, &range).unwrap(); // runs a_replaces_b here
+        });
+        assert_eq!(REPLACED.load(Ordering::SeqCst), 1);
+        assert_eq!(SEEN.load(Ordering::SeqCst), 2, "returned while B's old hook was running");
+    }
+
+    /// A hook may remove itself: the replacement does not wait for the call
+    /// it is made from (that would never end).
+    #[test]
+    fn a_hook_may_replace_itself() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use crate::{AccessMask, HandleTable, OpenSpec};
+
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        unsafe extern "C" fn once(context: *mut c_void, _file: u64) {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            let t = context.cast_const().cast::<smbh_table>();
+            // SAFETY: `context` is the table, live for the whole test.
+            assert_eq!(
+                unsafe { smbh_set_unlock_hook(t, None, std::ptr::null_mut()) },
+                smbh_status::Ok
+            );
+        }
+        let table = Box::new(smbh_table { inner: HandleTable::new() });
+        let t: *const smbh_table = &*table;
+        // SAFETY: live table.
+        assert_eq!(
+            unsafe { smbh_set_unlock_hook(t, Some(once), t.cast_mut().cast()) },
+            smbh_status::Ok
+        );
+        let loc = table
+            .inner
+            .open(OpenSpec::new(FileNumber(4), "/f", "o", AccessMask::FILE_WRITE_DATA))
+            .unwrap();
+        let el = [LockElement { offset: 0, length: 1, kind: LockKind::Exclusive }];
+        for _ in 0..2 {
+            table.inner.lock(loc, &el).unwrap();
+            table.inner.unlock(loc, &[LockRange { offset: 0, length: 1 }]).unwrap();
+        }
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1, "removed after its first call");
     }
 }

@@ -17,14 +17,16 @@ use super::HandleTable;
 pub type UnlockHook = Arc<dyn Fn(FileNumber) + Send + Sync>;
 
 thread_local! {
-    /// How many unlock-hook calls this thread is inside (a hook may call back
-    /// into the table, even to replace the hook).
-    static IN_UNLOCK_HOOK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// The hooks (by the address of their `Arc`) whose calls this thread is
+    /// inside, innermost last: a hook may call back into a table, even to
+    /// replace a hook.
+    static IN_UNLOCK_HOOK: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Whether the current thread is running an unlock hook.
-pub(crate) fn in_unlock_hook() -> bool {
-    IN_UNLOCK_HOOK.with(|depth| depth.get() > 0)
+/// How many calls of `hook` the current thread is inside.
+pub(crate) fn calls_on_this_thread(hook: &UnlockHook) -> usize {
+    let me = Arc::as_ptr(hook).cast::<()>() as usize;
+    IN_UNLOCK_HOOK.with(|inside| inside.borrow().iter().filter(|&&h| h == me).count())
 }
 
 impl HandleTable {
@@ -63,11 +65,12 @@ impl HandleTable {
     pub(crate) fn notify_unlocked(&self, files: &[FileNumber]) {
         let hook = self.unlock_hook.read().clone();
         if let Some(hook) = hook {
-            IN_UNLOCK_HOOK.with(|depth| depth.set(depth.get() + 1));
+            let me = Arc::as_ptr(&hook).cast::<()>() as usize;
+            IN_UNLOCK_HOOK.with(|inside| inside.borrow_mut().push(me));
             struct Leave;
             impl Drop for Leave {
                 fn drop(&mut self) {
-                    IN_UNLOCK_HOOK.with(|depth| depth.set(depth.get() - 1));
+                    IN_UNLOCK_HOOK.with(|inside| inside.borrow_mut().pop());
                 }
             }
             let _leave = Leave;

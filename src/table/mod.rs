@@ -12,7 +12,7 @@ use crate::sync::{AtomicUsize, Ordering, RwLock};
 mod list;
 mod locks;
 
-pub(crate) use locks::in_unlock_hook;
+pub(crate) use locks::calls_on_this_thread;
 pub use locks::UnlockHook;
 
 /// One shard's lock, alone on its cache lines (128 bytes covers the adjacent
@@ -158,9 +158,13 @@ impl HandleTable {
         self.max_handles
     }
 
-    /// The number of open handles.
+    /// The number of open handles: exact when no open or close runs at the
+    /// same time; otherwise a count taken shard by shard, which may miss or
+    /// count twice a handle moving between shards, but never more than
+    /// `max_handles`.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.live.load(Ordering::Relaxed)).sum()
+        let n: usize = self.shards.iter().map(|s| s.live.load(Ordering::Relaxed)).sum();
+        n.min(self.max_handles)
     }
 
     /// True when no handle is open.
@@ -283,6 +287,14 @@ impl HandleTable {
 
     /// Adds `delta` to the handle's byte-range lock count and returns the new
     /// count. A change bumps the version; a zero delta changes nothing.
+    ///
+    /// For servers with their own lock manager, which report their locks'
+    /// count here. It moves only the number `num_byte_range_locks` shows:
+    /// it grants, releases and checks nothing. Locks managed by
+    /// [`HandleTable::lock`] count in the same number (each granted lock
+    /// adds 1, each unlocked or closed one subtracts 1, never below 0), so
+    /// a server should use one or the other for a handle: a negative delta
+    /// here does not release managed locks, and lowers the count they share.
     ///
     /// # Errors
     ///
