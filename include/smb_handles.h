@@ -469,6 +469,16 @@ typedef struct smbh_admin_config {
 } smbh_admin_config;
 
 /**
+ * Called with `context` and a file number after byte-range locks of that
+ * file were released (by smbh_unlock or by closing a handle that held
+ * locks), on the releasing thread, with no table lock held: a server that
+ * offers blocking locks retries that file's waiters. It may call any smbh_
+ * function. It must return normally.
+ */
+typedef void (*smbh_unlock_hook)(void *context,
+                                 uint64_t file_number);
+
+/**
  * What smbh_open_ex opens. Set `size` to `sizeof(smbh_open_params)`: later
  * versions of the library add fields at the end (session, durable flags,
  * lease key), and a caller built against an older header keeps working,
@@ -548,16 +558,6 @@ typedef struct smbh_lock_range {
      */
     uint64_t length;
 } smbh_lock_range;
-
-/**
- * Called with `context` and a file number after byte-range locks of that
- * file were released (by smbh_unlock or by closing a handle that held
- * locks), on the releasing thread, with no table lock held: a server that
- * offers blocking locks retries that file's waiters. It may call any smbh_
- * function. It must return normally.
- */
-typedef void (*smbh_unlock_hook)(void *context,
-                                 uint64_t file_number);
 
 #ifdef __cplusplus
 extern "C" {
@@ -927,6 +927,28 @@ smbh_status smbh_admin_start(const struct smbh_table *table,
 void smbh_admin_stop(struct smbh_admin *admin);
 
 /**
+ * Installs `hook` (NULL removes it), called as `hook(context, file_number)`
+ * after locks of a file were released; see smbh_unlock_hook. Replacing the
+ * hook while other threads are releasing locks is safe: each calls the old
+ * hook or the new one, and this function returns only when no call of the
+ * old hook is running on another thread (it waits for those under way), so
+ * the old `context` may be freed once it returns. Called from inside the
+ * hook itself, it cannot wait for that call: the old context must then
+ * outlive the hook's return.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table` NULL).
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `hook` is safe to call with `context` from any
+ * thread until the call of smbh_set_unlock_hook that replaces it returns
+ * (or the table is freed).
+ */
+smbh_status smbh_set_unlock_hook(const struct smbh_table *table,
+                                 smbh_unlock_hook hook,
+                                 void *context);
+
+/**
  * Opens a handle with a share mode (SPEC section 9): like smbh_open, plus
  * the check, atomic with the insertion, against every other open of the
  * file. A stat open (no read, write, append, execute or delete access)
@@ -1018,28 +1040,6 @@ smbh_status smbh_check_io(const struct smbh_table *table,
                           uint64_t offset,
                           uint64_t length,
                           uint32_t kind);
-
-/**
- * Installs `hook` (NULL removes it), called as `hook(context, file_number)`
- * after locks of a file were released; see smbh_unlock_hook. Replacing the
- * hook while other threads are releasing locks is safe: each calls the old
- * hook or the new one, and this function returns only when no call of the
- * old hook is running on another thread (it waits for those under way), so
- * the old `context` may be freed once it returns. Called from inside the
- * hook itself, it cannot wait for that call: the old context must then
- * outlive the hook's return.
- *
- * Statuses: SMBH_STATUS_NULL_PARAMETER (`table` NULL).
- *
- * # Safety
- *
- * `table` is NULL or live; `hook` is safe to call with `context` from any
- * thread until the call of smbh_set_unlock_hook that replaces it returns
- * (or the table is freed).
- */
-smbh_status smbh_set_unlock_hook(const struct smbh_table *table,
-                                 smbh_unlock_hook hook,
-                                 void *context);
 
 /**
  * The NTSTATUS an SMB2 server answers with for `status`:

@@ -65,6 +65,7 @@
 
 mod auth;
 mod config;
+mod drain;
 mod error;
 mod harness;
 mod query;

@@ -28,6 +28,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::auth::Peer;
 use super::config::{AdminConfig, Limits};
+use super::drain::{Drain, FlushWatch, Tracked};
 use super::error::ServeError;
 use super::routes::{self, State};
 use crate::HandleTable;
@@ -424,110 +425,4 @@ pub(crate) async fn serve_connection<I>(
         .saturating_add(limits.request_timeout)
         .saturating_add(limits.header_timeout);
     let _ = tokio::time::timeout(hard_limit, watcher.watch(conn)).await;
-}
-
-/// When a connection's authenticated work ends: not when its route returns
-/// but when the answer is on the wire, so a large answer still being sent
-/// is never shed at the connection cap (see `Slots::admit`).
-///
-/// hyper drops an answer's body once it has buffered its last bytes, then
-/// flushes: the body's drop marks the connection `draining`, and the next
-/// completed flush of the connection's stream ends the work.
-struct Drain {
-    /// The slot's "doing authenticated work" mark.
-    busy: Arc<AtomicBool>,
-    /// The answer's body is buffered; the work ends at the next flush.
-    draining: AtomicBool,
-}
-
-/// An answer's body that marks its connection `draining` when hyper drops
-/// it.
-struct Tracked {
-    body: routes::RespBody,
-    drain: Arc<Drain>,
-}
-
-impl hyper::body::Body for Tracked {
-    type Data = <routes::RespBody as hyper::body::Body>::Data;
-    type Error = <routes::RespBody as hyper::body::Body>::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.body.size_hint()
-    }
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        self.drain.draining.store(true, Ordering::Release);
-    }
-}
-
-/// A connection's stream, watching its flushes for [`Drain`].
-struct FlushWatch<I> {
-    io: I,
-    drain: Arc<Drain>,
-}
-
-impl<I: AsyncRead + Unpin> AsyncRead for FlushWatch<I> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for FlushWatch<I> {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<io::Result<usize>> {
-        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> std::task::Poll<io::Result<usize>> {
-        std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        let done = std::pin::Pin::new(&mut self.io).poll_flush(cx);
-        // hyper flushes its stream only once its buffer is written into it.
-        if matches!(done, std::task::Poll::Ready(Ok(())))
-            && self.drain.draining.swap(false, Ordering::AcqRel)
-        {
-            self.drain.busy.store(false, Ordering::Release);
-        }
-        done
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
-    }
 }

@@ -1063,7 +1063,9 @@ pub unsafe extern "C" fn smbh_string_free(text: *mut c_char) {
     }
 }
 
+mod hook;
 mod locks;
+pub use hook::*;
 pub use locks::*;
 
 #[cfg(test)]
