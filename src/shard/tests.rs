@@ -195,3 +195,27 @@ fn a_directory_handle_refuses_lock_unlock_and_io_before_anything_else() {
     assert_eq!(sh.lock(file, &[x]).result, Ok(1));
     assert_eq!(sh.check_io(file, 0, 5, IoKind::Read), Ok(()));
 }
+
+#[test]
+fn a_file_page_is_the_next_slots_in_order_and_where_the_following_starts() {
+    let mut sh = Shard::new(0, 1);
+    let mut locs: Vec<Location> =
+        (0..300).map(|i| open(&mut sh, if i % 3 == 0 { 9 } else { 5 })).collect();
+    // Scramble the member list: close some, reopen into freed slots.
+    for i in (0..300).step_by(7) {
+        sh.close(locs[i]).unwrap();
+    }
+    for _ in 0..20 {
+        locs.push(open(&mut sh, 5));
+    }
+    let all = sh.file_slots(FileNumber(5));
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "ascending");
+    for from in [0, 1, 50, 151, 299, 400] {
+        for limit in [1, 7, 100, 1000] {
+            let want: Vec<u32> = all.iter().copied().filter(|&s| s >= from).collect();
+            let (page, next) = sh.file_page(FileNumber(5), from, limit);
+            assert_eq!(page, want[..want.len().min(limit)], "from {from} limit {limit}");
+            assert_eq!(next, want.get(limit).copied(), "from {from} limit {limit}");
+        }
+    }
+}

@@ -94,11 +94,9 @@ impl HandleTable {
         }
         let from = if start.shard == shard_idx { start.slot } else { 0 };
         let shard = self.shards[shard_idx as usize].lock.read();
-        let slots = shard.file_slots(file);
-        let mut rest = slots.iter().copied().filter(|&s| s >= from);
-        let out: Vec<FileHandle> =
-            rest.by_ref().take(limit).map(|s| shard.snapshot_at(s, with_path)).collect();
-        let next = rest.next().map(|slot| Cursor { shard: shard_idx, slot });
+        let (slots, next) = shard.file_page(file, from, limit);
+        let out: Vec<FileHandle> = slots.iter().map(|&s| shard.snapshot_at(s, with_path)).collect();
+        let next = next.map(|slot| Cursor { shard: shard_idx, slot });
         Page { file_handles: out, next }
     }
 }
