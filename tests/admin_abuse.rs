@@ -226,6 +226,41 @@ fn parse_reply(raw: &[u8]) -> Result<Reply, String> {
     Ok(Reply { status, headers, body })
 }
 
+/// A slow-client attack in the background: `conns` connections that each
+/// send `head`, then `byte` every 100 ms, reconnecting whenever they are cut
+/// off (at most 20 000 times), until stopped or after `duration`. Returns
+/// the stop flag and the thread, which answers its reconnect count.
+fn trickle(
+    sock: PathBuf,
+    conns: usize,
+    head: &'static [u8],
+    byte: &'static [u8],
+    duration: Duration,
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<usize>) {
+    in_background(move |stop| {
+        let open = || -> Option<UnixStream> {
+            let mut s = UnixStream::connect(&sock).ok()?;
+            s.set_write_timeout(Some(Duration::from_millis(200))).ok()?;
+            s.write_all(head).ok()?;
+            Some(s)
+        };
+        let mut conns: Vec<Option<UnixStream>> = (0..conns).map(|_| open()).collect();
+        let mut reconnects = 0;
+        let deadline = Instant::now() + duration;
+        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+            for c in conns.iter_mut() {
+                let alive = c.as_mut().is_some_and(|s| s.write_all(byte).is_ok());
+                if !alive && reconnects < 20_000 {
+                    reconnects += 1;
+                    *c = open();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        reconnects
+    })
+}
+
 /// Runs `attack` on its own thread until `stop` is set, returning its count.
 fn in_background(
     attack: impl FnOnce(&AtomicBool) -> usize + Send + 'static,
@@ -245,29 +280,13 @@ fn in_background(
 fn slowloris_does_not_lock_out_legitimate_clients() {
     let fx = Fixture::new(|_| {});
     let token = fx.login().unwrap();
-    let sock = fx.sock.clone();
-    let (stop, attacker) = in_background(move |stop| {
-        let open = || -> Option<UnixStream> {
-            let mut s = UnixStream::connect(&sock).ok()?;
-            s.set_write_timeout(Some(Duration::from_millis(200))).ok()?;
-            s.write_all(b"GET /v1/smb/files/ HTTP/1.1\r\nHost: x\r\nX-Slow: ").ok()?;
-            Some(s)
-        };
-        let mut conns: Vec<Option<UnixStream>> = (0..300).map(|_| open()).collect();
-        let mut reconnects = 0;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-            for c in conns.iter_mut() {
-                let alive = c.as_mut().is_some_and(|s| s.write_all(b"a").is_ok());
-                if !alive && reconnects < 20_000 {
-                    reconnects += 1;
-                    *c = open();
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        reconnects
-    });
+    let (stop, attacker) = trickle(
+        fx.sock.clone(),
+        300,
+        b"GET /v1/smb/files/ HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+        b"a",
+        Duration::from_secs(20),
+    );
     std::thread::sleep(Duration::from_millis(500)); // let it fill every slot
     let mut worst = Duration::ZERO;
     let t0 = Instant::now();
@@ -613,32 +632,13 @@ fn burst_of_500_connections() {
 fn slow_login_bodies_do_not_hold_the_slots() {
     let fx = Fixture::new(|_| {});
     let token = fx.login().unwrap();
-    let sock = fx.sock.clone();
-    let (stop, attacker) = in_background(move |stop| {
-        let open = || -> Option<UnixStream> {
-            let mut s = UnixStream::connect(&sock).ok()?;
-            s.set_write_timeout(Some(Duration::from_millis(200))).ok()?;
-            s.write_all(
-                b"POST /v1/session/login HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n{",
-            )
-            .ok()?;
-            Some(s)
-        };
-        let mut conns: Vec<Option<UnixStream>> = (0..200).map(|_| open()).collect();
-        let mut reconnects = 0;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-            for c in conns.iter_mut() {
-                let alive = c.as_mut().is_some_and(|s| s.write_all(b" ").is_ok());
-                if !alive && reconnects < 20_000 {
-                    reconnects += 1;
-                    *c = open();
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        reconnects
-    });
+    let (stop, attacker) = trickle(
+        fx.sock.clone(),
+        200,
+        b"POST /v1/session/login HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n{",
+        b" ",
+        Duration::from_secs(15),
+    );
     std::thread::sleep(Duration::from_millis(500));
     let t0 = Instant::now();
     let mut worst = Duration::ZERO;
