@@ -331,14 +331,10 @@ mod tests {
         assert_eq!(unsafe { super::super::smbh_table_new(1, 0, &mut table) }, smbh_status::Ok);
         // SAFETY: `table` is live.
         let loc = unsafe { &(*table).inner }
-            .open(crate::OpenSpec {
-                file_number: crate::FileNumber(1),
-                path: "/a".into(),
-                owner: "me".into(),
-                access_mask: crate::AccessMask::empty(),
-                share_access: crate::ShareAccess::all(),
-                directory: false,
-            })
+            .open(
+                crate::OpenSpec::new(crate::FileNumber(1), "/a", "me", crate::AccessMask::empty())
+                    .share_access(crate::ShareAccess::all()),
+            )
             .unwrap();
         let dir = std::env::temp_dir().join(format!("smbh-ffi-admin-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -135,8 +135,7 @@ pub unsafe extern "C" fn smbh_open_ex(
             owner: StrArg::Borrowed(owner),
             access_mask: AccessMask::from_bits_retain(p.access_mask),
             share_access: ShareAccess::from_bits_retain(p.share_access),
-            directory: p.directory,
-        };
+            directory: p.directory, tree: None };
         let loc = tri!(table.open_args(&args).map_err(smbh_status::from));
         // SAFETY: non-NULL and aligned (checked), writable by the promise.
         unsafe { location_out.write(loc.0) };

@@ -210,6 +210,9 @@ impl From<OpenError> for smbh_status {
             OpenError::ReservedAccessBits { .. } => smbh_status::ReservedAccessBits,
             OpenError::TableFull { .. } => smbh_status::TableFull,
             OpenError::SharingViolation => smbh_status::SharingViolation,
+            // The C ABI takes no tree connect yet (it comes with the
+            // sessions functions): no C open can fail these ways.
+            OpenError::SessionDeleted | OpenError::TreeDeleted => smbh_status::NotFound,
         }
     }
 }
@@ -558,8 +561,7 @@ pub unsafe extern "C" fn smbh_open(
             owner: StrArg::Borrowed(owner),
             access_mask: AccessMask::from_bits_retain(access_mask),
             share_access: ShareAccess::all(),
-            directory,
-        };
+            directory, tree: None };
         let loc = tri!(table.open_args(&args).map_err(smbh_status::from));
         // SAFETY: `location_out` is non-NULL and aligned (checked), writable
         // by the caller's promise.

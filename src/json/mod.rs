@@ -187,6 +187,7 @@ impl<'de> Deserialize<'de> for FileHandle {
                 owner: Arc::from(hi.owner),
                 path: hi.path.map(Arc::from),
                 directory,
+                num_notify_watches: 0,
             },
         })
     }
