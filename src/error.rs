@@ -85,7 +85,9 @@ impl OpenError {
             OpenError::TableFull { .. } => ntstatus::INSUFFICIENT_RESOURCES,
             OpenError::PathTooLong { .. } => ntstatus::NAME_TOO_LONG,
             OpenError::PathContainsNul => ntstatus::OBJECT_NAME_INVALID,
-            _ => ntstatus::INVALID_PARAMETER,
+            OpenError::OwnerTooLong { .. }
+            | OpenError::OwnerContainsNul
+            | OpenError::ReservedAccessBits { .. } => ntstatus::INVALID_PARAMETER,
         }
     }
 }
