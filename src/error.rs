@@ -97,7 +97,9 @@ impl OpenError {
             OpenError::PathContainsNul => ntstatus::OBJECT_NAME_INVALID,
             OpenError::SessionDeleted => ntstatus::USER_SESSION_DELETED,
             OpenError::TreeDeleted => ntstatus::NETWORK_NAME_DELETED,
-            _ => ntstatus::INVALID_PARAMETER,
+            OpenError::OwnerTooLong { .. }
+            | OpenError::OwnerContainsNul
+            | OpenError::ReservedAccessBits { .. } => ntstatus::INVALID_PARAMETER,
         }
     }
 }

@@ -13,12 +13,7 @@ use smb_handles::{
 };
 
 fn spec(file: u64, owner: &str) -> OpenSpec {
-    OpenSpec::new(
-        FileNumber(file),
-        format!("/share/{file}"),
-        owner,
-        AccessMask::FILE_READ_DATA,
-    )
+    OpenSpec::new(FileNumber(file), format!("/share/{file}"), owner, AccessMask::FILE_READ_DATA)
 }
 
 /// A tiny deterministic generator so the test needs no extra dependency.

@@ -5,9 +5,12 @@ use std::ffi::{c_char, c_void};
 use std::ops::Deref;
 use std::path::PathBuf;
 
+use super::listing::{smbh_handle, smbh_visitor, visit_one};
 use super::panic::ffi_boundary;
+use super::ptr::check_ptr;
+use super::status::smbh_status;
 use super::strings::{into_owned, str_in};
-use super::{check_ptr, smbh_status, smbh_table, smbh_visitor, visit_one};
+use super::table::smbh_table;
 use crate::admin::{self, AdminConfig, AdminServer, Credentials, TlsIdentity};
 use crate::HandleTable;
 
@@ -91,7 +94,7 @@ impl Deref for BorrowedTable {
 
 /// The C callback and its context, called from the endpoint's threads.
 struct ForceClose {
-    f: unsafe extern "C" fn(*mut c_void, *const super::smbh_handle) -> std::ffi::c_int,
+    f: unsafe extern "C" fn(*mut c_void, *const smbh_handle) -> std::ffi::c_int,
     userdata: *mut c_void,
 }
 

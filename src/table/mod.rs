@@ -536,6 +536,33 @@ impl HandleTable {
         }
         results
     }
+
+    /// Closes what a request named, then matches the results back: each
+    /// element of `requested` is a location to close or the reason the
+    /// request named none. The locations are closed in one
+    /// [`close_batch`](Self::close_batch); the answer has one result per
+    /// element, in order: the element's own error, or its close's result.
+    ///
+    /// Written once for every batch close that takes a request: the JSON
+    /// body of `POST /v1/smb/files/close` (in [`close_batch_json`] and the
+    /// admin endpoint) and the C array of `smbh_close_batch`.
+    ///
+    /// [`close_batch_json`]: Self::close_batch_json
+    pub(crate) fn close_requested<E: From<CloseError>>(
+        &self,
+        requested: Vec<Result<Location, E>>,
+    ) -> Vec<Result<FileHandle, E>> {
+        let locations: Vec<Location> =
+            requested.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+        let mut closed = self.close_batch(&locations).into_iter();
+        requested
+            .into_iter()
+            .map(|r| {
+                r?;
+                Ok(closed.next().expect("close_batch gives one result per location")?)
+            })
+            .collect()
+    }
 }
 
 /// The public error for a shard's refusal.
