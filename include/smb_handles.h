@@ -174,6 +174,67 @@
 #define SMBH_SHARE_DELETE 4
 
 /**
+ * `smbh_session_params.domain`: a local user (Qumulo's `LOCAL`).
+ */
+#define SMBH_DOMAIN_LOCAL 0
+
+/**
+ * `ACTIVE_DIRECTORY`.
+ */
+#define SMBH_DOMAIN_ACTIVE_DIRECTORY 1
+
+/**
+ * `WORLD` (a guest).
+ */
+#define SMBH_DOMAIN_WORLD 2
+
+/**
+ * `POSIX_USER`.
+ */
+#define SMBH_DOMAIN_POSIX_USER 3
+
+/**
+ * `POSIX_GROUP`.
+ */
+#define SMBH_DOMAIN_POSIX_GROUP 4
+
+/**
+ * `API_NULL_DOMAIN` (anonymous).
+ */
+#define SMBH_DOMAIN_NULL 5
+
+/**
+ * `smbh_selector.kind`: every handle of the session `id`.
+ */
+#define SMBH_SELECT_SESSION 1
+
+/**
+ * Every handle of the tree connect `id`.
+ */
+#define SMBH_SELECT_TREE 2
+
+/**
+ * Every handle opened through a tree connect to the share named by `text`.
+ */
+#define SMBH_SELECT_SHARE_NAME 3
+
+/**
+ * Every handle of the sessions of the user whose SID or name is `text`.
+ */
+#define SMBH_SELECT_USER 4
+
+/**
+ * Every handle of the sessions from the client address `text` (an IPv4 or
+ * IPv6 address).
+ */
+#define SMBH_SELECT_CLIENT_ADDRESS 5
+
+/**
+ * Every handle whose path is `text` or under it (a folder, recursively).
+ */
+#define SMBH_SELECT_PATH_PREFIX 6
+
+/**
  * The result of every fallible call. `SMBH_STATUS_OK` is 0; any other value
  * means the call changed nothing and wrote no output (except where a
  * function's comment says otherwise). smbh_status_message gives its text.
@@ -583,7 +644,127 @@ typedef struct smbh_open_params {
      * True for a directory handle.
      */
     bool directory;
+    /**
+     * The tree connect the open comes through (from smbh_tree_connect), or
+     * 0 for an open outside any session. Added in 0.2: a caller compiled
+     * with the older, shorter struct passes its smaller `size` and opens
+     * outside sessions.
+     */
+    uint64_t tree;
 } smbh_open_params;
+
+/**
+ * What smbh_session_setup registers. Set `size` to `sizeof(smbh_session_params)`
+ * and zero what you do not use (`memset` or `= {0}`), so fields added later
+ * read as zero.
+ */
+typedef struct smbh_session_params {
+    /**
+     * `sizeof(smbh_session_params)` as the caller was compiled with.
+     */
+    size_t size;
+    /**
+     * The SMB2 SessionId the server gave the client.
+     */
+    uint64_t smb_session_id;
+    /**
+     * The user's SID (UTF-8, `user_sid_len` bytes, at most 1 024, no NUL).
+     */
+    const char *user_sid;
+    /**
+     * Length of `user_sid` in bytes.
+     */
+    size_t user_sid_len;
+    /**
+     * The user's name (same rules).
+     */
+    const char *user_name;
+    /**
+     * Length of `user_name` in bytes.
+     */
+    size_t user_name_len;
+    /**
+     * One of the SMBH_DOMAIN_* values.
+     */
+    uint32_t domain;
+    /**
+     * True when `uid` and `gid` are set.
+     */
+    bool has_posix_ids;
+    /**
+     * The POSIX uid.
+     */
+    uint32_t uid;
+    /**
+     * The POSIX gid.
+     */
+    uint32_t gid;
+    /**
+     * The client's address as text (`"10.0.0.7"`, `"fe80::1"`).
+     */
+    const char *client_address;
+    /**
+     * Length of `client_address` in bytes.
+     */
+    size_t client_address_len;
+    /**
+     * The server address the client connected to, as text; NULL when unknown.
+     */
+    const char *server_address;
+    /**
+     * Length of `server_address` in bytes.
+     */
+    size_t server_address_len;
+    /**
+     * True for a guest session.
+     */
+    bool guest;
+    /**
+     * True when the session encrypts.
+     */
+    bool encrypted;
+    /**
+     * The negotiated dialect (0x0311 for SMB 3.1.1), 0 when unknown.
+     */
+    uint16_t dialect;
+} smbh_session_params;
+
+/**
+ * Handles a logoff, tree disconnect or close by selector closed and
+ * failed to close (closed meanwhile by another caller).
+ */
+typedef struct smbh_close_counts {
+    /**
+     * Handles closed.
+     */
+    size_t closed;
+    /**
+     * Handles found whose close failed.
+     */
+    size_t failed;
+} smbh_close_counts;
+
+/**
+ * Which handles smbh_close_selected closes.
+ */
+typedef struct smbh_selector {
+    /**
+     * One of the SMBH_SELECT_* values.
+     */
+    uint32_t kind;
+    /**
+     * The session or tree id (SMBH_SELECT_SESSION, SMBH_SELECT_TREE).
+     */
+    uint64_t id;
+    /**
+     * The share name, user, address or path (the other kinds; UTF-8).
+     */
+    const char *text;
+    /**
+     * Length of `text` in bytes.
+     */
+    size_t text_len;
+} smbh_selector;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1003,6 +1184,118 @@ smbh_status smbh_rename_file(const struct smbh_table *table,
                              const char *path,
                              size_t path_len,
                              size_t *renamed_out);
+
+/**
+ * Registers a session and writes its id to `*session_out`.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_ARGUMENT (a
+ * `size` smaller than this version's struct or non-zero bytes past it, a
+ * SID or name over 1 024 bytes or with NUL, an unknown domain, an address
+ * that does not parse), SMBH_STATUS_INVALID_UTF8, SMBH_STATUS_TABLE_FULL
+ * (4 194 304 sessions).
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `params` is NULL or points to `params->size`
+ * readable bytes whose strings are readable for their lengths;
+ * `session_out` is NULL or writable.
+ */
+smbh_status smbh_session_setup(const struct smbh_table *table,
+                               const struct smbh_session_params *params,
+                               uint64_t *session_out);
+
+/**
+ * Connects session `session` to a share and writes the tree id to
+ * `*tree_out`.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_SESSION_DELETED (the
+ * session is gone or logging off), SMBH_STATUS_INVALID_ARGUMENT (empty
+ * share name, over 256 bytes or with NUL), SMBH_STATUS_INVALID_UTF8,
+ * SMBH_STATUS_TABLE_FULL.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `share` is NULL or readable for `share_len`
+ * bytes; `tree_out` is NULL or writable.
+ */
+smbh_status smbh_tree_connect(const struct smbh_table *table,
+                              uint64_t session,
+                              const char *share,
+                              size_t share_len,
+                              uint64_t *tree_out);
+
+/**
+ * Records activity on a session (what `time_idle` counts from): one clock
+ * read and a store, cheap enough for every request.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_SESSION_DELETED.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live.
+ */
+smbh_status smbh_touch(const struct smbh_table *table,
+                       uint64_t session);
+
+/**
+ * Disconnects a tree: closes every handle opened through it (locks and
+ * share reservations released, the unlock hook called once per file),
+ * calls `visit` (if not NULL) once per closed handle with no table lock
+ * held (its return value is ignored), and writes the counts to
+ * `*counts_out` (if not NULL). The tree id is stale afterwards.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`), SMBH_STATUS_TREE_DELETED.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `visit` is NULL or safe to call with
+ * `userdata`; `counts_out` is NULL or writable.
+ */
+smbh_status smbh_tree_disconnect(const struct smbh_table *table,
+                                 uint64_t tree,
+                                 smbh_visitor visit,
+                                 void *userdata,
+                                 struct smbh_close_counts *counts_out);
+
+/**
+ * Logs a session off: every tree disconnected and every handle of the
+ * session closed, as smbh_tree_disconnect does for one tree. The session
+ * id and its tree ids are stale afterwards.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`),
+ * SMBH_STATUS_SESSION_DELETED.
+ *
+ * # Safety
+ *
+ * As smbh_tree_disconnect.
+ */
+smbh_status smbh_logoff(const struct smbh_table *table,
+                        uint64_t session,
+                        smbh_visitor visit,
+                        void *userdata,
+                        struct smbh_close_counts *counts_out);
+
+/**
+ * Closes every handle a selector names (sessions and trees stay
+ * connected), in bounded steps; `visit` and `counts_out` as for
+ * smbh_tree_disconnect.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`, `selector`, or `text` for
+ * a kind that needs it), SMBH_STATUS_INVALID_ARGUMENT (unknown kind, an
+ * address that does not parse, an empty path), SMBH_STATUS_INVALID_UTF8,
+ * SMBH_STATUS_SESSION_DELETED, SMBH_STATUS_TREE_DELETED.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `selector` is NULL or readable, its `text`
+ * readable for `text_len` bytes when its kind uses it; `visit` and
+ * `counts_out` as for smbh_tree_disconnect.
+ */
+smbh_status smbh_close_selected(const struct smbh_table *table,
+                                const struct smbh_selector *selector,
+                                smbh_visitor visit,
+                                void *userdata,
+                                struct smbh_close_counts *counts_out);
 
 /**
  * The message of a status: a static, NUL-terminated string, never NULL,

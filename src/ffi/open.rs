@@ -8,7 +8,7 @@ use crate::record::{OpenArgs, StrArg};
 use crate::{AccessMask, FileNumber, HandleTable, Location, ShareAccess};
 
 use super::panic::ffi_boundary;
-use super::ptr::{check_ptr, table_ref, tri};
+use super::ptr::{check_ptr, sized_in, table_ref, tri};
 use super::status::smbh_status;
 use super::strings::{path_in, str_in};
 use super::table::smbh_table;
@@ -61,6 +61,11 @@ pub struct smbh_open_params {
     pub share_access: u32,
     /// True for a directory handle.
     pub directory: bool,
+    /// The tree connect the open comes through (from smbh_tree_connect), or
+    /// 0 for an open outside any session. Added in 0.2: a caller compiled
+    /// with the older, shorter struct passes its smaller `size` and opens
+    /// outside sessions.
+    pub tree: u64,
 }
 
 /// Registers an open and writes its new location to `*location_out`.
@@ -109,6 +114,7 @@ pub unsafe extern "C" fn smbh_open(
             access_mask,
             share_access: ShareAccess::all().bits(),
             directory,
+            tree: 0,
         };
         // SAFETY: the caller's promise on `path` and `owner`.
         let loc = tri!(unsafe { open_params(table, &params) });
@@ -144,22 +150,9 @@ pub unsafe extern "C" fn smbh_open_ex(
         let table = tri!(unsafe { table_ref(table) });
         tri!(check_ptr(params));
         tri!(check_ptr(location_out));
-        // SAFETY: `params` is non-NULL and aligned (checked); its first
-        // field is readable by the caller's promise.
-        let size = unsafe { params.cast::<usize>().read() };
-        let known = size_of::<smbh_open_params>();
-        if size < known || size > isize::MAX as usize {
-            return smbh_status::InvalidArgument;
-        }
-        if size > known {
-            // SAFETY: the caller promises `size` readable bytes.
-            let tail = unsafe { std::slice::from_raw_parts(params.cast::<u8>().add(known), size - known) };
-            if tail.iter().any(|&b| b != 0) {
-                return smbh_status::InvalidArgument;
-            }
-        }
-        // SAFETY: `size >= sizeof(smbh_open_params)` bytes are readable.
-        let p = unsafe { params.read() };
+        // SAFETY: the caller promises `params->size` readable bytes; an
+        // all-zero `smbh_open_params` is valid.
+        let p = tri!(unsafe { sized_in(params, std::mem::offset_of!(smbh_open_params, tree)) });
         if p.share_access & !0x7 != 0 {
             return smbh_status::InvalidArgument;
         }
@@ -192,7 +185,7 @@ unsafe fn open_params(table: &HandleTable, p: &smbh_open_params) -> Result<Locat
         access_mask: AccessMask::from_bits_retain(p.access_mask),
         share_access: ShareAccess::from_bits_retain(p.share_access),
         directory: p.directory,
-        tree: None,
+        tree: (p.tree != 0).then_some(crate::TreeId(p.tree)),
     };
     table.open_args(&args).map_err(smbh_status::from)
 }

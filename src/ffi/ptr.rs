@@ -71,3 +71,45 @@ macro_rules! tri {
     };
 }
 pub(crate) use tri;
+
+/// Reads a C parameter struct whose first field is its `size` as the caller
+/// was compiled with: the first version's size (`oldest`) or this version's
+/// and up are taken (a size between names no version and is refused),
+/// fields past the caller's size read as zero, and bytes past this
+/// version's struct must be zero (a newer caller asking for something this
+/// library cannot do is refused, not ignored).
+///
+/// # Safety
+///
+/// `p` is NULL or points to at least `size` readable bytes, which (up to
+/// `size_of::<T>()`) hold a valid `T` prefix; `T` is valid all-zero.
+pub(crate) unsafe fn sized_in<T: Copy>(p: *const T, oldest: usize) -> Result<T, smbh_status> {
+    check_ptr(p)?;
+    // SAFETY: non-NULL and aligned (checked); its first field is readable
+    // by the caller's promise.
+    let size = unsafe { p.cast::<usize>().read() };
+    let known = size_of::<T>();
+    if (size != oldest && size < known) || size > isize::MAX as usize {
+        return Err(smbh_status::InvalidArgument);
+    }
+    if size > known {
+        // SAFETY: the caller promises `size` readable bytes.
+        let tail = unsafe { std::slice::from_raw_parts(p.cast::<u8>().add(known), size - known) };
+        if tail.iter().any(|&b| b != 0) {
+            return Err(smbh_status::InvalidArgument);
+        }
+    }
+    let mut out = std::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: `min(size, known)` bytes are readable (the promise) and fit
+    // in `out`; the two do not overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            p.cast::<u8>(),
+            out.as_mut_ptr().cast::<u8>(),
+            size.min(known),
+        )
+    };
+    // SAFETY: an all-zero `T` is valid (the caller's promise), and the
+    // bytes copied over it are a valid prefix of a `T` (the same promise).
+    Ok(unsafe { out.assume_init() })
+}
