@@ -26,6 +26,10 @@ const PAGE_LEN: usize = 1 << PAGE_SHIFT;
 const PAGES: usize = 4096;
 /// The most entries a registry holds.
 pub(crate) const MAX_ENTRIES: usize = PAGE_LEN * PAGES;
+/// Ended entries wait until this many others have ended before reuse (as
+/// Linux hands out ids cyclically), so a stale id's entry still says why it
+/// ended for the next 1 024 endings.
+const REUSE_DELAY: usize = 1024;
 
 /// An entry's life: vacant, live, or ending (its handles being closed).
 pub(crate) const VACANT: u32 = 0;
@@ -158,13 +162,12 @@ impl<P> Registry<P> {
     }
 
     /// Why the entry `(generation, index)` names is gone: the ending state
-    /// it had, when the entry was not reused since; [`VACANT`] otherwise.
+    /// it had (also once the entry lives again, until it ends again);
+    /// [`VACANT`] when that is no longer known.
     pub(crate) fn why_gone(&self, generation: u32, index: u32) -> u32 {
         match self.entry(index) {
             Some(e) if e.is(generation) => e.state(),
-            Some(e) if e.is(generation.wrapping_add(1)) && e.state() == VACANT => {
-                e.ended.load(Ordering::SeqCst)
-            }
+            Some(e) if e.is(generation.wrapping_add(1)) => e.ended.load(Ordering::SeqCst),
             _ => VACANT,
         }
     }
@@ -173,7 +176,8 @@ impl<P> Registry<P> {
     /// index, or `None` when the registry is full.
     pub(crate) fn insert(&self, payload: P, parent: u32) -> Option<(u32, u32)> {
         let mut a = self.alloc.lock();
-        let index = match a.free.pop_front() {
+        let reuse = a.free.len() > REUSE_DELAY || a.high as usize >= MAX_ENTRIES;
+        let index = match if reuse { a.free.pop_front() } else { None } {
             Some(i) => i,
             None if (a.high as usize) < MAX_ENTRIES => {
                 let i = a.high;
@@ -184,6 +188,7 @@ impl<P> Registry<P> {
             }
             None => return None,
         };
+
         let e = self.entry(index).expect("allocated");
         *e.payload.lock() = Some(payload);
         e.parent.store(parent, Ordering::Relaxed);
@@ -259,11 +264,22 @@ mod tests {
         assert_eq!(r.remove(i), Some(1));
         assert!(r.find(g, i).is_none());
         assert_eq!(r.why_gone(g, i), ENDING_LOGOFF);
-        // Reuse is first in, first out, with a new generation.
-        let (g2, i2) = r.insert(2, u32::MAX).unwrap();
-        assert_eq!((g2, i2), (g + 1, i));
-        assert_eq!(r.why_gone(g, i), VACANT, "reused: the old id says nothing");
-        assert_eq!(r.live(), 1);
-        assert!(r.entry(5000).is_none());
+        // Reuse waits for REUSE_DELAY other endings, then goes first in,
+        // first out, with a new generation.
+        let (_, i2) = r.insert(2, u32::MAX).unwrap();
+        assert_ne!(i2, i, "not reused at once");
+        // End REUSE_DELAY more entries; the next setup takes the oldest.
+        let mut ended: Vec<u32> = Vec::new();
+        while ended.len() < REUSE_DELAY {
+            let (_, j) = r.insert(3, u32::MAX).unwrap();
+            assert!(j != i, "reused before REUSE_DELAY others ended");
+            assert!(r.entry(j).unwrap().begin_end(ENDING_DISCONNECT));
+            r.remove(j);
+            ended.push(j);
+        }
+        let reused = r.insert(4, u32::MAX);
+        assert_eq!(reused, Some((g + 1, i)), "the oldest ended entry comes back first");
+        assert_eq!(r.why_gone(g, i), ENDING_LOGOFF, "still known while it lives again");
+        assert!(r.entry(1 << 20).is_none());
     }
 }
