@@ -77,7 +77,7 @@ GENERIC_MAP = {GENERIC_READ: 0x120089, GENERIC_WRITE: 0x120116,
 
 STATUS_PENDING = 0x00000103
 
-# (file, final status, seconds) of every polled CREATE, for the summary line.
+# (file, first status, final status, attempts, seconds) of every polled CREATE, for the summary line.
 POLLS = []
 
 
@@ -327,13 +327,17 @@ class Seq:
         connection's opens); only the final answer is recorded."""
         client = self.cl(c)
         t0 = time.monotonic()
+        attempts = 0
         while True:
+            attempts += 1
             status, fid = client.create(self.name, access, share, self.directory)
+            if attempts == 1:
+                first = status
             if status == 0 or poll is None or time.monotonic() - t0 >= poll:
                 break
             time.sleep(0.02)
         if poll is not None:
-            POLLS.append((self.name, status, time.monotonic() - t0))
+            POLLS.append((self.name, first, status, attempts, time.monotonic() - t0))
         op = self.tag({"op": "create", "handle": len(self.handles), "access": access,
                        "share": share, "status": status}, c)
         if self.directory:
@@ -419,7 +423,7 @@ class Seq:
         st = self.cl(c).tree_connect()
         if st == 0:
             raise RuntimeError(f"{self.name}: a TREE_CONNECT succeeded; only refused ones are "
-                               "recorded (the replay has no second tree for a client)")
+                               "recorded (a client keeps its first tree id)")
         self.ops.append({"op": "tree_connect", "client": c, "status": st})
         return st
 
@@ -967,9 +971,9 @@ def main():
     print(f"record.py: {len(sequences)} sequences ({n_directed} directed, "
           f"{len(SESSION_SCENARIOS)} with two clients: {t_sessions:.2f} s), {len(probes)} probes, "
           f"{n_ops} answers in {time.monotonic() - t0:.1f} s", file=sys.stderr)
-    for name, status, secs in POLLS:
-        print(f"record.py: {name}: polled CREATE answered 0x{status:08X} after {secs * 1000:.0f} ms",
-              file=sys.stderr)
+    for name, first, status, attempts, secs in POLLS:
+        print(f"record.py: {name}: polled CREATE answered 0x{status:08X} at attempt {attempts}, "
+              f"after {secs * 1000:.0f} ms (first answer 0x{first:08X})", file=sys.stderr)
 
 
 if __name__ == "__main__":
