@@ -3,11 +3,14 @@
 //! Runs `bash scripts/samba-record.sh OUT SEED COUNT`, which installs Samba
 //! and `smbprotocol` if they are missing, starts a throwaway `smbd` on a
 //! loopback port and records its NTSTATUS for every SMB2 CREATE / LOCK /
-//! unlock / READ / WRITE / CLOSE of 12 directed scenarios and COUNT seeded
-//! random sequences (tests/samba/README.md). Then every sequence is replayed
-//! through a fresh `HandleTable`, one file number per sequence, and the first
-//! answer that differs from smbd's fails the test with the whole sequence,
-//! both answers side by side.
+//! unlock / READ / WRITE / CLOSE (and, in the two-client scenarios,
+//! TREE_DISCONNECT / LOGOFF / TREE_CONNECT and a dropped connection) of 16
+//! directed scenarios and COUNT seeded random sequences
+//! (tests/samba/README.md). Then every sequence is replayed through a fresh
+//! `HandleTable`, one file number per sequence (a session and tree connect
+//! per client where the sequence has clients), and the first answer that
+//! differs from smbd's fails the test with the whole sequence, both answers
+//! side by side.
 //!
 //! When the script fails (Samba cannot be installed, smbd does not start,
 //! not root and no sudo) the test FAILS with the script's message; it never
@@ -26,14 +29,16 @@ use std::process::Command;
 use serde::Deserialize;
 use smb_handles::{
     AccessMask, Config, FileNumber, HandleTable, IoKind, Location, LockElement, LockKind,
-    LockRange, OpenSpec, ShareAccess,
+    LockRange, OpenSpec, SessionId, SessionSpec, ShareAccess, TreeId, User,
 };
 
 /// The recording the test makes by default: reproducible against the same smbd.
 const SEED: u64 = 1;
 const COUNT: usize = 400;
 /// `tests/samba/record.py` writes this many directed scenarios before the random sequences.
-const SCENARIOS: usize = 13;
+const SCENARIOS: usize = 16;
+/// The SID every replayed open and session uses (smbd's client is root).
+const SID: &str = "S-1-5-21-1-2-3-1000";
 
 const STATUS_SUCCESS: u32 = 0;
 const STATUS_SHARING_VIOLATION: u32 = 0xC000_0043;
@@ -43,6 +48,8 @@ const STATUS_RANGE_NOT_LOCKED: u32 = 0xC000_007E;
 const STATUS_INVALID_LOCK_RANGE: u32 = 0xC000_01A1;
 const STATUS_FILE_CLOSED: u32 = 0xC000_0128;
 const STATUS_INVALID_DEVICE_REQUEST: u32 = 0xC000_0010;
+const STATUS_NETWORK_NAME_DELETED: u32 = 0xC000_00C9;
+const STATUS_USER_SESSION_DELETED: u32 = 0xC000_0203;
 
 fn status_name(st: u32) -> String {
     match st {
@@ -54,6 +61,8 @@ fn status_name(st: u32) -> String {
         STATUS_INVALID_LOCK_RANGE => "INVALID_LOCK_RANGE".into(),
         STATUS_FILE_CLOSED => "FILE_CLOSED".into(),
         STATUS_INVALID_DEVICE_REQUEST => "INVALID_DEVICE_REQUEST".into(),
+        STATUS_NETWORK_NAME_DELETED => "NETWORK_NAME_DELETED".into(),
+        STATUS_USER_SESSION_DELETED => "USER_SESSION_DELETED".into(),
         other => format!("0x{other:08X}"),
     }
 }
@@ -81,6 +90,11 @@ struct Sequence {
     name: Option<String>,
     #[serde(default)]
     note: Option<String>,
+    /// Clients with their own connection, session and tree connect; every
+    /// op names its `client`. Absent: one shared client, and opens are
+    /// replayed outside any tree connect (as before sessions were recorded).
+    #[serde(default)]
+    clients: Option<usize>,
     ops: Vec<Op>,
 }
 
@@ -93,10 +107,13 @@ struct Elem {
 }
 
 #[derive(Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
+#[serde(tag = "op", rename_all = "snake_case")]
 enum Op {
     Create {
         handle: usize,
+        /// Which client sent it (multi-client sequences only).
+        #[serde(default)]
+        client: Option<usize>,
         access: u32,
         share: u32,
         status: u32,
@@ -130,17 +147,42 @@ enum Op {
         handle: usize,
         status: u32,
     },
+    /// SMB2 TREE_DISCONNECT of the client's tree.
+    TreeDisconnect {
+        client: usize,
+        status: u32,
+    },
+    /// SMB2 LOGOFF of the client's session (its tree not disconnected first).
+    Logoff {
+        client: usize,
+        status: u32,
+    },
+    /// SMB2 TREE_CONNECT in the client's session (recorded only when refused).
+    TreeConnect {
+        client: usize,
+        status: u32,
+    },
+    /// The client's TCP connection closed without LOGOFF: smbd gives no
+    /// answer; the table's equivalent is a logoff, which must succeed.
+    DropConnection {
+        client: usize,
+    },
 }
 
 impl Op {
-    fn smbd(&self) -> u32 {
+    /// smbd's answer; None for a step smbd does not answer.
+    fn smbd(&self) -> Option<u32> {
         match *self {
             Op::Create { status, .. }
             | Op::Lock { status, .. }
             | Op::Unlock { status, .. }
             | Op::Read { status, .. }
             | Op::Write { status, .. }
-            | Op::Close { status, .. } => status,
+            | Op::Close { status, .. }
+            | Op::TreeDisconnect { status, .. }
+            | Op::Logoff { status, .. }
+            | Op::TreeConnect { status, .. } => Some(status),
+            Op::DropConnection { .. } => None,
         }
     }
 
@@ -152,6 +194,10 @@ impl Op {
             Op::Read { .. } => "read",
             Op::Write { .. } => "write",
             Op::Close { .. } => "close",
+            Op::TreeDisconnect { .. } => "tree_disconnect",
+            Op::Logoff { .. } => "logoff",
+            Op::TreeConnect { .. } => "tree_connect",
+            Op::DropConnection { .. } => "drop_connection",
         }
     }
 
@@ -160,8 +206,12 @@ impl Op {
             format!("({o:#x},{l:#x})")
         }
         match self {
-            Op::Create { handle, access, share, granted, directory, .. } => {
-                let mut s = format!("create h{handle} access=0x{access:08X} share={share}");
+            Op::Create { handle, access, share, granted, directory, client, .. } => {
+                let mut s = match client {
+                    Some(c) => format!("{} ", client_name(*c)),
+                    None => String::new(),
+                };
+                let _ = write!(s, "create h{handle} access=0x{access:08X} share={share}");
                 if *directory {
                     s.push_str(" directory");
                 }
@@ -194,8 +244,24 @@ impl Op {
                 format!("write h{handle} ({offset},{length})")
             }
             Op::Close { handle, .. } => format!("close h{handle}"),
+            Op::TreeDisconnect { client, .. } => {
+                format!("{} tree_disconnect", client_name(*client))
+            }
+            Op::Logoff { client, .. } => format!("{} logoff", client_name(*client)),
+            Op::TreeConnect { client, .. } => format!("{} tree_connect", client_name(*client)),
+            Op::DropConnection { client } => {
+                format!("{} drop_connection (table: logoff)", client_name(*client))
+            }
         }
     }
+}
+
+/// Client 0 is A, 1 is B, …
+fn client_name(c: usize) -> String {
+    u8::try_from(c)
+        .ok()
+        .filter(|&c| c < 26)
+        .map_or_else(|| format!("client{c}"), |c| char::from(b'A' + c).to_string())
 }
 
 // --- recording ----------------------------------------------------------------
@@ -274,13 +340,84 @@ struct Handle {
     /// Locks held through the handle, by this replay's count of the table's answers.
     locks: u32,
     open: bool,
+    /// The client whose tree it was opened in (multi-client sequences).
+    client: Option<usize>,
+}
+
+/// One client of a multi-client sequence: its session and tree connect.
+struct Client {
+    session: SessionId,
+    tree: TreeId,
+}
+
+/// Sets up one session and tree connect per client, as smbd's SESSION_SETUP
+/// and TREE_CONNECT of each connection did.
+fn connect_clients(table: &HandleTable, n: usize) -> Vec<Client> {
+    (0..n)
+        .map(|c| {
+            let spec = SessionSpec::new(
+                0x1000 + c as u64,
+                User::new(SID, "root"),
+                std::net::Ipv4Addr::LOCALHOST.into(),
+            );
+            let session = table.session_setup(spec).expect("session_setup");
+            let tree = table.tree_connect(session, "share").expect("tree_connect");
+            Client { session, tree }
+        })
+        .collect()
+}
+
+/// After client `c`'s tree or session ended with `closed` handles closed:
+/// exactly its open handles were closed (gone from the table, their locks
+/// and share reservations with them).
+fn ended(
+    table: &HandleTable,
+    seq: &Sequence,
+    n: usize,
+    handles: &mut [Handle],
+    c: usize,
+    closed: usize,
+) {
+    let mut expected = 0;
+    for (i, h) in handles.iter_mut().enumerate() {
+        if h.client == Some(c) && h.open {
+            assert!(
+                table.get(h.loc.unwrap()).is_none(),
+                "sequence {} op {n}: h{i} of {} is still open after its tree/session ended",
+                seq.index,
+                client_name(c)
+            );
+            h.open = false;
+            h.locks = 0;
+            expected += 1;
+        }
+    }
+    assert_eq!(
+        closed,
+        expected,
+        "sequence {} op {n}: {} handles closed, {expected} were open in {}",
+        seq.index,
+        closed,
+        client_name(c)
+    );
 }
 
 /// Replays one sequence; on the first difference returns the report.
 fn replay(seq: &Sequence, file: FileNumber) -> Result<usize, String> {
     let table = HandleTable::with_config(Config::default().shards(1).max_handles(64));
     let mut handles: Vec<Handle> = Vec::new();
-    let mut answers: Vec<u32> = Vec::new();
+    let mut answers: Vec<Option<u32>> = Vec::new();
+    let mut clients = connect_clients(&table, seq.clients.unwrap_or(0));
+    let client_of = |clients: &Vec<Client>, c: usize| -> (SessionId, TreeId) {
+        let cl = clients.get(c).unwrap_or_else(|| {
+            panic!(
+                "sequence {}: client {c}, but the sequence has {} clients (bad recording)",
+                seq.index,
+                clients.len()
+            )
+        });
+        (cl.session, cl.tree)
+    };
 
     let loc_of = |handles: &Vec<Handle>, h: usize| -> Location {
         handles.get(h).and_then(|x| x.loc).unwrap_or_else(|| {
@@ -293,25 +430,33 @@ fn replay(seq: &Sequence, file: FileNumber) -> Result<usize, String> {
 
     for (n, op) in seq.ops.iter().enumerate() {
         let ours = match op {
-            Op::Create { handle, access, share, directory, .. } => {
+            Op::Create { handle, access, share, directory, client, .. } => {
                 assert_eq!(
                     *handle,
                     handles.len(),
                     "sequence {}: handles are numbered in order",
                     seq.index
                 );
-                let spec = OpenSpec::new(
+                let mut spec = OpenSpec::new(
                     file,
                     format!("/samba-diff/seq{:05}", seq.index),
-                    "S-1-5-21-1-2-3-1000",
+                    SID,
                     AccessMask::from_bits_retain(*access),
                 )
                 .share_access(ShareAccess::from_bits_retain(*share))
                 .directory(*directory);
+                if let Some(c) = *client {
+                    spec = spec.tree(client_of(&clients, c).1);
+                }
                 let r = table.open(spec);
                 let st = nt!(&r);
-                handles.push(Handle { loc: r.ok(), locks: 0, open: st == STATUS_SUCCESS });
-                st
+                handles.push(Handle {
+                    loc: r.ok(),
+                    locks: 0,
+                    open: st == STATUS_SUCCESS,
+                    client: *client,
+                });
+                Some(st)
             }
             Op::Lock { handle, locks, .. } => {
                 let loc = loc_of(&handles, *handle);
@@ -327,7 +472,7 @@ fn replay(seq: &Sequence, file: FileNumber) -> Result<usize, String> {
                 if st == STATUS_SUCCESS {
                     handles[*handle].locks += els.len() as u32;
                 }
-                st
+                Some(st)
             }
             Op::Unlock { handle, ranges, .. } => {
                 let loc = loc_of(&handles, *handle);
@@ -355,21 +500,53 @@ fn replay(seq: &Sequence, file: FileNumber) -> Result<usize, String> {
                     );
                     h.locks = now;
                 }
-                st
+                Some(st)
             }
             Op::Read { handle, offset, length, .. } => {
-                nt!(table.check_io(loc_of(&handles, *handle), *offset, *length, IoKind::Read))
+                Some(nt!(table.check_io(loc_of(&handles, *handle), *offset, *length, IoKind::Read)))
             }
-            Op::Write { handle, offset, length, .. } => {
-                nt!(table.check_io(loc_of(&handles, *handle), *offset, *length, IoKind::Write))
-            }
+            Op::Write { handle, offset, length, .. } => Some(nt!(table.check_io(
+                loc_of(&handles, *handle),
+                *offset,
+                *length,
+                IoKind::Write
+            ))),
             Op::Close { handle, .. } => {
                 let st = nt!(table.close(loc_of(&handles, *handle)));
                 if st == STATUS_SUCCESS {
                     handles[*handle].open = false;
                     handles[*handle].locks = 0;
                 }
-                st
+                Some(st)
+            }
+            Op::TreeDisconnect { client, .. } => {
+                let r = table.tree_disconnect(client_of(&clients, *client).1);
+                if let Ok(out) = &r {
+                    ended(&table, seq, n, &mut handles, *client, out.closed);
+                }
+                Some(nt!(r))
+            }
+            Op::Logoff { client, .. } => {
+                let r = table.logoff(client_of(&clients, *client).0);
+                if let Ok(out) = &r {
+                    ended(&table, seq, n, &mut handles, *client, out.closed);
+                }
+                Some(nt!(r))
+            }
+            Op::TreeConnect { client, .. } => {
+                let r = table.tree_connect(client_of(&clients, *client).0, "share");
+                if let Ok(tree) = r {
+                    clients[*client].tree = tree;
+                }
+                Some(nt!(r))
+            }
+            Op::DropConnection { client } => {
+                // smbd closes a dropped connection's sessions: a logoff.
+                let out = table.logoff(client_of(&clients, *client).0).unwrap_or_else(|e| {
+                    panic!("sequence {} op {n}: logoff for a dropped connection: {e}", seq.index)
+                });
+                ended(&table, seq, n, &mut handles, *client, out.closed);
+                None
             }
         };
         answers.push(ours);
@@ -396,7 +573,7 @@ fn replay(seq: &Sequence, file: FileNumber) -> Result<usize, String> {
         "sequence {}: every handle was closed, yet the table is not empty",
         seq.index
     );
-    Ok(answers.len())
+    Ok(answers.iter().flatten().count())
 }
 
 fn op_handle(op: &Op) -> Option<usize> {
@@ -407,10 +584,14 @@ fn op_handle(op: &Op) -> Option<usize> {
         | Op::Read { handle, .. }
         | Op::Write { handle, .. }
         | Op::Close { handle, .. } => Some(handle),
+        Op::TreeDisconnect { .. }
+        | Op::Logoff { .. }
+        | Op::TreeConnect { .. }
+        | Op::DropConnection { .. } => None,
     }
 }
 
-fn report(seq: &Sequence, ours: &[u32], failed: usize) -> String {
+fn report(seq: &Sequence, ours: &[Option<u32>], failed: usize) -> String {
     let mut s = format!("sequence {}", seq.index);
     if let Some(name) = &seq.name {
         let _ = write!(s, " ({name}: {})", seq.note.as_deref().unwrap_or(""));
@@ -418,17 +599,28 @@ fn report(seq: &Sequence, ours: &[u32], failed: usize) -> String {
     let _ = writeln!(s, ": first difference at op {failed}");
     let _ = writeln!(s, "   op  {:<70} {:<20} table", "request", "smbd");
     for (n, op) in seq.ops.iter().enumerate() {
-        let table = ours.get(n).map_or_else(|| "-".to_string(), |&st| status_name(st));
+        let table = ours.get(n).copied().flatten().map_or_else(|| "-".to_string(), status_name);
         let mark = if n == failed { "   <-- differs" } else { "" };
         let _ = writeln!(
             s,
             "  {n:>3}  {:<70} {:<20} {table}{mark}",
             op.describe(),
-            status_name(op.smbd())
+            op.smbd().map_or_else(|| "(no answer)".to_string(), status_name)
         );
     }
     s
 }
+
+/// The answers the two-client scenarios must have smbd give.
+const SESSION_ANSWERS: &[(&str, u32)] = &[
+    ("tree_disconnect", STATUS_SUCCESS),
+    ("tree_disconnect", STATUS_NETWORK_NAME_DELETED),
+    ("logoff", STATUS_SUCCESS),
+    ("logoff", STATUS_USER_SESSION_DELETED),
+    ("tree_connect", STATUS_USER_SESSION_DELETED),
+    ("create", STATUS_NETWORK_NAME_DELETED),
+    ("create", STATUS_USER_SESSION_DELETED),
+];
 
 #[test]
 fn table_answers_like_samba() {
@@ -446,10 +638,15 @@ fn table_answers_like_samba() {
 
     // The recording must exercise every answer the table gives; a recorder
     // that broke into all-success would otherwise pass.
+    // (A recording made before the two-client scenarios, replayed through
+    // SAMBA_DIFF_RECORDING, has none of the session answers.)
+    let recorded_here = std::env::var_os("SAMBA_DIFF_RECORDING").is_none();
     let mut seen = std::collections::BTreeMap::<(&str, u32), usize>::new();
     for seq in &rec.sequences {
         for op in &seq.ops {
-            *seen.entry((op.kind(), op.smbd())).or_default() += 1;
+            if let Some(st) = op.smbd() {
+                *seen.entry((op.kind(), st)).or_default() += 1;
+            }
         }
     }
     for (kind, st) in [
@@ -470,12 +667,25 @@ fn table_answers_like_samba() {
         ("write", STATUS_FILE_LOCK_CONFLICT),
         ("close", STATUS_SUCCESS),
         ("close", STATUS_FILE_CLOSED),
-    ] {
+    ]
+    .into_iter()
+    .chain(SESSION_ANSWERS.iter().copied().filter(|_| recorded_here))
+    {
         assert!(
             seen.get(&(kind, st)).copied().unwrap_or(0) > 0,
             "the recording never has smbd answer {kind} with {}: the recorder is broken",
             status_name(st)
         );
+    }
+
+    if recorded_here {
+        let drops = rec
+            .sequences
+            .iter()
+            .flat_map(|s| &s.ops)
+            .filter(|op| matches!(op, Op::DropConnection { .. }))
+            .count();
+        assert!(drops > 0, "the recording has no dropped connection: the recorder is broken");
     }
 
     let mut compared = 0usize;
@@ -496,7 +706,7 @@ fn table_answers_like_samba() {
         rec.sequences.len()
     );
     for ((kind, st), n) in &seen {
-        eprintln!("samba_diff:   {kind:<6} {:<20} {n}", status_name(*st));
+        eprintln!("samba_diff:   {kind:<15} {:<22} {n}", status_name(*st));
     }
     if std::env::var_os("SAMBA_DIFF_RECORDING").is_none() {
         let _ = std::fs::remove_file(&path);

@@ -41,8 +41,8 @@ from smbprotocol.open import (
     SMB2WriteRequest,
 )
 from smbprotocol.query_info import InfoType
-from smbprotocol.session import Session
-from smbprotocol.tree import TreeConnect
+from smbprotocol.session import Session, SMB2Logoff
+from smbprotocol.tree import SMB2TreeConnectRequest, SMB2TreeDisconnect, TreeConnect
 
 FILE_SIZE = 4096
 U64 = (1 << 64) - 1
@@ -77,6 +77,9 @@ GENERIC_MAP = {GENERIC_READ: 0x120089, GENERIC_WRITE: 0x120116,
 
 STATUS_PENDING = 0x00000103
 
+# (file, first status, final status, attempts, seconds) of every polled CREATE, for the summary line.
+POLLS = []
+
 
 def mapped(mask):
     out = mask & 0x0FFFFFFF
@@ -90,21 +93,75 @@ class Client:
     """One connection, session and tree connect; raw SMB2 requests."""
 
     def __init__(self, host, port, user, password, share):
+        self.unc = rf"\\{host}\{share}"
         self.conn = Connection(uuid.uuid4(), host, port)
         self.conn.connect(timeout=10)
         self.session = Session(self.conn, user, password, require_encryption=False)
         self.session.connect()
-        self.tree = TreeConnect(self.session, rf"\\{host}\{share}")
+        self.tree = TreeConnect(self.session, self.unc)
         self.tree.connect(require_secure_negotiate=False)
+        self.dropped = False
 
-    def call(self, req):
-        """Sends one request; returns (ntstatus, response header or None)."""
-        request = self.conn.send(req, self.session.session_id, self.tree.tree_connect_id)
+    def call(self, req, tid=None):
+        """Sends one request; returns (ntstatus, response header or None).
+
+        After this client's TREE_DISCONNECT or LOGOFF the request still goes
+        out with the old ids, so that smbd answers it: smbprotocol refuses to
+        send on a tree it has forgotten while its session is known, so the
+        tree is put back into its table for that one send (after a LOGOFF the
+        session is unknown to smbprotocol and the request goes out unsigned).
+        """
+        tid = self.tree.tree_connect_id if tid is None else tid
+        sid = self.session.session_id
+        trees = self.session.tree_connect_table
+        known = sid in self.conn.session_table
+        put_back = bool(tid) and known and tid not in trees
+        if put_back:
+            trees[tid] = self.tree
+        try:
+            request = self.conn.send(req, sid, tid)
+        finally:
+            if put_back:
+                del trees[tid]
         try:
             resp = self.conn.receive(request, timeout=30)
         except SMBResponseException as e:
             return e.status & 0xFFFFFFFF, None
         return resp["status"].get_value() & 0xFFFFFFFF, resp
+
+    def tree_disconnect(self):
+        """SMB2 TREE_DISCONNECT of this client's tree (raw: the status is smbd's)."""
+        status, _ = self.call(SMB2TreeDisconnect())
+        if status == 0:
+            self.tree._connected = False
+            self.session.tree_connect_table.pop(self.tree.tree_connect_id, None)
+        return status
+
+    def logoff(self):
+        """SMB2 LOGOFF of this client's session, without disconnecting its tree first."""
+        status, _ = self.call(SMB2Logoff(), tid=0)
+        if status == 0:
+            self.session._connected = False
+            self.conn.session_table.pop(self.session.session_id, None)
+        return status
+
+    def tree_connect(self):
+        """A raw SMB2 TREE_CONNECT to the share in this client's session; the
+        new tree id is not used (only refused ones are recorded)."""
+        req = SMB2TreeConnectRequest()
+        req["buffer"] = self.unc.encode("utf-16-le")
+        return self.call(req, tid=0)[0]
+
+    def drop(self):
+        """Closes the TCP connection without TREE_DISCONNECT or LOGOFF."""
+        self.dropped = True
+        self.conn.disconnect(close=False)
+
+    def shutdown(self):
+        """The end of a multi-client sequence: a clean disconnect of what is left."""
+        if not self.dropped:
+            self.dropped = True
+            self.conn.disconnect(close=True)
 
     def create(self, name, access, share, directory=False):
         req = SMB2CreateRequest()
@@ -241,8 +298,11 @@ class Seq:
     """One sequence on one fresh file (or directory): sends requests, records
     answers."""
 
-    def __init__(self, client, share_dir, name, directory=False):
+    def __init__(self, client, share_dir, name, directory=False, clients=None):
         self.client = client
+        # A multi-client sequence: its own Clients (connection, session, tree
+        # each); every op then names its client. None: the shared client.
+        self.clients = clients
         self.name = name
         self.directory = directory
         self.path = os.path.join(share_dir, name)
@@ -254,15 +314,37 @@ class Seq:
         self.ops = []
         self.handles = []  # {"fid", "open", "granted", "locks"}
 
-    def create(self, access, share):
-        status, fid = self.client.create(self.name, access, share, self.directory)
-        op = {"op": "create", "handle": len(self.handles), "access": access, "share": share,
-              "status": status}
+    def cl(self, c):
+        return self.client if self.clients is None else self.clients[c]
+
+    def tag(self, op, c):
+        if self.clients is not None:
+            op["client"] = c
+        return op
+
+    def create(self, access, share, c=0, poll=None):
+        """poll: seconds to retry a refused CREATE for (smbd releasing a dropped
+        connection's opens); only the final answer is recorded."""
+        client = self.cl(c)
+        t0 = time.monotonic()
+        attempts = 0
+        while True:
+            attempts += 1
+            status, fid = client.create(self.name, access, share, self.directory)
+            if attempts == 1:
+                first = status
+            if status == 0 or poll is None or time.monotonic() - t0 >= poll:
+                break
+            time.sleep(0.02)
+        if poll is not None:
+            POLLS.append((self.name, first, status, attempts, time.monotonic() - t0))
+        op = self.tag({"op": "create", "handle": len(self.handles), "access": access,
+                       "share": share, "status": status}, c)
         if self.directory:
             op["directory"] = True
-        h = {"fid": fid, "open": status == 0, "granted": None, "locks": []}
+        h = {"fid": fid, "open": status == 0, "granted": None, "locks": [], "client": c}
         if status == 0:
-            g = self.client.granted_access(fid)
+            g = client.granted_access(fid)
             op["granted"] = g
             h["granted"] = g if g is not None else mapped(access)
         self.handles.append(h)
@@ -275,21 +357,26 @@ class Seq:
             raise RuntimeError(f"{self.name}: request on handle {i}, whose CREATE failed")
         return fid
 
+    def hcl(self, i):
+        return self.cl(self.handles[i]["client"])
+
     def lock(self, i, els):
         """els: [(offset, length, exclusive)]"""
-        st = self.client.lock(self.fid(i), [(o, l, EXCL if x else SHRD) for o, l, x in els])
-        self.ops.append({"op": "lock", "handle": i,
-                         "locks": [{"offset": o, "length": l, "exclusive": x} for o, l, x in els],
-                         "status": st})
+        st = self.hcl(i).lock(self.fid(i), [(o, l, EXCL if x else SHRD) for o, l, x in els])
+        self.ops.append(self.tag({"op": "lock", "handle": i,
+                                  "locks": [{"offset": o, "length": l, "exclusive": x}
+                                            for o, l, x in els],
+                                  "status": st}, self.handles[i]["client"]))
         if st == 0:
             self.handles[i]["locks"].extend((o, l) for o, l, _x in els)
         return st
 
     def unlock(self, i, ranges):
         els = [(o, l, LockFlags.SMB2_LOCKFLAG_UNLOCK) for o, l in ranges]
-        st = self.client.lock(self.fid(i), els)
-        self.ops.append({"op": "unlock", "handle": i,
-                         "ranges": [{"offset": o, "length": l} for o, l in ranges], "status": st})
+        st = self.hcl(i).lock(self.fid(i), els)
+        self.ops.append(self.tag({"op": "unlock", "handle": i,
+                                  "ranges": [{"offset": o, "length": l} for o, l in ranges],
+                                  "status": st}, self.handles[i]["client"]))
         for r in ranges:  # only a source of plausible ranges for the generator
             if r in self.handles[i]["locks"]:
                 self.handles[i]["locks"].remove(r)
@@ -298,23 +385,63 @@ class Seq:
     def io(self, kind, i, offset, length):
         fid = self.fid(i)
         if kind == "read":
-            st = self.client.read(fid, offset, length)
+            st = self.hcl(i).read(fid, offset, length)
         else:
-            st = self.client.write(fid, offset, length)
-        self.ops.append({"op": kind, "handle": i, "offset": offset, "length": length, "status": st})
+            st = self.hcl(i).write(fid, offset, length)
+        self.ops.append(self.tag({"op": kind, "handle": i, "offset": offset, "length": length,
+                                  "status": st}, self.handles[i]["client"]))
         return st
 
     def close(self, i):
-        st = self.client.close(self.fid(i))
-        self.ops.append({"op": "close", "handle": i, "status": st})
+        st = self.hcl(i).close(self.fid(i))
+        self.ops.append(self.tag({"op": "close", "handle": i, "status": st},
+                                 self.handles[i]["client"]))
         self.handles[i]["open"] = False
         return st
+
+    def ended(self, c):
+        """smbd closed client c's handles (its tree, session or connection ended)."""
+        for h in self.handles:
+            if h["client"] == c:
+                h["open"] = False
+
+    def tree_disconnect(self, c):
+        st = self.cl(c).tree_disconnect()
+        self.ops.append({"op": "tree_disconnect", "client": c, "status": st})
+        if st == 0:
+            self.ended(c)
+        return st
+
+    def logoff(self, c):
+        st = self.cl(c).logoff()
+        self.ops.append({"op": "logoff", "client": c, "status": st})
+        if st == 0:
+            self.ended(c)
+        return st
+
+    def tree_connect(self, c):
+        st = self.cl(c).tree_connect()
+        if st == 0:
+            raise RuntimeError(f"{self.name}: a TREE_CONNECT succeeded; only refused ones are "
+                               "recorded (a client keeps its first tree id)")
+        self.ops.append({"op": "tree_connect", "client": c, "status": st})
+        return st
+
+    def drop_connection(self, c):
+        """Closes client c's socket (no LOGOFF). No answer: nothing is recorded but the step."""
+        self.cl(c).drop()
+        self.ops.append({"op": "drop_connection", "client": c})
+        self.ended(c)
 
     def finish(self, **extra):
         for i, h in enumerate(self.handles):
             if h["open"]:
                 self.close(i)
+        for client in self.clients or []:
+            client.shutdown()
         (os.rmdir if self.directory else os.unlink)(self.path)
+        if self.clients is not None:
+            extra["clients"] = len(self.clients)
         return dict(extra, file=self.name, ops=self.ops)
 
 
@@ -624,6 +751,69 @@ SCENARIOS = [sc_lock_refusal_status, sc_range_limits, sc_zero_length, sc_stackin
 ON_DIRECTORY = {sc_directories}
 
 
+# --- directed scenarios with two clients (replayed) ---------------------------
+# Client A and client B each have their own TCP connection, session and tree
+# connect (sequence field "clients": 2, every op names its "client").
+
+A, B = 0, 1
+
+
+def a_holds_b_refused(q):
+    """A: RW denying write, X(0,10). B: a compatible READ open, a refused WRITE
+    open, its read and lock under A's lock refused."""
+    q.create(RW, FILE_SHARE_READ, A)                                # h0
+    q.lock(0, [(0, 10, X)])
+    q.create(FILE_READ_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, B)  # h1
+    q.create(FILE_WRITE_DATA, ALL_SHARE, B)                         # h2: SHARING_VIOLATION
+    q.io("read", 1, 0, 5)                                           # FILE_LOCK_CONFLICT
+    q.lock(1, [(0, 10, X)])                                         # LOCK_NOT_GRANTED
+
+
+def b_goes_through(q, poll=None):
+    """After A's end: B's WRITE open, read and lock succeed; B's own lock then
+    blocks B's other handle, as any lock does."""
+    q.create(FILE_WRITE_DATA, ALL_SHARE, B, poll=poll)              # h3
+    q.io("read", 1, 0, 5)
+    q.lock(1, [(0, 10, X)])
+    q.io("write", 3, 0, 5)                                          # FILE_LOCK_CONFLICT (h1's)
+
+
+def sc_tree_disconnect_releases(q):
+    """Two clients. A's TREE_DISCONNECT closes A's open: B's conflicting open,
+    read and lock go through; then A's CREATE on the disconnected tree and a
+    second TREE_DISCONNECT -> NETWORK_NAME_DELETED."""
+    a_holds_b_refused(q)
+    q.tree_disconnect(A)
+    b_goes_through(q)
+    q.create(FILE_READ_DATA, ALL_SHARE, A)
+    q.tree_disconnect(A)
+
+
+def sc_logoff_releases(q):
+    """Two clients. A's LOGOFF (no TREE_DISCONNECT first) closes A's open: B's
+    conflicting open, read and lock go through; then A's CREATE (old session
+    and tree ids), TREE_CONNECT and a second LOGOFF -> USER_SESSION_DELETED."""
+    a_holds_b_refused(q)
+    q.logoff(A)
+    b_goes_through(q)
+    q.create(FILE_READ_DATA, ALL_SHARE, A)
+    q.tree_connect(A)
+    q.logoff(A)
+
+
+def sc_dropped_connection_releases(q):
+    """Two clients. A's TCP connection is closed without LOGOFF; smbd closes
+    A's (non-durable) open: B's conflicting open (retried for up to 5 s, the
+    final answer recorded), read and lock go through. The table: logoff."""
+    a_holds_b_refused(q)
+    q.drop_connection(A)
+    b_goes_through(q, poll=5.0)
+
+
+SESSION_SCENARIOS = [sc_tree_disconnect_releases, sc_logoff_releases,
+                     sc_dropped_connection_releases]
+
+
 # --- probes (recorded, not replayed: answers the table does not model) -------
 
 def pr_rollback_unlocks_oldest(q):
@@ -694,9 +884,27 @@ def pr_directory_write(q):
     q.io("write", 0, 0, 0)
 
 
+def pr_stale_handles(q):
+    """Requests on a handle whose tree was disconnected (client 0) or whose
+    session logged off (client 1): smbd checks the tree and session before
+    the file id, so these are not FILE_CLOSED."""
+    q.create(RW, ALL_SHARE, 0)
+    q.create(RW, ALL_SHARE, 1)
+    q.lock(0, [(0, 10, X)])
+    q.lock(1, [(20, 10, X)])
+    q.tree_disconnect(0)
+    q.logoff(1)
+    for h in (0, 1):
+        q.lock(h, [(40, 1, X)])
+        q.unlock(h, [(0, 10)])
+        q.io("read", h, 0, 1)
+        q.close(h)
+
+
 PROBES = [pr_rollback_unlocks_oldest, pr_access_checks, pr_eof, pr_bad_lock_requests,
-          pr_directory_write]
+          pr_directory_write, pr_stale_handles]
 ON_DIRECTORY.add(pr_directory_write)
+TWO_CLIENTS = {pr_stale_handles}
 
 
 def main():
@@ -714,19 +922,29 @@ def main():
     args = ap.parse_args()
 
     t0 = time.monotonic()
-    client = Client(args.host, args.port, args.user, args.password, args.share)
+
+    def connect():
+        return Client(args.host, args.port, args.user, args.password, args.share)
+
+    client = connect()
     sequences = []
-    for n, sc in enumerate(SCENARIOS):
-        q = Seq(client, args.share_dir, f"scenario{n:02d}", directory=sc in ON_DIRECTORY)
+    for n, sc in enumerate(SCENARIOS + SESSION_SCENARIOS):
+        clients = [connect(), connect()] if sc in SESSION_SCENARIOS else None
+        if sc is SESSION_SCENARIOS[0]:
+            t_sessions = time.monotonic()
+        q = Seq(client, args.share_dir, f"scenario{n:02d}", directory=sc in ON_DIRECTORY,
+                clients=clients)
         sc(q)
         sequences.append(q.finish(index=len(sequences), name=sc.__name__[3:],
                                   note=" ".join(sc.__doc__.split())))
+    t_sessions = time.monotonic() - t_sessions
     for i in range(args.count):
         rng = random.Random(args.seed * 1_000_003 + i)
         sequences.append(random_sequence(client, rng, len(sequences), args.share_dir))
     probes = []
     for n, pr in enumerate(PROBES):
-        q = Seq(client, args.share_dir, f"probe{n:02d}", directory=pr in ON_DIRECTORY)
+        q = Seq(client, args.share_dir, f"probe{n:02d}", directory=pr in ON_DIRECTORY,
+                clients=[connect(), connect()] if pr in TWO_CLIENTS else None)
         pr(q)
         probes.append(q.finish(name=pr.__name__[3:], note=" ".join(pr.__doc__.split())))
     client.conn.disconnect(True)
@@ -749,8 +967,13 @@ def main():
         f.write("\n")
     os.replace(tmp, args.out)
     n_ops = sum(len(s["ops"]) for s in sequences)
-    print(f"record.py: {len(sequences)} sequences ({len(SCENARIOS)} directed), {len(probes)} probes, {n_ops} answers in "
-          f"{time.monotonic() - t0:.1f} s", file=sys.stderr)
+    n_directed = len(SCENARIOS) + len(SESSION_SCENARIOS)
+    print(f"record.py: {len(sequences)} sequences ({n_directed} directed, "
+          f"{len(SESSION_SCENARIOS)} with two clients: {t_sessions:.2f} s), {len(probes)} probes, "
+          f"{n_ops} answers in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+    for name, first, status, attempts, secs in POLLS:
+        print(f"record.py: {name}: polled CREATE answered 0x{status:08X} at attempt {attempts}, "
+              f"after {secs * 1000:.0f} ms (first answer 0x{first:08X})", file=sys.stderr)
 
 
 if __name__ == "__main__":
