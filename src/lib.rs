@@ -158,7 +158,10 @@ pub use session::{
     SessionQuery, SessionSpec, TreeId, TreeInfo, User,
 };
 pub use share::{map_generic, ShareAccess};
-pub use table::{HandleTable, UnlockHook};
+pub use table::{
+    GrantMode, HandleTable, LockCursor, LockGrant, LockListKind, LockPage, LockQuery,
+    ParseLockCursorError, UnlockHook,
+};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -108,6 +108,15 @@ impl Claim {
         (classes != 0).then(|| Claim { access: classes, denies: !(share.bits() as u8) & 0x7 })
     }
 
+    /// The classes it accesses and the classes it denies, as
+    /// [`ShareAccess`] bits (READ, WRITE, DELETE).
+    pub(crate) fn classes(self) -> (ShareAccess, ShareAccess) {
+        (
+            ShareAccess::from_bits_retain(u32::from(self.access)),
+            ShareAccess::from_bits_retain(u32::from(self.denies)),
+        )
+    }
+
     /// True when two opens' claims conflict (symmetric).
     pub(crate) fn conflicts_with(self, other: Claim) -> bool {
         self.access & other.denies != 0 || other.access & self.denies != 0

@@ -101,7 +101,7 @@ fn one_handle_has_the_exact_shape() {
         v,
         json!({"file_number": "4242",
                "handle_info": {"location": loc.to_string(), "version": 3,
-                               "num_byte_range_locks": 3,
+                               "num_byte_range_locks": 3, "num_notify_watches": "0",
                                "access_mask": ["MS_ACCESS_FILE_READ_DATA", "MS_ACCESS_SYNCHRONIZE"],
                                "owner": "S-1-5-21-1004336348-1177238915-682003330-1104",
                                "path": "/projects/q3/report.xlsx"}})

@@ -117,7 +117,8 @@ fn hash_password(password: &str) -> Result<String, CredentialsError> {
 pub(crate) struct TokenStore {
     lifetime: Duration,
     max: usize,
-    tokens: Mutex<HashMap<String, Instant>>,
+    /// Each token's expiry, and whether it was issued to the read-only user.
+    tokens: Mutex<HashMap<String, (Instant, bool)>>,
 }
 
 impl TokenStore {
@@ -125,36 +126,52 @@ impl TokenStore {
         TokenStore { lifetime, max: max.max(1), tokens: Mutex::new(HashMap::new()) }
     }
 
-    /// A fresh token, or `None` if the system's random source failed.
+    /// A fresh token with every privilege, or `None` if the system's random
+    /// source failed.
     pub(crate) fn issue(&self) -> Option<String> {
+        self.issue_as(false)
+    }
+
+    /// A fresh token that may read but not close.
+    pub(crate) fn issue_read_only(&self) -> Option<String> {
+        self.issue_as(true)
+    }
+
+    fn issue_as(&self, read_only: bool) -> Option<String> {
         let mut raw = [0u8; 32];
         getrandom::getrandom(&mut raw).ok()?;
         let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         let now = Instant::now();
         let expires = now.checked_add(self.lifetime).unwrap_or(now + Duration::from_secs(86_400));
         let mut tokens = self.tokens.lock();
-        tokens.retain(|_, &mut exp| exp > now);
+        tokens.retain(|_, &mut (exp, _)| exp > now);
         while tokens.len() >= self.max {
-            let oldest = tokens.iter().min_by_key(|(_, &exp)| exp).map(|(t, _)| t.clone());
+            let oldest = tokens.iter().min_by_key(|(_, &(exp, _))| exp).map(|(t, _)| t.clone());
             match oldest {
                 Some(t) => tokens.remove(&t),
                 None => break,
             };
         }
-        tokens.insert(token.clone(), expires);
+        tokens.insert(token.clone(), (expires, read_only));
         Some(token)
     }
 
     /// True when `token` was issued here and has not expired.
+    #[cfg(test)]
     pub(crate) fn check(&self, token: &str) -> bool {
+        self.role(token).is_some()
+    }
+
+    /// `Some(read_only)` for a live token, `None` for none.
+    pub(crate) fn role(&self, token: &str) -> Option<bool> {
         let mut tokens = self.tokens.lock();
         match tokens.get(token) {
-            Some(&exp) if exp > Instant::now() => true,
+            Some(&(exp, read_only)) if exp > Instant::now() => Some(read_only),
             Some(_) => {
                 tokens.remove(token);
-                false
+                None
             }
-            None => false,
+            None => None,
         }
     }
 }

@@ -166,6 +166,7 @@ pub struct AdminConfig {
     pub(crate) unix_socket: Option<PathBuf>,
     pub(crate) tcp: Option<(SocketAddr, TlsIdentity)>,
     pub(crate) credentials: Credentials,
+    pub(crate) read_only: Option<Credentials>,
     pub(crate) limits: Limits,
     pub(crate) on_force_close: Option<ForceCloseCallback>,
 }
@@ -189,6 +190,7 @@ impl AdminConfig {
             unix_socket: None,
             tcp: None,
             credentials,
+            read_only: None,
             limits: Limits::default(),
             on_force_close: None,
         }
@@ -208,6 +210,15 @@ impl AdminConfig {
     /// HTTP over TCP is not offered.
     pub fn tls(mut self, addr: SocketAddr, identity: TlsIdentity) -> AdminConfig {
         self.tcp = Some((addr, identity));
+        self
+    }
+
+    /// Adds a second, read-only user: its tokens list handles, sessions and
+    /// locks but every close (`/v1/smb/files/close`,
+    /// `/v1/smb/sessions/close`) is refused with 403, as Qumulo's read-only
+    /// roles are.
+    pub fn read_only_user(mut self, credentials: Credentials) -> AdminConfig {
+        self.read_only = Some(credentials);
         self
     }
 

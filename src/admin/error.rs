@@ -62,6 +62,24 @@ impl ApiError {
         )
     }
 
+    /// 403: the token's user may read but not change anything.
+    pub(crate) fn forbidden() -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "api_permission_denied_error",
+            "The read-only user may not close handles or sessions",
+        )
+    }
+
+    /// 404 in Qumulo's shape for a file the endpoint cannot find.
+    pub(crate) fn no_such_file(what: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "fs_no_such_entry_error",
+            format!("{what}: no open handle names this file"),
+        )
+    }
+
     /// 404 for a path that names no route.
     pub(crate) fn not_found(path: &str) -> Self {
         ApiError::new(

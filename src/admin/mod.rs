@@ -68,9 +68,11 @@ mod config;
 mod drain;
 mod error;
 mod harness;
+mod locks;
 mod query;
 mod routes;
 mod server;
+mod sessions;
 
 pub use auth::Credentials;
 pub use config::{AdminConfig, ForceCloseCallback, Limits, TlsIdentity};

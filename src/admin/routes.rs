@@ -22,8 +22,9 @@ use super::auth::{Credentials, LoginThrottle, Peer, TokenStore};
 use super::config::{AdminConfig, ForceCloseCallback, Limits};
 use super::error::ApiError;
 use super::query::ListRequest;
+use super::{locks, sessions};
 use crate::json::{close_response, parse_close_request};
-use crate::{HandleTable, ListError, RequestError, MAX_REQUEST_BYTES};
+use crate::{HandleTable, ListError, LockListKind, RequestError, MAX_REQUEST_BYTES};
 
 /// The largest login body accepted.
 const MAX_LOGIN_BYTES: usize = 64 << 10;
@@ -31,6 +32,8 @@ const MAX_LOGIN_BYTES: usize = 64 << 10;
 const LOGIN: [&str; 2] = ["/v1/session/login", "/v1/session/login/"];
 const FILES: [&str; 2] = ["/v1/smb/files", "/v1/smb/files/"];
 const CLOSE: [&str; 2] = ["/v1/smb/files/close", "/v1/smb/files/close/"];
+const SESSIONS: [&str; 2] = ["/v1/smb/sessions", "/v1/smb/sessions/"];
+const SESSIONS_CLOSE: [&str; 2] = ["/v1/smb/sessions/close", "/v1/smb/sessions/close/"];
 
 /// The table, however the embedder holds it (`Arc<HandleTable>`,
 /// `&'static HandleTable`, or the C ABI's borrowed pointer).
@@ -40,6 +43,7 @@ pub(crate) type SharedTable = Arc<dyn Deref<Target = HandleTable> + Send + Sync>
 pub(crate) struct State {
     pub(crate) table: SharedTable,
     pub(crate) credentials: Credentials,
+    pub(crate) read_only: Option<Credentials>,
     pub(crate) tokens: TokenStore,
     pub(crate) on_force_close: Option<ForceCloseCallback>,
     pub(crate) login_gate: Arc<Semaphore>,
@@ -58,6 +62,7 @@ impl State {
         State {
             table: Arc::new(table),
             credentials: config.credentials,
+            read_only: config.read_only,
             tokens: TokenStore::new(limits.token_lifetime, limits.max_tokens),
             on_force_close: config.on_force_close,
             login_gate: Arc::new(Semaphore::new(limits.concurrent_logins.max(1))),
@@ -118,10 +123,53 @@ where
         }
         return login(state, req).await;
     }
-    if !authorized(&state.tokens, req.headers()) {
+    let Some(read_only) = authorized(&state.tokens, req.headers()) else {
         return Err(ApiError::unauthenticated());
-    }
+    };
     mark_busy(&req);
+    route_more(state, req, read_only).await
+}
+
+/// The routes but login: the handle, session and lock ones.
+async fn route_more<B>(
+    state: &Arc<State>,
+    req: Request<B>,
+    read_only: bool,
+) -> Result<Resp, ApiError>
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().map(str::to_owned);
+    let method = req.method().clone();
+    let want = |m: Method, allow: &'static str| {
+        if method == m {
+            Ok(())
+        } else {
+            Err(ApiError::method_not_allowed(&method, &path, allow))
+        }
+    };
+    if SESSIONS.contains(&path.as_str()) {
+        want(Method::GET, "GET")?;
+        return sessions::list(state, &path, query.as_deref()).await;
+    }
+    if SESSIONS_CLOSE.contains(&path.as_str()) {
+        want(Method::POST, "POST")?;
+        if read_only {
+            return Err(ApiError::forbidden());
+        }
+        return sessions::close(state, read_body(req, MAX_REQUEST_BYTES).await?).await;
+    }
+    if let Some(rest) = path.strip_prefix("/v1/files/") {
+        let rest = rest.to_owned();
+        return files_route(state, req, &path, &rest, query.as_deref()).await;
+    }
+    if path == "/v1/dns/resolve-ips-to-names" {
+        want(Method::POST, "POST")?;
+        return locks::resolve_ips(&read_body(req, MAX_REQUEST_BYTES).await?);
+    }
+    let path = path.as_str();
     if FILES.contains(&path) {
         if req.method() != Method::GET {
             return Err(ApiError::method_not_allowed(req.method(), path, "GET"));
@@ -132,20 +180,68 @@ where
         if req.method() != Method::POST {
             return Err(ApiError::method_not_allowed(req.method(), path, "POST"));
         }
+        if read_only {
+            return Err(ApiError::forbidden());
+        }
         return close(state, req).await;
     }
     Err(ApiError::not_found(path))
 }
 
-fn authorized(tokens: &TokenStore, headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return false;
+/// `/v1/files/…`: lock listings, attributes, resolve.
+async fn files_route<B>(
+    state: &Arc<State>,
+    req: Request<B>,
+    path: &str,
+    rest: &str,
+    query: Option<&str>,
+) -> Result<Resp, ApiError>
+where
+    B: Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let kind_of = |t: &str| match t {
+        "share-mode" | "share-mode/" => Some(LockListKind::ShareMode),
+        "byte-range" | "byte-range/" => Some(LockListKind::ByteRange),
+        _ => None,
     };
-    match value.trim().split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-            tokens.check(token.trim())
+    let get = |req: &Request<B>| {
+        if req.method() == Method::GET {
+            Ok(())
+        } else {
+            Err(ApiError::method_not_allowed(req.method(), path, "GET"))
         }
-        _ => false,
+    };
+    if rest == "resolve" || rest == "resolve/" {
+        if req.method() != Method::POST {
+            return Err(ApiError::method_not_allowed(req.method(), path, "POST"));
+        }
+        let body = read_body(req, MAX_REQUEST_BYTES).await?;
+        return locks::resolve(state, body).await;
+    }
+    if let Some(kind) = rest.strip_prefix("locks/smb/").and_then(kind_of) {
+        get(&req)?;
+        return locks::list(state, path, None, kind, query).await;
+    }
+    if let Some((file_ref, tail)) = rest.split_once('/') {
+        if let Some(kind) = tail.strip_prefix("locks/smb/").and_then(kind_of) {
+            get(&req)?;
+            return locks::list(state, path, Some(file_ref.to_owned()), kind, query).await;
+        }
+        if tail == "info/attributes" || tail == "info/attributes/" {
+            get(&req)?;
+            return locks::attributes(state, file_ref.to_owned()).await;
+        }
+    }
+    Err(ApiError::not_found(path))
+}
+
+/// `Some(read_only)` for a request with a live bearer token.
+fn authorized(tokens: &TokenStore, headers: &HeaderMap) -> Option<bool> {
+    let value = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())?;
+    match value.trim().split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => tokens.role(token.trim()),
+        _ => None,
     }
 }
 
@@ -182,17 +278,24 @@ where
     let st = state.clone();
     let ok = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        st.credentials.verify(&login.username, &login.password)
+        if st.credentials.verify(&login.username, &login.password) {
+            Some(false)
+        } else if st.read_only.as_ref().is_some_and(|r| r.verify(&login.username, &login.password))
+        {
+            Some(true)
+        } else {
+            None
+        }
     })
     .await
     .map_err(|e| ApiError::internal(format!("login check failed: {e}")))?;
-    if !ok {
+    let Some(read_only) = ok else {
         state.throttle.failed(&peer);
         return Err(ApiError::invalid_credentials());
-    }
+    };
     state.throttle.succeeded(&peer);
-    let token =
-        state.tokens.issue().ok_or_else(|| ApiError::internal("no randomness for a token"))?;
+    let token = if read_only { state.tokens.issue_read_only() } else { state.tokens.issue() };
+    let token = token.ok_or_else(|| ApiError::internal("no randomness for a token"))?;
     let body = serde_json::to_vec(&serde_json::json!({ "bearer_token": token }))
         .map_err(ApiError::internal)?;
     let mut resp = json_response(StatusCode::OK, body);
@@ -283,7 +386,7 @@ where
     }
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> Resp {
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Resp {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

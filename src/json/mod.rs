@@ -2,7 +2,7 @@
 //!
 //! * A [`FileHandle`] serializes as one element of `GET /v1/smb/files`:
 //!   `{"file_number": "4242", "handle_info": {"location": "…", "version": 3,
-//!   "num_byte_range_locks": 2, "access_mask": ["MS_ACCESS_…"], "owner": "…",
+//!   "num_byte_range_locks": 2, "num_notify_watches": "0", "access_mask": ["MS_ACCESS_…"], "owner": "…",
 //!   "path": "…"}}` (`path` left out when not resolved).
 //! * A [`Page`] serializes as `{"file_handles": […], "paging": {"next": …}}`.
 //! * [`HandleTable::close_batch_json`] answers `POST /v1/smb/files/close`.
@@ -28,8 +28,10 @@ use crate::record::{FileHandle, FileNumber, HandleInfo};
 use crate::table::HandleTable;
 
 mod scan;
+mod sessions;
 mod write;
 
+pub use sessions::{auth_id, sessions_to_json};
 pub use write::{listing_to_json, page_to_json};
 
 impl Serialize for Location {
@@ -98,10 +100,12 @@ impl Serialize for Names {
 
 impl Serialize for HandleInfo {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("HandleInfo", 6)?;
+        let mut st = s.serialize_struct("HandleInfo", 7)?;
         st.serialize_field("location", &self.location)?;
         st.serialize_field("version", &self.version)?;
         st.serialize_field("num_byte_range_locks", &self.num_byte_range_locks)?;
+        // A string, as the seed documents it (its sibling above is a number).
+        st.serialize_field("num_notify_watches", &self.num_notify_watches.to_string())?;
         st.serialize_field("access_mask", &Names(self.access_mask, self.directory))?;
         st.serialize_field("owner", &*self.owner)?;
         match &self.path {
@@ -147,10 +151,31 @@ struct HandleInfoWire {
     location: Location,
     version: u64,
     num_byte_range_locks: u32,
+    /// Optional: listings written before it was added have none.
+    #[serde(default, deserialize_with = "notify_count")]
+    num_notify_watches: u32,
     access_mask: Vec<String>,
     owner: String,
     #[serde(default)]
     path: Option<String>,
+}
+
+/// `num_notify_watches`: a decimal string as written (the seed's type), or a
+/// number.
+fn notify_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Count {
+        Number(u32),
+        Text(String),
+    }
+    match Count::deserialize(d)? {
+        Count::Number(n) => Ok(n),
+        Count::Text(t) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+            t.parse().map_err(de::Error::custom)
+        }
+        Count::Text(_) => Err(de::Error::custom("num_notify_watches must be a decimal string")),
+    }
 }
 
 #[derive(Deserialize)]
@@ -187,7 +212,7 @@ impl<'de> Deserialize<'de> for FileHandle {
                 owner: Arc::from(hi.owner),
                 path: hi.path.map(Arc::from),
                 directory,
-                num_notify_watches: 0,
+                num_notify_watches: hi.num_notify_watches,
             },
         })
     }

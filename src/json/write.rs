@@ -119,6 +119,9 @@ fn write_handle(out: &mut Vec<u8>, h: &FileHandle) {
     write_u64(out, hi.version);
     out.extend_from_slice(b",\"num_byte_range_locks\":");
     write_u64(out, u64::from(hi.num_byte_range_locks));
+    out.extend_from_slice(b",\"num_notify_watches\":\"");
+    write_u64(out, u64::from(hi.num_notify_watches));
+    out.push(b'"');
     out.extend_from_slice(b",\"access_mask\":[");
     for (k, name) in hi.access_mask.names(hi.directory).enumerate() {
         if k > 0 {

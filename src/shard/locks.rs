@@ -299,6 +299,17 @@ impl LockSet {
             .min_by_key(|&n| self.nodes[n as usize].seq)
     }
 
+    /// The locks on one handle's list at `head` (newest first): range and
+    /// kind.
+    pub(crate) fn held(&self, head: u32) -> impl Iterator<Item = (Span, LockKind)> + '_ {
+        let mut n = head;
+        std::iter::from_fn(move || {
+            let node = self.nodes.get(n as usize)?;
+            n = node.next;
+            Some((node.span, node.kind))
+        })
+    }
+
     /// Releases every lock on the list at `head`; returns how many.
     pub(crate) fn release_all(&mut self, head: &mut u32) -> u32 {
         let mut n = 0;

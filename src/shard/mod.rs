@@ -18,6 +18,7 @@
 //!   for the file's last close, the index line. Never another handle's slot.
 
 mod files;
+mod grants;
 mod index;
 mod locks;
 mod owners;
@@ -36,6 +37,7 @@ use crate::share::{Claim, ShareAccess};
 
 pub(crate) use files::FileExt;
 use files::Files;
+pub(crate) use grants::{Grant, GrantKind};
 use owners::Owners;
 use slots::{Slot, Slots, FLAG_DIRECTORY, FLAG_LINKED, SHARE_SHIFT};
 use trees::Trees;

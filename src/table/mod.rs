@@ -11,9 +11,13 @@ use crate::shard::{shard_of, Closed, FileExt, Refusal, Shard, NIL};
 use crate::sync::{AtomicUsize, Ordering, RwLock};
 
 mod list;
+mod lock_listing;
 mod locks;
 mod sessions;
 
+pub use lock_listing::{
+    GrantMode, LockCursor, LockGrant, LockListKind, LockPage, LockQuery, ParseLockCursorError,
+};
 pub(crate) use locks::calls_on_this_thread;
 pub use locks::UnlockHook;
 
