@@ -91,6 +91,10 @@ using Location = std::uint64_t;
 using FileNumber = std::uint64_t;
 /** A listing cursor: kStart, or the `next` of the previous page. */
 using Cursor = std::uint64_t;
+/** A session's id (from Table::session_setup). */
+using SessionId = std::uint64_t;
+/** A tree connect's id (from Table::tree_connect). */
+using TreeId = std::uint64_t;
 
 /** The cursor that starts a listing at the beginning. */
 inline constexpr Cursor kCursorStart = SMBH_CURSOR_START;
@@ -449,7 +453,31 @@ struct OpenParams {
     std::uint32_t access_mask = 0;     ///< granted access (smbh::access bits)
     std::uint32_t share_access = share::all;  ///< what other opens may do (smbh::share bits)
     Kind kind = Kind::file;            ///< a file or a directory handle
+    TreeId tree = 0;                   ///< the tree connect it comes through; 0 for none
 };
+
+/** What Table::session_setup registers (smbh_session_params). The views must
+ *  live until the call returns. */
+struct SessionParams {
+    std::uint64_t smb_session_id = 0;       ///< the SMB2 SessionId
+    std::string_view user_sid;               ///< the user's SID
+    std::string_view user_name;              ///< the user's name
+    std::string_view client_address;         ///< "10.0.0.7" or "fe80::1"
+    std::uint32_t domain = SMBH_DOMAIN_LOCAL; ///< one of SMBH_DOMAIN_*
+    bool guest = false;                      ///< a guest session
+    bool encrypted = false;                  ///< the session encrypts
+    std::uint16_t dialect = 0;               ///< 0x0311 for SMB 3.1.1; 0 unknown
+};
+
+/** Which handles Table::close_selected closes (smbh_selector). */
+struct Selector {
+    std::uint32_t kind = SMBH_SELECT_SESSION;  ///< one of SMBH_SELECT_*
+    std::uint64_t id = 0;                      ///< session or tree id (SESSION, TREE)
+    std::string_view text;                     ///< share, user, address or path (the others)
+};
+
+/** How many handles a logoff, tree disconnect or close_selected closed. */
+using CloseCounts = smbh_close_counts;
 
 /** One element of Table::lock: a range and whether it is exclusive. */
 using LockElement = smbh_lock_element;
@@ -594,6 +622,7 @@ public:
         raw.access_mask = p.access_mask;
         raw.share_access = p.share_access;
         raw.directory = p.kind == Kind::directory;
+        raw.tree = p.tree;
         Location loc = 0;
         smbh_status s = smbh_open_ex(t_, &raw, &loc);
         return detail::make_result(s, loc);
@@ -777,6 +806,58 @@ public:
             return Status(s);
         }
         return String(response, len);
+    }
+
+    /** Registers a session (smbh_session_setup) and returns its id. */
+    Result<SessionId> session_setup(const SessionParams &p) const noexcept {
+        smbh_session_params raw{};
+        raw.size = sizeof raw;
+        raw.smb_session_id = p.smb_session_id;
+        raw.user_sid = detail::ptr(p.user_sid);
+        raw.user_sid_len = p.user_sid.size();
+        raw.user_name = detail::ptr(p.user_name);
+        raw.user_name_len = p.user_name.size();
+        raw.domain = p.domain;
+        raw.client_address = detail::ptr(p.client_address);
+        raw.client_address_len = p.client_address.size();
+        raw.guest = p.guest;
+        raw.encrypted = p.encrypted;
+        raw.dialect = p.dialect;
+        SessionId id = 0;
+        smbh_status s = smbh_session_setup(t_, &raw, &id);
+        return detail::make_result(s, id);
+    }
+
+    /** Connects a session to a share (smbh_tree_connect). */
+    Result<TreeId> tree_connect(SessionId session, std::string_view share) const noexcept {
+        TreeId id = 0;
+        smbh_status s = smbh_tree_connect(t_, session, detail::ptr(share), share.size(), &id);
+        return detail::make_result(s, id);
+    }
+
+    /** Records activity on a session (smbh_touch). */
+    Status touch(SessionId session) const noexcept { return Status(smbh_touch(t_, session)); }
+
+    /** Disconnects a tree, closing its handles (smbh_tree_disconnect). */
+    Result<CloseCounts> tree_disconnect(TreeId tree) const noexcept {
+        CloseCounts n{};
+        smbh_status s = smbh_tree_disconnect(t_, tree, nullptr, nullptr, &n);
+        return detail::make_result(s, n);
+    }
+
+    /** Logs a session off, closing every handle of it (smbh_logoff). */
+    Result<CloseCounts> logoff(SessionId session) const noexcept {
+        CloseCounts n{};
+        smbh_status s = smbh_logoff(t_, session, nullptr, nullptr, &n);
+        return detail::make_result(s, n);
+    }
+
+    /** Closes every handle a selector names (smbh_close_selected). */
+    Result<CloseCounts> close_selected(const Selector &sel) const noexcept {
+        smbh_selector raw{sel.kind, sel.id, detail::ptr(sel.text), sel.text.size()};
+        CloseCounts n{};
+        smbh_status s = smbh_close_selected(t_, &raw, nullptr, nullptr, &n);
+        return detail::make_result(s, n);
     }
 
     /** The number of open handles. */

@@ -417,9 +417,41 @@ void temporaries() {
     CHECK(ok == 3 && missing == 1);
 }
 
+// Sessions: an open inside a tree connect, closed by a tree disconnect, a
+// selector and a logoff; stale ids refused.
+void sessions() {
+    smbh::Table t = smbh::Table::create().value();
+    namespace acc = smbh::access;
+    smbh::SessionId s = t.session_setup({7, "S-1-5-21-1", "alice", "10.0.0.7"}).value();
+    smbh::TreeId fin = t.tree_connect(s, "finance").value();
+    smbh::TreeId eng = t.tree_connect(s, "eng").value();
+    CHECK(t.touch(s).ok());
+    smbh::OpenParams in_fin{1, "/fin/q3.ods", "alice", acc::file_read_data};
+    in_fin.tree = fin;
+    smbh::Location a = t.open(in_fin).value();
+    smbh::OpenParams in_eng{2, "/src/a.c", "alice", acc::file_read_data};
+    in_eng.tree = eng;
+    t.open(in_eng).value();
+    t.open(in_eng).value();
+    smbh::CloseCounts n = t.tree_disconnect(fin).value();
+    CHECK(n.closed == 1 && n.failed == 0);
+    CHECK(t.close(a).code() == SMBH_STATUS_NOT_FOUND);
+    CHECK(t.open(in_fin).status().code() == SMBH_STATUS_TREE_DELETED);
+    n = t.close_selected({SMBH_SELECT_PATH_PREFIX, 0, "/src/a.c"}).value();
+    CHECK(n.closed == 2);
+    t.open(in_eng).value();
+    n = t.logoff(s).value();
+    CHECK(n.closed == 1);
+    CHECK(t.logoff(s).status().code() == SMBH_STATUS_SESSION_DELETED);
+    CHECK(t.size().value() == 0);
+    CHECK(t.session_setup({7, "S-1", "x", "not an ip"}).status().code() ==
+          SMBH_STATUS_INVALID_ARGUMENT);
+}
+
 }  // namespace
 
 int main() {
+    sessions();
     construction_and_errors();
     operations();
     temporaries();
