@@ -27,13 +27,21 @@
 
 // The guard types are exported for code that names them; the table may not.
 #[cfg(not(smb_handles_loom))]
+pub(crate) use parking_lot::Mutex;
+#[cfg(not(smb_handles_loom))]
 #[allow(unused_imports)]
 pub(crate) use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 #[cfg(not(smb_handles_loom))]
-pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+#[cfg(not(smb_handles_loom))]
+pub(crate) use std::thread::yield_now;
 
 #[cfg(smb_handles_loom)]
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+#[cfg(smb_handles_loom)]
+pub(crate) use loom::thread::yield_now;
+#[cfg(smb_handles_loom)]
+pub(crate) use loom_rwlock::Mutex;
 #[cfg(smb_handles_loom)]
 #[allow(unused_imports)]
 pub(crate) use loom_rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -63,6 +71,27 @@ mod loom_rwlock {
         #[track_caller]
         pub(crate) fn write(&self) -> RwLockWriteGuard<'_, T> {
             self.0.write().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    /// loom's `Mutex` with `parking_lot`'s signature.
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Mutex<T> {
+            Mutex(loom::sync::Mutex::new(value))
+        }
+
+        /// Exclusive access; poisoning ignored as for [`RwLock`].
+        #[track_caller]
+        pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    }
+
+    impl<T> fmt::Debug for Mutex<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("Mutex").finish_non_exhaustive()
         }
     }
 

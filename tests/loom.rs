@@ -471,3 +471,96 @@ fn paging_walk_against_two_mutators() {
         assert_eq!(t.len(), 4);
     });
 }
+
+/// A session with one tree connect, in a one-shard table.
+fn session_table() -> (HandleTable, smb_handles::SessionId, smb_handles::TreeId) {
+    use smb_handles::{SessionSpec, User};
+    let t = table(1, 8);
+    let ip = std::net::IpAddr::from([10, 0, 0, 7]);
+    let s = t.session_setup(SessionSpec::new(1, User::new("S-1-5-21-1", "alice"), ip)).unwrap();
+    let tree = t.tree_connect(s, "finance").unwrap();
+    (t, s, tree)
+}
+
+/// Issue 16: an open into a tree racing its session's logoff either
+/// completes first (and the logoff closes it) or fails with
+/// `SessionDeleted`; never a handle left in the dead session. The logoff
+/// answers the handles it closed, exactly those.
+#[test]
+fn logoff_against_open_into_its_tree() {
+    check("logoff_against_open_into_its_tree", 4, move || {
+        let (t, s, tree) = session_table();
+        let t = Arc::new(t);
+        let opener = {
+            let t = Arc::clone(&t);
+            thread::spawn(move || t.open(spec(5).tree(tree)))
+        };
+        let out = t.logoff(s).unwrap();
+        let opened = opener.join().unwrap();
+        match opened {
+            Ok(loc) => {
+                assert_eq!(out.closed, 1, "the open finished first: the logoff closed it");
+                assert_eq!(closed_location(&out.results[0]), Some(loc));
+                assert!(t.get(loc).is_none());
+            }
+            Err(e) => {
+                assert_eq!(e, OpenError::SessionDeleted);
+                assert_eq!(out.closed, 0);
+            }
+        }
+        assert_eq!(t.len(), 0, "a handle was left in a logged-off session");
+        assert!(t.session(s).is_none());
+        assert_eq!(t.open(spec(5).tree(tree)), Err(OpenError::SessionDeleted));
+    });
+}
+
+/// A lock racing a logoff of the handle's session: it is granted before the
+/// logoff closes the handle (and released by it) or finds the handle
+/// closed; either way the lock is gone afterwards, and another client can
+/// take the range.
+#[test]
+fn logoff_against_lock_in_its_session() {
+    use smb_handles::{LockElement, LockKind, LockRangeError};
+    check("logoff_against_lock_in_its_session", 4, move || {
+        let (t, s, tree) = session_table();
+        let h = t.open(spec(5).tree(tree)).unwrap();
+        let t = Arc::new(t);
+        let range = [LockElement { offset: 0, length: 10, kind: LockKind::Exclusive }];
+        let locker = {
+            let t = Arc::clone(&t);
+            thread::spawn(move || t.lock(h, &range))
+        };
+        let out = t.logoff(s).unwrap();
+        match locker.join().unwrap() {
+            Ok(n) => assert_eq!(n, 1),
+            Err(e) => assert_eq!(e, LockRangeError::NotFound),
+        }
+        assert_eq!(out.closed, 1);
+        assert_eq!(t.len(), 0);
+        let other = t.open(spec(5)).unwrap();
+        assert_eq!(t.lock(other, &range), Ok(1), "the logged-off session's lock stayed");
+    });
+}
+
+/// A tree disconnect racing a logoff of the tree's session: exactly one of
+/// them ends the tree and closes its handle.
+#[test]
+fn tree_disconnect_against_logoff() {
+    check("tree_disconnect_against_logoff", 4, move || {
+        let (t, s, tree) = session_table();
+        let h = t.open(spec(5).tree(tree)).unwrap();
+        let t = Arc::new(t);
+        let disconnecter = {
+            let t = Arc::clone(&t);
+            thread::spawn(move || t.tree_disconnect(tree))
+        };
+        let logged_off = t.logoff(s).unwrap();
+        let closed = match disconnecter.join().unwrap() {
+            Ok(out) => out.closed + logged_off.closed,
+            Err(_) => logged_off.closed,
+        };
+        assert_eq!(closed, 1, "the handle was closed once");
+        assert!(t.get(h).is_none());
+        assert!(t.tree(tree).is_none());
+    });
+}

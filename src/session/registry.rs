@@ -10,11 +10,10 @@
 //! would pass [`MAX_GENERATION`] is retired.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering};
 
 use crate::location::{FIRST_GENERATION, MAX_GENERATION};
 
@@ -102,6 +101,23 @@ impl<P> Entry<P> {
         self.opens.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// Why an id carrying `generation` no longer names a live entry: the
+    /// entry's ending state while it ends, the one it ended with once it is
+    /// vacant (also after it lives again, until it ends again), [`LIVE`]
+    /// while the id is good, [`VACANT`] when that is no longer known.
+    pub(crate) fn why(&self, generation: u32) -> u32 {
+        if self.is(generation) {
+            match self.state() {
+                VACANT => self.ended.load(Ordering::SeqCst),
+                s => s,
+            }
+        } else if self.is(generation.wrapping_add(1)) {
+            self.ended.load(Ordering::SeqCst)
+        } else {
+            VACANT
+        }
+    }
+
     /// Moves a live entry to an ending state; false when it was not live.
     pub(crate) fn begin_end(&self, why: u32) -> bool {
         self.state.compare_exchange(LIVE, why, Ordering::SeqCst, Ordering::SeqCst).is_ok()
@@ -165,11 +181,7 @@ impl<P> Registry<P> {
     /// it had (also once the entry lives again, until it ends again);
     /// [`VACANT`] when that is no longer known.
     pub(crate) fn why_gone(&self, generation: u32, index: u32) -> u32 {
-        match self.entry(index) {
-            Some(e) if e.is(generation) => e.state(),
-            Some(e) if e.is(generation.wrapping_add(1)) => e.ended.load(Ordering::SeqCst),
-            _ => VACANT,
-        }
+        self.entry(index).map_or(VACANT, |e| e.why(generation))
     }
 
     /// A new live entry holding `payload` under `parent`; its generation and
@@ -192,7 +204,9 @@ impl<P> Registry<P> {
         let e = self.entry(index).expect("allocated");
         *e.payload.lock() = Some(payload);
         e.parent.store(parent, Ordering::Relaxed);
-        e.opens.store(0, Ordering::SeqCst);
+        // `opens` is 0 here, but for a stale open that counted itself in
+        // before the entry ended and has not yet counted itself out: left
+        // alone, the count comes back to the new entry's own.
         e.activity.store(self.now(), Ordering::Relaxed);
         e.state.store(LIVE, Ordering::SeqCst);
         self.live.fetch_add(1, Ordering::Relaxed);
@@ -206,10 +220,11 @@ impl<P> Registry<P> {
         let e = self.entry(index)?;
         let payload = e.payload.lock().take();
         let mut a = self.alloc.lock();
-        let why = e.state.swap(VACANT, Ordering::SeqCst);
+        let why = e.state.load(Ordering::SeqCst);
         e.ended.store(why, Ordering::SeqCst);
         let g = e.generation.load(Ordering::SeqCst);
         e.generation.store(g.wrapping_add(1), Ordering::SeqCst);
+        e.state.store(VACANT, Ordering::SeqCst);
         if g < MAX_GENERATION {
             a.free.push_back(index);
         }

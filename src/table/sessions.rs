@@ -505,12 +505,12 @@ fn same_ip(a: IpAddr, b: IpAddr) -> bool {
 /// shard lock for one open at most, so this is short).
 fn wait_empty<P>(e: &Entry<P>) {
     let mut spins = 0u32;
-    while e.opens.load(std::sync::atomic::Ordering::SeqCst) != 0 {
+    while e.opens.load(crate::sync::Ordering::SeqCst) != 0 {
         spins += 1;
-        if spins < 64 {
+        if spins < 64 && cfg!(not(smb_handles_loom)) {
             std::hint::spin_loop();
         } else {
-            std::thread::yield_now();
+            crate::sync::yield_now();
         }
     }
 }
@@ -526,8 +526,8 @@ fn gone(reg: &Sessions, tree: TreeId) -> OpenError {
 /// Checks, under the open's shard lock, that its tree still admits opens;
 /// the error to answer otherwise.
 pub(crate) fn tree_admits(t: &Entry<TreeRec>, tree: TreeId) -> Result<(), OpenError> {
-    match t.state() {
-        LIVE if t.is(tree.generation()) => Ok(()),
+    match t.why(tree.generation()) {
+        LIVE => Ok(()),
         ENDING_LOGOFF => Err(OpenError::SessionDeleted),
         _ => Err(OpenError::TreeDeleted),
     }
