@@ -19,37 +19,21 @@
 
 mod common;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::{Barrier, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::{
-    Dash, FileArrayPeer, Input, IntrusiveListPeer, MutexHashMap, NaiveShardedSlab, Ours, OursC,
-    Pool, RwSlotMap, Shape, ShardedSlab, SlabFileMap, Table, Via, Workload,
+    big, group, opens, quick_mode, Dash, FileArrayPeer, Input, IntrusiveListPeer, MutexHashMap,
+    NaiveShardedSlab, Ours, OursC, Pool, RwSlotMap, Shape, ShardedSlab, SlabFileMap, Table, Via,
+    Workload,
 };
-use criterion::measurement::WallTime;
-use criterion::{
-    criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput,
-};
+use criterion::{criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use smb_handles::{HandleTable, ListQuery, Page};
 
 /// The small (in-cache) table of the issue.
 const SMALL: usize = 1_000;
-
-/// `BENCH_QUICK=1`: tiny sizes and times, to check that everything runs.
-fn quick_mode() -> bool {
-    std::env::var_os("BENCH_QUICK").is_some_and(|v| v != "0")
-}
-
-/// The large table of the issue: 1 000 000 live handles.
-fn big() -> usize {
-    if quick_mode() {
-        20_000
-    } else {
-        1_000_000
-    }
-}
 
 /// The criterion filter given on the command line, if any (the first
 /// positional argument; the values of criterion's options skipped).
@@ -113,23 +97,6 @@ fn wanted(ops: &[&str], shape: Shape, table: &str) -> bool {
     })
 }
 
-/// One group, named `<op>/<shape>`, with the suite's time budget: 20
-/// samples, 0.3 s warm-up, 1 s measurement (the whole run must fit in 25
-/// minutes on 2 cores).
-fn group<'c>(c: &'c mut Criterion, op: &str, shape: Shape) -> BenchmarkGroup<'c, WallTime> {
-    let mut g = c.benchmark_group(format!("{op}/{}", shape.name()));
-    if quick_mode() {
-        g.warm_up_time(Duration::from_millis(50))
-            .measurement_time(Duration::from_millis(200))
-            .sample_size(10);
-    } else {
-        g.warm_up_time(Duration::from_millis(300))
-            .measurement_time(Duration::from_secs(1))
-            .sample_size(20);
-    }
-    g
-}
-
 /// `close` in a table of 1 000: each batch is a fresh table of 1 000,
 /// closed whole in random order.
 fn close_small<T: Table>(c: &mut Criterion, shape: Shape) {
@@ -180,36 +147,6 @@ fn closes<T: Table>(
     }
     g.finish();
     pool.settle_closed(table, &closed);
-}
-
-/// Batches of 1 000 opens into the big table (the setup first closes 1 000
-/// random handles, so the table keeps its size); `open` makes one.
-fn opens<T: Table>(
-    c: &mut Criterion,
-    table: &T,
-    pool: &mut Pool<T>,
-    op: &str,
-    open: impl Fn(&T, Input) -> T::Key,
-) {
-    const K: usize = 1_000;
-    let opened: RefCell<Vec<T::Key>> = RefCell::new(Vec::new());
-    let n = pool.len();
-    let mut g = group(c, op, pool.work.shape);
-    g.throughput(Throughput::Elements(K as u64));
-    g.bench_with_input(BenchmarkId::new(T::NAME, n), &n, |b, _| {
-        b.iter_batched_ref(
-            || pool.batch_to_open(table, K, &opened),
-            |inputs| {
-                let mut out = opened.borrow_mut();
-                for input in inputs.drain(..) {
-                    out.push(open(table, input));
-                }
-            },
-            BatchSize::LargeInput,
-        )
-    });
-    g.finish();
-    pool.settle_opened(&opened);
 }
 
 /// A C server's open: it hands over its own, freshly allocated path and
@@ -354,7 +291,7 @@ fn suite<T: Table>(c: &mut Criterion, shape: Shape) {
         closes(c, &table, &mut pool, "close", &[(n, 1_000)], common::close_each);
         let sizes = [(100, 100), (10_000, 10_000)];
         closes(c, &table, &mut pool, "close_batch", &sizes, |t, k| t.close_many(k));
-        opens(c, &table, &mut pool, "open", |t, i| t.open(i));
+        opens(c, &table, &mut pool, "open", T::NAME, |t, i| t.open(i));
         get(c, &table, &pool);
         list_walk(c, &table, &pool);
         list_file(c, &table, &pool);
@@ -374,7 +311,7 @@ fn suite_c<T: Table>(c: &mut Criterion, shape: Shape) {
     let table = T::create();
     let n = big();
     let mut pool = Pool::new(&table, Workload::new(shape, n), n, 4, Via::C);
-    opens(c, &table, &mut pool, "c_open", open_c);
+    opens(c, &table, &mut pool, "c_open", T::NAME, open_c);
     let each = |t: &T, keys: &[T::Key]| keys.iter().filter(|&&k| t.close_c(k)).count();
     closes(c, &table, &mut pool, "c_close", &[(n, 1_000)], each);
     let sizes = [(100, 100), (10_000, 10_000)];

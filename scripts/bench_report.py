@@ -8,7 +8,14 @@ Reads every <group>/<function>/<value>/new/estimates.json with its sibling
 benchmark.json; group ids are "<operation>/<shape>". The time per iteration
 is the slope estimate when present, else the mean (median reported beside
 it). Throughput turns it into time per element. Writes one table per
-operation and shape, a targets summary (issue 8), and memory per shape.
+operation and shape, a targets summary (issue 8), memory per shape, and
+the sessions section (issue 16: logoff, opens in a session, close by path
+prefix, with its own targets), between SESSIONS_BEGIN and SESSIONS_END.
+
+With --sessions-only, only the sessions section is written: it replaces the
+one in OUTPUT (or is appended to it), the rest of OUTPUT left as it was
+(scripts/bench.sh does this for BENCH_ONLY=sessions). The section then says
+that it comes from a run of its own.
 Python 3 standard library only.
 """
 import datetime
@@ -58,6 +65,26 @@ ABSOLUTE_TARGETS = [
     ("list_json", 505.0 / 2, "≥ 2× faster than 505 ns/handle"),
     ("close_batch_json", 952.0 / 2, "≥ 2× faster than 952 ns/handle"),
 ]
+# Issue 16 (benches/sessions.rs): the groups of the sessions section.
+SESSION_GROUPS = [
+    ("logoff", "close every handle of one session holding N handles, in a table of 4 such sessions; "
+     "time per handle; value = N. `ours`: `logoff`; `per_session_loop`: the server's own "
+     "`Vec<Location>` per session closed by a loop of `close` (our table, no sessions); "
+     "`owner_scan`: a walk of every open (pages of 1 000) closing the user's, as smbd's close-by-user"),
+    ("session_open", "open into the big table; value = live handles. `ours`: through a tree connect "
+     "(every handle of the table in it); `outside_session`: the same opens without one (what `open` "
+     "measures)"),
+    ("close_prefix", "time per call; value = live handles. `ours`: `close_selected` of a path prefix "
+     "naming a folder of exactly 100 handles; `close_all`: `close_batch` of every handle"),
+]
+# (operation, peer, minimum peer ÷ ours, what the target is).
+SESSION_TARGETS = [
+    ("logoff", "per_session_loop", 2.0, "≥ 2× faster per handle than the per-session loop"),
+    ("session_open", "outside_session", 1 / 1.10, "at most 10 % more than outside a session"),
+    ("close_prefix", "close_all", 100.0, "at most 1 % of closing all"),
+]
+SESSIONS_BEGIN = "<!-- sessions: begin (scripts/bench_report.py) -->"
+SESSIONS_END = "<!-- sessions: end -->"
 
 
 def load(criterion_dir):
@@ -127,11 +154,124 @@ def best(g, value, peers):
     return name, ns
 
 
+def render_group(group, shape, what, g):
+    """The markdown table of group `gid` (every table, every value)."""
+    body = []
+    body.append(f"### {group} — {shape}" if shape else f"### {group}")
+    body.append("")
+    body.append(what + ".")
+    body.append("")
+    values = sorted({v for f in g.values() for v in f}, key=value_key)
+    body.append("| table | " + " | ".join(f"{v}" for v in values) + " |")
+    body.append("|---|" + "---|" * len(values))
+    ours = g.get(OURS, {})
+    others = sorted(set(g) - {OURS} - set(PEERS))  # e.g. check_io_no_locks' `get`
+    for name in [OURS] + PEERS + others:
+        if name not in g:
+            continue
+        cells = []
+        for v in values:
+            r = g[name].get(v)
+            if r is None:
+                cells.append("n/a")
+                continue
+            cell = f"{fmt_ns(r[0])} [{fmt_ns(r[1])}]"
+            if name != OURS and v in ours:
+                cell += f" — **{r[0] / ours[v][0]:.2f}×**"
+            cells.append(cell)
+        body.append(f"| {name} | " + " | ".join(cells) + " |")
+    if ours and any(p in g for p in PEERS):
+        cells = []
+        for v in values:
+            b = best(g, v, PEERS)
+            if b is None or v not in ours:
+                cells.append("")
+                continue
+            cells.append(f"{b[1] / ours[v][0]:.2f}× ({b[0]})")
+        body.append("| **best peer ÷ ours** | " + " | ".join(cells) + " |")
+    body.append("")
+    return body
+
+
+def sessions_section(data, own_run):
+    """The sessions section (issue 16): targets, then one table per group
+    and shape; empty when the run has none of its groups."""
+    summary = []  # (operation, shape, value, peer, ratio, target, ok, note)
+    body = []
+    for group, what in SESSION_GROUPS:
+        for shape, _ in SHAPES:
+            g = data.get(f"{group}/{shape}")
+            if not g:
+                continue
+            body += render_group(group, shape, what, g)
+            ours = g.get(OURS, {})
+            for op, peer, least, text in SESSION_TARGETS:
+                if op != group or peer not in g:
+                    continue
+                for v in sorted(ours, key=value_key):
+                    if v not in g[peer]:
+                        continue
+                    ratio = g[peer][v][0] / ours[v][0]
+                    note = ""
+                    if op == "close_prefix":
+                        note = (f"ours {fmt_ns(ours[v][0])} per call = {ours[v][0] / float(v):.2f} ns "
+                                f"per slot of {v}; {100 / ratio:.1f} % of `{peer}`")
+                    elif op == "session_open":
+                        note = f"ours {100 * (1 / ratio - 1):+.1f} % against `{peer}`"
+                    summary.append((group, shape, v, peer, ratio, text, ratio >= least, note))
+    if not body:
+        return []
+    cores, model = machine()
+    lines = [SESSIONS_BEGIN, "## Sessions (issue 16)", ""]
+    if own_run:
+        lines += [
+            "From a run of `benches/sessions.rs` alone (`BENCH_ONLY=sessions scripts/bench.sh`),",
+            "not the run the sections above come from: compare its ratios with each other,",
+            "not its times with theirs.",
+            "",
+            f"- machine: {cores} cores, {model}; shared with other work",
+            f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+            "",
+        ]
+    lines += [
+        "Ratio = peer ÷ ours, from one run (above 1: ours is faster).",
+        "",
+        "| operation | shape | value | peer | ratio | target | met | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for op, shape, v, peer, r, text, ok, note in summary:
+        lines.append(f"| {op} | {shape} | {v} | {peer} | {r:.2f}× | {text} | "
+                     f"{'yes' if ok else '**no**'} | {note} |")
+    lines.append("")
+    return lines + body + [SESSIONS_END, ""]
+
+
+def splice_sessions(output, section):
+    """Replaces the sessions section of `output` (or appends one)."""
+    old = open(output).read() if os.path.exists(output) else ""
+    if SESSIONS_BEGIN in old and SESSIONS_END in old:
+        head, rest = old.split(SESSIONS_BEGIN, 1)
+        tail = rest.split(SESSIONS_END, 1)[1].lstrip("\n")
+    else:
+        head, tail = old.rstrip("\n") + "\n\n", ""
+    with open(output, "w") as f:
+        f.write(head + "\n".join(section) + tail)
+
+
 def main():
-    criterion_dir = sys.argv[1] if len(sys.argv) > 1 else "target/criterion"
-    memory_json = sys.argv[2] if len(sys.argv) > 2 else "target/bench-memory.json"
-    output = sys.argv[3] if len(sys.argv) > 3 else "BENCHMARKS.md"
+    args = [a for a in sys.argv[1:] if a != "--sessions-only"]
+    sessions_only = len(args) != len(sys.argv) - 1
+    criterion_dir = args[0] if len(args) > 0 else "target/criterion"
+    memory_json = args[1] if len(args) > 1 else "target/bench-memory.json"
+    output = args[2] if len(args) > 2 else "BENCHMARKS.md"
     data = load(criterion_dir)
+    if sessions_only:
+        section = sessions_section(data, own_run=True)
+        if not section:
+            sys.exit(f"{criterion_dir}: no sessions groups (run benches/sessions.rs first)")
+        splice_sessions(output, section)
+        print(f"wrote the sessions section of {output}")
+        return
     cores, model = machine()
     lines = [
         "# Benchmarks",
@@ -165,39 +305,9 @@ def main():
             if gid not in data:
                 continue
             g = data[gid]
-            body.append(f"### {group} — {shape}" if shape else f"### {group}")
-            body.append("")
-            body.append(what + ".")
-            body.append("")
-            values = sorted({v for f in g.values() for v in f}, key=value_key)
-            body.append("| table | " + " | ".join(f"{v}" for v in values) + " |")
-            body.append("|---|" + "---|" * len(values))
+            body += render_group(group, shape, what, g)
             ours = g.get(OURS, {})
-            others = sorted(set(g) - {OURS} - set(PEERS))  # e.g. check_io_no_locks' `get`
-            for name in [OURS] + PEERS + others:
-                if name not in g:
-                    continue
-                cells = []
-                for v in values:
-                    r = g[name].get(v)
-                    if r is None:
-                        cells.append("n/a")
-                        continue
-                    cell = f"{fmt_ns(r[0])} [{fmt_ns(r[1])}]"
-                    if name != OURS and v in ours:
-                        cell += f" — **{r[0] / ours[v][0]:.2f}×**"
-                    cells.append(cell)
-                body.append(f"| {name} | " + " | ".join(cells) + " |")
-            if ours and any(p in g for p in PEERS):
-                cells = []
-                for v in values:
-                    b = best(g, v, PEERS)
-                    if b is None or v not in ours:
-                        cells.append("")
-                        continue
-                    cells.append(f"{b[1] / ours[v][0]:.2f}× ({b[0]})")
-                body.append("| **best peer ÷ ours** | " + " | ".join(cells) + " |")
-            body.append("")
+            values = sorted({v for f in g.values() for v in f}, key=value_key)
             for op, only, target in RATIO_TARGETS:
                 if op != group:
                     continue
@@ -283,6 +393,9 @@ def main():
                          f"{'yes' if ok else '**no**'} |")
         lines.append("")
     lines += ["## Time per operation", ""] + body + mem_lines
+    section = sessions_section(data, own_run=False)
+    if section:
+        lines += [""] + section
     with open(output, "w") as f:
         f.write("\n".join(lines))
     print(f"wrote {output}")

@@ -27,7 +27,10 @@ use std::ffi::{c_int, c_void};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use parking_lot::{Mutex, RwLock};
 use smb_handles::ffi::{self, smbh_handle, smbh_status, smbh_table};
 use smb_handles::{AccessMask, CloseError, Config, FileHandle, FileNumber, HandleTable};
@@ -1291,4 +1294,69 @@ impl<T: Table> Pool<T> {
             opened.clear();
         }
     }
+}
+
+// ---------------------------------------------------------------- criterion
+
+/// `BENCH_QUICK=1`: tiny sizes and times, to check that everything runs.
+pub fn quick_mode() -> bool {
+    std::env::var_os("BENCH_QUICK").is_some_and(|v| v != "0")
+}
+
+/// The large table of the issue: 1 000 000 live handles.
+pub fn big() -> usize {
+    if quick_mode() {
+        20_000
+    } else {
+        1_000_000
+    }
+}
+
+/// One group, named `<op>/<shape>`, with the suite's time budget: 20
+/// samples, 0.3 s warm-up, 1 s measurement (the whole run must fit in 25
+/// minutes on 2 cores).
+pub fn group<'c>(c: &'c mut Criterion, op: &str, shape: Shape) -> BenchmarkGroup<'c, WallTime> {
+    let mut g = c.benchmark_group(format!("{op}/{}", shape.name()));
+    if quick_mode() {
+        g.warm_up_time(Duration::from_millis(50))
+            .measurement_time(Duration::from_millis(200))
+            .sample_size(10);
+    } else {
+        g.warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(1))
+            .sample_size(20);
+    }
+    g
+}
+
+/// Batches of 1 000 opens into the big table (the setup first closes 1 000
+/// random handles, so the table keeps its size); `open` makes one; reported
+/// as `name`.
+pub fn opens<T: Table>(
+    c: &mut Criterion,
+    table: &T,
+    pool: &mut Pool<T>,
+    op: &str,
+    name: &str,
+    open: impl Fn(&T, Input) -> T::Key,
+) {
+    const K: usize = 1_000;
+    let opened: RefCell<Vec<T::Key>> = RefCell::new(Vec::new());
+    let n = pool.len();
+    let mut g = group(c, op, pool.work.shape);
+    g.throughput(Throughput::Elements(K as u64));
+    g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+        b.iter_batched_ref(
+            || pool.batch_to_open(table, K, &opened),
+            |inputs| {
+                let mut out = opened.borrow_mut();
+                for input in inputs.drain(..) {
+                    out.push(open(table, input));
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+    pool.settle_opened(&opened);
 }
