@@ -80,9 +80,10 @@ macro_rules! registry_id {
 }
 
 registry_id!(
-    /// The id of one SMB session in a table (see the [module](self) for its
-    /// layout). Not the SMB2 `SessionId` of the wire, which the session's
-    /// record keeps beside it.
+    /// The id of one SMB session in a table: a 32-bit generation (high
+    /// half) and a registry index (low half), so a logged-off session's id
+    /// never names a later session. Not the SMB2 `SessionId` of the wire,
+    /// which the session's record keeps beside it.
     ///
     /// ```
     /// use smb_handles::SessionId;
