@@ -152,6 +152,7 @@ grep -F "$(grep '^export PATH=' "$qq_block" | sed "s|\$PWD|$PWD|")" "$tmp/qq.err
 step "Admin endpoint: README's qq session, line by line, outputs compared"
 session="$(grep -l '^\$ qq ' "$tmp"/blocks/*.txt | head -n 1)"
 [ -n "$session" ] || fail "README.md has no text block with a qq session"
+trailing() { awk '{ sub(/[ \t]+$/, ""); print }' "$1"; }
 # Splits the session into commands and the output README shows for each.
 awk -v dir="$tmp/session" '
   /^\$ / { n++; f = sprintf("%s/%02d", dir, n); print substr($0, 3) > (f ".cmd"); printf "" > (f ".want"); next }
@@ -159,8 +160,12 @@ awk -v dir="$tmp/session" '
 for c in "$tmp"/session/*.cmd; do
   line="$(cat "$c")"
   echo "\$ $line"
-  bash -c "$line" >"${c%.cmd}.got" 2>&1 || true
-  diff -u "${c%.cmd}.want" "${c%.cmd}.got" || fail "'$line' printed other than README shows (diff above)"
+  # Unbuffered, so stdout and stderr interleave as on a terminal; the
+  # comparison ignores trailing blanks (qq's prompt ends in one).
+  PYTHONUNBUFFERED=1 bash -c "$line" >"${c%.cmd}.got" 2>&1 || true
+  cat "${c%.cmd}.got"
+  diff -u <(trailing "${c%.cmd}.want") <(trailing "${c%.cmd}.got") \
+    || fail "'$line' printed other than README shows (diff above)"
 done
 grep -q '^closed ' "$tmp/server.err" || fail "the server logged no force-close"
 
