@@ -191,11 +191,7 @@ fn main() -> ExitCode {
     eprintln!(
         "admin_server: starting: {} simulated handles{}",
         args.handles.unwrap_or(DEFAULT_HANDLES),
-        if args.tcp.is_some() && args.cert.is_none() {
-            ", a self-signed certificate"
-        } else {
-            ""
-        }
+        if args.tcp.is_some() && args.cert.is_none() { ", a self-signed certificate" } else { "" }
     );
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
