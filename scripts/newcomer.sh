@@ -41,7 +41,10 @@ shared="$(cd "$shared" && pwd)"
 tmp="$(mktemp -d)"
 server_pid=
 cleanup() {
-  if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  if [ -n "$server_pid" ]; then
+    kill -TERM -- "-$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
   if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -57,18 +60,18 @@ fail() {
   echo "FAILED at newcomer step $n ($what): $*" >&2
   exit 1
 }
-# run CMD: one README command line, run from the current folder with bash,
-# echoed first; failing is this step's failure.
+# run CMD: one README command line, echoed, run with bash from the current
+# folder; returns its status.
 run() {
   echo "\$ $1"
-  bash -c "set -eo pipefail; $1" || fail "README's command failed: $1"
+  bash -c "set -eo pipefail; $1"
 }
 # run_block TEXT: README's ```sh block containing TEXT, run with bash -e
-# from the current folder (echoing each command).
+# from the current folder, echoing each command; returns its status.
 run_block() {
   local f
   f="$(sh_block "$1")" || exit 1
-  bash -exo pipefail "$f" || fail "README's block failed (the command above): $(head -n 1 "$f") ..."
+  bash -exo pipefail "$f"
 }
 # cmd PREFIX: README's one sh line starting with PREFIX (fails the step when
 # README has none or several).
@@ -97,29 +100,30 @@ readme_blocks text "$tmp/blocks" txt >/dev/null
 
 step "the demo"
 run "$(cmd 'cargo run --release --example demo')" >"$tmp/demo.out" 2>&1 \
-  || { tail -n 30 "$tmp/demo.out" >&2; fail "the demo"; }
+  || { tail -n 30 "$tmp/demo.out" >&2; fail "README's demo command"; }
 tail -n 3 "$tmp/demo.out"
 
 step "Use from Rust: a fresh crate with README's cargo new and cargo add"
-(cd "$tmp" && run_block 'cargo new handles-demo')
+(cd "$tmp" && run_block 'cargo new handles-demo') || fail "README's cargo new / cargo add block"
 for f in "$tmp"/blocks/*.rs; do
   step "Use from Rust: README's rust block $(basename "$f" .rs) as src/main.rs, cargo run"
   cp "$f" "$tmp/handles-demo/src/main.rs"
-  (cd "$tmp/handles-demo" && CARGO_TARGET_DIR="$shared/handles-demo" run "cargo run")
+  (cd "$tmp/handles-demo" && CARGO_TARGET_DIR="$shared/handles-demo" run "cargo run") \
+    || fail "cargo run of README's rust block $(basename "$f" .rs)"
 done
 
 step "Use from C: install with scripts/install-c.sh"
 run_block 'bash scripts/install-c.sh --prefix=' >"$tmp/install-c.out" 2>&1 \
-  || { tail -n 30 "$tmp/install-c.out" >&2; fail "install-c.sh"; }
+  || { tail -n 30 "$tmp/install-c.out" >&2; fail "README's install-c.sh line"; }
 tail -n 3 "$tmp/install-c.out"
 
 step "Use from C: the example with cc + pkg-config, CMake and make, from the prefix"
-run_block 'cmake -S examples/c' >"$tmp/c.out" 2>&1 || { cat "$tmp/c.out" >&2; fail "the C builds"; }
+run_block 'cmake -S examples/c' >"$tmp/c.out" 2>&1 || { cat "$tmp/c.out" >&2; fail "README's block of the three C builds"; }
 [ "$(grep -c '^closed 2 of 2$' "$tmp/c.out")" = 3 ] || { cat "$tmp/c.out" >&2; fail "three runs of open_files"; }
 echo "three builds ran, each printing 'closed 2 of 2'"
 
 step "Use from C: the example from the tree, without installing"
-run_block 'cc -std=c11 -Wall -Iinclude' >"$tmp/c-tree.out" 2>&1 || { cat "$tmp/c-tree.out" >&2; fail "the tree build"; }
+run_block 'cc -std=c11 -Wall -Iinclude' >"$tmp/c-tree.out" 2>&1 || { cat "$tmp/c-tree.out" >&2; fail "README's block building from the tree"; }
 grep -q '^closed 2 of 2$' "$tmp/c-tree.out" || fail "open_files from the tree"
 
 step "Use from C: nothing untracked in the clone"
@@ -129,7 +133,8 @@ untracked="$(git status --porcelain --untracked-files=all)"
 step "Admin endpoint: the example server, as README starts it"
 server_cmd="$(sed 's/[[:space:]]\{2,\}#.*$//' "$(sh_block '--example admin_server')")"
 echo "\$ $server_cmd"
-bash -c "$server_cmd" >"$tmp/server.out" 2>"$tmp/server.err" &
+# In a session of its own, so cleanup stops cargo and the server together.
+setsid bash -c "$server_cmd" >"$tmp/server.out" 2>"$tmp/server.err" &
 server_pid=$!
 for _ in $(seq 1800); do
   grep -q '^ready' "$tmp/server.out" && break
@@ -170,7 +175,7 @@ done
 grep -q '^closed ' "$tmp/server.err" || fail "the server logged no force-close"
 
 step "Admin endpoint: README's curl block"
-run_block 'curl ' >"$tmp/curl.out" 2>&1 || { cat "$tmp/curl.out" >&2; fail "the curl block"; }
+run_block 'curl ' >"$tmp/curl.out" 2>&1 || { cat "$tmp/curl.out" >&2; fail "README's curl block"; }
 cat "$tmp/curl.out"
 
 step "done"
