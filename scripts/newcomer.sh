@@ -134,6 +134,8 @@ step "Admin endpoint: the example server, as README starts it"
 server_cmd="$(sed 's/[[:space:]]\{2,\}#.*$//' "$(sh_block '--example admin_server')")"
 echo "\$ $server_cmd"
 # In a session of its own, so cleanup stops cargo and the server together.
+: >"$tmp/server.out"
+: >"$tmp/server.err"
 setsid bash -c "$server_cmd" >"$tmp/server.out" 2>"$tmp/server.err" &
 server_pid=$!
 for _ in $(seq 1800); do
