@@ -67,7 +67,8 @@ run() {
   bash -c "set -eo pipefail; $1"
 }
 # run_block TEXT: README's ```sh block containing TEXT, run with bash -e
-# from the current folder, echoing each command; returns its status.
+# from the current folder, echoing each command; returns its status. (bash
+# -e does not stop inside `a && b`: callers also check what the block made.)
 run_block() {
   local f
   f="$(sh_block "$1")" || exit 1
@@ -92,6 +93,9 @@ unset CARGO_TARGET_DIR XDG_CONFIG_HOME PKG_CONFIG_PATH
 
 step "git clone $root"
 git clone --quiet "$root" "$tmp/smb-handles" || fail "git clone"
+# The C builds (README puts them in target/c) are not worth keeping: a CMake
+# cache remembers the clone it was made in.
+rm -rf "$shared/c"
 ln -s "$shared" "$tmp/smb-handles/target"
 cd "$tmp/smb-handles"
 readme_blocks sh "$tmp/blocks" sh >/dev/null
