@@ -25,6 +25,6 @@ fn main() {
         .with_config(config)
         .with_src(crate_dir.join("src").join("lib.rs"))
         .generate()
-        .expect("cbindgen generates the C header from src/ffi.rs");
+        .expect("cbindgen generates the C header from src/ffi/");
     bindings.write_to_file(&out);
 }

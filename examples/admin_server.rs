@@ -107,14 +107,9 @@ fn simulate(table: &HandleTable, n: usize) {
             }
             (false, _) => AccessMask::DELETE | AccessMask::FILE_READ_ATTRIBUTES,
         };
-        let spec = OpenSpec {
-            file_number: FileNumber(1000 + f),
-            path: path.into(),
-            owner: format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1100 + i % 9).into(),
-            access_mask,
-            share_access: smb_handles::ShareAccess::all(),
-            directory,
-        };
+        let owner = format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1100 + i % 9);
+        let spec =
+            OpenSpec::new(FileNumber(1000 + f), path, owner, access_mask).directory(directory);
         let loc = table.open(spec).expect("the example's opens are valid");
         if !directory && i % 4 == 1 {
             let _ = table.adjust_byte_range_locks(loc, (i % 3 + 1) as i64);

@@ -92,20 +92,25 @@
 #define INTEGER_OVERFLOW 3221225621
 
 /**
- * The longest path smbh_open and smbh_rename_file accept, in bytes.
+ * STATUS_USER_SESSION_DELETED: the session was logged off.
  */
-#define SMBH_MAX_PATH_LEN 32767
+#define USER_SESSION_DELETED 3221225987
 
 /**
- * The longest owner smbh_open accepts, in bytes.
+ * STATUS_NETWORK_NAME_DELETED: the tree connect was disconnected.
  */
-#define SMBH_MAX_OWNER_LEN 1024
+#define NETWORK_NAME_DELETED 3221225673
 
 /**
- * The length of a location's text form (16 lowercase hex digits); a buffer
- * for smbh_location_format needs one more byte for the NUL.
+ * The longest share name a tree connect takes, in bytes (MS-SMB2's share
+ * names are at most 80 characters; this allows them in any UTF-8).
  */
-#define SMBH_LOCATION_TEXT_LEN 16
+#define MAX_SHARE_NAME_LEN 256
+
+/**
+ * The largest body smbh_close_batch_json accepts, in bytes (4 MiB).
+ */
+#define SMBH_MAX_REQUEST_BYTES 4194304
 
 /**
  * The `after` cursor that starts a listing at the beginning.
@@ -128,9 +133,10 @@
 #define SMBH_MAX_LIST_LIMIT 10000
 
 /**
- * The largest body smbh_close_batch_json accepts, in bytes (4 MiB).
+ * The length of a location's text form (16 lowercase hex digits); a buffer
+ * for smbh_location_format needs one more byte for the NUL.
  */
-#define SMBH_MAX_REQUEST_BYTES 4194304
+#define SMBH_LOCATION_TEXT_LEN 16
 
 /**
  * smbh_check_io: a read.
@@ -141,6 +147,16 @@
  * smbh_check_io: a write.
  */
 #define SMBH_IO_WRITE 1
+
+/**
+ * The longest path smbh_open and smbh_rename_file accept, in bytes.
+ */
+#define SMBH_MAX_PATH_LEN 32767
+
+/**
+ * The longest owner smbh_open accepts, in bytes.
+ */
+#define SMBH_MAX_OWNER_LEN 1024
 
 /**
  * FILE_SHARE_READ, for smbh_open_params.share_access.
@@ -156,6 +172,67 @@
  * FILE_SHARE_DELETE, for smbh_open_params.share_access.
  */
 #define SMBH_SHARE_DELETE 4
+
+/**
+ * `smbh_session_params.domain`: a local user (Qumulo's `LOCAL`).
+ */
+#define SMBH_DOMAIN_LOCAL 0
+
+/**
+ * `ACTIVE_DIRECTORY`.
+ */
+#define SMBH_DOMAIN_ACTIVE_DIRECTORY 1
+
+/**
+ * `WORLD` (a guest).
+ */
+#define SMBH_DOMAIN_WORLD 2
+
+/**
+ * `POSIX_USER`.
+ */
+#define SMBH_DOMAIN_POSIX_USER 3
+
+/**
+ * `POSIX_GROUP`.
+ */
+#define SMBH_DOMAIN_POSIX_GROUP 4
+
+/**
+ * `API_NULL_DOMAIN` (anonymous).
+ */
+#define SMBH_DOMAIN_NULL 5
+
+/**
+ * `smbh_selector.kind`: every handle of the session `id`.
+ */
+#define SMBH_SELECT_SESSION 1
+
+/**
+ * Every handle of the tree connect `id`.
+ */
+#define SMBH_SELECT_TREE 2
+
+/**
+ * Every handle opened through a tree connect to the share named by `text`.
+ */
+#define SMBH_SELECT_SHARE_NAME 3
+
+/**
+ * Every handle of the sessions of the user whose SID or name is `text`.
+ */
+#define SMBH_SELECT_USER 4
+
+/**
+ * Every handle of the sessions from the client address `text` (an IPv4 or
+ * IPv6 address).
+ */
+#define SMBH_SELECT_CLIENT_ADDRESS 5
+
+/**
+ * Every handle whose path is `text` or under it (a folder, recursively).
+ */
+#define SMBH_SELECT_PATH_PREFIX 6
 
 /**
  * The result of every fallible call. `SMBH_STATUS_OK` is 0; any other value
@@ -275,6 +352,16 @@ enum smbh_status
      * An owner containing a NUL byte.
      */
     SMBH_STATUS_OWNER_CONTAINS_NUL = 23,
+    /**
+     * The session is logged off or logging off, or the session id names
+     * none (NTSTATUS STATUS_USER_SESSION_DELETED).
+     */
+    SMBH_STATUS_SESSION_DELETED = 24,
+    /**
+     * The tree connect is disconnected, or the tree id names none
+     * (STATUS_NETWORK_NAME_DELETED).
+     */
+    SMBH_STATUS_TREE_DELETED = 25,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -357,35 +444,6 @@ typedef struct smbh_handle {
  */
 typedef int (*smbh_visitor)(void *userdata,
                             const struct smbh_handle *handle);
-
-/**
- * What smbh_list and smbh_list_json list.
- */
-typedef struct smbh_list_query {
-    /**
-     * Where to start: SMBH_CURSOR_START, or the `next` cursor of the
-     * previous page. SMBH_CURSOR_DONE gives an empty, final page.
-     */
-    uint64_t after;
-    /**
-     * Page size: 1 to SMBH_MAX_LIST_LIMIT (larger values are lowered to
-     * it); 0 is SMBH_STATUS_INVALID_ARGUMENT.
-     */
-    size_t limit;
-    /**
-     * When true, list only the handles of `file_number` (a one-shard query
-     * whose cost follows that file's handle count).
-     */
-    bool by_file;
-    /**
-     * The file to list when `by_file` is true; ignored otherwise.
-     */
-    uint64_t file_number;
-    /**
-     * When true, include each handle's path.
-     */
-    bool resolve_paths;
-} smbh_list_query;
 
 /**
  * Settings for smbh_admin_start. Zero-initialize it and set what you need;
@@ -479,6 +537,67 @@ typedef void (*smbh_unlock_hook)(void *context,
                                  uint64_t file_number);
 
 /**
+ * What smbh_list and smbh_list_json list.
+ */
+typedef struct smbh_list_query {
+    /**
+     * Where to start: SMBH_CURSOR_START, or the `next` cursor of the
+     * previous page. SMBH_CURSOR_DONE gives an empty, final page.
+     */
+    uint64_t after;
+    /**
+     * Page size: 1 to SMBH_MAX_LIST_LIMIT (larger values are lowered to
+     * it); 0 is SMBH_STATUS_INVALID_ARGUMENT.
+     */
+    size_t limit;
+    /**
+     * When true, list only the handles of `file_number` (a one-shard query
+     * whose cost follows that file's handle count).
+     */
+    bool by_file;
+    /**
+     * The file to list when `by_file` is true; ignored otherwise.
+     */
+    uint64_t file_number;
+    /**
+     * When true, include each handle's path.
+     */
+    bool resolve_paths;
+} smbh_list_query;
+
+/**
+ * One element of an smbh_lock request.
+ */
+typedef struct smbh_lock_element {
+    /**
+     * First byte of the range.
+     */
+    uint64_t offset;
+    /**
+     * Bytes in the range; 0 is allowed.
+     */
+    uint64_t length;
+    /**
+     * True for an exclusive lock, false for a shared one.
+     */
+    bool exclusive;
+} smbh_lock_element;
+
+/**
+ * One element of an smbh_unlock request: the exact range of a lock.
+ */
+typedef struct smbh_lock_range {
+    /**
+     * First byte of the range.
+     */
+    uint64_t offset;
+    /**
+     * Bytes in the range.
+     */
+    uint64_t length;
+} smbh_lock_range;
+
+/**
  * What smbh_open_ex opens. Set `size` to `sizeof(smbh_open_params)`: later
  * versions of the library add fields at the end (session, durable flags,
  * lease key), and a caller built against an older header keeps working,
@@ -525,168 +644,175 @@ typedef struct smbh_open_params {
      * True for a directory handle.
      */
     bool directory;
+    /**
+     * The tree connect the open comes through (from smbh_tree_connect), or
+     * 0 for an open outside any session. Added in 0.2: a caller compiled
+     * with the older, shorter struct passes its smaller `size` and opens
+     * outside sessions.
+     */
+    uint64_t tree;
 } smbh_open_params;
 
 /**
- * One element of an smbh_lock request.
+ * What smbh_session_setup registers. Set `size` to `sizeof(smbh_session_params)`
+ * and zero what you do not use (`memset` or `= {0}`), so fields added later
+ * read as zero.
  */
-typedef struct smbh_lock_element {
+typedef struct smbh_session_params {
     /**
-     * First byte of the range.
+     * `sizeof(smbh_session_params)` as the caller was compiled with.
      */
-    uint64_t offset;
+    size_t size;
     /**
-     * Bytes in the range; 0 is allowed.
+     * The SMB2 SessionId the server gave the client.
      */
-    uint64_t length;
+    uint64_t smb_session_id;
     /**
-     * True for an exclusive lock, false for a shared one.
+     * The user's SID (UTF-8, `user_sid_len` bytes, at most 1 024, no NUL).
      */
-    bool exclusive;
-} smbh_lock_element;
+    const char *user_sid;
+    /**
+     * Length of `user_sid` in bytes.
+     */
+    size_t user_sid_len;
+    /**
+     * The user's name (same rules).
+     */
+    const char *user_name;
+    /**
+     * Length of `user_name` in bytes.
+     */
+    size_t user_name_len;
+    /**
+     * One of the SMBH_DOMAIN_* values.
+     */
+    uint32_t domain;
+    /**
+     * True when `uid` and `gid` are set.
+     */
+    bool has_posix_ids;
+    /**
+     * The POSIX uid.
+     */
+    uint32_t uid;
+    /**
+     * The POSIX gid.
+     */
+    uint32_t gid;
+    /**
+     * The client's address as text (`"10.0.0.7"`, `"fe80::1"`).
+     */
+    const char *client_address;
+    /**
+     * Length of `client_address` in bytes.
+     */
+    size_t client_address_len;
+    /**
+     * The server address the client connected to, as text; NULL when unknown.
+     */
+    const char *server_address;
+    /**
+     * Length of `server_address` in bytes.
+     */
+    size_t server_address_len;
+    /**
+     * True for a guest session.
+     */
+    bool guest;
+    /**
+     * True when the session encrypts.
+     */
+    bool encrypted;
+    /**
+     * The negotiated dialect (0x0311 for SMB 3.1.1), 0 when unknown.
+     */
+    uint16_t dialect;
+} smbh_session_params;
 
 /**
- * One element of an smbh_unlock request: the exact range of a lock.
+ * Handles a logoff, tree disconnect or close by selector closed and
+ * failed to close (closed meanwhile by another caller).
  */
-typedef struct smbh_lock_range {
+typedef struct smbh_close_counts {
     /**
-     * First byte of the range.
+     * Handles closed.
      */
-    uint64_t offset;
+    size_t closed;
     /**
-     * Bytes in the range.
+     * Handles found whose close failed.
      */
-    uint64_t length;
-} smbh_lock_range;
+    size_t failed;
+} smbh_close_counts;
+
+/**
+ * Which handles smbh_close_selected closes.
+ */
+typedef struct smbh_selector {
+    /**
+     * One of the SMBH_SELECT_* values.
+     */
+    uint32_t kind;
+    /**
+     * The session or tree id (SMBH_SELECT_SESSION, SMBH_SELECT_TREE).
+     */
+    uint64_t id;
+    /**
+     * The share name, user, address or path (the other kinds; UTF-8).
+     */
+    const char *text;
+    /**
+     * Length of `text` in bytes.
+     */
+    size_t text_len;
+} smbh_selector;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
- * Makes a table and writes it to `*table_out`.
+ * Starts the admin endpoint (Qumulo's /v1/smb/files REST API, for the
+ * vendor's `qq` CLI) for `table` on its own thread, and writes a handle to
+ * `*admin_out` once every configured listener accepts connections.
  *
- * `shards`: the number of shards (locks), 1 to 256; 0 picks a size for this
- * machine. `max_handles`: the most handles open at once (smbh_open then
- * fails with SMBH_STATUS_TABLE_FULL), at most 16777216 (one shard's slots:
- * a file's handles all live in one shard); 0 means 16777216.
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`, `config`, `admin_out` or
+ * `config->username` NULL), SMBH_STATUS_INVALID_UTF8 (a string field),
+ * SMBH_STATUS_INVALID_ARGUMENT (no transport, a bad address, a bad
+ * certificate or key, not exactly one of password and password_hash, a
+ * field too long, or a listener that cannot be bound, for example an
+ * address in use). On failure nothing is left running or bound, and when
+ * `error_message_out` is not NULL an owned, NUL-terminated message saying
+ * why is written to it (free it with smbh_string_free); it is untouched on
+ * success.
  *
- * Statuses: SMBH_STATUS_NULL_PARAMETER when `table_out` is NULL,
- * SMBH_STATUS_INVALID_ARGUMENT when `shards` is above 256 or `max_handles`
- * above 16777216.
- *
- * Ownership: the caller owns the table and frees it with smbh_table_free.
+ * Ownership: the caller owns the handle and must pass it to
+ * smbh_admin_stop, before freeing `table`: the table must outlive it.
  *
  * # Safety
  *
- * `table_out` is NULL or valid for writing one pointer.
+ * `table` is NULL or live until smbh_admin_stop returns; `config` is NULL
+ * or readable, with every string field NULL or readable for its length;
+ * `on_force_close` and `userdata` are safe to use from other threads;
+ * `admin_out` and `error_message_out` are NULL or writable.
  */
-smbh_status smbh_table_new(size_t shards,
-                           size_t max_handles,
-                           struct smbh_table **table_out);
+smbh_status smbh_admin_start(const struct smbh_table *table,
+                             const struct smbh_admin_config *config,
+                             struct smbh_admin **admin_out,
+                             char **error_message_out);
 
 /**
- * Frees a table made by smbh_table_new, with every handle still in it.
- * NULL is a no-op. No other call may use the table during or after this
- * one.
+ * Stops an endpoint from smbh_admin_start and frees it: no new
+ * connections, requests in flight get up to 5 seconds to finish, the Unix
+ * socket file is removed, and its thread has ended when this returns. A
+ * close already under way finishes first, so every `on_force_close` call it
+ * owes has returned before this does.
+ * NULL is a no-op. Do not call it from inside `on_force_close`.
  *
  * # Safety
  *
- * `table` is NULL or a pointer from smbh_table_new that has not been freed
- * and that no other thread is using.
+ * `admin` is NULL or a handle from smbh_admin_start not yet stopped.
  */
-void smbh_table_free(struct smbh_table *table);
-
-/**
- * Registers an open and writes its new location to `*location_out`.
- *
- * `path` (`path_len` bytes, at most SMBH_MAX_PATH_LEN) and `owner`
- * (`owner_len` bytes, at most SMBH_MAX_OWNER_LEN) are UTF-8 without NUL
- * bytes and need not be NUL-terminated; the table keeps its own copies.
- * `access_mask` holds MS-DTYP ACCESS_MASK bits; `directory` picks the
- * directory names of aliased bits in JSON. The new handle has version 1 and
- * no byte-range locks.
- *
- * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`, `path`, `owner` or
- * `location_out` NULL, even with a zero length), SMBH_STATUS_INVALID_UTF8,
- * SMBH_STATUS_PATH_TOO_LONG, SMBH_STATUS_OWNER_TOO_LONG,
- * SMBH_STATUS_CONTAINS_NUL, SMBH_STATUS_RESERVED_ACCESS_BITS,
- * SMBH_STATUS_TABLE_FULL. On any of them the table is unchanged.
- *
- * # Safety
- *
- * `table` is NULL or live; `path` and `owner` are NULL or readable for
- * their lengths (lengths above the limits are refused before any read);
- * `location_out` is NULL or writable.
- */
-smbh_status smbh_open(const struct smbh_table *table,
-                      uint64_t file_number,
-                      const char *path,
-                      size_t path_len,
-                      const char *owner,
-                      size_t owner_len,
-                      uint32_t access_mask,
-                      bool directory,
-                      uint64_t *location_out);
-
-/**
- * Looks up one handle and calls `visit` once with a snapshot of it (path
- * included), borrowed for the duration of that call. The visitor's return
- * value is ignored. No table lock is held while it runs.
- *
- * Statuses: SMBH_STATUS_NULL_PARAMETER (`table` or `visit` NULL; `userdata`
- * may be NULL), SMBH_STATUS_INVALID_LOCATION (0 or UINT64_MAX),
- * SMBH_STATUS_NOT_FOUND (closed, stale or foreign location; `visit` is not
- * called).
- *
- * # Safety
- *
- * `table` is NULL or live; `visit` is safe to call with `userdata`.
- */
-smbh_status smbh_get(const struct smbh_table *table,
-                     uint64_t location,
-                     smbh_visitor visit,
-                     void *userdata);
-
-/**
- * Adds `delta` to a handle's byte-range lock count and writes the new count
- * to `*count_out`. A non-zero change bumps the handle's version.
- *
- * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_LOCATION,
- * SMBH_STATUS_NOT_FOUND, SMBH_STATUS_LOCK_COUNT_OUT_OF_RANGE (the count
- * would go below 0 or past UINT32_MAX; it is unchanged).
- *
- * # Safety
- *
- * `table` is NULL or live; `count_out` is NULL or writable.
- */
-smbh_status smbh_adjust_byte_range_locks(const struct smbh_table *table,
-                                         uint64_t location,
-                                         int64_t delta,
-                                         uint32_t *count_out);
-
-/**
- * Sets the path of every open handle of `file_number` (bumping each one's
- * version) and writes how many were renamed to `*renamed_out` (0 when the
- * file has no open handle).
- *
- * `path` is `path_len` bytes of UTF-8, at most SMBH_MAX_PATH_LEN, without
- * NUL bytes, not necessarily NUL-terminated.
- *
- * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_UTF8,
- * SMBH_STATUS_PATH_TOO_LONG, SMBH_STATUS_CONTAINS_NUL; on any of them
- * nothing is renamed.
- *
- * # Safety
- *
- * `table` is NULL or live; `path` is NULL or readable for `path_len` bytes
- * (when `path_len` is within the limit); `renamed_out` is NULL or writable.
- */
-smbh_status smbh_rename_file(const struct smbh_table *table,
-                             uint64_t file_number,
-                             const char *path,
-                             size_t path_len,
-                             size_t *renamed_out);
+void smbh_admin_stop(struct smbh_admin *admin);
 
 /**
  * Closes one handle. Of any number of concurrent closes of one location
@@ -724,6 +850,72 @@ smbh_status smbh_close_batch(const struct smbh_table *table,
                              const uint64_t *locations,
                              size_t count,
                              smbh_status *statuses_out);
+
+/**
+ * Answers `POST /v1/smb/files/close`: takes its request body (`body_len`
+ * bytes of UTF-8 JSON, a JSON array of file handles as listed; only
+ * `handle_info.location` is read) and writes the response body, one
+ * `{"error_message": "..."}` per element in order (`""` on success, else
+ * `handle not found`, `invalid location` or `missing location`), as an
+ * owned, NUL-terminated string to `*response_out` and its length to
+ * `*response_len_out`. Free it with smbh_string_free.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_UTF8,
+ * SMBH_STATUS_INVALID_REQUEST (not a JSON array, larger than
+ * SMBH_MAX_REQUEST_BYTES, or more than 100000 elements: nothing closed).
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `body` is NULL or readable for `body_len` bytes
+ * (when `body_len` is within SMBH_MAX_REQUEST_BYTES); the out pointers are
+ * NULL or writable.
+ */
+smbh_status smbh_close_batch_json(const struct smbh_table *table,
+                                  const char *body,
+                                  size_t body_len,
+                                  char **response_out,
+                                  size_t *response_len_out);
+
+/**
+ * Installs `hook` (NULL removes it), called as `hook(context, file_number)`
+ * after locks of a file were released; see smbh_unlock_hook. Replacing the
+ * hook while other threads are releasing locks is safe: each calls the old
+ * hook or the new one, and this function returns only when no call of the
+ * old hook is running on another thread (it waits for those under way), so
+ * the old `context` may be freed once it returns. Called from inside the
+ * hook itself, it cannot wait for that call: the old context must then
+ * outlive the hook's return.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table` NULL).
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `hook` is safe to call with `context` from any
+ * thread until the call of smbh_set_unlock_hook that replaces it returns
+ * (or the table is freed).
+ */
+smbh_status smbh_set_unlock_hook(const struct smbh_table *table,
+                                 smbh_unlock_hook hook,
+                                 void *context);
+
+/**
+ * Looks up one handle and calls `visit` once with a snapshot of it (path
+ * included), borrowed for the duration of that call. The visitor's return
+ * value is ignored. No table lock is held while it runs.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table` or `visit` NULL; `userdata`
+ * may be NULL), SMBH_STATUS_INVALID_LOCATION (0 or UINT64_MAX),
+ * SMBH_STATUS_NOT_FOUND (closed, stale or foreign location; `visit` is not
+ * called).
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `visit` is safe to call with `userdata`.
+ */
+smbh_status smbh_get(const struct smbh_table *table,
+                     uint64_t location,
+                     smbh_visitor visit,
+                     void *userdata);
 
 /**
  * Lists one page: calls `visit` once per handle, in the table's stable
@@ -777,41 +969,22 @@ smbh_status smbh_list_json(const struct smbh_table *table,
                            uint64_t *next_out);
 
 /**
- * Answers `POST /v1/smb/files/close`: takes its request body (`body_len`
- * bytes of UTF-8 JSON, a JSON array of file handles as listed; only
- * `handle_info.location` is read) and writes the response body, one
- * `{"error_message": "..."}` per element in order (`""` on success, else
- * `handle not found`, `invalid location` or `missing location`), as an
- * owned, NUL-terminated string to `*response_out` and its length to
- * `*response_len_out`. Free it with smbh_string_free.
+ * Parses a cursor's text form (the `paging.next` string of
+ * smbh_list_json, `len` bytes) into the `uint64_t` cursor smbh_list_query
+ * takes, so a server can resume a listing from a REST query parameter.
  *
  * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_UTF8,
- * SMBH_STATUS_INVALID_REQUEST (not a JSON array, larger than
- * SMBH_MAX_REQUEST_BYTES, or more than 100000 elements: nothing closed).
+ * SMBH_STATUS_INVALID_CURSOR (also for text that reads as
+ * SMBH_CURSOR_DONE, which no listing hands out as a next cursor).
  *
  * # Safety
  *
- * `table` is NULL or live; `body` is NULL or readable for `body_len` bytes
- * (when `body_len` is within SMBH_MAX_REQUEST_BYTES); the out pointers are
- * NULL or writable.
+ * `text` is NULL or readable for `len` bytes (when `len` is at most 16);
+ * `cursor_out` is NULL or writable.
  */
-smbh_status smbh_close_batch_json(const struct smbh_table *table,
-                                  const char *body,
-                                  size_t body_len,
-                                  char **response_out,
-                                  size_t *response_len_out);
-
-/**
- * Writes the number of open handles to `*len_out`.
- *
- * Statuses: SMBH_STATUS_NULL_PARAMETER.
- *
- * # Safety
- *
- * `table` is NULL or live; `len_out` is NULL or writable.
- */
-smbh_status smbh_len(const struct smbh_table *table,
-                     size_t *len_out);
+smbh_status smbh_cursor_parse(const char *text,
+                              size_t len,
+                              uint64_t *cursor_out);
 
 /**
  * Writes a location's text form (exactly SMBH_LOCATION_TEXT_LEN lowercase
@@ -848,125 +1021,21 @@ smbh_status smbh_location_parse(const char *text,
                                 uint64_t *location_out);
 
 /**
- * Parses a cursor's text form (the `paging.next` string of
- * smbh_list_json, `len` bytes) into the `uint64_t` cursor smbh_list_query
- * takes, so a server can resume a listing from a REST query parameter.
+ * Adds `delta` to a handle's byte-range lock count and writes the new count
+ * to `*count_out`. A non-zero change bumps the handle's version.
  *
- * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_UTF8,
- * SMBH_STATUS_INVALID_CURSOR (also for text that reads as
- * SMBH_CURSOR_DONE, which no listing hands out as a next cursor).
- *
- * # Safety
- *
- * `text` is NULL or readable for `len` bytes (when `len` is at most 16);
- * `cursor_out` is NULL or writable.
- */
-smbh_status smbh_cursor_parse(const char *text,
-                              size_t len,
-                              uint64_t *cursor_out);
-
-/**
- * The message of a status: a static, NUL-terminated string, never NULL,
- * never to be freed. Any value is accepted; unknown values give
- * "unknown status".
- */
-const char *smbh_status_message(uint32_t status);
-
-/**
- * Frees a string returned by smbh_list_json or smbh_close_batch_json.
- * NULL is a no-op.
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_LOCATION,
+ * SMBH_STATUS_NOT_FOUND, SMBH_STATUS_LOCK_COUNT_OUT_OF_RANGE (the count
+ * would go below 0 or past UINT32_MAX; it is unchanged).
  *
  * # Safety
  *
- * `text` is NULL or a string from this library not yet freed.
+ * `table` is NULL or live; `count_out` is NULL or writable.
  */
-void smbh_string_free(char *text);
-
-/**
- * Starts the admin endpoint (Qumulo's /v1/smb/files REST API, for the
- * vendor's `qq` CLI) for `table` on its own thread, and writes a handle to
- * `*admin_out` once every configured listener accepts connections.
- *
- * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`, `config`, `admin_out` or
- * `config->username` NULL), SMBH_STATUS_INVALID_UTF8 (a string field),
- * SMBH_STATUS_INVALID_ARGUMENT (no transport, a bad address, a bad
- * certificate or key, not exactly one of password and password_hash, a
- * field too long, or a listener that cannot be bound, for example an
- * address in use). On failure nothing is left running or bound, and when
- * `error_message_out` is not NULL an owned, NUL-terminated message saying
- * why is written to it (free it with smbh_string_free); it is untouched on
- * success.
- *
- * Ownership: the caller owns the handle and must pass it to
- * smbh_admin_stop, before freeing `table`: the table must outlive it.
- *
- * # Safety
- *
- * `table` is NULL or live until smbh_admin_stop returns; `config` is NULL
- * or readable, with every string field NULL or readable for its length;
- * `on_force_close` and `userdata` are safe to use from other threads;
- * `admin_out` and `error_message_out` are NULL or writable.
- */
-smbh_status smbh_admin_start(const struct smbh_table *table,
-                             const struct smbh_admin_config *config,
-                             struct smbh_admin **admin_out,
-                             char **error_message_out);
-
-/**
- * Stops an endpoint from smbh_admin_start and frees it: no new
- * connections, requests in flight get up to 5 seconds to finish, the Unix
- * socket file is removed, and its thread has ended when this returns. A
- * close already under way finishes first, so every `on_force_close` call it
- * owes has returned before this does.
- * NULL is a no-op. Do not call it from inside `on_force_close`.
- *
- * # Safety
- *
- * `admin` is NULL or a handle from smbh_admin_start not yet stopped.
- */
-void smbh_admin_stop(struct smbh_admin *admin);
-
-/**
- * Installs `hook` (NULL removes it), called as `hook(context, file_number)`
- * after locks of a file were released; see smbh_unlock_hook. Replacing the
- * hook while other threads are releasing locks is safe: each calls the old
- * hook or the new one, and this function returns only when no call of the
- * old hook is running on another thread (it waits for those under way), so
- * the old `context` may be freed once it returns. Called from inside the
- * hook itself, it cannot wait for that call: the old context must then
- * outlive the hook's return.
- *
- * Statuses: SMBH_STATUS_NULL_PARAMETER (`table` NULL).
- *
- * # Safety
- *
- * `table` is NULL or live; `hook` is safe to call with `context` from any
- * thread until the call of smbh_set_unlock_hook that replaces it returns
- * (or the table is freed).
- */
-smbh_status smbh_set_unlock_hook(const struct smbh_table *table,
-                                 smbh_unlock_hook hook,
-                                 void *context);
-
-/**
- * Opens a handle with a share mode (SPEC section 9): like smbh_open, plus
- * the check, atomic with the insertion, against every other open of the
- * file. A stat open (no read, write, append, execute or delete access)
- * never conflicts.
- *
- * Statuses: as smbh_open, plus SMBH_STATUS_SHARING_VIOLATION and
- * SMBH_STATUS_INVALID_ARGUMENT (a `size` this library cannot take, share
- * bits beyond the three). On any of them the table is unchanged.
- *
- * # Safety
- *
- * `table` is NULL or live; `params` is NULL or readable for
- * `params->size` bytes, its strings readable for their lengths;
- * `location_out` is NULL or writable.
- */
-smbh_status smbh_open_ex(const struct smbh_table *table,
-                         const struct smbh_open_params *params,
-                         uint64_t *location_out);
+smbh_status smbh_adjust_byte_range_locks(const struct smbh_table *table,
+                                         uint64_t location,
+                                         int64_t delta,
+                                         uint32_t *count_out);
 
 /**
  * Takes byte-range locks through a handle (SPEC section 10): all `count`
@@ -1042,6 +1111,200 @@ smbh_status smbh_check_io(const struct smbh_table *table,
                           uint32_t kind);
 
 /**
+ * Registers an open and writes its new location to `*location_out`.
+ *
+ * `path` (`path_len` bytes, at most SMBH_MAX_PATH_LEN) and `owner`
+ * (`owner_len` bytes, at most SMBH_MAX_OWNER_LEN) are UTF-8 without NUL
+ * bytes and need not be NUL-terminated; the table keeps its own copies.
+ * `access_mask` holds MS-DTYP ACCESS_MASK bits; `directory` picks the
+ * directory names of aliased bits in JSON. The new handle has version 1 and
+ * no byte-range locks.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`, `path`, `owner` or
+ * `location_out` NULL, even with a zero length), SMBH_STATUS_INVALID_UTF8,
+ * SMBH_STATUS_PATH_TOO_LONG, SMBH_STATUS_OWNER_TOO_LONG,
+ * SMBH_STATUS_CONTAINS_NUL, SMBH_STATUS_RESERVED_ACCESS_BITS,
+ * SMBH_STATUS_TABLE_FULL. On any of them the table is unchanged.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `path` and `owner` are NULL or readable for
+ * their lengths (lengths above the limits are refused before any read);
+ * `location_out` is NULL or writable.
+ */
+smbh_status smbh_open(const struct smbh_table *table,
+                      uint64_t file_number,
+                      const char *path,
+                      size_t path_len,
+                      const char *owner,
+                      size_t owner_len,
+                      uint32_t access_mask,
+                      bool directory,
+                      uint64_t *location_out);
+
+/**
+ * Opens a handle with a share mode (SPEC section 9): like smbh_open, plus
+ * the check, atomic with the insertion, against every other open of the
+ * file. A stat open (no read, write, append, execute or delete access)
+ * never conflicts.
+ *
+ * Statuses: as smbh_open, plus SMBH_STATUS_SHARING_VIOLATION and
+ * SMBH_STATUS_INVALID_ARGUMENT (a `size` this library cannot take, share
+ * bits beyond the three). On any of them the table is unchanged.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `params` is NULL or readable for
+ * `params->size` bytes, its strings readable for their lengths;
+ * `location_out` is NULL or writable.
+ */
+smbh_status smbh_open_ex(const struct smbh_table *table,
+                         const struct smbh_open_params *params,
+                         uint64_t *location_out);
+
+/**
+ * Sets the path of every open handle of `file_number` (bumping each one's
+ * version) and writes how many were renamed to `*renamed_out` (0 when the
+ * file has no open handle).
+ *
+ * `path` is `path_len` bytes of UTF-8, at most SMBH_MAX_PATH_LEN, without
+ * NUL bytes, not necessarily NUL-terminated.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_UTF8,
+ * SMBH_STATUS_PATH_TOO_LONG, SMBH_STATUS_CONTAINS_NUL; on any of them
+ * nothing is renamed.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `path` is NULL or readable for `path_len` bytes
+ * (when `path_len` is within the limit); `renamed_out` is NULL or writable.
+ */
+smbh_status smbh_rename_file(const struct smbh_table *table,
+                             uint64_t file_number,
+                             const char *path,
+                             size_t path_len,
+                             size_t *renamed_out);
+
+/**
+ * Registers a session and writes its id to `*session_out`.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_ARGUMENT (a
+ * `size` smaller than this version's struct or non-zero bytes past it, a
+ * SID or name over 1 024 bytes or with NUL, an unknown domain, an address
+ * that does not parse), SMBH_STATUS_INVALID_UTF8, SMBH_STATUS_TABLE_FULL
+ * (4 194 304 sessions).
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `params` is NULL or points to `params->size`
+ * readable bytes whose strings are readable for their lengths;
+ * `session_out` is NULL or writable.
+ */
+smbh_status smbh_session_setup(const struct smbh_table *table,
+                               const struct smbh_session_params *params,
+                               uint64_t *session_out);
+
+/**
+ * Connects session `session` to a share and writes the tree id to
+ * `*tree_out`.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_SESSION_DELETED (the
+ * session is gone or logging off), SMBH_STATUS_INVALID_ARGUMENT (empty
+ * share name, over 256 bytes or with NUL), SMBH_STATUS_INVALID_UTF8,
+ * SMBH_STATUS_TABLE_FULL.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `share` is NULL or readable for `share_len`
+ * bytes; `tree_out` is NULL or writable.
+ */
+smbh_status smbh_tree_connect(const struct smbh_table *table,
+                              uint64_t session,
+                              const char *share,
+                              size_t share_len,
+                              uint64_t *tree_out);
+
+/**
+ * Records activity on a session (what `time_idle` counts from): one clock
+ * read and a store, cheap enough for every request.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_SESSION_DELETED.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live.
+ */
+smbh_status smbh_touch(const struct smbh_table *table,
+                       uint64_t session);
+
+/**
+ * Disconnects a tree: closes every handle opened through it (locks and
+ * share reservations released, the unlock hook called once per file),
+ * calls `visit` (if not NULL) once per closed handle with no table lock
+ * held (its return value is ignored), and writes the counts to
+ * `*counts_out` (if not NULL). The tree id is stale afterwards.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`), SMBH_STATUS_TREE_DELETED.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `visit` is NULL or safe to call with
+ * `userdata`; `counts_out` is NULL or writable.
+ */
+smbh_status smbh_tree_disconnect(const struct smbh_table *table,
+                                 uint64_t tree,
+                                 smbh_visitor visit,
+                                 void *userdata,
+                                 struct smbh_close_counts *counts_out);
+
+/**
+ * Logs a session off: every tree disconnected and every handle of the
+ * session closed, as smbh_tree_disconnect does for one tree. The session
+ * id and its tree ids are stale afterwards.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`),
+ * SMBH_STATUS_SESSION_DELETED.
+ *
+ * # Safety
+ *
+ * As smbh_tree_disconnect.
+ */
+smbh_status smbh_logoff(const struct smbh_table *table,
+                        uint64_t session,
+                        smbh_visitor visit,
+                        void *userdata,
+                        struct smbh_close_counts *counts_out);
+
+/**
+ * Closes every handle a selector names (sessions and trees stay
+ * connected), in bounded steps; `visit` and `counts_out` as for
+ * smbh_tree_disconnect.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`, `selector`, or `text` for
+ * a kind that needs it), SMBH_STATUS_INVALID_ARGUMENT (unknown kind, an
+ * address that does not parse, an empty path), SMBH_STATUS_INVALID_UTF8,
+ * SMBH_STATUS_SESSION_DELETED, SMBH_STATUS_TREE_DELETED.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `selector` is NULL or readable, its `text`
+ * readable for `text_len` bytes when its kind uses it; `visit` and
+ * `counts_out` as for smbh_tree_disconnect.
+ */
+smbh_status smbh_close_selected(const struct smbh_table *table,
+                                const struct smbh_selector *selector,
+                                smbh_visitor visit,
+                                void *userdata,
+                                struct smbh_close_counts *counts_out);
+
+/**
+ * The message of a status: a static, NUL-terminated string, never NULL,
+ * never to be freed. Any value is accepted; unknown values give
+ * "unknown status".
+ */
+const char *smbh_status_message(uint32_t status);
+
+/**
  * The NTSTATUS an SMB2 server answers with for `status`:
  * STATUS_SUCCESS (0) for SMBH_STATUS_OK, STATUS_SHARING_VIOLATION
  * (0xC0000043), STATUS_LOCK_NOT_GRANTED (0xC0000055),
@@ -1054,6 +1317,62 @@ smbh_status smbh_check_io(const struct smbh_table *table,
  * STATUS_UNSUCCESSFUL (0xC0000001) for a value that is no status.
  */
 uint32_t smbh_status_nt(uint32_t status);
+
+/**
+ * Frees a string returned by smbh_list_json or smbh_close_batch_json.
+ * NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `text` is NULL or a string from this library not yet freed.
+ */
+void smbh_string_free(char *text);
+
+/**
+ * Makes a table and writes it to `*table_out`.
+ *
+ * `shards`: the number of shards (locks), 1 to 256; 0 picks a size for this
+ * machine. `max_handles`: the most handles open at once (smbh_open then
+ * fails with SMBH_STATUS_TABLE_FULL), at most 16777216 (one shard's slots:
+ * a file's handles all live in one shard); 0 means 16777216.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER when `table_out` is NULL,
+ * SMBH_STATUS_INVALID_ARGUMENT when `shards` is above 256 or `max_handles`
+ * above 16777216.
+ *
+ * Ownership: the caller owns the table and frees it with smbh_table_free.
+ *
+ * # Safety
+ *
+ * `table_out` is NULL or valid for writing one pointer.
+ */
+smbh_status smbh_table_new(size_t shards,
+                           size_t max_handles,
+                           struct smbh_table **table_out);
+
+/**
+ * Frees a table made by smbh_table_new, with every handle still in it.
+ * NULL is a no-op. No other call may use the table during or after this
+ * one.
+ *
+ * # Safety
+ *
+ * `table` is NULL or a pointer from smbh_table_new that has not been freed
+ * and that no other thread is using.
+ */
+void smbh_table_free(struct smbh_table *table);
+
+/**
+ * Writes the number of open handles to `*len_out`.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `len_out` is NULL or writable.
+ */
+smbh_status smbh_len(const struct smbh_table *table,
+                     size_t *len_out);
 
 #ifdef __cplusplus
 }  // extern "C"

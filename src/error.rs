@@ -35,6 +35,10 @@ pub mod ntstatus {
     pub const INVALID_DEVICE_REQUEST: u32 = 0xC000_0010;
     /// STATUS_INTEGER_OVERFLOW (a lock count pushed out of range).
     pub const INTEGER_OVERFLOW: u32 = 0xC000_0095;
+    /// STATUS_USER_SESSION_DELETED: the session was logged off.
+    pub const USER_SESSION_DELETED: u32 = 0xC000_0203;
+    /// STATUS_NETWORK_NAME_DELETED: the tree connect was disconnected.
+    pub const NETWORK_NAME_DELETED: u32 = 0xC000_00C9;
 }
 
 /// Why [`HandleTable::open`](crate::HandleTable::open) refused an open.
@@ -70,6 +74,12 @@ pub enum OpenError {
         /// The configured limit.
         max_handles: usize,
     },
+    /// The open's tree connect belongs to a session that is logged off or
+    /// logging off (STATUS_USER_SESSION_DELETED).
+    SessionDeleted,
+    /// The open's tree connect is disconnected, stale or unknown
+    /// (STATUS_NETWORK_NAME_DELETED).
+    TreeDeleted,
 }
 
 impl OpenError {
@@ -85,7 +95,11 @@ impl OpenError {
             OpenError::TableFull { .. } => ntstatus::INSUFFICIENT_RESOURCES,
             OpenError::PathTooLong { .. } => ntstatus::NAME_TOO_LONG,
             OpenError::PathContainsNul => ntstatus::OBJECT_NAME_INVALID,
-            _ => ntstatus::INVALID_PARAMETER,
+            OpenError::SessionDeleted => ntstatus::USER_SESSION_DELETED,
+            OpenError::TreeDeleted => ntstatus::NETWORK_NAME_DELETED,
+            OpenError::OwnerTooLong { .. }
+            | OpenError::OwnerContainsNul
+            | OpenError::ReservedAccessBits { .. } => ntstatus::INVALID_PARAMETER,
         }
     }
 }
@@ -104,6 +118,8 @@ impl fmt::Display for OpenError {
             OpenError::TableFull { max_handles } => {
                 write!(f, "table full: {max_handles} handles open")
             }
+            OpenError::SessionDeleted => f.write_str("session logged off"),
+            OpenError::TreeDeleted => f.write_str("tree connect disconnected"),
         }
     }
 }

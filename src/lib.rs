@@ -120,6 +120,7 @@ pub mod location;
 mod lock;
 mod paging;
 mod record;
+mod session;
 mod share;
 // Storage: one shard's slots, file records, index, owners and locks.
 mod shard;
@@ -146,12 +147,16 @@ pub use error::{
 };
 pub use limits::{
     DEFAULT_LIST_LIMIT, DEFAULT_MAX_HANDLES, MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_PATH_LEN,
-    MAX_REQUEST_BYTES, MAX_REQUEST_ELEMENTS,
+    MAX_REQUEST_BYTES, MAX_REQUEST_ELEMENTS, MAX_SHARE_NAME_LEN,
 };
 pub use location::{Location, ParseLocationError, MAX_GENERATION, MAX_SHARDS};
 pub use lock::{IoKind, LockElement, LockKind, LockRange};
 pub use paging::{Cursor, ListQuery, Page, ParseCursorError};
 pub use record::{FileHandle, FileNumber, HandleInfo, OpenSpec};
+pub use session::{
+    CloseOutcome, Domain, Selector, SessionError, SessionId, SessionInfo, SessionPage,
+    SessionQuery, SessionSpec, TreeId, TreeInfo, User,
+};
 pub use share::{map_generic, ShareAccess};
 pub use table::{HandleTable, UnlockHook};
 

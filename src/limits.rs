@@ -15,3 +15,7 @@ pub const MAX_REQUEST_BYTES: usize = 4 << 20;
 pub const MAX_REQUEST_ELEMENTS: usize = 100_000;
 /// The default cap on live handles: 16 777 216.
 pub const DEFAULT_MAX_HANDLES: usize = 1 << 24;
+
+/// The longest share name a tree connect takes, in bytes (MS-SMB2's share
+/// names are at most 80 characters; this allows them in any UTF-8).
+pub const MAX_SHARE_NAME_LEN: usize = 256;

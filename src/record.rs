@@ -8,6 +8,7 @@ use crate::access::AccessMask;
 use crate::error::{OpenError, RenameError};
 use crate::limits::{MAX_OWNER_LEN, MAX_PATH_LEN};
 use crate::location::Location;
+use crate::session::TreeId;
 use crate::share::ShareAccess;
 
 /// The file (inode) a handle is open on. Any `u64`; JSON writes it as a
@@ -44,6 +45,7 @@ impl fmt::Display for FileNumber {
 /// assert_eq!(spec.share_access, ShareAccess::READ);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OpenSpec {
     /// The file the handle is open on.
     pub file_number: FileNumber,
@@ -61,6 +63,10 @@ pub struct OpenSpec {
     /// True for a directory handle: chooses the directory names of aliased
     /// access bits in JSON.
     pub directory: bool,
+    /// The tree connect the open comes through (see
+    /// [`HandleTable::tree_connect`](crate::HandleTable::tree_connect)), or
+    /// `None` for an open outside any session.
+    pub tree: Option<TreeId>,
 }
 
 impl OpenSpec {
@@ -78,6 +84,7 @@ impl OpenSpec {
             access_mask,
             share_access: ShareAccess::all(),
             directory: false,
+            tree: None,
         }
     }
 
@@ -93,6 +100,13 @@ impl OpenSpec {
         self
     }
 
+    /// Opens through a tree connect: a logoff of its session, or a
+    /// disconnect of the tree, closes the handle.
+    pub fn tree(mut self, tree: TreeId) -> OpenSpec {
+        self.tree = Some(tree);
+        self
+    }
+
     /// The borrowed form the shard stores from.
     pub(crate) fn args(&self) -> OpenArgs<'_> {
         OpenArgs {
@@ -102,6 +116,7 @@ impl OpenSpec {
             access_mask: self.access_mask,
             share_access: self.share_access,
             directory: self.directory,
+            tree: self.tree,
         }
     }
 }
@@ -144,6 +159,8 @@ pub(crate) struct OpenArgs<'a> {
     pub(crate) access_mask: AccessMask,
     pub(crate) share_access: ShareAccess,
     pub(crate) directory: bool,
+    /// The tree connect, if any (resolved by the table).
+    pub(crate) tree: Option<TreeId>,
 }
 
 impl OpenArgs<'_> {
@@ -229,6 +246,9 @@ pub struct HandleInfo {
     pub path: Option<Arc<str>>,
     /// True for a directory handle (not serialized; picks access names).
     pub directory: bool,
+    /// Change-notify watches the server reported on the handle (see
+    /// [`HandleTable::adjust_notify_watches`](crate::HandleTable::adjust_notify_watches)).
+    pub num_notify_watches: u32,
 }
 
 #[cfg(test)]

@@ -40,14 +40,12 @@ fn temp_dir(name: &str) -> PathBuf {
 
 fn open(table: &HandleTable, file: u64, path: &str) -> Location {
     table
-        .open(OpenSpec {
-            file_number: FileNumber(file),
-            path: path.into(),
-            owner: "S-1-5-21-1-2-3-1104".into(),
-            access_mask: AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE,
-            share_access: smb_handles::ShareAccess::all(),
-            directory: false,
-        })
+        .open(OpenSpec::new(
+            FileNumber(file),
+            path,
+            "S-1-5-21-1-2-3-1104",
+            AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE,
+        ))
         .unwrap()
 }
 

@@ -198,6 +198,7 @@ fn c_tests(link: Link) {
         ("tests/c/api_test.c", "api_test: ok"),
         ("tests/c/threads_test.c", "threads_test: ok"),
         ("tests/c/locks_test.c", "locks_test: ok"),
+        ("tests/c/sessions_test.c", "sessions_test: ok"),
     ] {
         let exe = build_c(source, &dir, link);
         let stdout = run_sanitized(&exe);

@@ -13,14 +13,7 @@ use smb_handles::{
 };
 
 fn spec(file: u64, owner: &str) -> OpenSpec {
-    OpenSpec {
-        file_number: FileNumber(file),
-        path: format!("/share/{file}").into(),
-        owner: owner.into(),
-        access_mask: AccessMask::FILE_READ_DATA,
-        share_access: smb_handles::ShareAccess::all(),
-        directory: false,
-    }
+    OpenSpec::new(FileNumber(file), format!("/share/{file}"), owner, AccessMask::FILE_READ_DATA)
 }
 
 /// A tiny deterministic generator so the test needs no extra dependency.

@@ -43,14 +43,15 @@ fn filled_table() -> HandleTable {
     let table = HandleTable::with_config(Config::default().shards(4));
     for i in 0..30u64 {
         table
-            .open(OpenSpec {
-                file_number: FileNumber(u64::MAX - i % 7),
-                path: format!("/projects/q{i}/report \"x\".xlsx").into(),
-                owner: "S-1-5-21-1004336348-1177238915-682003330-1104".into(),
-                access_mask: AccessMask::from_bits_retain(0x8012_0089 | (i as u32 & 0x3)),
-                share_access: smb_handles::ShareAccess::all(),
-                directory: i % 5 == 0,
-            })
+            .open(
+                OpenSpec::new(
+                    FileNumber(u64::MAX - i % 7),
+                    format!("/projects/q{i}/report \"x\".xlsx"),
+                    "S-1-5-21-1004336348-1177238915-682003330-1104",
+                    AccessMask::from_bits_retain(0x8012_0089 | (i as u32 & 0x3)),
+                )
+                .directory(i % 5 == 0),
+            )
             .unwrap();
     }
     table
@@ -86,14 +87,12 @@ fn listing_pages_match_the_seed_schema_and_shape() {
 fn one_handle_has_the_exact_shape() {
     let table = HandleTable::new();
     let loc = table
-        .open(OpenSpec {
-            file_number: FileNumber(4242),
-            path: "/projects/q3/report.xlsx".into(),
-            owner: "S-1-5-21-1004336348-1177238915-682003330-1104".into(),
-            access_mask: AccessMask::SYNCHRONIZE | AccessMask::FILE_READ_DATA,
-            share_access: smb_handles::ShareAccess::all(),
-            directory: false,
-        })
+        .open(OpenSpec::new(
+            FileNumber(4242),
+            "/projects/q3/report.xlsx",
+            "S-1-5-21-1004336348-1177238915-682003330-1104",
+            AccessMask::SYNCHRONIZE | AccessMask::FILE_READ_DATA,
+        ))
         .unwrap();
     table.adjust_byte_range_locks(loc, 2).unwrap();
     table.adjust_byte_range_locks(loc, 1).unwrap();
@@ -124,14 +123,10 @@ fn one_handle_has_the_exact_shape() {
 fn directory_handles_use_directory_names_in_bit_order() {
     let table = HandleTable::new();
     let loc = table
-        .open(OpenSpec {
-            file_number: FileNumber(1),
-            path: "/dir".into(),
-            owner: "me".into(),
-            access_mask: AccessMask::from_bits_retain(0x8010_0027),
-            share_access: smb_handles::ShareAccess::all(),
-            directory: true,
-        })
+        .open(
+            OpenSpec::new(FileNumber(1), "/dir", "me", AccessMask::from_bits_retain(0x8010_0027))
+                .directory(true),
+        )
         .unwrap();
     let v = serde_json::to_value(table.get(loc).unwrap()).unwrap();
     assert_eq!(

@@ -140,6 +140,7 @@ prop_compose! {
                 owner: Arc::from(owner),
                 path: path.map(Arc::from),
                 directory,
+                num_notify_watches: 0,
             },
         }
     }
@@ -185,6 +186,7 @@ fn writer_edge_cases() {
             owner: Arc::from("\u{0}\u{1f}\"\\\u{7f}😀 \u{2028}"),
             path: path.map(Arc::from),
             directory,
+            num_notify_watches: 0,
         },
     };
     let pages = [

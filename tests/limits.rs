@@ -6,14 +6,7 @@ use smb_handles::{
 };
 
 fn spec(path: &str, owner: &str, access: u32) -> OpenSpec {
-    OpenSpec {
-        file_number: FileNumber(9),
-        path: path.into(),
-        owner: owner.into(),
-        access_mask: AccessMask::from_bits_retain(access),
-        share_access: smb_handles::ShareAccess::all(),
-        directory: false,
-    }
+    OpenSpec::new(FileNumber(9), path, owner, AccessMask::from_bits_retain(access))
 }
 
 #[test]

@@ -203,6 +203,7 @@ fn run(ops: Vec<Op>, shards: usize) -> Result<(), TestCaseError> {
                             owner: spec.owner,
                             path: Some(file_path),
                             directory,
+                            num_notify_watches: 0,
                         },
                     },
                 );

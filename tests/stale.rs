@@ -7,14 +7,7 @@ use smb_handles::{
 };
 
 fn spec(file: u64) -> OpenSpec {
-    OpenSpec {
-        file_number: FileNumber(file),
-        path: "/f".into(),
-        owner: "me".into(),
-        access_mask: AccessMask::FILE_READ_DATA,
-        share_access: smb_handles::ShareAccess::all(),
-        directory: false,
-    }
+    OpenSpec::new(FileNumber(file), "/f", "me", AccessMask::FILE_READ_DATA)
 }
 
 /// Low 32 bits: shard and slot; a reused slot keeps them and changes only the

@@ -23,7 +23,7 @@ use super::config::{AdminConfig, ForceCloseCallback, Limits};
 use super::error::ApiError;
 use super::query::ListRequest;
 use crate::json::{close_response, parse_close_request};
-use crate::{CloseError, HandleTable, ListError, Location, RequestError, MAX_REQUEST_BYTES};
+use crate::{HandleTable, ListError, RequestError, MAX_REQUEST_BYTES};
 
 /// The largest login body accepted.
 const MAX_LOGIN_BYTES: usize = 64 << 10;
@@ -242,22 +242,11 @@ where
     // if the client goes away.
     let out = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let requested = parse_close_request(&body).map_err(request_error)?;
-        let locations: Vec<Location> =
-            requested.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
-        let mut closed = table.close_batch(&locations).into_iter();
-        let mut removed = Vec::new();
-        let results: Vec<Result<(), CloseError>> = requested
-            .into_iter()
-            .map(|r| {
-                let _ = r?;
-                let h = closed.next().expect("one close result per location")?;
-                removed.push(h);
-                Ok(())
-            })
-            .collect();
-        // close_batch has returned: every handle is removed and no lock is held.
+        let results = table.close_requested(requested);
+        // close_requested has returned: every handle is removed and no lock
+        // is held.
         if let Some(notify) = notify {
-            for h in &removed {
+            for h in results.iter().flatten() {
                 let _ = catch_unwind(AssertUnwindSafe(|| notify(h)));
             }
         }

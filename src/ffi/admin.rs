@@ -5,9 +5,12 @@ use std::ffi::{c_char, c_void};
 use std::ops::Deref;
 use std::path::PathBuf;
 
+use super::listing::{smbh_handle, smbh_visitor, visit_one};
 use super::panic::ffi_boundary;
+use super::ptr::check_ptr;
+use super::status::smbh_status;
 use super::strings::{into_owned, str_in};
-use super::{check_ptr, smbh_status, smbh_table, smbh_visitor, visit_one};
+use super::table::smbh_table;
 use crate::admin::{self, AdminConfig, AdminServer, Credentials, TlsIdentity};
 use crate::HandleTable;
 
@@ -91,7 +94,7 @@ impl Deref for BorrowedTable {
 
 /// The C callback and its context, called from the endpoint's threads.
 struct ForceClose {
-    f: unsafe extern "C" fn(*mut c_void, *const super::smbh_handle) -> std::ffi::c_int,
+    f: unsafe extern "C" fn(*mut c_void, *const smbh_handle) -> std::ffi::c_int,
     userdata: *mut c_void,
 }
 
@@ -331,14 +334,10 @@ mod tests {
         assert_eq!(unsafe { super::super::smbh_table_new(1, 0, &mut table) }, smbh_status::Ok);
         // SAFETY: `table` is live.
         let loc = unsafe { &(*table).inner }
-            .open(crate::OpenSpec {
-                file_number: crate::FileNumber(1),
-                path: "/a".into(),
-                owner: "me".into(),
-                access_mask: crate::AccessMask::empty(),
-                share_access: crate::ShareAccess::all(),
-                directory: false,
-            })
+            .open(
+                crate::OpenSpec::new(crate::FileNumber(1), "/a", "me", crate::AccessMask::empty())
+                    .share_access(crate::ShareAccess::all()),
+            )
             .unwrap();
         let dir = std::env::temp_dir().join(format!("smbh-ffi-admin-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -5,7 +5,10 @@
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use super::{ffi_boundary, smbh_status, smbh_table, table_ref};
+use super::panic::ffi_boundary;
+use super::ptr::{table_ref, tri};
+use super::status::smbh_status;
+use super::table::smbh_table;
 use crate::FileNumber;
 
 /// Called with `context` and a file number after byte-range locks of that

@@ -10,7 +10,7 @@
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::smbh_status;
+use super::status::smbh_status;
 
 /// What an exported function returns when its body panicked.
 pub(crate) trait PanicValue {

@@ -5,7 +5,8 @@ use std::ffi::c_char;
 use std::mem::size_of;
 use std::ptr;
 
-use super::smbh_status;
+use super::panic::ffi_boundary;
+use super::status::smbh_status;
 
 /// Bytes in front of an owned string that remember its length, so freeing
 /// does not depend on the contents (a caller that writes a NUL into the
@@ -90,6 +91,23 @@ pub(crate) unsafe fn free_owned(text: *mut c_char) {
     // SAFETY: `whole` is exactly the boxed slice `into_owned` leaked
     // (same start, same length), freed once (caller's promise).
     drop(unsafe { Box::from_raw(whole) });
+}
+
+/// Frees a string returned by smbh_list_json or smbh_close_batch_json.
+/// NULL is a no-op.
+///
+/// # Safety
+///
+/// `text` is NULL or a string from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn smbh_string_free(text: *mut c_char) {
+    ffi_boundary! {
+        if !text.is_null() {
+            // SAFETY: a non-NULL `text` came from `into_owned` and is freed
+            // once (the caller's promise).
+            unsafe { free_owned(text) };
+        }
+    }
 }
 
 #[cfg(test)]

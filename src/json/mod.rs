@@ -187,6 +187,7 @@ impl<'de> Deserialize<'de> for FileHandle {
                 owner: Arc::from(hi.owner),
                 path: hi.path.map(Arc::from),
                 directory,
+                num_notify_watches: 0,
             },
         })
     }
@@ -257,16 +258,7 @@ impl HandleTable {
     /// assert!(table.close_batch_json(b"{}").is_err());
     /// ```
     pub fn close_batch_json(&self, body: &[u8]) -> Result<Vec<u8>, RequestError> {
-        let requested = parse_close_request(body)?;
-        let locations: Vec<Location> =
-            requested.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
-        let mut closed = self.close_batch(&locations).into_iter();
-        let results: Vec<Result<(), CloseError>> = requested
-            .into_iter()
-            .map(|r| {
-                r.and_then(|_| closed.next().expect("one close result per location").map(drop))
-            })
-            .collect();
+        let results = self.close_requested(parse_close_request(body)?);
         Ok(close_response(&results))
     }
 }

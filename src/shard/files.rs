@@ -167,6 +167,21 @@ impl FileRec {
         Arc::clone(&arc)
     }
 
+    /// The path, borrowed for as long as the record is (no count taken).
+    pub(crate) fn path_str(&self) -> &str {
+        debug_assert!(!self.path.is_null());
+        // SAFETY: a live record owns a count of its path's `Arc<str>`, so
+        // `path..path+path_len` is that string's UTF-8 data, alive and
+        // unchanged until the record gives the count up, which needs `&mut
+        // self` and so cannot happen while the returned borrow lives.
+        unsafe {
+            std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                self.path,
+                self.path_len as usize,
+            ))
+        }
+    }
+
     /// Takes the path count out; the record must be freed or given a new
     /// path right after.
     fn take_path(&mut self) -> Arc<str> {

@@ -23,6 +23,7 @@ mod locks;
 mod owners;
 mod pages;
 mod slots;
+mod trees;
 
 use std::sync::Arc;
 
@@ -36,7 +37,8 @@ use crate::share::{Claim, ShareAccess};
 pub(crate) use files::FileExt;
 use files::Files;
 use owners::Owners;
-use slots::{Slot, Slots, FLAG_DIRECTORY, SHARE_SHIFT};
+use slots::{Slot, Slots, FLAG_DIRECTORY, FLAG_LINKED, SHARE_SHIFT};
+use trees::Trees;
 
 /// "None" for `u32` links.
 pub(crate) const NIL: u32 = u32::MAX;
@@ -67,6 +69,15 @@ pub(crate) fn shard_of(file: FileNumber, shards: usize) -> usize {
     ((h * shards as u64) >> 32) as usize
 }
 
+/// True when `path` is `prefix` or lies under it: the next character after
+/// the prefix is a separator (`/` or `\\`). An empty prefix is the root.
+pub(crate) fn under(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => prefix.is_empty() || rest.is_empty() || rest.starts_with(['/', '\\']),
+        None => false,
+    }
+}
+
 /// The share-mode claim of an occupied slot.
 fn claim_of(s: &Slot) -> Option<Claim> {
     Claim::of(AccessMask::from_bits_retain(s.access), ShareAccess::from_bits_retain(s.share_bits()))
@@ -80,6 +91,8 @@ pub(crate) struct Closed {
     pub(crate) ext: Option<Box<FileExt>>,
     /// True when the close released byte-range locks.
     pub(crate) unlocked: bool,
+    /// The tree connect's registry index, or [`NIL`].
+    pub(crate) tree: u32,
 }
 
 /// One shard's state, guarded by the table's lock for it.
@@ -89,6 +102,7 @@ pub(crate) struct Shard {
     slots: Slots,
     files: Files,
     owners: Owners,
+    trees: Trees,
     /// Spare open credits this shard holds (see the table's `reserved`).
     pub(crate) credits: usize,
 }
@@ -100,6 +114,7 @@ impl Shard {
             slots: Slots::new(),
             files: Files::new(seed),
             owners: Owners::new(seed.rotate_left(17) ^ index as u64),
+            trees: Trees::new(),
             credits: 0,
         }
     }
@@ -147,8 +162,9 @@ impl Shard {
         self.files.get_mut(f).ext.as_deref_mut().expect("just extended")
     }
 
-    /// Stores an open (the caller has validated it); refuses it, changing
-    /// nothing, when the shard is full or the share mode conflicts.
+    /// Stores an open (the caller has validated it, and its tree connect);
+    /// refuses it, changing nothing, when the shard is full or the share
+    /// mode conflicts.
     pub(crate) fn open(&mut self, a: &OpenArgs<'_>) -> Result<Location, Refusal> {
         if !self.slots.can_alloc() {
             return Err(Refusal::Full);
@@ -188,8 +204,12 @@ impl Shard {
                 (f, ext.add_member(idx))
             }
         };
-        let flags = (a.share_access.bits() & 0x7) << SHARE_SHIFT
+        let mut flags = (a.share_access.bits() & 0x7) << SHARE_SHIFT
             | if a.directory { FLAG_DIRECTORY } else { 0 };
+        if let Some(tree) = a.tree {
+            self.trees.attach(idx, tree.index());
+            flags |= FLAG_LINKED;
+        }
         let s = self.slots.get_mut(idx);
         s.file = f;
         s.owner = owner;
@@ -224,6 +244,7 @@ impl Shard {
                 owner: Arc::clone(self.owners.get(s.owner)),
                 path: with_path.then(|| rec.path()),
                 directory: s.directory(),
+                num_notify_watches: if s.linked() { self.trees.link(idx).notify } else { 0 },
             },
         }
     }
@@ -254,6 +275,12 @@ impl Shard {
             }
         };
         let (path, ext) = if last { self.files.remove(f) } else { (rec.path(), None) };
+        let (tree, notify) = if s.linked() {
+            let notify = self.trees.link(idx).notify;
+            (self.trees.detach(idx), notify)
+        } else {
+            (NIL, 0)
+        };
         self.slots.release(idx);
         Ok(Closed {
             handle: FileHandle {
@@ -266,10 +293,12 @@ impl Shard {
                     owner,
                     path: Some(path),
                     directory: s.directory(),
+                    num_notify_watches: notify,
                 },
             },
             ext,
             unlocked,
+            tree,
         })
     }
 
@@ -289,6 +318,74 @@ impl Shard {
             }
             None => Err(current),
         })
+    }
+
+    /// Adds `delta` to the notify-watch count of `loc`, as
+    /// [`Shard::adjust_locks`] does for locks.
+    pub(crate) fn adjust_notify(&mut self, loc: Location, delta: i64) -> Option<Result<u32, u32>> {
+        let idx = self.slots.find(loc)?;
+        if !self.slots.get(idx).linked() {
+            self.trees.attach(idx, NIL);
+            self.slots.get_mut(idx).member |= FLAG_LINKED;
+        }
+        let current = self.trees.link(idx).notify;
+        let new = i64::from(current).checked_add(delta).and_then(|n| u32::try_from(n).ok());
+        Some(match new {
+            Some(n) => {
+                if n != current {
+                    self.trees.set_notify(idx, n);
+                    self.slots.get_mut(idx).version += 1;
+                }
+                Ok(n)
+            }
+            None => Err(current),
+        })
+    }
+
+    /// Scans at most `budget` slots from `from` for handles whose file's
+    /// path is `prefix` or under it (see [`under`]), taking at most `limit`;
+    /// returns them and the slot to resume from (`None` when the shard is
+    /// done).
+    pub(crate) fn select_by_path(
+        &self,
+        from: u32,
+        budget: usize,
+        limit: usize,
+        prefix: &str,
+    ) -> (Vec<Location>, Option<u32>) {
+        let mut out = Vec::new();
+        let high = self.slots.high();
+        let end = from.saturating_add(budget as u32).min(high);
+        let mut i = from;
+        while i < end && out.len() < limit {
+            let s = self.slots.get(i);
+            if s.occupied() && under(self.files.get(s.file).path_str(), prefix) {
+                out.push(Location::pack(s.generation, self.index, i));
+            }
+            i += 1;
+        }
+        (out, (i < high).then_some(i))
+    }
+
+    /// Up to `limit` open handles of tree connect `tree` in this shard.
+    pub(crate) fn tree_members(&self, tree: u32, limit: usize) -> Vec<Location> {
+        let members = self.trees.members(tree, limit);
+        members
+            .into_iter()
+            .map(|i| Location::pack(self.slots.get(i).generation, self.index, i))
+            .collect()
+    }
+
+    /// Open handles of tree connect `tree` in this shard.
+    pub(crate) fn tree_count(&self, tree: u32) -> u32 {
+        self.trees.count(tree)
+    }
+
+    /// The tree connect (registry index) of the handle at `loc`: `None` for
+    /// no handle, `Some(NIL)` for one outside any tree connect.
+    pub(crate) fn tree_of(&self, loc: Location) -> Option<u32> {
+        let i = self.slots.find(loc)?;
+        Some(if self.slots.get(i).linked() { self.trees.link(i).tree } else { NIL })
     }
 
     /// Sets the path of `file` and bumps the version of each of its opens;

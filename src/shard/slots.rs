@@ -14,6 +14,9 @@ pub(crate) const VACANT: u32 = u32::MAX;
 pub(crate) const MEMBER_BITS: u32 = 24;
 /// Flag: the handle is a directory.
 pub(crate) const FLAG_DIRECTORY: u32 = 1 << 31;
+/// Flag: the handle has a link in the shard's [`Trees`](super::trees::Trees)
+/// (it came through a tree connect, or has notify watches).
+pub(crate) const FLAG_LINKED: u32 = 1 << 30;
 /// Where the share mode's three bits sit in `Slot::member`.
 pub(crate) const SHARE_SHIFT: u32 = MEMBER_BITS;
 
@@ -64,6 +67,11 @@ impl Slot {
     #[inline]
     pub(crate) fn share_bits(&self) -> u32 {
         (self.member >> SHARE_SHIFT) & 0x7
+    }
+
+    #[inline]
+    pub(crate) fn linked(&self) -> bool {
+        self.member & FLAG_LINKED != 0
     }
 
     #[inline]

@@ -15,6 +15,7 @@ fn args(file: u64, access: AccessMask, share: ShareAccess) -> OpenArgs<'static> 
         access_mask: access,
         share_access: share,
         directory: false,
+        tree: None,
     }
 }
 

@@ -21,8 +21,7 @@ impl HandleTable {
     /// # use smb_handles::{AccessMask, FileNumber, HandleTable, ListQuery, OpenSpec};
     /// let table = HandleTable::new();
     /// for f in 0..25 {
-    ///     table.open(OpenSpec { file_number: FileNumber(f % 5), path: "/f".into(),
-    ///         owner: "me".into(), access_mask: AccessMask::empty(), share_access: smb_handles::ShareAccess::all(), directory: false })?;
+    ///     table.open(OpenSpec::new(FileNumber(f % 5), "/f", "me", AccessMask::empty()))?;
     /// }
     /// let mut query = ListQuery { limit: Some(10), ..ListQuery::default() };
     /// let mut seen = 0;

@@ -1,16 +1,18 @@
 //! The handle table: shards behind cache-line padded locks.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::config::{Config, ConfigError};
 use crate::error::{CloseError, LockError, OpenError, RenameError};
 use crate::location::Location;
 use crate::record::{check_path, FileHandle, FileNumber, OpenArgs, OpenSpec};
-use crate::shard::{shard_of, Closed, Refusal, Shard};
+use crate::session::Sessions;
+use crate::shard::{shard_of, Closed, FileExt, Refusal, Shard, NIL};
 use crate::sync::{AtomicUsize, Ordering, RwLock};
 
 mod list;
 mod locks;
+mod sessions;
 
 pub(crate) use locks::calls_on_this_thread;
 pub use locks::UnlockHook;
@@ -53,13 +55,7 @@ const CREDIT_CHUNK: usize = 64;
 /// use smb_handles::{AccessMask, CloseError, FileNumber, HandleTable, ListQuery, OpenSpec};
 ///
 /// let table = HandleTable::new();
-/// let loc = table.open(OpenSpec {
-///     file_number: FileNumber(4242),
-///     path: "/projects/q3/report.xlsx".into(),
-///     owner: "S-1-5-21-1004336348-1177238915-682003330-1104".into(),
-///     access_mask: AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE,
-///     share_access: smb_handles::ShareAccess::all(), directory: false,
-/// })?;
+/// let loc = table.open(OpenSpec::new(FileNumber(4242), "/projects/q3/report.xlsx", "S-1-5-21-1004336348-1177238915-682003330-1104", AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE))?;
 /// assert_eq!(table.adjust_byte_range_locks(loc, 2)?, 2);
 /// assert_eq!(table.get(loc).unwrap().handle_info.version, 2);
 ///
@@ -85,6 +81,8 @@ pub struct HandleTable {
     chunk: usize,
     /// Called after byte-range locks of a file were released.
     unlock_hook: RwLock<Option<UnlockHook>>,
+    /// Sessions and tree connects, made by the first session setup.
+    sessions: OnceLock<Box<Sessions>>,
 }
 
 impl std::fmt::Debug for HandleTable {
@@ -145,6 +143,7 @@ impl HandleTable {
             chunk: (max_handles / (4 * shards)).clamp(1, CREDIT_CHUNK),
             reserved: AtomicUsize::new(0),
             unlock_hook: RwLock::new(None),
+            sessions: OnceLock::new(),
         })
     }
 
@@ -206,7 +205,12 @@ impl HandleTable {
     /// back every spare credit, so `reserved` is exactly the handles open, and
     /// open in `target` if that is below `max_handles`. A refusal therefore
     /// means the table really held `max_handles` handles at that moment.
-    fn open_reclaiming(&self, target: usize, args: &OpenArgs<'_>) -> Result<Location, OpenError> {
+    fn open_reclaiming(
+        &self,
+        target: usize,
+        args: &OpenArgs<'_>,
+        admits: impl Fn() -> Result<(), OpenError>,
+    ) -> Result<Location, OpenError> {
         let full = OpenError::TableFull { max_handles: self.max_handles };
         let mut guards: Vec<_> = self.shards.iter().map(|s| s.lock.write()).collect();
         let mut live = 0;
@@ -218,6 +222,7 @@ impl HandleTable {
         if live >= self.max_handles {
             return Err(full);
         }
+        admits()?;
         let g = &mut guards[target];
         let loc = g.open(args).map_err(|r| refusal(r, self.max_handles))?;
         self.reserved.store(live + 1, Ordering::Relaxed);
@@ -246,13 +251,7 @@ impl HandleTable {
     /// ```
     /// # use smb_handles::{AccessMask, FileNumber, HandleTable, OpenSpec};
     /// let table = HandleTable::new();
-    /// let err = table.open(OpenSpec {
-    ///     file_number: FileNumber(1),
-    ///     path: "a\0b".into(),
-    ///     owner: "me".into(),
-    ///     access_mask: AccessMask::empty(),
-    ///     share_access: smb_handles::ShareAccess::all(), directory: false,
-    /// }).unwrap_err();
+    /// let err = table.open(OpenSpec::new(FileNumber(1), "a\0b", "me", AccessMask::empty())).unwrap_err();
     /// assert_eq!(err.to_string(), "path contains a NUL byte");
     /// assert!(table.is_empty());
     /// ```
@@ -266,17 +265,62 @@ impl HandleTable {
     /// pays no allocation for a busy file or a known owner.
     pub(crate) fn open_args(&self, args: &OpenArgs<'_>) -> Result<Location, OpenError> {
         args.validate()?;
+        let Some(tree) = args.tree else {
+            return self.open_checked(args, || Ok(()));
+        };
+        // Counted into the tree before the shard lock, checked under it
+        // (see `table/sessions.rs` for why no handle outlives its tree).
+        let entered = self.enter_tree(tree)?;
+        let res = self.open_checked(args, || sessions::tree_admits(entered.0, tree));
+        if res.is_err() {
+            self.leave_tree(entered);
+        }
+        res
+    }
+
+    /// Stores a validated open if `admits` (called under the shard's lock)
+    /// allows it.
+    #[inline(always)]
+    fn open_checked(
+        &self,
+        args: &OpenArgs<'_>,
+        admits: impl Fn() -> Result<(), OpenError>,
+    ) -> Result<Location, OpenError> {
         let target = shard_of(args.file_number, self.shards.len());
         let shard = &self.shards[target];
         let mut g = shard.lock.write();
         if g.credits == 0 && !self.refill(&mut g) {
             drop(g);
-            return self.open_reclaiming(target, args);
+            return self.open_reclaiming(target, args, admits);
         }
+        admits()?;
         let loc = g.open(args).map_err(|r| refusal(r, self.max_handles))?;
         g.credits -= 1;
         shard.count(1);
         Ok(loc)
+    }
+
+    /// Adds `delta` to the handle's change-notify watch count (what
+    /// listings show as `num_notify_watches`) and returns the new count, as
+    /// [`HandleTable::adjust_byte_range_locks`] does for locks: a change
+    /// bumps the version; out of range is an error and changes nothing.
+    ///
+    /// ```
+    /// # use smb_handles::{AccessMask, FileNumber, HandleTable, OpenSpec};
+    /// # let table = HandleTable::new();
+    /// # let loc = table.open(OpenSpec::new(FileNumber(1), "/d", "me", AccessMask::FILE_READ_DATA).directory(true)).unwrap();
+    /// assert_eq!(table.adjust_notify_watches(loc, 1), Ok(1));
+    /// assert_eq!(table.get(loc).unwrap().handle_info.num_notify_watches, 1);
+    /// assert!(table.adjust_notify_watches(loc, -2).is_err());
+    /// ```
+    pub fn adjust_notify_watches(&self, loc: Location, delta: i64) -> Result<u32, LockError> {
+        let shard = self.shard(loc).ok_or(LockError::NotFound)?;
+        let res = shard.lock.write().adjust_notify(loc, delta);
+        match res {
+            None => Err(LockError::NotFound),
+            Some(Ok(n)) => Ok(n),
+            Some(Err(current)) => Err(LockError::OutOfRange { current, delta }),
+        }
     }
 
     /// A snapshot of the handle at `loc`, or `None` if `loc` names no open
@@ -305,8 +349,7 @@ impl HandleTable {
     /// ```
     /// # use smb_handles::{AccessMask, FileNumber, HandleTable, LockError, OpenSpec};
     /// # let table = HandleTable::new();
-    /// # let loc = table.open(OpenSpec { file_number: FileNumber(1), path: "/f".into(),
-    /// #     owner: "me".into(), access_mask: AccessMask::empty(), share_access: smb_handles::ShareAccess::all(), directory: false }).unwrap();
+    /// # let loc = table.open(OpenSpec::new(FileNumber(1), "/f", "me", AccessMask::empty())).unwrap();
     /// assert_eq!(table.adjust_byte_range_locks(loc, 3), Ok(3));
     /// assert!(matches!(table.adjust_byte_range_locks(loc, -4), Err(LockError::OutOfRange { .. })));
     /// assert_eq!(table.adjust_byte_range_locks(loc, -3), Ok(0));
@@ -356,14 +399,44 @@ impl HandleTable {
     pub fn close(&self, loc: Location) -> Result<FileHandle, CloseError> {
         let shard = self.shard(loc).ok_or(CloseError::NotFound)?;
         let mut g = shard.lock.write();
-        let Closed { handle, ext, unlocked } = g.close(loc)?;
+        let Closed { handle, ext, unlocked, tree } = g.close(loc)?;
         g.credits += 1;
         self.trim(&mut g);
         shard.count(-1);
         drop(g);
         drop(ext);
+        if tree != NIL {
+            self.left_trees(&[tree]);
+        }
         if unlocked {
             self.notify_unlocked(&[handle.file_number]);
+        }
+        Ok(handle)
+    }
+
+    /// Closes `loc` in shard `shard`, whose write guard `g` the caller
+    /// holds: counts it, and collects what to drop after the lock, the file
+    /// if locks went, and the tree to uncount.
+    #[inline(always)]
+    #[allow(clippy::vec_box)] // the boxes are the records' own, moved out to drop later
+    fn close_under(
+        &self,
+        shard: &PaddedShard,
+        g: &mut Shard,
+        loc: Location,
+        garbage: &mut Vec<Box<FileExt>>,
+        unlocked_files: &mut Vec<FileNumber>,
+        trees: &mut Vec<u32>,
+    ) -> Result<FileHandle, CloseError> {
+        let Closed { handle, ext, unlocked, tree } = g.close(loc)?;
+        g.credits += 1;
+        shard.count(-1);
+        garbage.extend(ext);
+        if unlocked {
+            unlocked_files.push(handle.file_number);
+        }
+        if tree != NIL {
+            trees.push(tree);
         }
         Ok(handle)
     }
@@ -376,8 +449,7 @@ impl HandleTable {
     /// ```
     /// # use smb_handles::{AccessMask, CloseError, FileNumber, HandleTable, OpenSpec};
     /// # let table = HandleTable::new();
-    /// # let open = |f| table.open(OpenSpec { file_number: FileNumber(f), path: "/f".into(),
-    /// #     owner: "me".into(), access_mask: AccessMask::empty(), share_access: smb_handles::ShareAccess::all(), directory: false }).unwrap();
+    /// # let open = |f| table.open(OpenSpec::new(FileNumber(f), "/f", "me", AccessMask::empty())).unwrap();
     /// let (a, b) = (open(1), open(2));
     /// let results = table.close_batch(&[a, b, a]);
     /// assert!(results[0].is_ok() && results[1].is_ok());
@@ -421,6 +493,7 @@ impl HandleTable {
         const PATH_AHEAD: usize = 4;
         let mut garbage = Vec::new();
         let mut unlocked_files = Vec::new();
+        let mut trees = Vec::new();
         for (shard, s) in self.shards.iter().enumerate() {
             let group = &order[starts[shard] as usize..starts[shard + 1] as usize];
             if group.is_empty() {
@@ -431,7 +504,6 @@ impl HandleTable {
             for n in 0..SLOT_AHEAD.min(group.len()) {
                 g.prefetch(locations[group[n] as usize]);
             }
-            let mut closed = 0;
             for (n, &i) in group.iter().enumerate() {
                 if let Some(l) = at(n + SLOT_AHEAD) {
                     g.prefetch(l);
@@ -442,25 +514,20 @@ impl HandleTable {
                 if let Some(l) = at(n + PATH_AHEAD) {
                     g.prefetch_path(l);
                 }
-                results[i as usize] = match g.close(locations[i as usize]) {
-                    Ok(Closed { handle, ext, unlocked }) => {
-                        closed += 1;
-                        if let Some(ext) = ext {
-                            garbage.push(ext);
-                        }
-                        if unlocked {
-                            unlocked_files.push(handle.file_number);
-                        }
-                        Ok(handle)
-                    }
-                    Err(e) => Err(e),
-                };
+                results[i as usize] = self.close_under(
+                    s,
+                    &mut g,
+                    locations[i as usize],
+                    &mut garbage,
+                    &mut unlocked_files,
+                    &mut trees,
+                );
             }
-            g.credits += closed;
             self.trim(&mut g);
-            s.count(-(closed as isize));
             drop(g);
             garbage.clear(); // after the lock
+            self.left_trees(&trees);
+            trees.clear();
         }
         if !unlocked_files.is_empty() {
             unlocked_files.sort_unstable();
@@ -468,6 +535,33 @@ impl HandleTable {
             self.notify_unlocked(&unlocked_files);
         }
         results
+    }
+
+    /// Closes what a request named, then matches the results back: each
+    /// element of `requested` is a location to close or the reason the
+    /// request named none. The locations are closed in one
+    /// [`close_batch`](Self::close_batch); the answer has one result per
+    /// element, in order: the element's own error, or its close's result.
+    ///
+    /// Written once for every batch close that takes a request: the JSON
+    /// body of `POST /v1/smb/files/close` (in [`close_batch_json`] and the
+    /// admin endpoint) and the C array of `smbh_close_batch`.
+    ///
+    /// [`close_batch_json`]: Self::close_batch_json
+    pub(crate) fn close_requested<E: From<CloseError>>(
+        &self,
+        requested: Vec<Result<Location, E>>,
+    ) -> Vec<Result<FileHandle, E>> {
+        let locations: Vec<Location> =
+            requested.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+        let mut closed = self.close_batch(&locations).into_iter();
+        requested
+            .into_iter()
+            .map(|r| {
+                r?;
+                Ok(closed.next().expect("close_batch gives one result per location")?)
+            })
+            .collect()
     }
 }
 

@@ -1,0 +1,229 @@
+//! Opening handles: `smbh_open`, the extensible `smbh_open_ex` (share
+//! modes, SPEC §9), and `smbh_rename_file`, which renames a file's opens.
+
+use std::ffi::c_char;
+use std::mem::size_of;
+
+use crate::record::{OpenArgs, StrArg};
+use crate::{AccessMask, FileNumber, HandleTable, Location, ShareAccess};
+
+use super::panic::ffi_boundary;
+use super::ptr::{check_ptr, sized_in, table_ref, tri};
+use super::status::smbh_status;
+use super::strings::{path_in, str_in};
+use super::table::smbh_table;
+
+/// The longest path smbh_open and smbh_rename_file accept, in bytes.
+pub const SMBH_MAX_PATH_LEN: usize = 32767;
+/// The longest owner smbh_open accepts, in bytes.
+pub const SMBH_MAX_OWNER_LEN: usize = 1024;
+
+// cbindgen copies literals, not paths: keep the C constants equal to the
+// crate's own.
+const _: () = {
+    assert!(SMBH_MAX_PATH_LEN == crate::MAX_PATH_LEN);
+    assert!(SMBH_MAX_OWNER_LEN == crate::MAX_OWNER_LEN);
+};
+
+/// FILE_SHARE_READ, for smbh_open_params.share_access.
+pub const SMBH_SHARE_READ: u32 = 0x1;
+/// FILE_SHARE_WRITE, for smbh_open_params.share_access.
+pub const SMBH_SHARE_WRITE: u32 = 0x2;
+/// FILE_SHARE_DELETE, for smbh_open_params.share_access.
+pub const SMBH_SHARE_DELETE: u32 = 0x4;
+
+/// What smbh_open_ex opens. Set `size` to `sizeof(smbh_open_params)`: later
+/// versions of the library add fields at the end (session, durable flags,
+/// lease key), and a caller built against an older header keeps working,
+/// the new fields taking their defaults. A caller built against a newer
+/// header may pass a larger size as long as the fields this library does
+/// not know are zero; otherwise SMBH_STATUS_INVALID_ARGUMENT.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct smbh_open_params {
+    /// `sizeof(smbh_open_params)` as the caller was compiled.
+    pub size: usize,
+    /// The file (inode) the handle is open on.
+    pub file_number: u64,
+    /// The file's path, `path_len` bytes of UTF-8 without NUL (the first
+    /// open of a file sets it; later opens keep it).
+    pub path: *const c_char,
+    /// Length of `path` in bytes, at most SMBH_MAX_PATH_LEN.
+    pub path_len: usize,
+    /// The opener's identity, `owner_len` bytes of UTF-8 without NUL.
+    pub owner: *const c_char,
+    /// Length of `owner` in bytes, at most SMBH_MAX_OWNER_LEN.
+    pub owner_len: usize,
+    /// Granted access: MS-DTYP ACCESS_MASK bits.
+    pub access_mask: u32,
+    /// SMBH_SHARE_READ | SMBH_SHARE_WRITE | SMBH_SHARE_DELETE, or fewer;
+    /// other bits are SMBH_STATUS_INVALID_ARGUMENT.
+    pub share_access: u32,
+    /// True for a directory handle.
+    pub directory: bool,
+    /// The tree connect the open comes through (from smbh_tree_connect), or
+    /// 0 for an open outside any session. Added in 0.2: a caller compiled
+    /// with the older, shorter struct passes its smaller `size` and opens
+    /// outside sessions.
+    pub tree: u64,
+}
+
+/// Registers an open and writes its new location to `*location_out`.
+///
+/// `path` (`path_len` bytes, at most SMBH_MAX_PATH_LEN) and `owner`
+/// (`owner_len` bytes, at most SMBH_MAX_OWNER_LEN) are UTF-8 without NUL
+/// bytes and need not be NUL-terminated; the table keeps its own copies.
+/// `access_mask` holds MS-DTYP ACCESS_MASK bits; `directory` picks the
+/// directory names of aliased bits in JSON. The new handle has version 1 and
+/// no byte-range locks.
+///
+/// Statuses: SMBH_STATUS_NULL_PARAMETER (`table`, `path`, `owner` or
+/// `location_out` NULL, even with a zero length), SMBH_STATUS_INVALID_UTF8,
+/// SMBH_STATUS_PATH_TOO_LONG, SMBH_STATUS_OWNER_TOO_LONG,
+/// SMBH_STATUS_CONTAINS_NUL, SMBH_STATUS_RESERVED_ACCESS_BITS,
+/// SMBH_STATUS_TABLE_FULL. On any of them the table is unchanged.
+///
+/// # Safety
+///
+/// `table` is NULL or live; `path` and `owner` are NULL or readable for
+/// their lengths (lengths above the limits are refused before any read);
+/// `location_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smbh_open(
+    table: *const smbh_table,
+    file_number: u64,
+    path: *const c_char,
+    path_len: usize,
+    owner: *const c_char,
+    owner_len: usize,
+    access_mask: u32,
+    directory: bool,
+    location_out: *mut u64,
+) -> smbh_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise on `table`.
+        let table = tri!(unsafe { table_ref(table) });
+        tri!(check_ptr(location_out));
+        let params = smbh_open_params {
+            size: size_of::<smbh_open_params>(),
+            file_number,
+            path,
+            path_len,
+            owner,
+            owner_len,
+            access_mask,
+            share_access: ShareAccess::all().bits(),
+            directory,
+            tree: 0,
+        };
+        // SAFETY: the caller's promise on `path` and `owner`.
+        let loc = tri!(unsafe { open_params(table, &params) });
+        // SAFETY: `location_out` is non-NULL and aligned (checked), writable
+        // by the caller's promise.
+        unsafe { location_out.write(loc.0) };
+        smbh_status::Ok
+    }
+}
+
+/// Opens a handle with a share mode (SPEC section 9): like smbh_open, plus
+/// the check, atomic with the insertion, against every other open of the
+/// file. A stat open (no read, write, append, execute or delete access)
+/// never conflicts.
+///
+/// Statuses: as smbh_open, plus SMBH_STATUS_SHARING_VIOLATION and
+/// SMBH_STATUS_INVALID_ARGUMENT (a `size` this library cannot take, share
+/// bits beyond the three). On any of them the table is unchanged.
+///
+/// # Safety
+///
+/// `table` is NULL or live; `params` is NULL or readable for
+/// `params->size` bytes, its strings readable for their lengths;
+/// `location_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smbh_open_ex(
+    table: *const smbh_table,
+    params: *const smbh_open_params,
+    location_out: *mut u64,
+) -> smbh_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise on `table`.
+        let table = tri!(unsafe { table_ref(table) });
+        tri!(check_ptr(params));
+        tri!(check_ptr(location_out));
+        // SAFETY: the caller promises `params->size` readable bytes; an
+        // all-zero `smbh_open_params` is valid.
+        let p = tri!(unsafe { sized_in(params, std::mem::offset_of!(smbh_open_params, tree)) });
+        if p.share_access & !0x7 != 0 {
+            return smbh_status::InvalidArgument;
+        }
+        // SAFETY: the caller's promise on the strings.
+        let loc = tri!(unsafe { open_params(table, &p) });
+        // SAFETY: non-NULL and aligned (checked), writable by the promise.
+        unsafe { location_out.write(loc.0) };
+        smbh_status::Ok
+    }
+}
+
+/// The open both smbh_open and smbh_open_ex make once their own checks
+/// passed: the strings, checked in the order Rust's `open` checks them
+/// (path length, path NUL, owner length, owner NUL), then the table's open.
+///
+/// # Safety
+///
+/// `p.path` and `p.owner` are NULL or readable for their lengths (lengths
+/// above the limits are refused before any read).
+unsafe fn open_params(table: &HandleTable, p: &smbh_open_params) -> Result<Location, smbh_status> {
+    // SAFETY: the caller's promise on `path`.
+    let path = unsafe { path_in(p.path, p.path_len) }?;
+    // SAFETY: the caller's promise on `owner`.
+    let owner =
+        unsafe { str_in(p.owner, p.owner_len, SMBH_MAX_OWNER_LEN, smbh_status::OwnerTooLong) }?;
+    let args = OpenArgs {
+        file_number: FileNumber(p.file_number),
+        path: StrArg::Borrowed(path),
+        owner: StrArg::Borrowed(owner),
+        access_mask: AccessMask::from_bits_retain(p.access_mask),
+        share_access: ShareAccess::from_bits_retain(p.share_access),
+        directory: p.directory,
+        tree: (p.tree != 0).then_some(crate::TreeId(p.tree)),
+    };
+    table.open_args(&args).map_err(smbh_status::from)
+}
+
+/// Sets the path of every open handle of `file_number` (bumping each one's
+/// version) and writes how many were renamed to `*renamed_out` (0 when the
+/// file has no open handle).
+///
+/// `path` is `path_len` bytes of UTF-8, at most SMBH_MAX_PATH_LEN, without
+/// NUL bytes, not necessarily NUL-terminated.
+///
+/// Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_UTF8,
+/// SMBH_STATUS_PATH_TOO_LONG, SMBH_STATUS_CONTAINS_NUL; on any of them
+/// nothing is renamed.
+///
+/// # Safety
+///
+/// `table` is NULL or live; `path` is NULL or readable for `path_len` bytes
+/// (when `path_len` is within the limit); `renamed_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smbh_rename_file(
+    table: *const smbh_table,
+    file_number: u64,
+    path: *const c_char,
+    path_len: usize,
+    renamed_out: *mut usize,
+) -> smbh_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise on `table`.
+        let table = tri!(unsafe { table_ref(table) });
+        tri!(check_ptr(renamed_out));
+        // SAFETY: the caller's promise on `path`.
+        let path = tri!(unsafe { path_in(path, path_len) });
+        let renamed =
+            tri!(table.try_rename_file(FileNumber(file_number), path).map_err(smbh_status::from));
+        // SAFETY: `renamed_out` is non-NULL and aligned (checked), writable
+        // by the caller's promise.
+        unsafe { renamed_out.write(renamed) };
+        smbh_status::Ok
+    }
+}
