@@ -10,8 +10,10 @@
 //!
 //! Either transport may be left out. Without `--cert`/`--key` a self-signed
 //! certificate for `localhost` and `127.0.0.1` is generated (qq does not
-//! verify certificates). Prints one line starting with `ready` once every
-//! listener accepts, a `closed ...` line on stderr per force-closed handle,
+//! verify certificates). Says on stderr, at once, that it is starting (before
+//! hashing the password, opening the simulated handles and making the
+//! certificate), then prints one line starting with `ready` on stdout once
+//! every listener accepts, a `closed ...` line on stderr per force-closed handle,
 //! and stops cleanly on SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
@@ -26,6 +28,9 @@ use tokio::signal::unix::{signal, SignalKind};
 const USAGE: &str =
     "usage: admin_server [--unix PATH] [--tcp ADDR:PORT] --user NAME --password SECRET \
 [--handles N] [--cert CERT.pem --key KEY.pem]";
+
+/// Handles opened when `--handles` is not given.
+const DEFAULT_HANDLES: usize = 100;
 
 #[derive(Debug, Default)]
 struct Args {
@@ -122,7 +127,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let user = args.user.ok_or("--user is required")?;
     let password = args.password.ok_or("--password is required")?;
     let table = Arc::new(HandleTable::new());
-    simulate(&table, args.handles.unwrap_or(100));
+    simulate(&table, args.handles.unwrap_or(DEFAULT_HANDLES));
 
     let mut config = AdminConfig::new(Credentials::new(&user, &password)?).on_force_close(|h| {
         eprintln!("closed {} (file {})", h.handle_info.location, h.file_number.0);
@@ -176,6 +181,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // First, before the slow parts (the Argon2 hash, the simulated opens, the
+    // certificate), so whoever started it sees it is alive.
+    eprintln!(
+        "admin_server: starting: {} simulated handles{}",
+        args.handles.unwrap_or(DEFAULT_HANDLES),
+        if args.tcp.is_some() && args.cert.is_none() { ", a self-signed certificate" } else { "" }
+    );
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -3,7 +3,9 @@
 # against both the static and the shared library, and runs each under
 # valgrind memcheck: any memory error or definite/indirect leak fails.
 # (`cargo test` runs the same tests under ASan and UBSan, see tests/c_abi.rs.)
-# Installs gcc and valgrind with apt-get when they are missing.
+# Installs gcc and valgrind with apt-get when they are missing. The last
+# line is `c-tests-valgrind: N passed, M failed` (one per valgrind run), which
+# scripts/test.sh adds to its total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +27,7 @@ mkdir -p "$out"
 CC="${CC:-cc}"
 cflags=(-std=c11 -Wall -Wextra -Wpedantic -Werror -g -O1 -pthread -Iinclude -Itests/c)
 
-status=0
+status=0 passed=0 failed=0
 for src in tests/c/api_test.c tests/c/threads_test.c tests/c/locks_test.c tests/c/sessions_test.c examples/c/open_files.c; do
   name="$(basename "$src" .c)"
   "$CC" "${cflags[@]}" "$src" "$lib_dir/libsmb_handles.a" -lpthread -ldl -lm -lrt \
@@ -39,10 +41,12 @@ for src in tests/c/api_test.c tests/c/threads_test.c tests/c/locks_test.c tests/
         "$exe" >"$exe.log" 2>&1; then
       echo "FAILED under valgrind: $exe" >&2
       cat "$exe.log" >&2
-      status=1
+      status=1 failed=$((failed + 1))
     else
       tail -n 1 "$exe.log"
+      passed=$((passed + 1))
     fi
   done
 done
+echo "c-tests-valgrind: $passed passed, $failed failed"
 exit "$status"

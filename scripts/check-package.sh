@@ -6,10 +6,11 @@
 # 2. the package holds what a user needs (sources, build.rs inputs, headers,
 #    CMake package, docs, licences, changelog) and none of the CI scripts,
 #    fuzzing or benchmark output;
-# 3. every link of README.md works outside a clone: docs.rs source links
-#    name files of the package, docs.rs API links name pages rustdoc makes;
-#    relative links (which crates.io cannot resolve without a repository
-#    URL) are refused;
+# 3. every relative link of README.md (outside code blocks) names a file
+#    that is in the repository (tracked by git) and in the package, so it
+#    works in a clone, on the forge and, resolved against Cargo.toml's
+#    `repository`, on crates.io; a `#fragment` names a heading of the file;
+#    docs.rs links to this crate (unpublished, so dead) are refused;
 # 4. `cargo doc` with docs.rs's settings (nightly, --cfg docsrs, every
 #    feature) renders without warnings and badges the `admin` items.
 #
@@ -68,18 +69,43 @@ echo "== package: README links"
 links="$(awk '/^```/ { code = !code; next } !code' README.md \
   | grep -o '](\([^)]*\))' | sed 's/^](\(.*\))$/\1/' | sort -u)"
 [ -n "$links" ] || fail "found no links in README.md"
+# GitHub's heading anchors of a Markdown file: lower case, punctuation
+# other than - and _ dropped, spaces to dashes.
+anchors() {
+  awk '/^```/ { code = !code; next } !code && /^#+ /' "$1" | sed 's/^#* //' \
+    | tr '[:upper:]' '[:lower:]' | sed 's/[^a-z0-9 _-]//g; s/ /-/g'
+}
+tracked() {
+  if git rev-parse --git-dir >/dev/null 2>&1; then
+    git ls-files --error-unmatch -- "$1" >/dev/null 2>&1
+  else
+    [ -f "$1" ]
+  fi
+}
 while read -r url; do
   case "$url" in
-    https://docs.rs/crate/smb-handles/latest/source/*)
-      path="${url#https://docs.rs/crate/smb-handles/latest/source/}"
-      grep -qx "$path" "$list" || fail "README links $path, which is not in the package"
-      [ -f "$path" ] || fail "README links $path, which is not in the repository" ;;
-    https://docs.rs/smb-handles/latest/smb_handles/*)
-      page="${url#https://docs.rs/smb-handles/latest/smb_handles/}"
-      [ -f "$doc/$page" ] || fail "README links $url, which rustdoc does not make" ;;
-    https://crates.io/crates/*) ;;
-    *) fail "README link $url: use a docs.rs link (relative links break on crates.io)" ;;
+    https://docs.rs/*smb-handles* | https://docs.rs/*smb_handles*)
+      fail "README link $url: the crate is not on docs.rs; link the file relatively" ;;
+    http://* | https://*) echo "ok $url (external)"; continue ;;
   esac
+  path="${url%%#*}"
+  fragment=
+  [ "$path" = "$url" ] || fragment="${url#*#}"
+  [ -n "$path" ] || path=README.md
+  case "$path" in /* | ../*) fail "README link $url leaves the repository" ;; esac
+  [ -f "$path" ] || fail "README links $path, which is not a file of the repository"
+  tracked "$path" || fail "README links $path, which git does not track"
+  grep -qx "$path" "$list" || fail "README links $path, which is not in the package (Cargo.toml include)"
+  if [ -n "$fragment" ]; then
+    case "$path" in
+      *.md) anchors "$path" | grep -qx -- "$fragment" \
+        || fail "README link $url: $path has no heading #$fragment" ;;
+    esac
+  fi
   echo "ok $url"
 done <<<"$links"
+if ! grep -q '^repository *=' Cargo.toml; then
+  echo "note: Cargo.toml has no \`repository\`: crates.io resolves README's relative links" \
+    "against it, so set it (the forge's URL) before publishing"
+fi
 echo "== package: ok"

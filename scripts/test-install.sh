@@ -25,8 +25,16 @@ cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
-fail() { echo "FAILED: $*" >&2; exit 1; }
-step() { echo "== install: $*"; }
+# Each step is counted; the last line is `test-install: N passed, M failed`
+# (scripts/test.sh adds it to its total): a failure stops the script, so M
+# is 0 or 1.
+steps=0
+fail() {
+  echo "FAILED: $*" >&2
+  echo "test-install: $((steps > 0 ? steps - 1 : 0)) passed, 1 failed"
+  exit 1
+}
+step() { steps=$((steps + 1)); echo "== install: $*"; }
 
 missing=()
 need cc || missing+=(gcc)
@@ -213,4 +221,5 @@ c++ -std=c++17 -fno-exceptions -Wall -Wextra -Wpedantic -Werror "$tmp/noexcept.c
   || fail "smb_handles.hpp does not compile with -fno-exceptions"
 "$tmp/noexcept" || fail "the -fno-exceptions build"
 
-step "ok ($how)"
+echo "== install: ok ($how)"
+echo "test-install: $steps passed, 0 failed"
