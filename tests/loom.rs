@@ -472,10 +472,10 @@ fn paging_walk_against_two_mutators() {
     });
 }
 
-/// A session with one tree connect, in a one-shard table.
-fn session_table() -> (HandleTable, smb_handles::SessionId, smb_handles::TreeId) {
+/// A session with one tree connect, in a table of `shards` shards.
+fn session_table(shards: usize) -> (HandleTable, smb_handles::SessionId, smb_handles::TreeId) {
     use smb_handles::{SessionSpec, User};
-    let t = table(1, 8);
+    let t = table(shards, 8);
     let ip = std::net::IpAddr::from([10, 0, 0, 7]);
     let s = t.session_setup(SessionSpec::new(1, User::new("S-1-5-21-1", "alice"), ip)).unwrap();
     let tree = t.tree_connect(s, "finance").unwrap();
@@ -488,12 +488,15 @@ fn session_table() -> (HandleTable, smb_handles::SessionId, smb_handles::TreeId)
 /// answers the handles it closed, exactly those.
 #[test]
 fn logoff_against_open_into_its_tree() {
+    // Two shards, the open in shard 1: the logoff must find the shard
+    // through the tree's shard mark, which the open sets before its check.
+    let (_, f1) = files();
     check("logoff_against_open_into_its_tree", 4, move || {
-        let (t, s, tree) = session_table();
+        let (t, s, tree) = session_table(2);
         let t = Arc::new(t);
         let opener = {
             let t = Arc::clone(&t);
-            thread::spawn(move || t.open(spec(5).tree(tree)))
+            thread::spawn(move || t.open(spec(f1).tree(tree)))
         };
         let out = t.logoff(s).unwrap();
         let opened = opener.join().unwrap();
@@ -510,7 +513,7 @@ fn logoff_against_open_into_its_tree() {
         }
         assert_eq!(t.len(), 0, "a handle was left in a logged-off session");
         assert!(t.session(s).is_none());
-        assert_eq!(t.open(spec(5).tree(tree)), Err(OpenError::SessionDeleted));
+        assert_eq!(t.open(spec(f1).tree(tree)), Err(OpenError::SessionDeleted));
     });
 }
 
@@ -522,7 +525,7 @@ fn logoff_against_open_into_its_tree() {
 fn logoff_against_lock_in_its_session() {
     use smb_handles::{LockElement, LockKind, LockRangeError};
     check("logoff_against_lock_in_its_session", 4, move || {
-        let (t, s, tree) = session_table();
+        let (t, s, tree) = session_table(1);
         let h = t.open(spec(5).tree(tree)).unwrap();
         let t = Arc::new(t);
         let range = [LockElement { offset: 0, length: 10, kind: LockKind::Exclusive }];
@@ -547,7 +550,7 @@ fn logoff_against_lock_in_its_session() {
 #[test]
 fn tree_disconnect_against_logoff() {
     check("tree_disconnect_against_logoff", 4, move || {
-        let (t, s, tree) = session_table();
+        let (t, s, tree) = session_table(1);
         let h = t.open(spec(5).tree(tree)).unwrap();
         let t = Arc::new(t);
         let disconnecter = {

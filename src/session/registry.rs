@@ -53,6 +53,9 @@ pub(crate) struct Entry<P> {
     pub(crate) opens: AtomicU64,
     /// Nanoseconds from the registry's epoch to the last activity.
     activity: AtomicU64,
+    /// For a tree: the shards (bit i for shard i, up to 256) that may hold
+    /// its handles, so a sweep visits only those.
+    shards: [AtomicU64; 4],
     /// What listings show; `None` while vacant.
     pub(crate) payload: Mutex<Option<P>>,
 }
@@ -66,6 +69,7 @@ impl<P> Entry<P> {
             parent: AtomicU32::new(u32::MAX),
             opens: AtomicU64::new(0),
             activity: AtomicU64::new(0),
+            shards: std::array::from_fn(|_| AtomicU64::new(0)),
             payload: Mutex::new(None),
         }
     }
@@ -95,10 +99,28 @@ impl<P> Entry<P> {
         self.opens.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Uncounts an open (closed, or refused after [`Entry::enter`]).
+    /// Uncounts `n` opens (closed, or refused after [`Entry::enter`]).
     #[inline]
-    pub(crate) fn leave(&self) {
-        self.opens.fetch_sub(1, Ordering::SeqCst);
+    pub(crate) fn leave(&self, n: u64) {
+        self.opens.fetch_sub(n, Ordering::SeqCst);
+    }
+
+    /// Notes that shard `shard` may hold handles of this tree; called after
+    /// [`Entry::enter`] and before the open checks the tree under its shard
+    /// lock, so an ending that misses the mark is seen by that check. One
+    /// load when the mark is already there.
+    #[inline]
+    pub(crate) fn mark_shard(&self, shard: usize) {
+        let (word, bit) = (&self.shards[shard / 64], 1u64 << (shard % 64));
+        if word.load(Ordering::SeqCst) & bit == 0 {
+            word.fetch_or(bit, Ordering::SeqCst);
+        }
+    }
+
+    /// The shards that may hold this tree's handles (read after the tree
+    /// was marked ending).
+    pub(crate) fn marked_shards(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..256).filter(|&i| self.shards[i / 64].load(Ordering::SeqCst) & (1 << (i % 64)) != 0)
     }
 
     /// Why an id carrying `generation` no longer names a live entry: the
@@ -204,6 +226,9 @@ impl<P> Registry<P> {
         let e = self.entry(index).expect("allocated");
         *e.payload.lock() = Some(payload);
         e.parent.store(parent, Ordering::Relaxed);
+        for w in &e.shards {
+            w.store(0, Ordering::SeqCst);
+        }
         // `opens` is 0 here, but for a stale open that counted itself in
         // before the entry ended and has not yet counted itself out: left
         // alone, the count comes back to the new entry's own.

@@ -274,7 +274,7 @@ impl HandleTable {
         };
         // Counted into the tree before the shard lock, checked under it
         // (see `table/sessions.rs` for why no handle outlives its tree).
-        let entered = self.enter_tree(tree)?;
+        let entered = self.enter_tree(tree, shard_of(args.file_number, self.shards.len()))?;
         let res = self.open_checked(args, || sessions::tree_admits(entered.0, tree));
         if res.is_err() {
             self.leave_tree(entered);

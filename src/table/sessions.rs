@@ -210,10 +210,16 @@ impl HandleTable {
         wait_empty(t);
     }
 
-    /// Closes the handles of tree `index` in every shard, at most
+    /// The tree entry at registry index `index`.
+    fn tree_entry(&self, index: u32) -> Option<&Entry<TreeRec>> {
+        self.sessions.get()?.trees.entry(index)
+    }
+
+    /// Closes the handles of tree `index` in every shard it marked, at most
     /// [`SWEEP_STEP`] per lock hold.
     fn sweep_tree(&self, index: u32, out: &mut CloseOutcome, unlocked: &mut Vec<FileNumber>) {
-        for shard in self.shards.iter() {
+        let Some(t) = self.tree_entry(index) else { return };
+        for shard in t.marked_shards().filter_map(|i| self.shards.get(i)) {
             loop {
                 let mut g = shard.lock.write();
                 if g.tree_count(index) == 0 {
@@ -248,24 +254,27 @@ impl HandleTable {
         }
     }
 
-    /// Uncounts closed handles from their trees and sessions.
+    /// Uncounts closed handles from their trees and sessions: one
+    /// subtraction per run of equal trees (a sweep's are all one tree).
     pub(crate) fn left_trees(&self, trees: &[u32]) {
         let Some(reg) = self.sessions.get() else { return };
-        for &i in trees {
-            if let Some(t) = reg.trees.entry(i) {
+        for run in trees.chunk_by(|a, b| a == b) {
+            if let Some(t) = reg.trees.entry(run[0]) {
                 if let Some(s) = reg.sessions.entry(t.parent()) {
-                    s.leave();
+                    s.leave(run.len() as u64);
                 }
-                t.leave();
+                t.leave(run.len() as u64);
             }
         }
     }
 
-    /// Counts an open into its tree and session, and finds the tree; the
-    /// caller checks [`tree_admits`] under its shard's lock.
+    /// Counts an open into its tree and session and marks its shard in the
+    /// tree, and finds the tree; the caller checks [`tree_admits`] under its
+    /// shard's lock.
     pub(crate) fn enter_tree(
         &self,
         tree: TreeId,
+        shard: usize,
     ) -> Result<(&Entry<TreeRec>, &Entry<SessionRec>), OpenError> {
         let reg = self.sessions.get().ok_or(OpenError::TreeDeleted)?;
         let Some(t) = reg.trees.find(tree.generation(), tree.index()) else {
@@ -274,13 +283,14 @@ impl HandleTable {
         let s = reg.sessions.entry(t.parent()).ok_or(OpenError::TreeDeleted)?;
         t.enter();
         s.enter();
+        t.mark_shard(shard);
         Ok((t, s))
     }
 
     /// Undoes [`HandleTable::enter_tree`] for a refused open.
     pub(crate) fn leave_tree(&self, (t, s): (&Entry<TreeRec>, &Entry<SessionRec>)) {
-        s.leave();
-        t.leave();
+        s.leave(1);
+        t.leave(1);
     }
 
     /// A snapshot of one session.
@@ -348,7 +358,8 @@ impl HandleTable {
     pub fn session_handles(&self, id: SessionId) -> Vec<FileHandle> {
         let mut out = Vec::new();
         for t in self.trees_of(id) {
-            for shard in self.shards.iter() {
+            let Some(e) = self.tree_entry(t) else { continue };
+            for shard in e.marked_shards().filter_map(|i| self.shards.get(i)) {
                 let g = shard.lock.read();
                 for loc in g.tree_members(t, usize::MAX) {
                     out.extend(g.get(loc));
