@@ -147,9 +147,10 @@ const SESSION_SHARES: [&str; 3] = ["finance", "eng", "home"];
 /// from `10.0.0.{11+i}` (wrapping into the next octets past 255),
 /// tree-connected to `SESSION_SHARES[i % 3]` and, for even `i`, also to the
 /// next share; handle `j` is in session `j % m`, each on a file of its own
-/// (`/<share>/user<k>/file<j>.dat`, file number `2000 + j`). Share modes:
-/// `j % 3 == 0` reads and denies write and delete, `1` reads and writes and
-/// denies delete, `2` reads sharing everything. Byte-range locks: odd `j`
+/// (`/<share>/user<k>/file<j>.dat`, file number `2000 + j`). Share modes,
+/// by `(j + j / m) % 3` so that every session has each kind: `0` reads and
+/// denies write and delete, `1` reads and writes and denies delete, `2`
+/// reads sharing everything. Byte-range locks: odd `j`
 /// holds an exclusive lock on `[0, 4096)`, `j % 4 == 3` also a shared one
 /// on `[8192, 8292)`.
 fn simulate_sessions(table: &HandleTable, n: usize, m: usize) {
@@ -177,7 +178,7 @@ fn simulate_sessions(table: &HandleTable, n: usize, m: usize) {
         let i = j % m;
         let tree = trees[i][(j / m) % trees[i].len()];
         let share = table.tree(tree).expect("connected").share_name;
-        let (access, share_access) = match j % 3 {
+        let (access, share_access) = match (j + j / m) % 3 {
             0 => (AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE, ShareAccess::READ),
             1 => (
                 AccessMask::FILE_READ_DATA | AccessMask::FILE_WRITE_DATA | AccessMask::SYNCHRONIZE,
