@@ -211,6 +211,12 @@ fn self_signed() -> Result<TlsIdentity, Box<dyn std::error::Error>> {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let user = args.user.ok_or("--user is required")?;
     let password = args.password.ok_or("--password is required")?;
+    // The read-only user's password is hashed meanwhile on a thread of its
+    // own (Argon2 takes a while), so `ready` comes no later for it.
+    let read_only = args
+        .read_only_user
+        .zip(args.read_only_password)
+        .map(|(name, pw)| std::thread::spawn(move || Credentials::new(&name, &pw)));
     let table = Arc::new(HandleTable::new());
     let handles = args.handles.unwrap_or(100);
     match args.sessions {
@@ -221,8 +227,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = AdminConfig::new(Credentials::new(&user, &password)?).on_force_close(|h| {
         eprintln!("closed {} (file {})", h.handle_info.location, h.file_number.0);
     });
-    if let (Some(name), Some(pw)) = (&args.read_only_user, &args.read_only_password) {
-        config = config.read_only_user(Credentials::new(name, pw)?);
+    if let Some(hashing) = read_only {
+        config = config.read_only_user(hashing.join().map_err(|_| "hashing panicked")??);
     }
     if let Some(path) = &args.unix {
         config = config.unix_socket(path);
