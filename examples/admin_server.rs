@@ -5,8 +5,17 @@
 //! ```text
 //! cargo run --release --features admin --example admin_server -- \
 //!     --unix /tmp/smbh.sock --tcp 127.0.0.1:8000 --user admin --password secret [--handles N]
+//!     [--sessions M] [--read-only-user NAME --read-only-password PW]
 //!     [--cert cert.pem --key key.pem]
 //! ```
+//!
+//! With `--sessions M` the `--handles N` are opened through M SMB sessions
+//! (users `user1`…, SIDs `S-1-5-21-1004336348-1177238915-682003330-1101`…,
+//! clients `10.0.0.11`…), each tree-connected to one or two of the shares
+//! `finance`, `eng` and `home`; a third of the opens deny others write and
+//! delete, another third deny delete, and every other open holds
+//! byte-range locks. Without it the handles are opened outside sessions.
+//! `--read-only-user` adds a login that may list but not close.
 //!
 //! Either transport may be left out. Without `--cert`/`--key` a self-signed
 //! certificate for `localhost` and `127.0.0.1` is generated (qq does not
@@ -22,12 +31,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use smb_handles::admin::{self, AdminConfig, Credentials, TlsIdentity};
-use smb_handles::{AccessMask, FileNumber, HandleTable, OpenSpec};
+use smb_handles::{
+    AccessMask, FileNumber, HandleTable, LockElement, LockKind, OpenSpec, SessionSpec, ShareAccess,
+    User,
+};
 use tokio::signal::unix::{signal, SignalKind};
 
 const USAGE: &str =
     "usage: admin_server [--unix PATH] [--tcp ADDR:PORT] --user NAME --password SECRET \
-[--handles N] [--cert CERT.pem --key KEY.pem]";
+[--handles N] [--sessions M] [--read-only-user NAME --read-only-password PW] \
+[--cert CERT.pem --key KEY.pem]";
 
 /// Handles opened when `--handles` is not given.
 const DEFAULT_HANDLES: usize = 100;
@@ -39,6 +52,9 @@ struct Args {
     user: Option<String>,
     password: Option<String>,
     handles: Option<usize>,
+    sessions: Option<usize>,
+    read_only_user: Option<String>,
+    read_only_password: Option<String>,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
 }
@@ -60,6 +76,15 @@ fn parse_args() -> Result<Args, String> {
             "--handles" => {
                 args.handles = Some(value.parse().map_err(|e| format!("--handles {value}: {e}"))?)
             }
+            "--sessions" => {
+                let m = value.parse().map_err(|e| format!("--sessions {value}: {e}"))?;
+                if m == 0 {
+                    return Err("--sessions must be at least 1".into());
+                }
+                args.sessions = Some(m);
+            }
+            "--read-only-user" => args.read_only_user = Some(value),
+            "--read-only-password" => args.read_only_password = Some(value),
             "--cert" => args.cert = Some(value.into()),
             "--key" => args.key = Some(value.into()),
             other => return Err(format!("unknown option {other}")),
@@ -70,6 +95,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if args.cert.is_some() != args.key.is_some() {
         return Err("--cert and --key go together".into());
+    }
+    if args.read_only_user.is_some() != args.read_only_password.is_some() {
+        return Err("--read-only-user and --read-only-password go together".into());
     }
     Ok(args)
 }
@@ -117,6 +145,68 @@ fn simulate(table: &HandleTable, n: usize) {
     }
 }
 
+/// The shares `--sessions` connects to.
+const SESSION_SHARES: [&str; 3] = ["finance", "eng", "home"];
+
+/// Opens `n` handles through `m` sessions: session `i` is `user{i+1}`
+/// from `10.0.0.{11+i}` (wrapping into the next octets past 255),
+/// tree-connected to `SESSION_SHARES[i % 3]` and, for even `i`, also to the
+/// next share; handle `j` is in session `j % m`, each on a file of its own
+/// (`/<share>/user<k>/file<j>.dat`, file number `2000 + j`). Share modes,
+/// by `(j + j / m) % 3` so that every session has each kind: `0` reads and
+/// denies write and delete, `1` reads and writes and denies delete, `2`
+/// reads sharing everything. Byte-range locks: odd `j`
+/// holds an exclusive lock on `[0, 4096)`, `j % 4 == 3` also a shared one
+/// on `[8192, 8292)`.
+fn simulate_sessions(table: &HandleTable, n: usize, m: usize) {
+    let mut trees = Vec::with_capacity(m);
+    for i in 0..m {
+        let k = i + 11;
+        let addr = std::net::Ipv4Addr::new(10, (k >> 16) as u8, (k >> 8) as u8, k as u8);
+        let user = User::new(
+            format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1101 + i),
+            format!("user{}", i + 1),
+        )
+        .posix(2001 + i as u32, 100);
+        let spec = SessionSpec::new(0x4000_0000_0001 + i as u64, user, addr.into())
+            .server_address("10.0.0.1".parse().expect("an address"))
+            .encrypted(i % 2 == 1)
+            .dialect(0x0311);
+        let s = table.session_setup(spec).expect("the example's sessions are valid");
+        let mut mine = vec![table.tree_connect(s, SESSION_SHARES[i % 3]).expect("a share")];
+        if i % 2 == 0 {
+            mine.push(table.tree_connect(s, SESSION_SHARES[(i + 1) % 3]).expect("a share"));
+        }
+        trees.push(mine);
+    }
+    for j in 0..n {
+        let i = j % m;
+        let tree = trees[i][(j / m) % trees[i].len()];
+        let share = table.tree(tree).expect("connected").share_name;
+        let (access, share_access) = match (j + j / m) % 3 {
+            0 => (AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE, ShareAccess::READ),
+            1 => (
+                AccessMask::FILE_READ_DATA | AccessMask::FILE_WRITE_DATA | AccessMask::SYNCHRONIZE,
+                ShareAccess::READ | ShareAccess::WRITE,
+            ),
+            _ => (AccessMask::FILE_READ_DATA | AccessMask::SYNCHRONIZE, ShareAccess::all()),
+        };
+        let owner = format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1101 + i);
+        let path = format!("/{share}/user{}/file{j}.dat", i + 1);
+        let spec = OpenSpec::new(FileNumber(2000 + j as u64), path, owner, access)
+            .share_access(share_access)
+            .tree(tree);
+        let loc = table.open(spec).expect("the example's opens are valid");
+        let lock = |offset, length, kind| LockElement { offset, length, kind };
+        if j % 2 == 1 {
+            table.lock(loc, &[lock(0, 4096, LockKind::Exclusive)]).expect("a free range");
+        }
+        if j % 4 == 3 {
+            table.lock(loc, &[lock(8192, 100, LockKind::Shared)]).expect("a free range");
+        }
+    }
+}
+
 fn self_signed() -> Result<TlsIdentity, Box<dyn std::error::Error>> {
     let ck =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
@@ -126,12 +216,25 @@ fn self_signed() -> Result<TlsIdentity, Box<dyn std::error::Error>> {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let user = args.user.ok_or("--user is required")?;
     let password = args.password.ok_or("--password is required")?;
+    // The read-only user's password is hashed meanwhile on a thread of its
+    // own (Argon2 takes a while), so `ready` comes no later for it.
+    let read_only = args
+        .read_only_user
+        .zip(args.read_only_password)
+        .map(|(name, pw)| std::thread::spawn(move || Credentials::new(&name, &pw)));
     let table = Arc::new(HandleTable::new());
-    simulate(&table, args.handles.unwrap_or(DEFAULT_HANDLES));
+    let handles = args.handles.unwrap_or(DEFAULT_HANDLES);
+    match args.sessions {
+        Some(m) => simulate_sessions(&table, handles, m),
+        None => simulate(&table, handles),
+    }
 
     let mut config = AdminConfig::new(Credentials::new(&user, &password)?).on_force_close(|h| {
         eprintln!("closed {} (file {})", h.handle_info.location, h.file_number.0);
     });
+    if let Some(hashing) = read_only {
+        config = config.read_only_user(hashing.join().map_err(|_| "hashing panicked")??);
+    }
     if let Some(path) = &args.unix {
         config = config.unix_socket(path);
     }
@@ -154,6 +257,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let server = admin::serve(table.clone(), config)?;
     let mut ready = format!("ready handles={}", table.len());
+    if args.sessions.is_some() {
+        ready += &format!(" sessions={}", table.session_count());
+    }
     if let Some(p) = server.unix_socket() {
         ready += &format!(" unix={}", p.display());
     }

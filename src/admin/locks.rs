@@ -12,13 +12,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use hyper::StatusCode;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::routes::{json_response, Resp, State};
 use crate::{
-    FileNumber, GrantMode, HandleTable, ListQuery, LockCursor, LockKind, LockListKind, LockQuery,
-    ShareAccess,
+    FileNumber, GrantMode, HandleTable, ListQuery, LockCursor, LockGrant, LockKind, LockListKind,
+    LockQuery, ShareAccess,
 };
 
 /// Decodes `%XX` escapes of one path segment (no `+` rule: qq writes
@@ -86,6 +87,53 @@ fn mode_names(mode: GrantMode) -> Vec<&'static str> {
     }
 }
 
+/// One grant in the documented field order (`file_id`, `stream_id`,
+/// `snapshot_id`, `mode`, `offset`, `size`, `owner_id`, `owner_name`,
+/// `owner_address`, `node_address`): `qq fs_list_locks --json` prints the
+/// server's order as it is. `offset`, `size` and `owner_name` only for
+/// byte-range locks, as documented.
+#[derive(Serialize)]
+struct GrantJson {
+    file_id: String,
+    stream_id: &'static str,
+    snapshot_id: &'static str,
+    mode: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<String>,
+    owner_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner_name: Option<String>,
+    owner_address: String,
+    node_address: String,
+}
+
+impl GrantJson {
+    fn of(g: &LockGrant) -> GrantJson {
+        let spec = g.session_spec.as_deref();
+        let owner_address = spec.map(|s| s.client_address.to_string()).unwrap_or_default();
+        let node_address =
+            spec.and_then(|s| s.server_address).map(|a| a.to_string()).unwrap_or_default();
+        let range = match g.mode {
+            GrantMode::ByteRange { offset, length, .. } => Some((offset, length)),
+            GrantMode::ShareMode { .. } => None,
+        };
+        GrantJson {
+            file_id: g.file_number.0.to_string(),
+            stream_id: "0",
+            snapshot_id: "",
+            mode: mode_names(g.mode),
+            offset: range.map(|r| r.0.to_string()),
+            size: range.map(|r| r.1.to_string()),
+            owner_id: g.owner.to_string(),
+            owner_name: range.map(|_| owner_address.clone()),
+            owner_address,
+            node_address,
+        }
+    }
+}
+
 /// Lists one kind of lock: of the file `file_ref` names, or (`None`) of
 /// every file, filtered by `owner_address` / `owner_name` (both matched
 /// against the client address: this table knows no machine names).
@@ -132,34 +180,7 @@ pub(crate) async fn list(
             query = query.file(resolve_ref(&table, r)?);
         }
         let page = table.list_locks(kind, &query);
-        let grants: Vec<Value> = page
-            .grants
-            .iter()
-            .map(|g| {
-                let spec = g.session_spec.as_deref();
-                let owner_address = spec.map(|s| s.client_address.to_string()).unwrap_or_default();
-                let node_address =
-                    spec.and_then(|s| s.server_address).map(|a| a.to_string()).unwrap_or_default();
-                let mut v = json!({
-                    "file_id": g.file_number.0.to_string(),
-                    "stream_id": "0",
-                    "snapshot_id": "",
-                    "mode": mode_names(g.mode),
-                });
-                let m = v.as_object_mut().expect("an object");
-                if let GrantMode::ByteRange { offset, length, .. } = g.mode {
-                    m.insert("offset".into(), offset.to_string().into());
-                    m.insert("size".into(), length.to_string().into());
-                }
-                m.insert("owner_id".into(), g.owner.to_string().into());
-                if matches!(g.mode, GrantMode::ByteRange { .. }) {
-                    m.insert("owner_name".into(), owner_address.clone().into());
-                }
-                m.insert("owner_address".into(), owner_address.into());
-                m.insert("node_address".into(), node_address.into());
-                v
-            })
-            .collect();
+        let grants: Vec<GrantJson> = page.grants.iter().map(GrantJson::of).collect();
         let next = page.next.map(|c| {
             carried.push(format!("after={c}"));
             format!("{path}?{}", carried.join("&"))
