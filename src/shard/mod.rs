@@ -378,9 +378,14 @@ impl Shard {
             .collect()
     }
 
-    /// Open handles of tree connect `tree` in this shard.
-    pub(crate) fn tree_count(&self, tree: u32) -> u32 {
-        self.trees.count(tree)
+    /// Takes up to `limit` handles of tree connect `tree` in this shard off
+    /// its list, for the caller to close under the same lock (a sweep).
+    pub(crate) fn take_tree_members(&mut self, tree: u32, limit: usize) -> Vec<Location> {
+        let taken = self.trees.take(tree, limit);
+        taken
+            .into_iter()
+            .map(|i| Location::pack(self.slots.get(i).generation, self.index, i))
+            .collect()
     }
 
     /// The tree connect (registry index) of the handle at `loc`: `None` for

@@ -140,7 +140,33 @@ impl Trees {
         out
     }
 
+    /// Takes up to `limit` slots off `tree`'s list (one list lookup for
+    /// them all) and leaves their links outside any tree: the caller closes
+    /// them under the same lock, and their closes unlink nothing.
+    pub(crate) fn take(&mut self, tree: u32, limit: usize) -> Vec<u32> {
+        let Some(list) = self.lists.get_mut(&tree) else { return Vec::new() };
+        let mut out = Vec::with_capacity(limit.min(list.len as usize));
+        let mut at = list.head;
+        while at != NIL && out.len() < limit {
+            out.push(at);
+            let l = self.links.get_mut(at);
+            let next = l.next;
+            *l = Link { tree: NIL, prev: NIL, next: NIL, notify: l.notify };
+            at = next;
+        }
+        if at != NIL {
+            self.links.get_mut(at).prev = NIL;
+        }
+        list.head = at;
+        list.len -= out.len() as u32;
+        if list.len == 0 {
+            self.lists.remove(&tree);
+        }
+        out
+    }
+
     /// Handles of `tree` in this shard.
+    #[cfg(test)]
     pub(crate) fn count(&self, tree: u32) -> u32 {
         self.lists.get(&tree).map_or(0, |l| l.len)
     }
@@ -171,5 +197,21 @@ mod tests {
         assert!(t.members(7, 10).is_empty());
         t.attach(0, 7);
         assert_eq!(t.members(7, 10), [0]);
+        // Taking off the head in steps leaves the rest linked.
+        for s in 10..15 {
+            t.attach(s, 8);
+        }
+        let first = t.take(8, 2);
+        assert_eq!(first.len(), 2);
+        assert_eq!(t.count(8), 3);
+        for s in first {
+            assert_eq!(t.detach(s), NIL, "a taken slot is in no list");
+        }
+        let rest = t.members(8, 10);
+        assert_eq!(rest.len(), 3);
+        assert_eq!(t.detach(rest[1]), 8);
+        assert_eq!(t.take(8, 10).len(), 2);
+        assert_eq!(t.count(8), 0);
+        assert!(t.take(8, 10).is_empty());
     }
 }

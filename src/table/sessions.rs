@@ -219,16 +219,18 @@ impl HandleTable {
     /// [`SWEEP_STEP`] per lock hold.
     fn sweep_tree(&self, index: u32, out: &mut CloseOutcome, unlocked: &mut Vec<FileNumber>) {
         let Some(t) = self.tree_entry(index) else { return };
+        out.results.reserve(t.open_count() as usize);
         for shard in t.marked_shards().filter_map(|i| self.shards.get(i)) {
             loop {
                 let mut g = shard.lock.write();
-                if g.tree_count(index) == 0 {
+                let locs = g.take_tree_members(index, SWEEP_STEP);
+                if locs.is_empty() {
                     break;
                 }
-                let locs = g.tree_members(index, SWEEP_STEP);
                 let mut garbage = Vec::new();
                 let mut trees = Vec::new();
-                for loc in locs {
+                for &loc in &locs {
+                    // Taken off the tree's list: the close unlinks nothing.
                     out.push(self.close_under(
                         shard,
                         &mut g,
@@ -238,9 +240,10 @@ impl HandleTable {
                         &mut trees,
                     ));
                 }
+                self.trim(&mut g);
                 drop(g);
                 drop(garbage);
-                self.left_trees(&trees);
+                self.left_tree(index, locs.len() as u64);
             }
         }
     }
@@ -257,14 +260,19 @@ impl HandleTable {
     /// Uncounts closed handles from their trees and sessions: one
     /// subtraction per run of equal trees (a sweep's are all one tree).
     pub(crate) fn left_trees(&self, trees: &[u32]) {
-        let Some(reg) = self.sessions.get() else { return };
         for run in trees.chunk_by(|a, b| a == b) {
-            if let Some(t) = reg.trees.entry(run[0]) {
-                if let Some(s) = reg.sessions.entry(t.parent()) {
-                    s.leave(run.len() as u64);
-                }
-                t.leave(run.len() as u64);
+            self.left_tree(run[0], run.len() as u64);
+        }
+    }
+
+    /// Uncounts `n` closed handles of tree `index` and its session.
+    fn left_tree(&self, index: u32, n: u64) {
+        let Some(reg) = self.sessions.get() else { return };
+        if let Some(t) = reg.trees.entry(index) {
+            if let Some(s) = reg.sessions.entry(t.parent()) {
+                s.leave(n);
             }
+            t.leave(n);
         }
     }
 
