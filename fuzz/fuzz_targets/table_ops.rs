@@ -6,9 +6,12 @@
 #![no_main]
 
 mod common;
+#[path = "../../tests/support/session_model.rs"]
+mod session_model;
 #[path = "../../tests/support/sharing_model.rs"]
 mod sharing_model;
 
+use session_model::{Life, SessionModel};
 use sharing_model::SharingModel;
 
 use std::collections::{BTreeMap, HashSet};
@@ -33,9 +36,28 @@ enum Pick {
     Raw(u64),
 }
 
+/// Which handles a fuzzed selector names.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Sel {
+    Session(u8),
+    Tree(u8),
+    Share(u8),
+    User(u8),
+    Client(u8),
+    Folder(u8),
+}
+
 #[derive(Arbitrary, Debug)]
 enum Op {
     Open { file: u8, path: u8, owner: u8, mask: u32, share: u8, directory: bool, odd: Odd },
+    /// An open through tree connect `tree` (an index into the model's
+    /// trees, live or ended).
+    OpenIn { tree: u8, file: u8, mask: u32, share: u8 },
+    SessionSetup { user: u8, ip: u8 },
+    TreeConnect { session: u8, share: u8 },
+    Logoff(u8),
+    TreeDisconnect(u8),
+    Select(Sel),
     Lock(Pick, Vec<(u8, u8, bool)>),
     Unlock(Pick, Vec<(u8, u8)>),
     CheckIo(Pick, u8, u8, bool),
@@ -75,6 +97,13 @@ struct Model {
     live: BTreeMap<Location, Rec>,
     closed: Vec<Location>,
     sharing: SharingModel,
+    sessions: SessionModel,
+}
+
+const SHARES: [&str; 3] = ["finance", "eng", "home"];
+
+fn client(ip: u8) -> std::net::IpAddr {
+    std::net::IpAddr::from([10, 0, 0, ip % 3])
 }
 
 /// A lock offset: a small area where ranges meet, or the end of the space.
@@ -117,8 +146,28 @@ impl Model {
     fn close(&mut self, loc: Location) -> Option<Rec> {
         let r = self.live.remove(&loc)?;
         self.sharing.closed(loc);
+        self.sessions.closed(loc);
         self.closed.push(loc);
         Some(r)
+    }
+
+    /// Checks that a logoff, tree disconnect or selector closed exactly
+    /// `want`, each record as the model has it, and applies it.
+    fn closed_exactly(&mut self, out: &smb_handles::CloseOutcome, mut want: Vec<Location>) {
+        want.sort();
+        let mut got: Vec<Location> = Vec::new();
+        for r in &out.results {
+            let h = r.as_ref().expect("a found handle closes");
+            let loc = h.handle_info.location;
+            check(h, loc, self.live.get(&loc).expect("closed a handle the model has"));
+            got.push(loc);
+        }
+        got.sort();
+        assert_eq!(got, want, "closed other handles than the model");
+        assert_eq!((out.closed, out.failed), (want.len(), 0));
+        for l in want {
+            self.close(l);
+        }
     }
 }
 
@@ -187,6 +236,134 @@ fn run(ops: Vec<Op>) {
                         }
                         assert_eq!(table.len(), before, "a refused open changed the table");
                     }
+                }
+            }
+            Op::SessionSetup { user, ip } => {
+                let sid = format!("S-1-5-21-{}", user % 3);
+                let name = format!("user{}", user % 3);
+                let spec = smb_handles::SessionSpec::new(
+                    7,
+                    smb_handles::User::new(sid.as_str(), name.as_str()),
+                    client(ip),
+                );
+                let id = table.session_setup(spec).expect("setup");
+                assert!(m.sessions.sessions.iter().all(|s| s.id != id), "session id reissued");
+                m.sessions.set_up(id, &sid, &name, client(ip));
+            }
+            Op::TreeConnect { session, share } => {
+                if m.sessions.sessions.is_empty() {
+                    continue;
+                }
+                let s = session as usize % m.sessions.sessions.len();
+                let share = SHARES[share as usize % 3];
+                let res = table.tree_connect(m.sessions.sessions[s].id, share);
+                match m.sessions.connect_allowed(s) {
+                    Ok(()) => {
+                        let t = res.expect("tree connect");
+                        assert!(m.sessions.trees.iter().all(|x| x.id != t), "tree id reissued");
+                        m.sessions.connected(s, t, share);
+                    }
+                    Err(e) => assert_eq!(res, Err(e)),
+                }
+            }
+            Op::OpenIn { tree, file, mask, share } => {
+                if m.sessions.trees.is_empty() {
+                    continue;
+                }
+                let t = tree as usize % m.sessions.trees.len();
+                let share = u32::from(share & 7);
+                let file = u64::from(file % 16);
+                let path = m.path_of(file).map(str::to_owned).unwrap_or_else(|| path_text(file as u8));
+                let owner = "S-1-5-21-9".to_owned();
+                let mask = AccessMask::from_bits_retain(mask & !RESERVED_ACCESS_BITS);
+                let spec = common::spec(file, &path, &owner, mask)
+                    .share_access(ShareAccess::from_bits_retain(share))
+                    .tree(m.sessions.trees[t].id);
+                let res = table.open(spec);
+                if let Err(e) = m.sessions.open_allowed(t) {
+                    assert_eq!(res, Err(e), "open into an ended tree");
+                    continue;
+                }
+                if m.live.len() == MAX_HANDLES {
+                    assert_eq!(res, Err(OpenError::TableFull { max_handles: MAX_HANDLES }));
+                    continue;
+                }
+                if m.sharing.open_conflicts(file, mask.bits(), share) {
+                    assert_eq!(res, Err(OpenError::SharingViolation));
+                    continue;
+                }
+                let loc = res.expect("a valid open into a live tree");
+                m.sharing.opened(loc, file, mask.bits(), share);
+                m.sessions.opened(loc, t);
+                let rec = Rec { file, path, owner, mask, directory: false, locks: 0, version: 1 };
+                m.live.insert(loc, rec);
+            }
+            Op::Logoff(s) => {
+                if m.sessions.sessions.is_empty() {
+                    continue;
+                }
+                let s = s as usize % m.sessions.sessions.len();
+                let res = table.logoff(m.sessions.sessions[s].id);
+                match m.sessions.logoff(s) {
+                    Ok(want) => m.closed_exactly(&res.expect("logoff"), want),
+                    Err(e) => assert_eq!(res.map(|_| ()), Err(e)),
+                }
+            }
+            Op::TreeDisconnect(t) => {
+                if m.sessions.trees.is_empty() {
+                    continue;
+                }
+                let t = t as usize % m.sessions.trees.len();
+                let res = table.tree_disconnect(m.sessions.trees[t].id);
+                match m.sessions.disconnect(t) {
+                    Ok(want) => m.closed_exactly(&res.expect("tree disconnect"), want),
+                    Err(e) => assert_eq!(res.map(|_| ()), Err(e)),
+                }
+            }
+            Op::Select(sel) => {
+                let sm = &m.sessions;
+                let live_s = |i: usize| sm.sessions.get(i).filter(|s| s.life == Life::Live);
+                let (selector, want) = match sel {
+                    Sel::Session(i) if !sm.sessions.is_empty() => {
+                        let i = i as usize % sm.sessions.len();
+                        let want = live_s(i).map(|_| sm.handles_where(|t, _| t.session == i));
+                        (smb_handles::Selector::Session(sm.sessions[i].id), want)
+                    }
+                    Sel::Tree(i) if !sm.trees.is_empty() => {
+                        let i = i as usize % sm.trees.len();
+                        let want = (sm.trees[i].life == Life::Live).then(|| sm.tree_handles(i));
+                        (smb_handles::Selector::Tree(sm.trees[i].id), want)
+                    }
+                    Sel::Share(i) => {
+                        let name = SHARES[i as usize % 3].to_uppercase();
+                        let want = sm.handles_where(|t, _| t.share.eq_ignore_ascii_case(&name));
+                        (smb_handles::Selector::ShareName(name.into()), Some(want))
+                    }
+                    Sel::User(i) => {
+                        let name = format!("user{}", i % 3);
+                        let want = sm.handles_where(|_, s| s.name == name);
+                        (smb_handles::Selector::User(name.into()), Some(want))
+                    }
+                    Sel::Client(i) => {
+                        let a = client(i);
+                        (smb_handles::Selector::ClientAddress(a), Some(sm.handles_where(|_, s| s.ip == a)))
+                    }
+                    Sel::Folder(i) => {
+                        let folder = format!("/share/dir{}", i % 4);
+                        let want = m
+                            .live
+                            .iter()
+                            .filter(|(_, r)| r.path.starts_with(&format!("{folder}/")))
+                            .map(|(&l, _)| l)
+                            .collect();
+                        (smb_handles::Selector::PathPrefix(folder.into()), Some(want))
+                    }
+                    _ => continue,
+                };
+                let res = table.close_selected(&selector);
+                match want {
+                    Some(want) => m.closed_exactly(&res.expect("selector"), want),
+                    None => assert!(res.is_err(), "a selector of an ended session or tree"),
                 }
             }
             Op::Get(p) => {

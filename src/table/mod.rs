@@ -217,6 +217,7 @@ impl HandleTable {
     ) -> Result<Location, OpenError> {
         let full = OpenError::TableFull { max_handles: self.max_handles };
         let mut guards: Vec<_> = self.shards.iter().map(|s| s.lock.write()).collect();
+        admits()?;
         let mut live = 0;
         for (s, g) in self.shards.iter().zip(guards.iter_mut()) {
             g.credits = 0;
@@ -226,7 +227,6 @@ impl HandleTable {
         if live >= self.max_handles {
             return Err(full);
         }
-        admits()?;
         let g = &mut guards[target];
         let loc = g.open(args).map_err(|r| refusal(r, self.max_handles))?;
         self.reserved.store(live + 1, Ordering::Relaxed);
@@ -293,11 +293,13 @@ impl HandleTable {
         let target = shard_of(args.file_number, self.shards.len());
         let shard = &self.shards[target];
         let mut g = shard.lock.write();
+        // The tree first: an open into an ended tree answers that, whatever
+        // else is wrong (then a full table, then the share mode).
+        admits()?;
         if g.credits == 0 && !self.refill(&mut g) {
             drop(g);
             return self.open_reclaiming(target, args, admits);
         }
-        admits()?;
         let loc = g.open(args).map_err(|r| refusal(r, self.max_handles))?;
         g.credits -= 1;
         shard.count(1);
