@@ -10,7 +10,10 @@
 #       tests/c_abi.rs (its C programs already run under ASan+UBSan, built by
 #       cc, in scripts/test.sh) and tests/admin_qq.rs (it drives the external
 #       `qq` CLI; the same endpoint code runs here under tests/admin_http.rs
-#       and tests/admin_abuse.rs). Doc tests are not instrumented.
+#       and tests/admin_abuse.rs), and tests/admin_scale.rs (340 000
+#       sessions through the endpoint: a measurement of time and memory,
+#       whose code paths the other admin tests cover). Doc tests are not
+#       instrumented.
 # tsan: the concurrency tests (tests/concurrency.rs, and tests/stale.rs
 #       which closes from many threads) with -Zsanitizer=thread. TSan needs
 #       the standard library rebuilt with it (-Zbuild-std, the `rust-src`
@@ -37,7 +40,7 @@ asan() {
   local tests=()
   for f in tests/*.rs; do
     name="$(basename "$f" .rs)"
-    case "$name" in c_abi | admin_qq) ;; *) tests+=(--test "$name") ;; esac
+    case "$name" in c_abi | admin_qq | admin_scale) ;; *) tests+=(--test "$name") ;; esac
   done
   echo "== AddressSanitizer: unit tests and ${tests[*]//--test /}"
   echo "   (not under ASan here: c_abi, whose C programs run under ASan+UBSan in scripts/test.sh;"
