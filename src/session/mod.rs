@@ -44,3 +44,21 @@ impl Sessions {
         Sessions { sessions: registry::Registry::new(), trees: registry::Registry::new() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::registry::Entry;
+    use super::*;
+
+    /// The records' sizes, as the contract's cost notes and the closing
+    /// note of issue 16 state them: a session or tree entry is two cache
+    /// lines at most, a handle's link 16 bytes.
+    #[test]
+    fn record_sizes() {
+        let session = std::mem::size_of::<Entry<SessionRec>>();
+        let tree = std::mem::size_of::<Entry<TreeRec>>();
+        println!("session entry {session} B, tree entry {tree} B");
+        assert!(session <= 128 && tree <= 128, "session {session} B, tree {tree} B");
+        assert_eq!(std::mem::size_of::<crate::shard::TreeLink>(), 16);
+    }
+}

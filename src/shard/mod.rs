@@ -40,6 +40,8 @@ use files::Files;
 pub(crate) use grants::{Grant, GrantKind};
 use owners::Owners;
 use slots::{Slot, Slots, FLAG_DIRECTORY, FLAG_LINKED, SHARE_SHIFT};
+#[cfg(test)]
+pub(crate) use trees::Link as TreeLink;
 use trees::Trees;
 
 /// "None" for `u32` links.
