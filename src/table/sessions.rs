@@ -227,23 +227,11 @@ impl HandleTable {
                 if locs.is_empty() {
                     break;
                 }
-                let mut garbage = Vec::new();
-                let mut trees = Vec::new();
-                for &loc in &locs {
-                    // Taken off the tree's list: the close unlinks nothing.
-                    out.push(self.close_under(
-                        shard,
-                        &mut g,
-                        loc,
-                        &mut garbage,
-                        unlocked,
-                        &mut trees,
-                    ));
-                }
-                self.trim(&mut g);
-                drop(g);
-                drop(garbage);
-                self.left_tree(index, locs.len() as u64);
+                // Taken off the tree's list: the closes unlink nothing, and
+                // the tree is uncounted once for them all.
+                let n = locs.len() as u64;
+                self.close_step(shard, g, locs, out, unlocked);
+                self.left_tree(index, n);
             }
         }
     }
@@ -482,29 +470,37 @@ impl HandleTable {
         }
     }
 
+    /// One step of a sweep: closes `locs` under the shard's write guard `g`,
+    /// releases the lock, then drops what the closes removed and uncounts
+    /// the handles' trees.
+    fn close_step(
+        &self,
+        shard: &super::PaddedShard,
+        mut g: crate::sync::RwLockWriteGuard<'_, crate::shard::Shard>,
+        locs: Vec<Location>,
+        out: &mut CloseOutcome,
+        unlocked: &mut Vec<FileNumber>,
+    ) {
+        let mut garbage = Vec::new();
+        let mut trees = Vec::new();
+        for loc in locs {
+            out.push(self.close_under(shard, &mut g, loc, &mut garbage, unlocked, &mut trees));
+        }
+        self.trim(&mut g);
+        drop(g);
+        drop(garbage);
+        self.left_trees(&trees);
+    }
+
     /// Closes every handle whose path is `prefix` or under it, walking each
     /// shard in steps.
     fn close_by_path(&self, prefix: &str, out: &mut CloseOutcome, unlocked: &mut Vec<FileNumber>) {
         for shard in self.shards.iter() {
             let mut from = 0;
             loop {
-                let mut g = shard.lock.write();
+                let g = shard.lock.write();
                 let (locs, next) = g.select_by_path(from, SWEEP_STEP * 16, SWEEP_STEP, prefix);
-                let mut garbage = Vec::new();
-                let mut trees = Vec::new();
-                for loc in locs {
-                    out.push(self.close_under(
-                        shard,
-                        &mut g,
-                        loc,
-                        &mut garbage,
-                        unlocked,
-                        &mut trees,
-                    ));
-                }
-                drop(g);
-                drop(garbage);
-                self.left_trees(&trees);
+                self.close_step(shard, g, locs, out, unlocked);
                 match next {
                     Some(n) => from = n,
                     None => break,
