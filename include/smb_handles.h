@@ -102,6 +102,17 @@
 #define NETWORK_NAME_DELETED 3221225673
 
 /**
+ * STATUS_ACCESS_DENIED.
+ */
+#define ACCESS_DENIED 3221225506
+
+/**
+ * STATUS_DELETE_PENDING: the file is to be deleted when its last open
+ * closes; no new open is allowed.
+ */
+#define DELETE_PENDING 3221225558
+
+/**
  * The longest share name a tree connect takes, in bytes (MS-SMB2's share
  * names are at most 80 characters; this allows them in any UTF-8).
  */
@@ -362,6 +373,16 @@ enum smbh_status
      * (STATUS_NETWORK_NAME_DELETED).
      */
     SMBH_STATUS_TREE_DELETED = 25,
+    /**
+     * The file is delete-pending: no new open is allowed
+     * (STATUS_DELETE_PENDING).
+     */
+    SMBH_STATUS_DELETE_PENDING = 26,
+    /**
+     * The handle lacks the access the call needs: a disposition set
+     * without DELETE access (STATUS_ACCESS_DENIED).
+     */
+    SMBH_STATUS_ACCESS_DENIED = 27,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -433,6 +454,14 @@ typedef struct smbh_handle {
      * True for a directory handle.
      */
     bool directory;
+    /**
+     * True when the handle was opened with delete-on-close.
+     */
+    bool delete_on_close;
+    /**
+     * True when the file is delete-pending (new opens are refused).
+     */
+    bool delete_pending;
 } smbh_handle;
 
 /**
@@ -651,6 +680,14 @@ typedef struct smbh_open_params {
      * outside sessions.
      */
     uint64_t tree;
+    /**
+     * The CREATE's FILE_DELETE_ON_CLOSE option: when this handle closes,
+     * the file becomes delete-pending (see smbh_set_delete_pending). Needs
+     * the DELETE bit (0x10000) itself in `access_mask` (GENERIC_ALL alone
+     * does not do, as smbd answers), else SMBH_STATUS_INVALID_ARGUMENT
+     * (STATUS_INVALID_PARAMETER). Added in 0.2, after `tree`.
+     */
+    bool delete_on_close;
 } smbh_open_params;
 
 /**
@@ -827,6 +864,40 @@ void smbh_admin_stop(struct smbh_admin *admin);
  */
 smbh_status smbh_close(const struct smbh_table *table,
                        uint64_t location);
+
+/**
+ * smbh_close that also says whether the server must now delete the file:
+ * `*delete_file_out` is set to true when this close was the file's last and
+ * the file was delete-pending (or this handle was opened with
+ * delete-on-close), false otherwise. Statuses as smbh_close; on an error
+ * `*delete_file_out` is not written.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `delete_file_out` is NULL or writable.
+ */
+smbh_status smbh_close_ex(const struct smbh_table *table,
+                          uint64_t location,
+                          bool *delete_file_out);
+
+/**
+ * Sets (`delete_pending` true) or clears the file's delete-pending state
+ * through the handle at `location`, as SMB2 SET_INFO with
+ * FileDispositionInformation does: while it is set, every new open of the
+ * file fails with SMBH_STATUS_DELETE_PENDING, and the close of its last
+ * open reports that the file must be deleted (smbh_close_ex).
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_LOCATION,
+ * SMBH_STATUS_NOT_FOUND, SMBH_STATUS_ACCESS_DENIED (the handle has no
+ * DELETE access; nothing changes).
+ *
+ * # Safety
+ *
+ * `table` is NULL or live.
+ */
+smbh_status smbh_set_delete_pending(const struct smbh_table *table,
+                                    uint64_t location,
+                                    bool delete_pending);
 
 /**
  * Closes `count` handles and writes one status per location to
@@ -1313,7 +1384,10 @@ const char *smbh_status_message(uint32_t status);
  * STATUS_INVALID_DEVICE_REQUEST (0xC0000010) for a directory handle,
  * STATUS_FILE_CLOSED (0xC0000128) for a handle not found,
  * STATUS_INSUFFICIENT_RESOURCES (0xC000009A) for too many locks or a full
- * table, STATUS_INVALID_PARAMETER for bad input, and
+ * table, STATUS_USER_SESSION_DELETED (0xC0000203),
+ * STATUS_NETWORK_NAME_DELETED (0xC00000C9), STATUS_DELETE_PENDING
+ * (0xC0000056), STATUS_ACCESS_DENIED (0xC0000022),
+ * STATUS_INVALID_PARAMETER for bad input, and
  * STATUS_UNSUCCESSFUL (0xC0000001) for a value that is no status.
  */
 uint32_t smbh_status_nt(uint32_t status);

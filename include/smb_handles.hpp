@@ -397,6 +397,10 @@ public:
     }
     /** True for a directory handle. */
     bool directory() const noexcept { return h_->directory; }
+    /** True when the handle was opened with delete-on-close. */
+    bool delete_on_close() const noexcept { return h_->delete_on_close; }
+    /** True when the file is delete-pending (new opens are refused). */
+    bool delete_pending() const noexcept { return h_->delete_pending; }
     /** The C record. */
     const smbh_handle &raw() const noexcept { return *h_; }
 
@@ -417,6 +421,8 @@ struct Handle {
     std::string owner;                        ///< the opener's identity
     std::optional<std::string> path;          ///< the path, when resolved
     bool directory = false;                   ///< a directory handle
+    bool delete_on_close = false;             ///< opened with delete-on-close
+    bool delete_pending = false;              ///< the file is delete-pending
 };
 
 inline Handle HandleView::to_owned() const {
@@ -431,6 +437,8 @@ inline Handle HandleView::to_owned() const {
         h.path = std::string(*p);
     }
     h.directory = directory();
+    h.delete_on_close = delete_on_close();
+    h.delete_pending = delete_pending();
     return h;
 }
 
@@ -454,6 +462,7 @@ struct OpenParams {
     std::uint32_t share_access = share::all;  ///< what other opens may do (smbh::share bits)
     Kind kind = Kind::file;            ///< a file or a directory handle
     TreeId tree = 0;                   ///< the tree connect it comes through; 0 for none
+    bool delete_on_close = false;      ///< FILE_DELETE_ON_CLOSE (needs smbh::access::delete_)
 };
 
 /** What Table::session_setup registers (smbh_session_params). The views must
@@ -623,6 +632,7 @@ public:
         raw.share_access = p.share_access;
         raw.directory = p.kind == Kind::directory;
         raw.tree = p.tree;
+        raw.delete_on_close = p.delete_on_close;
         Location loc = 0;
         smbh_status s = smbh_open_ex(t_, &raw, &loc);
         return detail::make_result(s, loc);
@@ -708,6 +718,20 @@ public:
 
     /** Closes one handle: OK, or NOT_FOUND / INVALID_LOCATION. */
     Status close(Location location) const noexcept { return Status(smbh_close(t_, location)); }
+
+    /** Closes one handle (smbh_close_ex); the value is true when the server
+     *  must now delete the file (its last close, and it was delete-pending). */
+    Result<bool> close_reporting_delete(Location location) const noexcept {
+        bool delete_file = false;
+        smbh_status s = smbh_close_ex(t_, location, &delete_file);
+        return detail::make_result(s, delete_file);
+    }
+
+    /** Sets or clears the file's delete-pending state through a handle with
+     *  DELETE access (smbh_set_delete_pending): FileDispositionInformation. */
+    Status set_delete_pending(Location location, bool on) const noexcept {
+        return Status(smbh_set_delete_pending(t_, location, on));
+    }
 
     /**
      * Closes `count` handles; returns one status per location, in order

@@ -39,6 +39,11 @@ pub mod ntstatus {
     pub const USER_SESSION_DELETED: u32 = 0xC000_0203;
     /// STATUS_NETWORK_NAME_DELETED: the tree connect was disconnected.
     pub const NETWORK_NAME_DELETED: u32 = 0xC000_00C9;
+    /// STATUS_ACCESS_DENIED.
+    pub const ACCESS_DENIED: u32 = 0xC000_0022;
+    /// STATUS_DELETE_PENDING: the file is to be deleted when its last open
+    /// closes; no new open is allowed.
+    pub const DELETE_PENDING: u32 = 0xC000_0056;
 }
 
 /// Why [`HandleTable::open`](crate::HandleTable::open) refused an open.
@@ -80,6 +85,14 @@ pub enum OpenError {
     /// The open's tree connect is disconnected, stale or unknown
     /// (STATUS_NETWORK_NAME_DELETED).
     TreeDeleted,
+    /// The file is delete-pending: a handle set its disposition, or a
+    /// handle opened with delete-on-close has closed, and other opens
+    /// remain (STATUS_DELETE_PENDING).
+    DeletePending,
+    /// Delete-on-close was asked for without the `DELETE` bit in the
+    /// access mask (`GENERIC_ALL` alone does not do): STATUS_INVALID_PARAMETER,
+    /// as smbd answers.
+    DeleteOnCloseDenied,
 }
 
 impl OpenError {
@@ -97,9 +110,11 @@ impl OpenError {
             OpenError::PathContainsNul => ntstatus::OBJECT_NAME_INVALID,
             OpenError::SessionDeleted => ntstatus::USER_SESSION_DELETED,
             OpenError::TreeDeleted => ntstatus::NETWORK_NAME_DELETED,
+            OpenError::DeletePending => ntstatus::DELETE_PENDING,
             OpenError::OwnerTooLong { .. }
             | OpenError::OwnerContainsNul
-            | OpenError::ReservedAccessBits { .. } => ntstatus::INVALID_PARAMETER,
+            | OpenError::ReservedAccessBits { .. }
+            | OpenError::DeleteOnCloseDenied => ntstatus::INVALID_PARAMETER,
         }
     }
 }
@@ -120,6 +135,8 @@ impl fmt::Display for OpenError {
             }
             OpenError::SessionDeleted => f.write_str("session logged off"),
             OpenError::TreeDeleted => f.write_str("tree connect disconnected"),
+            OpenError::DeletePending => f.write_str("file is delete-pending"),
+            OpenError::DeleteOnCloseDenied => f.write_str("delete-on-close needs DELETE access"),
         }
     }
 }
@@ -433,3 +450,35 @@ impl fmt::Display for IoError {
 }
 
 impl Error for IoError {}
+
+/// Why [`HandleTable::set_delete_pending`](crate::HandleTable::set_delete_pending)
+/// changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DispositionError {
+    /// No open handle has that location (STATUS_FILE_CLOSED).
+    NotFound,
+    /// The handle was not opened with `DELETE` access (STATUS_ACCESS_DENIED).
+    AccessDenied,
+}
+
+impl DispositionError {
+    /// The NTSTATUS an SMB2 server answers the SET_INFO with.
+    pub fn nt_status(&self) -> u32 {
+        match self {
+            DispositionError::NotFound => ntstatus::FILE_CLOSED,
+            DispositionError::AccessDenied => ntstatus::ACCESS_DENIED,
+        }
+    }
+}
+
+impl fmt::Display for DispositionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DispositionError::NotFound => "handle not found",
+            DispositionError::AccessDenied => "setting the disposition needs DELETE access",
+        })
+    }
+}
+
+impl Error for DispositionError {}

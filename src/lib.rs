@@ -142,8 +142,8 @@ pub mod contract {}
 pub use access::{AccessMask, AccessMaskError, RESERVED_ACCESS_BITS};
 pub use config::{Config, ConfigError};
 pub use error::{
-    ntstatus, CloseError, IoError, ListError, LockError, LockRangeError, OpenError, RenameError,
-    RequestError, UnlockError,
+    ntstatus, CloseError, DispositionError, IoError, ListError, LockError, LockRangeError,
+    OpenError, RenameError, RequestError, UnlockError,
 };
 pub use limits::{
     DEFAULT_LIST_LIMIT, DEFAULT_MAX_HANDLES, MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_PATH_LEN,

@@ -67,6 +67,12 @@ pub struct OpenSpec {
     /// [`HandleTable::tree_connect`](crate::HandleTable::tree_connect)), or
     /// `None` for an open outside any session.
     pub tree: Option<TreeId>,
+    /// The CREATE's `FILE_DELETE_ON_CLOSE` option: when this handle
+    /// closes, the file becomes delete-pending (see
+    /// [`HandleTable::set_delete_pending`](crate::HandleTable::set_delete_pending)).
+    /// Needs the `DELETE` bit itself in the access mask (`GENERIC_ALL`
+    /// alone does not do, as smbd answers).
+    pub delete_on_close: bool,
 }
 
 impl OpenSpec {
@@ -85,6 +91,7 @@ impl OpenSpec {
             share_access: ShareAccess::all(),
             directory: false,
             tree: None,
+            delete_on_close: false,
         }
     }
 
@@ -107,6 +114,15 @@ impl OpenSpec {
         self
     }
 
+    /// Sets the CREATE's `FILE_DELETE_ON_CLOSE` option (the open needs the
+    /// `DELETE` bit in its mask; see [`OpenError::DeleteOnCloseDenied`]).
+    ///
+    /// [`OpenError::DeleteOnCloseDenied`]: crate::OpenError::DeleteOnCloseDenied
+    pub fn delete_on_close(mut self, delete_on_close: bool) -> OpenSpec {
+        self.delete_on_close = delete_on_close;
+        self
+    }
+
     /// The borrowed form the shard stores from.
     pub(crate) fn args(&self) -> OpenArgs<'_> {
         OpenArgs {
@@ -117,6 +133,7 @@ impl OpenSpec {
             share_access: self.share_access,
             directory: self.directory,
             tree: self.tree,
+            delete_on_close: self.delete_on_close,
         }
     }
 }
@@ -161,6 +178,8 @@ pub(crate) struct OpenArgs<'a> {
     pub(crate) directory: bool,
     /// The tree connect, if any (resolved by the table).
     pub(crate) tree: Option<TreeId>,
+    /// `FILE_DELETE_ON_CLOSE`.
+    pub(crate) delete_on_close: bool,
 }
 
 impl OpenArgs<'_> {
@@ -181,6 +200,11 @@ impl OpenArgs<'_> {
         let reserved = self.access_mask.reserved_bits();
         if reserved != 0 {
             return Err(OpenError::ReservedAccessBits { bits: reserved });
+        }
+        // smbd wants the DELETE bit itself: GENERIC_ALL or MAXIMUM_ALLOWED
+        // alone is refused too (tests/samba/LEASES-FINDINGS.md).
+        if self.delete_on_close && !self.access_mask.contains(AccessMask::DELETE) {
+            return Err(OpenError::DeleteOnCloseDenied);
         }
         Ok(())
     }
@@ -220,17 +244,34 @@ pub(crate) fn check_path(path: &str) -> Result<(), RenameError> {
 /// A snapshot of one open handle, as listed, fetched or closed.
 ///
 /// Serializes exactly as one element of Qumulo's `GET /v1/smb/files`
-/// `file_handles` array (see [`crate::json`]).
+/// `file_handles` array (see [`crate::json`]); `delete_file` is not
+/// serialized.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FileHandle {
     /// The file the handle is open on.
     pub file_number: FileNumber,
     /// Everything else about the handle.
     pub handle_info: HandleInfo,
+    /// Only in what a close returns (always false in `get` and listings):
+    /// this close was the file's last, and the file was delete-pending or
+    /// this handle was opened with delete-on-close, so the server must
+    /// delete the file now.
+    pub delete_file: bool,
+}
+
+impl FileHandle {
+    /// A snapshot of a handle (`delete_file` false).
+    pub fn new(file_number: FileNumber, handle_info: HandleInfo) -> FileHandle {
+        FileHandle { file_number, handle_info, delete_file: false }
+    }
 }
 
 /// The per-handle part of a [`FileHandle`].
+///
+/// Built by [`HandleInfo::new`]; its public fields can be set afterwards.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HandleInfo {
     /// The handle's id.
     pub location: Location,
@@ -249,6 +290,39 @@ pub struct HandleInfo {
     /// Change-notify watches the server reported on the handle (see
     /// [`HandleTable::adjust_notify_watches`](crate::HandleTable::adjust_notify_watches)).
     pub num_notify_watches: u32,
+    /// The handle was opened with `FILE_DELETE_ON_CLOSE` (not serialized).
+    pub delete_on_close: bool,
+    /// The file is delete-pending: new opens are refused with
+    /// `STATUS_DELETE_PENDING` (not serialized).
+    pub delete_pending: bool,
+}
+
+impl HandleInfo {
+    /// A handle at `location` opened by `owner` with `access_mask`, at
+    /// version 1, holding nothing, path unresolved, not a directory.
+    ///
+    /// ```
+    /// use smb_handles::{AccessMask, HandleInfo, Location};
+    ///
+    /// let loc: Location = "1".parse().unwrap();
+    /// let mut info = HandleInfo::new(loc, AccessMask::FILE_READ_DATA, "me".into());
+    /// info.version = 3;
+    /// assert_eq!((info.version, info.num_byte_range_locks), (3, 0));
+    /// ```
+    pub fn new(location: Location, access_mask: AccessMask, owner: Arc<str>) -> HandleInfo {
+        HandleInfo {
+            location,
+            version: 1,
+            num_byte_range_locks: 0,
+            access_mask,
+            owner,
+            path: None,
+            directory: false,
+            num_notify_watches: 0,
+            delete_on_close: false,
+            delete_pending: false,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -130,19 +130,12 @@ prop_compose! {
         locks in any::<u32>(), mask in any::<u32>(), owner in text(),
         path in prop::option::of(text()), directory in any::<bool>(),
     ) -> FileHandle {
-        FileHandle {
-            file_number: FileNumber(file_number),
-            handle_info: HandleInfo {
-                location: Location(location),
-                version,
-                num_byte_range_locks: locks,
-                access_mask: AccessMask::from_bits_retain(mask),
-                owner: Arc::from(owner),
-                path: path.map(Arc::from),
-                directory,
-                num_notify_watches: 0,
-            },
-        }
+        let mut info = HandleInfo::new(Location(location), AccessMask::from_bits_retain(mask), Arc::from(owner));
+        info.version = version;
+        info.num_byte_range_locks = locks;
+        info.path = path.map(Arc::from);
+        info.directory = directory;
+        FileHandle::new(FileNumber(file_number), info)
     }
 }
 
@@ -176,18 +169,15 @@ proptest! {
 
 #[test]
 fn writer_edge_cases() {
-    let mk = |mask: u32, directory: bool, path: Option<&str>| FileHandle {
-        file_number: FileNumber(u64::MAX),
-        handle_info: HandleInfo {
-            location: Location(u64::MAX),
-            version: u64::MAX,
-            num_byte_range_locks: u32::MAX,
-            access_mask: AccessMask::from_bits_retain(mask),
-            owner: Arc::from("\u{0}\u{1f}\"\\\u{7f}😀 \u{2028}"),
-            path: path.map(Arc::from),
-            directory,
-            num_notify_watches: 0,
-        },
+    let mk = |mask: u32, directory: bool, path: Option<&str>| {
+        let owner = Arc::from("\u{0}\u{1f}\"\\\u{7f}😀 \u{2028}");
+        let mut info =
+            HandleInfo::new(Location(u64::MAX), AccessMask::from_bits_retain(mask), owner);
+        info.version = u64::MAX;
+        info.num_byte_range_locks = u32::MAX;
+        info.path = path.map(Arc::from);
+        info.directory = directory;
+        FileHandle::new(FileNumber(u64::MAX), info)
     };
     let pages = [
         Page::default(),

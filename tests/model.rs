@@ -1,8 +1,8 @@
 //! Property test: random sequences of operations (opens with share modes,
-//! closes, batches, lock counts, renames, listings, byte-range locks and I/O
-//! checks) against a plain reference model; every result must match.
+//! closes, batches, lock counts, renames, listings, byte-range locks, I/O
+//! checks, delete-on-close and delete-pending) against a plain reference model; every result must match.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -11,14 +11,15 @@ use proptest::prelude::*;
 mod sharing_model;
 use sharing_model::SharingModel;
 use smb_handles::{
-    AccessMask, CloseError, Config, FileHandle, FileNumber, HandleInfo, HandleTable, IoError,
-    IoKind, ListQuery, Location, LockElement, LockError, LockKind, LockRange, LockRangeError,
-    OpenError, OpenSpec, ShareAccess, UnlockError,
+    AccessMask, CloseError, Config, DispositionError, FileHandle, FileNumber, HandleInfo,
+    HandleTable, IoError, IoKind, ListQuery, Location, LockElement, LockError, LockKind, LockRange,
+    LockRangeError, OpenError, OpenSpec, ShareAccess, UnlockError,
 };
 
 #[derive(Clone, Debug)]
 enum Op {
-    Open { file: u64, path: u8, owner: u8, access: u32, share: u32, directory: bool },
+    Open { file: u64, path: u8, owner: u8, access: u32, share: u32, directory: bool, doc: bool },
+    SetDeletePending(usize, bool),
     Lock(usize, Vec<(u64, u64, bool)>),
     Unlock(usize, Vec<(u64, u64)>),
     CheckIo(usize, u64, u64, bool),
@@ -32,9 +33,10 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..6u64, 0..3u8, 0..3u8, access(), 0..8u32, any::<bool>()).prop_map(|(file, path, owner, access, share, directory)| {
-            Op::Open { file, path, owner, access, share, directory }
+        4 => (0..6u64, 0..3u8, 0..3u8, access(), 0..8u32, any::<bool>(), prop::bool::weighted(0.15)).prop_map(|(file, path, owner, access, share, directory, doc)| {
+            Op::Open { file, path, owner, access, share, directory, doc }
         }),
+        1 => (any::<usize>(), prop::bool::weighted(0.7)).prop_map(|(i, on)| Op::SetDeletePending(i, on)),
         3 => (any::<usize>(), prop::collection::vec((offset(), length(), any::<bool>()), 0..4))
             .prop_map(|(i, e)| Op::Lock(i, e)),
         2 => (any::<usize>(), prop::collection::vec((offset(), length()), 0..3))
@@ -78,6 +80,8 @@ struct Model {
     /// Every location ever issued, in order (closed ones stay, to be reused
     /// as stale inputs).
     issued: Vec<Location>,
+    /// Files that are delete-pending.
+    pending: BTreeSet<u64>,
 }
 
 impl Model {
@@ -92,9 +96,37 @@ impl Model {
 
 impl Model {
     fn close(&mut self, loc: Location) -> Result<FileHandle, CloseError> {
-        let h = self.live.remove(&loc).ok_or(CloseError::NotFound)?;
+        let mut h = self.live.remove(&loc).ok_or(CloseError::NotFound)?;
         self.sharing.closed(loc);
+        let file = h.file_number.0;
+        if h.handle_info.delete_on_close {
+            self.set_pending(file, true);
+        }
+        let pending = self.pending.contains(&file);
+        h.handle_info.delete_pending = pending;
+        let last = !self.live.values().any(|o| o.file_number.0 == file);
+        if last {
+            h.delete_file = pending;
+            self.pending.remove(&file);
+        }
         Ok(h)
+    }
+
+    /// Sets or clears a file's delete-pending state; a change bumps the
+    /// version of each of its open handles.
+    fn set_pending(&mut self, file: u64, on: bool) {
+        if self.pending.contains(&file) == on {
+            return;
+        }
+        if on {
+            self.pending.insert(file);
+        } else {
+            self.pending.remove(&file);
+        }
+        for h in self.live.values_mut().filter(|h| h.file_number.0 == file) {
+            h.handle_info.delete_pending = on;
+            h.handle_info.version += 1;
+        }
     }
 
     fn lock(&mut self, loc: Location, req: &[LockElement]) -> Result<u32, LockRangeError> {
@@ -138,6 +170,11 @@ impl Model {
     }
 }
 
+/// DELETE (0x10000) in the mask, directly or through GENERIC_ALL.
+fn has_delete(access: u32) -> bool {
+    access & 0x10000 != 0 || access & 0x1000_0000 != 0
+}
+
 fn name(kind: &str, i: u8) -> Arc<str> {
     Arc::from(format!("/{kind}/{i}"))
 }
@@ -161,7 +198,7 @@ fn run(ops: Vec<Op>, shards: usize) -> Result<(), TestCaseError> {
     let mut m = Model::default();
     for op in ops {
         match op {
-            Op::Open { file, path, owner, access, share, directory } => {
+            Op::Open { file, path, owner, access, share, directory, doc } => {
                 let spec = OpenSpec::new(
                     FileNumber(file),
                     name("p", path),
@@ -169,8 +206,17 @@ fn run(ops: Vec<Op>, shards: usize) -> Result<(), TestCaseError> {
                     AccessMask::from_bits_retain(access),
                 )
                 .share_access(ShareAccess::from_bits_retain(share))
-                .directory(directory);
+                .directory(directory)
+                .delete_on_close(doc);
                 let res = table.open(spec.clone());
+                if doc && access & 0x10000 == 0 {
+                    prop_assert_eq!(res, Err(OpenError::DeleteOnCloseDenied));
+                    continue;
+                }
+                if m.pending.contains(&file) {
+                    prop_assert_eq!(res, Err(OpenError::DeletePending));
+                    continue;
+                }
                 if m.sharing.open_conflicts(file, access, share) {
                     prop_assert_eq!(res, Err(OpenError::SharingViolation));
                     continue;
@@ -191,22 +237,28 @@ fn run(ops: Vec<Op>, shards: usize) -> Result<(), TestCaseError> {
                 prop_assert!(loc.0 != 0 && loc.0 != u64::MAX);
                 m.issued.push(loc);
                 m.sharing.opened(loc, file, access, share);
-                m.live.insert(
-                    loc,
-                    FileHandle {
-                        file_number: spec.file_number,
-                        handle_info: HandleInfo {
-                            location: loc,
-                            version: 1,
-                            num_byte_range_locks: 0,
-                            access_mask: spec.access_mask,
-                            owner: spec.owner,
-                            path: Some(file_path),
-                            directory,
-                            num_notify_watches: 0,
-                        },
-                    },
-                );
+                m.live.insert(loc, {
+                    let mut info = HandleInfo::new(loc, spec.access_mask, spec.owner);
+                    info.path = Some(file_path);
+                    info.directory = directory;
+                    info.delete_on_close = doc;
+                    FileHandle::new(spec.file_number, info)
+                });
+            }
+            Op::SetDeletePending(i, on) => {
+                let loc = m.pick(i);
+                let expected = match m.live.get(&loc) {
+                    None => Err(DispositionError::NotFound),
+                    Some(h) if !has_delete(h.handle_info.access_mask.bits()) => {
+                        Err(DispositionError::AccessDenied)
+                    }
+                    Some(h) => {
+                        let file = h.file_number.0;
+                        m.set_pending(file, on);
+                        Ok(())
+                    }
+                };
+                prop_assert_eq!(table.set_delete_pending(loc, on), expected);
             }
             Op::Close(i) => {
                 let loc = m.pick(i);

@@ -44,6 +44,68 @@ pub unsafe extern "C" fn smbh_close(table: *const smbh_table, location: u64) -> 
     }
 }
 
+/// smbh_close that also says whether the server must now delete the file:
+/// `*delete_file_out` is set to true when this close was the file's last and
+/// the file was delete-pending (or this handle was opened with
+/// delete-on-close), false otherwise. Statuses as smbh_close; on an error
+/// `*delete_file_out` is not written.
+///
+/// # Safety
+///
+/// `table` is NULL or live; `delete_file_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smbh_close_ex(
+    table: *const smbh_table,
+    location: u64,
+    delete_file_out: *mut bool,
+) -> smbh_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise on `table`.
+        let table = tri!(unsafe { table_ref(table) });
+        tri!(check_ptr(delete_file_out));
+        let loc = tri!(location_in(location));
+        match table.close(loc) {
+            Ok(record) => {
+                // SAFETY: non-NULL and aligned (checked), writable by the
+                // caller's promise.
+                unsafe { delete_file_out.write(record.delete_file) };
+                smbh_status::Ok
+            }
+            Err(e) => e.into(),
+        }
+    }
+}
+
+/// Sets (`delete_pending` true) or clears the file's delete-pending state
+/// through the handle at `location`, as SMB2 SET_INFO with
+/// FileDispositionInformation does: while it is set, every new open of the
+/// file fails with SMBH_STATUS_DELETE_PENDING, and the close of its last
+/// open reports that the file must be deleted (smbh_close_ex).
+///
+/// Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_LOCATION,
+/// SMBH_STATUS_NOT_FOUND, SMBH_STATUS_ACCESS_DENIED (the handle has no
+/// DELETE access; nothing changes).
+///
+/// # Safety
+///
+/// `table` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smbh_set_delete_pending(
+    table: *const smbh_table,
+    location: u64,
+    delete_pending: bool,
+) -> smbh_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise on `table`.
+        let table = tri!(unsafe { table_ref(table) });
+        let loc = tri!(location_in(location));
+        match table.set_delete_pending(loc, delete_pending) {
+            Ok(()) => smbh_status::Ok,
+            Err(e) => e.into(),
+        }
+    }
+}
+
 /// Closes `count` handles and writes one status per location to
 /// `statuses_out[0..count]`, in input order: SMBH_STATUS_OK,
 /// SMBH_STATUS_NOT_FOUND (closed, stale, foreign, or a repeat of a location

@@ -60,6 +60,10 @@ pub struct smbh_handle {
     pub path_len: usize,
     /// True for a directory handle.
     pub directory: bool,
+    /// True when the handle was opened with delete-on-close.
+    pub delete_on_close: bool,
+    /// True when the file is delete-pending (new opens are refused).
+    pub delete_pending: bool,
 }
 
 /// A visitor: called once per handle with `userdata` as given and a record
@@ -148,6 +152,8 @@ pub(crate) unsafe fn visit_one(
         path,
         path_len,
         directory: info.directory,
+        delete_on_close: info.delete_on_close,
+        delete_pending: info.delete_pending,
     };
     // SAFETY: `view` and the strings it points into (owned by `h`) outlive
     // the call; the caller vouches for `visit` and `userdata`.

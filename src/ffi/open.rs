@@ -66,7 +66,20 @@ pub struct smbh_open_params {
     /// with the older, shorter struct passes its smaller `size` and opens
     /// outside sessions.
     pub tree: u64,
+    /// The CREATE's FILE_DELETE_ON_CLOSE option: when this handle closes,
+    /// the file becomes delete-pending (see smbh_set_delete_pending). Needs
+    /// the DELETE bit (0x10000) itself in `access_mask` (GENERIC_ALL alone
+    /// does not do, as smbd answers), else SMBH_STATUS_INVALID_ARGUMENT
+    /// (STATUS_INVALID_PARAMETER). Added in 0.2, after `tree`.
+    pub delete_on_close: bool,
 }
+
+/// The sizes of the older versions of smbh_open_params: 0.1's (up to
+/// `directory`, padded) and 0.2's first (up to `tree`).
+const SMBH_OPEN_PARAMS_OLDER: [usize; 2] = [
+    std::mem::offset_of!(smbh_open_params, tree),
+    std::mem::offset_of!(smbh_open_params, delete_on_close),
+];
 
 /// Registers an open and writes its new location to `*location_out`.
 ///
@@ -115,6 +128,7 @@ pub unsafe extern "C" fn smbh_open(
             share_access: ShareAccess::all().bits(),
             directory,
             tree: 0,
+            delete_on_close: false,
         };
         // SAFETY: the caller's promise on `path` and `owner`.
         let loc = tri!(unsafe { open_params(table, &params) });
@@ -152,7 +166,7 @@ pub unsafe extern "C" fn smbh_open_ex(
         tri!(check_ptr(location_out));
         // SAFETY: the caller promises `params->size` readable bytes; an
         // all-zero `smbh_open_params` is valid.
-        let p = tri!(unsafe { sized_in(params, std::mem::offset_of!(smbh_open_params, tree)) });
+        let p = tri!(unsafe { sized_in(params, &SMBH_OPEN_PARAMS_OLDER) });
         if p.share_access & !0x7 != 0 {
             return smbh_status::InvalidArgument;
         }
@@ -186,6 +200,7 @@ unsafe fn open_params(table: &HandleTable, p: &smbh_open_params) -> Result<Locat
         share_access: ShareAccess::from_bits_retain(p.share_access),
         directory: p.directory,
         tree: (p.tree != 0).then_some(crate::TreeId(p.tree)),
+        delete_on_close: p.delete_on_close,
     };
     table.open_args(&args).map_err(smbh_status::from)
 }

@@ -73,8 +73,9 @@ macro_rules! tri {
 pub(crate) use tri;
 
 /// Reads a C parameter struct whose first field is its `size` as the caller
-/// was compiled with: the first version's size (`oldest`) or this version's
-/// and up are taken (a size between names no version and is refused),
+/// was compiled with: an older version's size (one of `older`) or this
+/// version's and up are taken (a size between names no version and is
+/// refused),
 /// fields past the caller's size read as zero, and bytes past this
 /// version's struct must be zero (a newer caller asking for something this
 /// library cannot do is refused, not ignored).
@@ -83,13 +84,13 @@ pub(crate) use tri;
 ///
 /// `p` is NULL or points to at least `size` readable bytes, which (up to
 /// `size_of::<T>()`) hold a valid `T` prefix; `T` is valid all-zero.
-pub(crate) unsafe fn sized_in<T: Copy>(p: *const T, oldest: usize) -> Result<T, smbh_status> {
+pub(crate) unsafe fn sized_in<T: Copy>(p: *const T, older: &[usize]) -> Result<T, smbh_status> {
     check_ptr(p)?;
     // SAFETY: non-NULL and aligned (checked); its first field is readable
     // by the caller's promise.
     let size = unsafe { p.cast::<usize>().read() };
     let known = size_of::<T>();
-    if (size != oldest && size < known) || size > isize::MAX as usize {
+    if (!older.contains(&size) && size < known) || size > isize::MAX as usize {
         return Err(smbh_status::InvalidArgument);
     }
     if size > known {

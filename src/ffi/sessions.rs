@@ -4,7 +4,6 @@
 //! locations; an open names its tree in `smbh_open_params.tree`.
 
 use std::ffi::{c_char, c_void};
-use std::mem::size_of;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -162,7 +161,7 @@ pub unsafe extern "C" fn smbh_session_setup(
         tri!(check_ptr(session_out));
         // SAFETY: the caller promises `params->size` readable bytes; an
         // all-zero `smbh_session_params` is valid.
-        let p = tri!(unsafe { sized_in(params, size_of::<smbh_session_params>()) });
+        let p = tri!(unsafe { sized_in(params, &[]) });
         // SAFETY: the caller's promise on the strings.
         let spec = tri!(unsafe { session_spec(&p) });
         let id = tri!(table.session_setup(spec).map_err(smbh_status::from));

@@ -7,8 +7,8 @@ use std::ffi::c_char;
 
 use crate::error::ntstatus;
 use crate::{
-    CloseError, ConfigError, IoError, ListError, LockError, LockRangeError, OpenError, RenameError,
-    RequestError, UnlockError,
+    CloseError, ConfigError, DispositionError, IoError, ListError, LockError, LockRangeError,
+    OpenError, RenameError, RequestError, UnlockError,
 };
 
 use super::panic::ffi_boundary;
@@ -85,11 +85,17 @@ pub enum smbh_status {
     /// The tree connect is disconnected, or the tree id names none
     /// (STATUS_NETWORK_NAME_DELETED).
     TreeDeleted = 25,
+    /// The file is delete-pending: no new open is allowed
+    /// (STATUS_DELETE_PENDING).
+    DeletePending = 26,
+    /// The handle lacks the access the call needs: a disposition set
+    /// without DELETE access (STATUS_ACCESS_DENIED).
+    AccessDenied = 27,
 }
 
 impl smbh_status {
     /// Every status, in value order (for `smbh_status_message` and tests).
-    pub(crate) const ALL: [smbh_status; 26] = [
+    pub(crate) const ALL: [smbh_status; 28] = [
         smbh_status::Ok,
         smbh_status::NullParameter,
         smbh_status::InvalidArgument,
@@ -116,6 +122,8 @@ impl smbh_status {
         smbh_status::OwnerContainsNul,
         smbh_status::SessionDeleted,
         smbh_status::TreeDeleted,
+        smbh_status::DeletePending,
+        smbh_status::AccessDenied,
     ];
 
     /// The static, NUL-terminated message of this status.
@@ -149,6 +157,8 @@ impl smbh_status {
             smbh_status::OwnerContainsNul => c"owner contains a NUL byte",
             smbh_status::SessionDeleted => c"session logged off",
             smbh_status::TreeDeleted => c"tree connect disconnected",
+            smbh_status::DeletePending => c"file is delete-pending",
+            smbh_status::AccessDenied => c"access denied",
         }
     }
 }
@@ -174,7 +184,10 @@ pub extern "C" fn smbh_status_message(status: u32) -> *const c_char {
 /// STATUS_INVALID_DEVICE_REQUEST (0xC0000010) for a directory handle,
 /// STATUS_FILE_CLOSED (0xC0000128) for a handle not found,
 /// STATUS_INSUFFICIENT_RESOURCES (0xC000009A) for too many locks or a full
-/// table, STATUS_INVALID_PARAMETER for bad input, and
+/// table, STATUS_USER_SESSION_DELETED (0xC0000203),
+/// STATUS_NETWORK_NAME_DELETED (0xC00000C9), STATUS_DELETE_PENDING
+/// (0xC0000056), STATUS_ACCESS_DENIED (0xC0000022),
+/// STATUS_INVALID_PARAMETER for bad input, and
 /// STATUS_UNSUCCESSFUL (0xC0000001) for a value that is no status.
 #[no_mangle]
 pub extern "C" fn smbh_status_nt(status: u32) -> u32 {
@@ -199,6 +212,8 @@ pub extern "C" fn smbh_status_nt(status: u32) -> u32 {
         smbh_status::TooManyLocks => ntstatus::INSUFFICIENT_RESOURCES,
         smbh_status::SessionDeleted => ntstatus::USER_SESSION_DELETED,
         smbh_status::TreeDeleted => ntstatus::NETWORK_NAME_DELETED,
+        smbh_status::DeletePending => ntstatus::DELETE_PENDING,
+        smbh_status::AccessDenied => ntstatus::ACCESS_DENIED,
         smbh_status::NullParameter
         | smbh_status::InvalidArgument
         | smbh_status::InvalidUtf8
@@ -223,6 +238,17 @@ impl From<OpenError> for smbh_status {
             OpenError::SharingViolation => smbh_status::SharingViolation,
             OpenError::SessionDeleted => smbh_status::SessionDeleted,
             OpenError::TreeDeleted => smbh_status::TreeDeleted,
+            OpenError::DeletePending => smbh_status::DeletePending,
+            OpenError::DeleteOnCloseDenied => smbh_status::InvalidArgument,
+        }
+    }
+}
+
+impl From<DispositionError> for smbh_status {
+    fn from(e: DispositionError) -> Self {
+        match e {
+            DispositionError::NotFound => smbh_status::NotFound,
+            DispositionError::AccessDenied => smbh_status::AccessDenied,
         }
     }
 }

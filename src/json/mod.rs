@@ -202,19 +202,13 @@ impl<'de> Deserialize<'de> for FileHandle {
         let hi = w.handle_info;
         let access_mask = AccessMask::parse_names(&hi.access_mask).map_err(de::Error::custom)?;
         let directory = hi.access_mask.iter().any(|n| DIRECTORY_ONLY_NAMES.contains(&n.as_str()));
-        Ok(FileHandle {
-            file_number: w.file_number,
-            handle_info: HandleInfo {
-                location: hi.location,
-                version: hi.version,
-                num_byte_range_locks: hi.num_byte_range_locks,
-                access_mask,
-                owner: Arc::from(hi.owner),
-                path: hi.path.map(Arc::from),
-                directory,
-                num_notify_watches: hi.num_notify_watches,
-            },
-        })
+        let mut info = HandleInfo::new(hi.location, access_mask, Arc::from(hi.owner));
+        info.version = hi.version;
+        info.num_byte_range_locks = hi.num_byte_range_locks;
+        info.path = hi.path.map(Arc::from);
+        info.directory = directory;
+        info.num_notify_watches = hi.num_notify_watches;
+        Ok(FileHandle::new(w.file_number, info))
     }
 }
 

@@ -116,6 +116,8 @@ pub(crate) struct FileRec {
     /// Present once the file has had a second open or a lock.
     pub(crate) ext: Option<Box<FileExt>>,
     path_len: u16,
+    /// The file is delete-pending (in the record's padding: free).
+    pub(crate) delete_pending: bool,
     /// The slot of the only open while `ext` is `None`; the next free
     /// record while free.
     pub(crate) solo: u32,
@@ -155,7 +157,14 @@ unsafe fn from_raw(p: *const u8, len: u16) -> Arc<str> {
 
 impl FileRec {
     fn free() -> FileRec {
-        FileRec { file_number: 0, path: ptr::null(), ext: None, path_len: 0, solo: NIL }
+        FileRec {
+            file_number: 0,
+            path: ptr::null(),
+            ext: None,
+            path_len: 0,
+            delete_pending: false,
+            solo: NIL,
+        }
     }
 
     /// A new count of the path.
@@ -301,6 +310,7 @@ impl Files {
         r.file_number = file;
         r.path = p;
         r.path_len = len;
+        r.delete_pending = false;
         r.solo = solo;
         debug_assert!(r.ext.is_none());
         self.index.insert(hash, i);

@@ -33,13 +33,13 @@ use crate::error::{CloseError, IoError, LockRangeError, UnlockError};
 use crate::location::Location;
 use crate::lock::{IoKind, LockElement, LockRange, Span};
 use crate::record::{FileHandle, FileNumber, HandleInfo, OpenArgs};
-use crate::share::{Claim, ShareAccess};
+use crate::share::{map_generic, Claim, ShareAccess};
 
 pub(crate) use files::FileExt;
 use files::Files;
 pub(crate) use grants::{Grant, GrantKind};
 use owners::Owners;
-use slots::{Slot, Slots, FLAG_DIRECTORY, FLAG_LINKED, SHARE_SHIFT};
+use slots::{Slot, Slots, FLAG_DELETE_ON_CLOSE, FLAG_DIRECTORY, FLAG_LINKED, SHARE_SHIFT};
 #[cfg(test)]
 pub(crate) use trees::Link as TreeLink;
 use trees::Trees;
@@ -54,6 +54,8 @@ pub(crate) enum Refusal {
     Full,
     /// Another open of the file conflicts with this one's share mode.
     Sharing,
+    /// The file is delete-pending.
+    DeletePending,
 }
 
 /// What [`Shard::lock`] answers.
@@ -177,6 +179,9 @@ impl Shard {
         let hash = self.files.hash(file);
         let claim = Claim::of(a.access_mask, a.share_access);
         let found = self.files.find(file, hash);
+        if found.is_some_and(|f| self.files.get(f).delete_pending) {
+            return Err(Refusal::DeletePending);
+        }
         if let (Some(f), Some(c)) = (found, claim) {
             let rec = self.files.get(f);
             let conflict = match &rec.ext {
@@ -209,7 +214,8 @@ impl Shard {
             }
         };
         let mut flags = (a.share_access.bits() & 0x7) << SHARE_SHIFT
-            | if a.directory { FLAG_DIRECTORY } else { 0 };
+            | if a.directory { FLAG_DIRECTORY } else { 0 }
+            | if a.delete_on_close { FLAG_DELETE_ON_CLOSE } else { 0 };
         if let Some(tree) = a.tree {
             self.trees.attach(idx, tree.index());
             flags |= FLAG_LINKED;
@@ -240,6 +246,7 @@ impl Shard {
         let rec = self.files.get(s.file);
         FileHandle {
             file_number: FileNumber(rec.file_number),
+            delete_file: false,
             handle_info: HandleInfo {
                 location: Location::pack(s.generation, self.index, idx),
                 version: s.version,
@@ -249,6 +256,8 @@ impl Shard {
                 path: with_path.then(|| rec.path()),
                 directory: s.directory(),
                 num_notify_watches: if s.linked() { self.trees.link(idx).notify } else { 0 },
+                delete_on_close: s.delete_on_close(),
+                delete_pending: rec.delete_pending,
             },
         }
     }
@@ -264,6 +273,11 @@ impl Shard {
         let f = s.file;
         let rec = self.files.get_mut(f);
         let file_number = rec.file_number;
+        // A delete-on-close handle's close makes the file delete-pending
+        // (the other opens' versions are bumped below: they show it).
+        let newly_pending = s.delete_on_close() && !rec.delete_pending;
+        rec.delete_pending |= s.delete_on_close();
+        let delete_pending = rec.delete_pending;
         let mut unlocked = false;
         let last = match rec.ext.as_deref_mut() {
             None => true,
@@ -279,6 +293,11 @@ impl Shard {
             }
         };
         let (path, ext) = if last { self.files.remove(f) } else { (rec.path(), None) };
+        if newly_pending && !last {
+            for slot in self.file_members(f) {
+                self.slots.get_mut(slot).version += 1;
+            }
+        }
         let (tree, notify) = if s.linked() {
             let notify = self.trees.link(idx).notify;
             (self.trees.detach(idx), notify)
@@ -289,6 +308,7 @@ impl Shard {
         Ok(Closed {
             handle: FileHandle {
                 file_number: FileNumber(file_number),
+                delete_file: last && delete_pending,
                 handle_info: HandleInfo {
                     location: loc,
                     version: s.version,
@@ -298,6 +318,8 @@ impl Shard {
                     path: Some(path),
                     directory: s.directory(),
                     num_notify_watches: notify,
+                    delete_on_close: s.delete_on_close(),
+                    delete_pending,
                 },
             },
             ext,
@@ -322,6 +344,26 @@ impl Shard {
             }
             None => Err(current),
         })
+    }
+
+    /// Sets or clears the delete-pending state of the file of `loc`, whose
+    /// access must include `DELETE`; bumps the version of each of the
+    /// file's opens when it changes. `None` when `loc` names no handle,
+    /// `Some(Err(()))` without `DELETE` access.
+    pub(crate) fn set_delete_pending(&mut self, loc: Location, on: bool) -> Option<Result<(), ()>> {
+        let idx = self.slots.find(loc)?;
+        let access = AccessMask::from_bits_retain(self.slots.get(idx).access);
+        if !map_generic(access).contains(AccessMask::DELETE) {
+            return Some(Err(()));
+        }
+        let f = self.slots.get(idx).file;
+        if self.files.get(f).delete_pending != on {
+            self.files.get_mut(f).delete_pending = on;
+            for slot in self.file_members(f) {
+                self.slots.get_mut(slot).version += 1;
+            }
+        }
+        Some(Ok(()))
     }
 
     /// Adds `delta` to the notify-watch count of `loc`, as

@@ -17,6 +17,8 @@ pub(crate) const FLAG_DIRECTORY: u32 = 1 << 31;
 /// Flag: the handle has a link in the shard's [`Trees`](super::trees::Trees)
 /// (it came through a tree connect, or has notify watches).
 pub(crate) const FLAG_LINKED: u32 = 1 << 30;
+/// Flag: the handle was opened with `FILE_DELETE_ON_CLOSE`.
+pub(crate) const FLAG_DELETE_ON_CLOSE: u32 = 1 << 29;
 /// Where the share mode's three bits sit in `Slot::member`.
 pub(crate) const SHARE_SHIFT: u32 = MEMBER_BITS;
 
@@ -72,6 +74,11 @@ impl Slot {
     #[inline]
     pub(crate) fn linked(&self) -> bool {
         self.member & FLAG_LINKED != 0
+    }
+
+    #[inline]
+    pub(crate) fn delete_on_close(&self) -> bool {
+        self.member & FLAG_DELETE_ON_CLOSE != 0
     }
 
     #[inline]

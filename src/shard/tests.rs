@@ -16,6 +16,7 @@ fn args(file: u64, access: AccessMask, share: ShareAccess) -> OpenArgs<'static> 
         share_access: share,
         directory: false,
         tree: None,
+        delete_on_close: false,
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::config::{Config, ConfigError};
-use crate::error::{CloseError, LockError, OpenError, RenameError};
+use crate::error::{CloseError, DispositionError, LockError, OpenError, RenameError};
 use crate::location::Location;
 use crate::record::{check_path, FileHandle, FileNumber, OpenArgs, OpenSpec};
 use crate::session::Sessions;
@@ -329,6 +329,47 @@ impl HandleTable {
         }
     }
 
+    /// Sets (`true`) or clears the file's delete-pending state through the
+    /// handle at `loc`, as SMB2 SET_INFO with `FileDispositionInformation`
+    /// does. While a file is delete-pending, every new open of it is
+    /// refused with [`OpenError::DeletePending`], and the close of its last
+    /// open returns [`FileHandle::delete_file`] true: the server deletes the
+    /// file then. A handle opened with
+    /// [`OpenSpec::delete_on_close`] sets the state when it closes.
+    ///
+    /// A change bumps the version of every open of the file; setting what
+    /// is already set changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`DispositionError::NotFound`] for a location that names no handle,
+    /// [`DispositionError::AccessDenied`] when the handle has no `DELETE`
+    /// access (nothing changes).
+    ///
+    /// ```
+    /// use smb_handles::{AccessMask, FileNumber, HandleTable, OpenError, OpenSpec};
+    ///
+    /// let table = HandleTable::new();
+    /// let open = |mask| table.open(OpenSpec::new(FileNumber(7), "/old.tmp", "me", mask));
+    /// let a = open(AccessMask::DELETE)?;
+    /// let b = open(AccessMask::FILE_READ_DATA)?;
+    /// table.set_delete_pending(a, true)?;
+    /// assert_eq!(open(AccessMask::FILE_READ_DATA), Err(OpenError::DeletePending));
+    /// assert!(table.get(b).unwrap().handle_info.delete_pending);
+    /// assert!(!table.close(a)?.delete_file); // b is still open
+    /// assert!(table.close(b)?.delete_file); // the last close: delete the file
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_delete_pending(&self, loc: Location, on: bool) -> Result<(), DispositionError> {
+        let shard = self.shard(loc).ok_or(DispositionError::NotFound)?;
+        let res = shard.lock.write().set_delete_pending(loc, on);
+        match res {
+            None => Err(DispositionError::NotFound),
+            Some(Ok(())) => Ok(()),
+            Some(Err(())) => Err(DispositionError::AccessDenied),
+        }
+    }
+
     /// A snapshot of the handle at `loc`, or `None` if `loc` names no open
     /// handle (closed, stale, foreign or never issued).
     pub fn get(&self, loc: Location) -> Option<FileHandle> {
@@ -576,6 +617,7 @@ fn refusal(r: Refusal, max_handles: usize) -> OpenError {
     match r {
         Refusal::Full => OpenError::TableFull { max_handles },
         Refusal::Sharing => OpenError::SharingViolation,
+        Refusal::DeletePending => OpenError::DeletePending,
     }
 }
 

@@ -2,6 +2,7 @@
  * NTSTATUS (SPEC sections 9-11): every new function and every error path.
  * Built with -Wall -Wextra -Wpedantic -Werror and run under ASan/UBSan by
  * tests/c_abi.rs, and under valgrind by scripts/c-tests-valgrind.sh. */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,16 @@ static void test_open_ex(smbh_table *t) {
     big.p.share_access = 7;
     big.p.size = sizeof big.p - 1;
     CHECK_STATUS(smbh_open_ex(t, &big.p, &a), SMBH_STATUS_INVALID_ARGUMENT);
+    /* The struct as the first 0.2 header had it, ending with `tree`. */
+    big.p.size = offsetof(smbh_open_params, delete_on_close);
+    big.p.delete_on_close = true; /* past the caller's size: not read */
+    CHECK_OK(smbh_open_ex(t, &big.p, &a));
+    {
+        bool delete_file = true;
+        CHECK_OK(smbh_close_ex(t, a, &delete_file));
+        CHECK(!delete_file); /* its only close: true had the flag been read */
+    }
+    big.p.delete_on_close = false;
     big.p.size = sizeof big;
     CHECK_OK(smbh_open_ex(t, &big.p, &a));
     CHECK_OK(smbh_close(t, a));
@@ -168,7 +179,7 @@ static void test_status_nt(void) {
     for (uint32_t s = 1; s <= SMBH_STATUS_OWNER_CONTAINS_NUL; s++) {
         CHECK((smbh_status_nt(s) & 0xC0000000u) == 0xC0000000u); /* every error is an error */
     }
-    CHECK(smbh_status_nt(SMBH_STATUS_TREE_DELETED + 1) == 0xC0000001u);
+    CHECK(smbh_status_nt(SMBH_STATUS_ACCESS_DENIED + 1) == 0xC0000001u);
     CHECK(smbh_status_nt(UINT32_MAX) == 0xC0000001u);
 }
 
@@ -225,6 +236,55 @@ static void test_too_many_locks(smbh_table *t) {
     CHECK_OK(smbh_close(t, a));
 }
 
+/* Delete-on-close and FileDispositionInformation: the state, the refused
+ * opens, and which close reports that the file must go. */
+static void test_delete_pending(smbh_table *t) {
+    const uint32_t DEL = 0x00010000u;
+    uint64_t a = 0, b = 0, c = 7;
+    bool delete_file = true;
+    smbh_open_params p;
+    memset(&p, 0, sizeof p);
+    p.size = sizeof p;
+    p.file_number = 900;
+    p.path = "/doc.tmp";
+    p.path_len = 8;
+    p.owner = "o";
+    p.owner_len = 1;
+    p.share_access = 7;
+    p.access_mask = RD;
+    p.delete_on_close = true;
+    CHECK_STATUS(smbh_open_ex(t, &p, &a), SMBH_STATUS_INVALID_ARGUMENT);
+    p.access_mask = 0x10000000u; /* GENERIC_ALL alone: refused as smbd does */
+    CHECK_STATUS(smbh_open_ex(t, &p, &a), SMBH_STATUS_INVALID_ARGUMENT);
+    CHECK(smbh_status_nt(SMBH_STATUS_ACCESS_DENIED) == 0xC0000022u);
+    p.access_mask = RD | DEL;
+    CHECK_OK(smbh_open_ex(t, &p, &a));
+    CHECK_OK(open_ex(t, 900, RD, 7, &b)); /* not pending until a closes */
+    CHECK_OK(smbh_close_ex(t, a, &delete_file));
+    CHECK(!delete_file);
+    CHECK_STATUS(open_ex(t, 900, RD, 7, &c), SMBH_STATUS_DELETE_PENDING);
+    CHECK(c == 7);
+    CHECK(smbh_status_nt(SMBH_STATUS_DELETE_PENDING) == 0xC0000056u);
+    CHECK_STATUS(smbh_set_delete_pending(t, b, false), SMBH_STATUS_ACCESS_DENIED);
+    CHECK_OK(smbh_close_ex(t, b, &delete_file));
+    CHECK(delete_file); /* the last close of a delete-pending file */
+
+    /* The disposition set and cleared through a handle with DELETE. */
+    CHECK_OK(open_ex(t, 901, RD | DEL, 7, &a));
+    CHECK_OK(smbh_set_delete_pending(t, a, true));
+    CHECK_STATUS(open_ex(t, 901, RD, 7, &c), SMBH_STATUS_DELETE_PENDING);
+    CHECK_OK(smbh_set_delete_pending(t, a, false));
+    CHECK_OK(open_ex(t, 901, RD, 7, &b));
+    CHECK_OK(smbh_close_ex(t, b, &delete_file));
+    CHECK(!delete_file);
+    CHECK_OK(smbh_close_ex(t, a, &delete_file));
+    CHECK(!delete_file);
+    CHECK_STATUS(smbh_close_ex(t, a, &delete_file), SMBH_STATUS_NOT_FOUND);
+    CHECK_STATUS(smbh_close_ex(t, a, NULL), SMBH_STATUS_NULL_PARAMETER);
+    CHECK_STATUS(smbh_set_delete_pending(t, a, true), SMBH_STATUS_NOT_FOUND);
+    CHECK_STATUS(smbh_set_delete_pending(NULL, a, true), SMBH_STATUS_NULL_PARAMETER);
+}
+
 int main(void) {
     smbh_table *t = NULL;
     CHECK_OK(smbh_table_new(4, 1000, &t));
@@ -232,6 +292,7 @@ int main(void) {
     test_locks(t);
     test_directory(t);
     test_too_many_locks(t);
+    test_delete_pending(t);
     test_status_nt();
     size_t len = 1;
     CHECK_OK(smbh_len(t, &len));

@@ -448,9 +448,35 @@ void sessions() {
           SMBH_STATUS_INVALID_ARGUMENT);
 }
 
+// Delete-on-close: pending after the flagged handle closes, new opens
+// refused, the last close reports the delete; the disposition cleared.
+void delete_pending() {
+    smbh::Table t = smbh::Table::create().value();
+    namespace acc = smbh::access;
+    smbh::OpenParams doc{5, "/tmp/x.tmp", "bob", acc::file_read_data | acc::delete_};
+    doc.delete_on_close = true;
+    smbh::Location a = t.open(doc).value();
+    smbh::Location b = t.open({5, "/tmp/x.tmp", "eve", acc::file_read_data}).value();
+    CHECK(t.get(a).value().delete_on_close);
+    CHECK(!t.get(b).value().delete_pending);
+    CHECK(!t.close_reporting_delete(a).value());
+    CHECK(t.get(b).value().delete_pending);
+    CHECK(t.open({5, "/tmp/x.tmp", "eve", acc::file_read_data}).status().code() ==
+          SMBH_STATUS_DELETE_PENDING);
+    CHECK(t.set_delete_pending(b, false).code() == SMBH_STATUS_ACCESS_DENIED);
+    CHECK(t.close_reporting_delete(b).value());
+    doc.delete_on_close = false;
+    a = t.open(doc).value();
+    CHECK(t.set_delete_pending(a, true).ok());
+    CHECK(t.set_delete_pending(a, false).ok());
+    CHECK(!t.close_reporting_delete(a).value());
+    CHECK(t.close_reporting_delete(a).status().code() == SMBH_STATUS_NOT_FOUND);
+}
+
 }  // namespace
 
 int main() {
+    delete_pending();
     sessions();
     construction_and_errors();
     operations();
