@@ -63,6 +63,7 @@ FILE_READ_DATA, FILE_WRITE_DATA, FILE_APPEND_DATA = 0x1, 0x2, 0x4
 FILE_READ_ATTRIBUTES, FILE_WRITE_ATTRIBUTES = 0x80, 0x100
 DELETE = 0x10000
 SYNCHRONIZE = 0x100000
+READ_CONTROL = 0x20000
 R, W, RW = FILE_READ_DATA, FILE_WRITE_DATA, FILE_READ_DATA | FILE_WRITE_DATA
 # Sharing
 SH_R, SH_W, SH_D = 1, 2, 4
@@ -321,10 +322,23 @@ def parse_create_response(resp):
         if len(d) >= 52:
             parent, epoch = struct.unpack_from("<16sH", d, 32)
             lg["epoch"] = epoch
-            if flags & LEASE_PARENT_KEY_SET:
+            if flags & LEASE_PARENT_KEY_SET or parent != b"\0" * 16:
                 lg["parent"] = KEY_NAMES.get(parent, parent.hex())
         out["lease_granted"] = lg
     return cr["file_id"].get_value(), out
+
+
+def ack_answer(status, resp):
+    """An acknowledgement's answer (2.2.25): its status and, on success, the
+    level (oplock) or lease state smbd echoes."""
+    out = {"status": status}
+    if status == 0 and resp is not None:
+        body = resp["data"].get_value()
+        if len(body) >= 36:
+            out["answer_state"] = lease_str(struct.unpack_from("<I", body, 24)[0])
+        elif len(body) >= 24:
+            out["answer_level"] = body[2]
+    return out
 
 
 class Recorder:
@@ -337,6 +351,7 @@ class Recorder:
         self.ops = []
         self.handles = []                 # {"client", "fid", "open", "file"}
         self.pending = {}                 # handle -> (client, request, op) of async creates
+        self.pending_io = []              # (client, request, op) of async reads/writes
 
     # -- helpers ---------------------------------------------------------
     def path(self, f):
@@ -366,7 +381,7 @@ class Recorder:
                     continue
                 arrived, acks = c.take()
                 for brk, req in acks:
-                    brk["ack"]["status"] = c.wait(req)[0]
+                    brk["ack"].update(ack_answer(*c.wait(req)))
                 breaks.extend(arrived)
                 c.echo()
         for c in self.clients.values():
@@ -374,7 +389,7 @@ class Recorder:
                 continue
             arrived, acks = c.take()
             for brk, req in acks:
-                brk["ack"]["status"] = c.wait(req)[0]
+                brk["ack"].update(ack_answer(*c.wait(req)))
             breaks.extend(arrived)
             if c.errors:
                 raise RuntimeError(f"client {c.name}: break parsing failed: {c.errors}")
@@ -393,7 +408,7 @@ class Recorder:
             c.echo()
             arrived, acks = c.take()
             for brk, req in acks:
-                brk["ack"]["status"] = c.wait(req)[0]
+                brk["ack"].update(ack_answer(*c.wait(req)))
             out.extend(arrived)
         if any(b.get("ack") for b in out):
             out.extend(self.barrier_breaks_only())
@@ -437,6 +452,9 @@ class Recorder:
             op["async"] = True
             self.pending[h] = (c, request, op)
             self.record(op)
+            resp = request.response
+            op["answered_in_step"] = (resp is not None
+                                      and resp["status"].get_value() != STATUS_PENDING)
             return h
         self._complete(h, c, request, op)
         self.record(op)
@@ -487,7 +505,10 @@ class Recorder:
         return self.record({"op": "set_disposition", "client": self.handles[h]["client"],
                             "handle": h, "class": info_class, "value": value, "status": status})
 
-    def io(self, kind, h, offset=0, length=4):
+    def io(self, kind, h, offset=0, length=4, wait=True):
+        """wait=False: the request is sent; the step records whether its answer
+        had arrived by the end of the step's barrier ("answered_in_step"), and
+        finish_io receives it."""
         from smbprotocol.open import SMB2ReadRequest, SMB2WriteRequest
         c = self.cl(h)
         if kind == "read":
@@ -503,9 +524,26 @@ class Recorder:
             req["offset"] = offset
             req["file_id"] = self.fid(h)
             req["buffer"] = b"w" * length
-        status = c.wait(c.send(req))[0]
-        return self.record({"op": kind, "client": self.handles[h]["client"], "handle": h,
-                            "offset": offset, "length": length, "status": status})
+        request = c.send(req)
+        op = {"op": kind, "client": self.handles[h]["client"], "handle": h,
+              "offset": offset, "length": length}
+        if not wait:
+            op["async"] = True
+            self.record(op)
+            resp = request.response
+            op["answered_in_step"] = (resp is not None
+                                      and resp["status"].get_value() != STATUS_PENDING)
+            self.pending_io.append((c, request, op))
+            return op
+        op["status"] = c.wait(request)[0]
+        return self.record(op)
+
+    def finish_io(self):
+        """The answers of async READ/WRITE requests: an 'io_done' op each."""
+        for c, request, op in self.pending_io:
+            self.record({"op": "io_done", "client": op["client"], "handle": op["handle"],
+                         "status": c.wait(request)[0]})
+        self.pending_io = []
 
     def lock(self, h, offset, length, exclusive=True):
         from smbprotocol.open import SMB2LockElement, SMB2LockRequest, LockFlags
@@ -533,22 +571,22 @@ class Recorder:
 
     def lease_ack(self, client, key, state):
         c = self.clients[client]
-        status = c.wait(c._send_lease_ack(KEYS[key], lease_bits(state)))[0]
-        return self.record({"op": "lease_ack", "client": client, "key": key, "state": state,
-                            "status": status})
+        ans = ack_answer(*c.wait(c._send_lease_ack(KEYS[key], lease_bits(state))))
+        return self.record(dict({"op": "lease_ack", "client": client, "key": key,
+                                 "state": state}, **ans))
 
-    def oplock_ack(self, h, level, fid_of=None):
-        """fid_of: acknowledge on this handle's client but name handle h's file id."""
+    def oplock_ack(self, h, level):
         c = self.cl(h)
-        status = c.wait(c._send_oplock_ack(self.fid(h), level))[0]
-        return self.record({"op": "oplock_ack", "client": self.handles[h]["client"],
-                            "handle": h, "level": level, "status": status})
+        ans = ack_answer(*c.wait(c._send_oplock_ack(self.fid(h), level)))
+        return self.record(dict({"op": "oplock_ack", "client": self.handles[h]["client"],
+                                 "handle": h, "level": level}, **ans))
 
     def exists(self, f):
         """Whether the name is still in the share's directory (os.path.lexists on the server side)."""
         self.ops.append({"op": "exists", "file": f, "exists": os.path.lexists(self.path(f))})
 
     def finish(self, **extra):
+        self.finish_io()
         for h, (c, request, op) in list(self.pending.items()):
             self.finish_create(h)
         for h, hd in enumerate(self.handles):
@@ -816,8 +854,479 @@ DOC_SCENARIOS = [doc_create_option_then_open, doc_create_option_same_client,
                  doc_last_closer_without_delete, doc_directories, doc_pending_vs_sharing,
                  doc_read_only, doc_disposition_ex]
 
-SCENARIOS = DOC_SCENARIOS
-SLOW_SCENARIOS = []
+# --- a. lease keys and clients ----------------------------------------------
+
+def L(key, state, v=1, **kw):
+    return dict(key=key, state=state, v=v, **kw)
+
+
+OL = OPLOCK_LEASE
+
+
+def lease_same_key(q):
+    """A: RWH on a file nobody has open; A again with the same key (shares the
+    lease); B (another client GUID) with the same key value; C with K2."""
+    q.make_file("f")
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                  # h0
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h1 same lease
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "R"))                     # h2 asks less
+    q.create(B, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h3 other client
+    q.create(C, "f", R, SH_ALL, oplock=OL, lease=L("K2", "RWH"))                   # h4
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h5 A's key again
+
+
+def lease_upgrade(q):
+    """A's lease K1 granted R, then RH, then RWH by further opens with the same
+    key; a different key of the same client meanwhile."""
+    q.make_file("f")
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "R"))                     # h0
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RH"))                    # h1
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                  # h2
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K2", "RWH"))                   # h3 same client, other key
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h4
+    q.close(3)
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h5 K2 gone
+    q.make_file("g")
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K1", "W"))                     # h6 odd states
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K2", "H"))                     # h7
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K2", "WH"))                    # h8
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K2", "RW"))                    # h9
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K2", ""))                      # h10
+
+
+def lease_valid_states(q):
+    """Each requested state alone on a fresh file (what is granted for R, RW,
+    RH, RWH, and the invalid W, H, WH)."""
+    for i, st in enumerate(["R", "RW", "RH", "RWH", "W", "H", "WH", ""]):
+        f = f"f{i}"
+        q.make_file(f)
+        h = q.create(A, f, RW, SH_ALL, oplock=OL, lease=L("K1", st))
+        q.close(h)
+    q.make_file("ro")
+    h = q.create(A, "ro", R, SH_ALL, oplock=OL, lease=L("K1", "RWH"))               # read-only open
+    q.close(h)
+    q.make_file("st")
+    h = q.create(A, "st", FILE_READ_ATTRIBUTES, SH_ALL, oplock=OL, lease=L("K1", "RWH"))  # stat open
+    q.close(h)
+    q.make_dir("d")
+    h = q.create(A, "d", R, SH_ALL, oplock=OL, lease=L("K1", "RH"), directory=True)  # directory
+    q.close(h)
+
+
+# --- b. a lease against other opens --------------------------------------------
+
+def lease_vs_read_open(q):
+    """A holds RWH; B opens for read without a lease; then for write; then C
+    with a lease RWH (K2)."""
+    q.make_file("f")
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                  # h0
+    q.create(B, "f", R, SH_ALL)                                                    # h1
+    q.create(B, "f", W, SH_ALL)                                                    # h2
+    q.create(C, "f", R, SH_ALL, oplock=OL, lease=L("K2", "RWH"))                   # h3
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h4 A asks again
+
+
+def lease_vs_write_open(q):
+    """A holds RWH; B opens for write without a lease (first opener after A)."""
+    q.make_file("f")
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                  # h0
+    q.create(B, "f", W, SH_ALL)                                                    # h1
+    q.create(B, "f", R, SH_ALL, oplock=OL, lease=L("K2", "RH"))                    # h2
+
+
+def lease_vs_stat_open(q):
+    """A holds RWH; B's stat open (READ_ATTRIBUTES), READ_CONTROL open and
+    DELETE-only open; then a lease asked while only a stat open exists; the
+    same against a batch oplock."""
+    q.make_file("f")
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                  # h0
+    q.create(B, "f", FILE_READ_ATTRIBUTES, SH_ALL)                                 # h1
+    q.create(B, "f", FILE_READ_ATTRIBUTES | SYNCHRONIZE, 0)                        # h2
+    q.create(B, "f", READ_CONTROL, SH_ALL)                                         # h3
+    q.create(B, "f", DELETE, SH_ALL)                                               # h4
+    q.make_file("g")
+    q.create(B, "g", FILE_READ_ATTRIBUTES, SH_ALL)                                 # h5
+    q.create(A, "g", RW, SH_ALL, oplock=OL, lease=L("K2", "RWH"))                  # h6
+    q.make_file("i")
+    q.create(A, "i", RW, SH_ALL, oplock=OPLOCK_BATCH)                              # h7
+    q.create(B, "i", FILE_READ_ATTRIBUTES, SH_ALL)                                 # h8
+    q.create(B, "i", READ_CONTROL, SH_ALL)                                         # h9
+
+
+def lease_vs_sharing_violation(q):
+    """A holds RWH with RW access sharing all; B's open conflicts with A's
+    access (B shares read only): H is broken first, then B is refused; again
+    with A now holding RW; then A's open sharing nothing and B's open."""
+    q.make_file("f")
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                  # h0
+    q.create(B, "f", R, SH_R)                                                      # h1 conflict
+    q.create(B, "f", R, SH_R)                                                      # h2 again
+    q.create(B, "f", R, SH_ALL)                                                    # h3 compatible
+    q.make_file("g")
+    q.create(A, "g", RW, SH_R, oplock=OL, lease=L("K2", "RWH"))                    # h4 shares read only
+    q.create(B, "g", W, SH_ALL)                                                    # h5 conflicts with A's share
+    q.create(B, "g", R, SH_ALL)                                                    # h6 compatible
+
+
+def lease_vs_overwrite(q):
+    """A holds RWH (and, on g, RH); B opens with FILE_OVERWRITE_IF (and a delete-on-close open)."""
+    q.make_file("f")
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                  # h0
+    q.create(B, "f", RW, SH_ALL, disposition=FILE_OVERWRITE_IF)                    # h1
+    q.make_file("g")
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K2", "RH"))                    # h2
+    q.create(B, "g", RW, SH_ALL, disposition=FILE_OVERWRITE_IF)                    # h3
+    q.make_file("h")
+    q.create(A, "h", R, SH_ALL, oplock=OL, lease=L("K1", "RH"))                    # h4 K1 is on f
+    q.close(2)
+    q.close(3)
+    q.create(A, "h", R, SH_ALL, oplock=OL, lease=L("K2", "RH"))                    # h5
+    q.create(B, "h", DELETE | R, SH_ALL, options=FILE_NON_DIRECTORY_FILE | DOC)    # h6
+    q.close(6)
+    q.create(A, "h", R, SH_ALL, oplock=OL, lease=L("K2", "RH"))                    # h7 delete pending
+
+
+def lease_vs_delete_disposition(q):
+    """A holds RH; B sets the delete disposition on its own handle."""
+    q.make_file("f")
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RH"))                    # h0
+    q.create(B, "f", DELETE, SH_ALL)                                               # h1
+    q.set_disposition(1, 1)
+    q.set_disposition(1, 0)
+
+
+def lease_two_keys_three_clients(q):
+    """A (K1) and B (K2) hold RH on one file; C opens to write, writes,
+    truncates."""
+    q.make_file("f")
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RH"))                    # h0
+    q.create(B, "f", R, SH_ALL, oplock=OL, lease=L("K2", "RH"))                    # h1
+    q.create(C, "f", RW, SH_ALL)                                                   # h2
+    q.io("write", 2)
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RH"))                    # h3
+    q.create(B, "f", R, SH_ALL, oplock=OL, lease=L("K2", "RH"))                    # h4
+    q.set_eof(2, 10)
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RH"))                    # h5
+    q.io("read", 2)
+    q.lock(2, 0, 1)
+
+
+# --- c. oplocks ----------------------------------------------------------------
+
+def oplock_grants(q):
+    """Each level requested on a file nobody has open; then with another open
+    (no oplock) present."""
+    for i, lvl in enumerate([OPLOCK_BATCH, OPLOCK_EXCLUSIVE, OPLOCK_II]):
+        f = f"f{i}"
+        q.make_file(f)
+        h = q.create(A, f, RW, SH_ALL, oplock=lvl)
+        q.close(h)
+    for i, lvl in enumerate([OPLOCK_BATCH, OPLOCK_EXCLUSIVE, OPLOCK_II]):
+        f = f"g{i}"
+        q.make_file(f)
+        h0 = q.create(B, f, R, SH_ALL)
+        h = q.create(A, f, RW, SH_ALL, oplock=lvl)
+        q.close(h)
+        q.close(h0)
+    q.make_file("st")
+    h0 = q.create(B, "st", FILE_READ_ATTRIBUTES, SH_ALL)
+    h = q.create(A, "st", RW, SH_ALL, oplock=OPLOCK_BATCH)                        # a stat open present
+    q.close(h)
+    q.close(h0)
+    q.make_file("ro")
+    h = q.create(A, "ro", R, SH_ALL, oplock=OPLOCK_BATCH)                          # read-only open
+    q.close(h)
+
+
+def oplock_batch_breaks(q):
+    """A holds batch; B asks batch (broken to II?); C opens without an oplock;
+    then C asks exclusive."""
+    q.make_file("f")
+    q.create(A, "f", RW, SH_ALL, oplock=OPLOCK_BATCH)                               # h0
+    q.create(B, "f", R, SH_ALL, oplock=OPLOCK_BATCH)                                # h1
+    q.create(C, "f", R, SH_ALL)                                                     # h2
+    q.create(C, "f", R, SH_ALL, oplock=OPLOCK_EXCLUSIVE)                            # h3
+    q.create(A, "f", R, SH_ALL, oplock=OPLOCK_BATCH)                                # h4 A again
+
+
+def oplock_vs_plain_opens(q):
+    """Batch and exclusive broken by a plain open for read, for write, a stat
+    open, an overwrite and a sharing conflict."""
+    q.make_file("f")
+    q.create(A, "f", RW, SH_ALL, oplock=OPLOCK_BATCH)                               # h0
+    q.create(B, "f", FILE_READ_ATTRIBUTES, SH_ALL)                                  # h1 stat
+    q.create(B, "f", R, SH_ALL)                                                     # h2
+    q.make_file("g")
+    q.create(A, "g", RW, SH_ALL, oplock=OPLOCK_EXCLUSIVE)                           # h3
+    q.create(B, "g", W, SH_ALL)                                                     # h4
+    q.make_file("h")
+    q.create(A, "h", RW, SH_ALL, oplock=OPLOCK_BATCH)                               # h5
+    q.create(B, "h", RW, SH_ALL, disposition=FILE_OVERWRITE_IF)                     # h6
+    q.make_file("i")
+    q.create(A, "i", RW, SH_ALL, oplock=OPLOCK_BATCH)                               # h7
+    q.create(B, "i", R, SH_R)                                                       # h8 sharing conflict
+    q.make_file("j")
+    q.create(A, "j", RW, SH_ALL, oplock=OPLOCK_II)                                  # h9
+    q.create(B, "j", R, SH_ALL)                                                     # h10
+    q.create(B, "j", RW, SH_ALL, disposition=FILE_OVERWRITE_IF)                     # h11
+
+
+def oplock_and_lease(q):
+    """Oplocks and leases on one file: A batch then B lease RWH; A lease RWH
+    then B batch."""
+    q.make_file("f")
+    q.create(A, "f", RW, SH_ALL, oplock=OPLOCK_BATCH)                               # h0
+    q.create(B, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                    # h1
+    q.make_file("g")
+    q.create(A, "g", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h2
+    q.create(B, "g", R, SH_ALL, oplock=OPLOCK_BATCH)                                # h3
+    q.create(C, "g", R, SH_ALL, oplock=OPLOCK_II)                                   # h4
+
+
+# --- d. acknowledgements ---------------------------------------------------------
+
+def ack_lease_rules(q):
+    """A acknowledges by hand: more than offered, then the offered state
+    (B's open waits for it), then again; less than offered; an unknown key."""
+    q.make_file("f")
+    q.policy(A, "manual")
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h0
+    q.create(B, "f", R, SH_ALL, wait=False)                                         # h1 waits
+    q.lease_ack(A, "K1", "RWH")                                                     # more than offered
+    q.lease_ack(A, "K1", "RH")
+    q.finish_create(1)
+    q.lease_ack(A, "K1", "RH")                                                      # twice
+    q.lease_ack(A, "K2", "")                                                        # no such lease
+    q.make_file("g")
+    q.create(A, "g", RW, SH_ALL, oplock=OL, lease=L("K2", "RWH"))                   # h2
+    q.create(B, "g", R, SH_ALL, wait=False)                                         # h3 waits
+    q.lease_ack(A, "K2", "R")                                                       # less than offered
+    q.finish_create(3)
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K2", "RWH"))                    # h4: what now?
+    q.close(0)
+    q.close(1)
+    q.make_file("h")
+    q.create(A, "h", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h5
+    q.create(B, "h", R, SH_ALL, wait=False)                                         # h6 waits
+    q.lease_ack(A, "K1", "W")                                                       # other bits
+    q.lease_ack(A, "K1", "")                                                        # nothing
+    q.finish_create(6)
+    q.create(A, "h", R, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                    # h7
+
+
+def ack_lease_after_close(q):
+    """A closes its handle instead of acknowledging: B's open goes on; A's
+    late acknowledgement."""
+    q.make_file("f")
+    q.policy(A, "manual")
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h0
+    q.create(B, "f", R, SH_ALL, wait=False)                                         # h1 waits
+    q.close(0)
+    q.finish_create(1)
+    q.lease_ack(A, "K1", "RH")
+
+
+def ack_lease_break_while_breaking(q):
+    """A's break RWH->RH is not yet acknowledged when C's conflicting open
+    (sharing) arrives; then A acknowledges."""
+    q.make_file("f")
+    q.policy(A, "manual")
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h0
+    q.create(B, "f", R, SH_ALL, wait=False)                                         # h1 waits
+    q.create(C, "f", W, SH_ALL, wait=False)                                         # h2 waits too
+    q.lease_ack(A, "K1", "RH")
+    q.finish_create(1)
+    q.finish_create(2)
+    q.create(C, "f", R, SH_R, wait=False)                                           # h3 conflict: H
+    q.lease_ack(A, "K1", "R")
+    q.finish_create(3)
+
+
+def ack_oplock_rules(q):
+    """A acknowledges oplock breaks by hand: a higher level than offered, the
+    offered level, again; a lower one; after close."""
+    q.make_file("f")
+    q.policy(A, "manual")
+    q.create(A, "f", RW, SH_ALL, oplock=OPLOCK_BATCH)                               # h0
+    q.create(B, "f", R, SH_ALL, wait=False)                                         # h1 waits
+    q.oplock_ack(0, OPLOCK_BATCH)                                                   # more
+    q.oplock_ack(0, OPLOCK_II)
+    q.finish_create(1)
+    q.oplock_ack(0, OPLOCK_II)                                                      # twice
+    q.make_file("g")
+    q.create(A, "g", RW, SH_ALL, oplock=OPLOCK_BATCH)                               # h2
+    q.create(B, "g", R, SH_ALL, wait=False)                                         # h3 waits
+    q.oplock_ack(2, OPLOCK_NONE)                                                    # less
+    q.finish_create(3)
+    q.make_file("h")
+    q.create(A, "h", RW, SH_ALL, oplock=OPLOCK_EXCLUSIVE)                           # h4
+    q.create(B, "h", R, SH_ALL, wait=False)                                         # h5 waits
+    q.close(4)
+    q.finish_create(5)
+    q.oplock_ack(4, OPLOCK_II)                                                      # after close
+    q.make_file("i")
+    q.create(A, "i", RW, SH_ALL, oplock=OPLOCK_II)                                  # h6
+    q.oplock_ack(6, OPLOCK_NONE)                                                    # nothing to ack
+    q.create(A, "i", RW, SH_ALL)                                                    # h7 no oplock
+    q.oplock_ack(7, OPLOCK_NONE)
+
+
+def ack_lease_break_in_progress(q):
+    """A's break RWH->RH is not yet acknowledged when C's open conflicting with
+    A's sharing arrives (it needs H too): no second notification; A's ack of RH
+    is answered, then a further break RH->R follows; A acks R."""
+    q.make_file("f")
+    q.policy(A, "manual")
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h0
+    q.create(B, "f", R, SH_ALL, wait=False)                                         # h1 waits
+    q.create(C, "f", R, SH_R, wait=False)                                           # h2 waits, conflicts
+    q.lease_ack(A, "K1", "RH")
+    q.lease_ack(A, "K1", "R")
+    q.finish_create(1)
+    q.finish_create(2)
+
+
+def write_waits_for_ack(q):
+    """Does a write that breaks A's RH (ack required) wait for A's ack? A
+    acknowledges by hand after the write's step."""
+    q.make_file("f")
+    q.policy(A, "manual")
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RH"))                     # h0
+    q.create(B, "f", RW, SH_ALL)                                                    # h1
+    q.io("write", 1, wait=False)
+    q.finish_io()
+    q.create(C, "f", R, SH_ALL, wait=False)                                         # h2: lease breaking
+    q.lease_ack(A, "K1", "")
+    q.finish_create(2)
+
+
+def grants_with_byte_range_locks(q):
+    """A file with a byte-range lock held by B: what a lease or an oplock
+    request is granted."""
+    q.make_file("f")
+    q.create(B, "f", RW, SH_ALL)                                                    # h0
+    q.lock(0, 0, 1)
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h1
+    q.create(A, "f", RW, SH_ALL, oplock=OPLOCK_BATCH)                               # h2
+    q.create(A, "f", R, SH_ALL, oplock=OPLOCK_II)                                   # h3
+    q.make_file("g")
+    q.create(A, "g", RW, SH_ALL, oplock=OL, lease=L("K2", "RWH"))                   # h4
+    q.lock(4, 0, 1)                                                                 # own lock
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K2", "RWH"))                    # h5
+
+
+# --- e/f. writes and locks against read caching ----------------------------------
+
+def write_breaks_read_caching(q):
+    """B writes while A holds level II (f) / a lease R (g) / RH (h): breaks to
+    none without an ack; A's own write."""
+    q.make_file("f")
+    q.create(A, "f", R, SH_ALL, oplock=OPLOCK_II)                                   # h0
+    q.create(B, "f", RW, SH_ALL)                                                    # h1
+    q.io("write", 1)
+    q.io("write", 1)
+    q.make_file("g")
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K1", "R"))                      # h2
+    q.create(B, "g", RW, SH_ALL)                                                    # h3
+    q.io("write", 3)
+    q.make_file("h")
+    q.create(A, "h", RW, SH_ALL, oplock=OL, lease=L("K2", "RH"))                    # h4
+    q.create(B, "h", RW, SH_ALL)                                                    # h5
+    q.io("read", 5)
+    q.io("write", 5)
+    q.create(A, "h", R, SH_ALL, oplock=OL, lease=L("K2", "RH"))                     # h6 regained?
+    q.io("write", 4)                                                                # holder's own write
+    for h in (2, 3, 4, 5, 6):                                                       # free K1, K2
+        q.close(h)
+    q.make_file("i")
+    q.create(A, "i", RW, SH_ALL, oplock=OL, lease=L("K1", "RH"))                    # h7
+    q.create(B, "i", RW, SH_ALL, oplock=OL, lease=L("K2", "RH"))                    # h8
+    q.io("write", 7)                                                                # a lease holder writes
+
+
+def lock_breaks_read_caching(q):
+    """B's byte-range lock while A holds level II / lease R / RH / RWH."""
+    q.make_file("f")
+    q.create(A, "f", R, SH_ALL, oplock=OPLOCK_II)                                   # h0
+    q.create(B, "f", RW, SH_ALL)                                                    # h1
+    q.lock(1, 0, 1)
+    q.make_file("g")
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K1", "RH"))                     # h2
+    q.create(B, "g", RW, SH_ALL)                                                    # h3
+    q.lock(3, 0, 1, exclusive=False)
+    q.make_file("h")
+    q.create(A, "h", RW, SH_ALL, oplock=OL, lease=L("K2", "RWH"))                   # h4
+    q.lock(4, 0, 1)                                                                 # holder's own lock
+    q.create(B, "h", RW, SH_ALL)                                                    # h5
+    q.lock(5, 10, 1)
+    q.make_file("i")
+    q.create(A, "i", RW, SH_ALL, oplock=OPLOCK_BATCH)                               # h6
+    q.lock(6, 0, 1)
+
+
+# --- g. v2 leases ------------------------------------------------------------------
+
+def lease_v2_epochs(q):
+    """v2 leases: epochs in grants and breaks; the parent key."""
+    q.make_file("f")
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH", 2, parent="P1"))   # h0
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RWH", 2, parent="P1"))    # h1 same
+    q.create(B, "f", R, SH_ALL)                                                     # h2 W lost
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RWH", 2, parent="P1"))    # h3
+    q.create(B, "f", R, SH_R)                                                       # h4 H lost
+    q.create(C, "f", RW, SH_ALL)                                                    # h5
+    q.io("write", 5)                                                                # R lost
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RH", 2, parent="P1"))     # h6
+    q.make_file("g")
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K2", "R", 2, epoch=7))          # h7 client epoch
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K2", "RH", 2, epoch=3))         # h8 upgrade
+    q.create(A, "g", R, SH_ALL, oplock=OL, lease=L("K2", "RWH", 2))                 # h9 upgrade
+    q.create(B, "g", R, SH_ALL, oplock=OL, lease=L("K2", "RWH", 2))                 # h10 other client
+    for h in (0, 1, 3, 6):                                                          # K1 free
+        q.close(h)
+    q.make_file("h")
+    q.create(A, "h", R, SH_ALL, oplock=OL, lease=L("K1", "RH", 2))                  # h11
+    q.create(A, "h", R, SH_ALL, oplock=OL, lease=L("K1", "RH", 1))                  # h12 v1, same key
+    q.create(B, "h", R, SH_W)                                                       # h13 denies A's read: H
+    q.create(A, "h", R, SH_ALL, oplock=OL, lease=L("K1", "RWH", 1))                 # h14
+
+
+# --- the 35 s break timeout (only with --slow) -----------------------------------
+
+def slow_unacknowledged_lease_break(q):
+    """A never acknowledges RWH->RH: B's open waits for smbd's break timeout;
+    what A's lease is afterwards."""
+    q.make_file("f")
+    q.policy(A, "never")
+    q.create(A, "f", RW, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                   # h0
+    q.create(B, "f", R, SH_ALL, wait=False)                                         # h1
+    secs = q.finish_create(1, timeout=60)
+    q.ops[-1]["waited_over_30s"] = secs > 30
+    q.create(A, "f", R, SH_ALL, oplock=OL, lease=L("K1", "RWH"))                    # h2
+    q.lease_ack(A, "K1", "RH")
+
+
+def slow_unacknowledged_oplock_break(q):
+    """A never acknowledges batch->II: B's open waits for smbd's break timeout."""
+    q.make_file("f")
+    q.policy(A, "never")
+    q.create(A, "f", RW, SH_ALL, oplock=OPLOCK_BATCH)                               # h0
+    q.create(B, "f", R, SH_ALL, wait=False)                                         # h1
+    secs = q.finish_create(1, timeout=60)
+    q.ops[-1]["waited_over_30s"] = secs > 30
+    q.oplock_ack(0, OPLOCK_II)
+
+
+LEASE_SCENARIOS = [lease_same_key, lease_upgrade, lease_valid_states, lease_vs_read_open,
+                   lease_vs_write_open, lease_vs_stat_open, lease_vs_sharing_violation,
+                   lease_vs_overwrite, lease_vs_delete_disposition, lease_two_keys_three_clients,
+                   oplock_grants, oplock_batch_breaks, oplock_vs_plain_opens, oplock_and_lease,
+                   ack_lease_rules, ack_lease_after_close, ack_lease_break_while_breaking,
+                   ack_lease_break_in_progress, ack_oplock_rules, write_breaks_read_caching,
+                   write_waits_for_ack, lock_breaks_read_caching, grants_with_byte_range_locks,
+                   lease_v2_epochs]
+SCENARIOS = DOC_SCENARIOS + LEASE_SCENARIOS
+SLOW_SCENARIOS = [slow_unacknowledged_lease_break, slow_unacknowledged_oplock_break]
 
 
 def main():
