@@ -1065,10 +1065,13 @@ def oplock_vs_plain_opens(q):
     q.make_file("i")
     q.create(A, "i", RW, SH_ALL, oplock=OPLOCK_BATCH)                               # h7
     q.create(B, "i", R, SH_R)                                                       # h8 sharing conflict
+    q.make_file("k")
+    q.create(A, "k", RW, SH_ALL, oplock=OPLOCK_EXCLUSIVE)                           # h9
+    q.create(B, "k", R, SH_R)                                                       # h10 sharing conflict
     q.make_file("j")
-    q.create(A, "j", RW, SH_ALL, oplock=OPLOCK_II)                                  # h9
-    q.create(B, "j", R, SH_ALL)                                                     # h10
-    q.create(B, "j", RW, SH_ALL, disposition=FILE_OVERWRITE_IF)                     # h11
+    q.create(A, "j", RW, SH_ALL, oplock=OPLOCK_II)                                  # h11
+    q.create(B, "j", R, SH_ALL)                                                     # h12
+    q.create(B, "j", RW, SH_ALL, disposition=FILE_OVERWRITE_IF)                     # h13
 
 
 def oplock_and_lease(q):
@@ -1262,6 +1265,12 @@ def lock_breaks_read_caching(q):
     q.make_file("i")
     q.create(A, "i", RW, SH_ALL, oplock=OPLOCK_BATCH)                               # h6
     q.lock(6, 0, 1)
+    for h in (2, 3, 4, 5):                                                          # free K1, K2
+        q.close(h)
+    q.make_file("j")
+    q.create(A, "j", R, SH_ALL, oplock=OL, lease=L("K1", "RH"))                     # h7
+    q.create(B, "j", RW, SH_ALL, oplock=OL, lease=L("K2", "R"))                     # h8
+    q.set_eof(8, 10)                                                                # EOF by a lease holder
 
 
 # --- g. v2 leases ------------------------------------------------------------------
@@ -1329,6 +1338,20 @@ SCENARIOS = DOC_SCENARIOS + LEASE_SCENARIOS
 SLOW_SCENARIOS = [slow_unacknowledged_lease_break, slow_unacknowledged_oplock_break]
 
 
+def dumps_one_op_per_line(doc):
+    """JSON with one line per step (diffs of two recordings stay readable)."""
+    head = {k: v for k, v in doc.items() if k != "scenarios"}
+    out = [json.dumps(head)[:-1] + ', "scenarios": [']
+    for i, sc in enumerate(doc["scenarios"]):
+        meta = {k: v for k, v in sc.items() if k != "ops"}
+        out.append(" " + json.dumps(meta)[:-1] + ', "ops": [')
+        for j, op in enumerate(sc["ops"]):
+            out.append("  " + json.dumps(op) + ("," if j + 1 < len(sc["ops"]) else ""))
+        out.append(" ]}" + ("," if i + 1 < len(doc["scenarios"]) else ""))
+    out.append("]}")
+    return "\n".join(out) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--host", required=True)
@@ -1381,8 +1404,7 @@ def main():
     }
     tmp = args.out + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+        f.write(dumps_one_op_per_line(doc))
     os.replace(tmp, args.out)
     print(f"leases.py: {len(scenarios)} scenarios, "
           f"{sum(len(s['ops']) for s in scenarios)} steps in {time.monotonic() - t0:.1f} s",
