@@ -3,6 +3,8 @@
 #
 #   bash scripts/samba-record.sh OUT.json [SEED] [COUNT]
 #   bash scripts/samba-record.sh --install-only   # only steps 1 and 2 (for scripts/test.sh)
+#   bash scripts/samba-record.sh --leases OUT.json  # leases, oplocks, delete-on-close
+#                                                   # (tests/samba/leases.py; smbd with leases on)
 #
 # Installs Debian's `samba` when smbd is missing (apt-get; sudo when not root),
 # the pinned `smbprotocol` Python package into the project-local venv
@@ -16,7 +18,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OUT="${1:?usage: samba-record.sh OUT.json [SEED] [COUNT] | --install-only}"
+MODE=record
+if [ "${1:-}" = "--leases" ]; then
+  MODE=leases
+  shift
+  OUT="${1:?usage: samba-record.sh --leases OUT.json}"
+  shift
+  LEASES_ARGS=("$@")    # passed on to leases.py (e.g. --only NAME, --slow)
+else
+  OUT="${1:?usage: samba-record.sh OUT.json [SEED] [COUNT] | --install-only | --leases OUT.json}"
+fi
 SEED="${2:-1}"
 COUNT="${3:-400}"
 SMBPROTOCOL_VERSION=1.17.0
@@ -116,6 +127,23 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$TMP"/{private,lock,state,cache,pid,ncalrpc,log,share}
 chmod 777 "$TMP/share"
+if [ "$MODE" = leases ]; then
+  # Leases and oplocks granted by smbd itself (no kernel oplocks or share
+  # modes: nothing outside smbd breaks or refuses).
+  OPLOCK_CONF='  oplocks = yes
+  level2 oplocks = yes
+  smb2 leases = yes
+  kernel oplocks = no
+  kernel share modes = no'
+else
+  # No oplocks or leases: every request is answered at once, never deferred
+  # by a break (the table has neither yet, SPEC §12).
+  OPLOCK_CONF='  oplocks = no
+  level2 oplocks = no
+  kernel oplocks = no
+  smb2 leases = no
+  kernel share modes = no'
+fi
 PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 
 cat > "$TMP/smb.conf" <<EOF
@@ -142,13 +170,7 @@ cat > "$TMP/smb.conf" <<EOF
   printcap name = /dev/null
   disable spoolss = yes
   server min protocol = SMB2_10
-  # No oplocks or leases: every request is answered at once, never deferred
-  # by a break (the table has neither yet, SPEC §12).
-  oplocks = no
-  level2 oplocks = no
-  kernel oplocks = no
-  smb2 leases = no
-  kernel share modes = no
+$OPLOCK_CONF
   # READ/WRITE are checked against byte-range locks (SPEC §10 check_io).
   strict locking = yes
   # Locks live in smbd's own database; no fcntl mapping of huge ranges.
@@ -193,6 +215,14 @@ for f in "$TMP"/pid/*.pid; do
 done
 
 # 4. Record.
+if [ "$MODE" = leases ]; then
+  "$PY" tests/samba/leases.py --host 127.0.0.1 --port "$PORT" --user "$USER_NAME" \
+    --password "$PASSWORD" --share share --share-dir "$TMP/share" --out "$OUT" \
+    --server-version "$("$SMBD" --version)" ${LEASES_ARGS[@]+"${LEASES_ARGS[@]}"} ||
+    die "leases.py failed"
+  say "wrote $OUT"
+  exit 0
+fi
 "$PY" tests/samba/record.py --host 127.0.0.1 --port "$PORT" --user "$USER_NAME" \
   --password "$PASSWORD" --share share --seed "$SEED" --count "$COUNT" \
   --share-dir "$TMP/share" --out "$OUT" --server-version "$("$SMBD" --version)" ||
