@@ -102,6 +102,11 @@
 #define NETWORK_NAME_DELETED 3221225673
 
 /**
+ * STATUS_PENDING: the request goes on asynchronously.
+ */
+#define PENDING 259
+
+/**
  * STATUS_ACCESS_DENIED.
  */
 #define ACCESS_DENIED 3221225506
@@ -383,6 +388,11 @@ enum smbh_status
      * without DELETE access (STATUS_ACCESS_DENIED).
      */
     SMBH_STATUS_ACCESS_DENIED = 27,
+    /**
+     * The open waits for lease or oplock break acknowledgements
+     * (STATUS_PENDING); it completes later.
+     */
+    SMBH_STATUS_BREAK_PENDING = 28,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

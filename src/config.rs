@@ -22,13 +22,18 @@ use crate::location::{MAX_SHARDS, SLOTS_PER_SHARD};
 pub struct Config {
     shards: Option<usize>,
     max_handles: usize,
+    break_timeout: std::time::Duration,
 }
 
 impl Default for Config {
     /// Shards sized to the machine (see [`Config::default_shards`]) and
     /// [`DEFAULT_MAX_HANDLES`].
     fn default() -> Self {
-        Config { shards: None, max_handles: DEFAULT_MAX_HANDLES }
+        Config {
+            shards: None,
+            max_handles: DEFAULT_MAX_HANDLES,
+            break_timeout: crate::lease::DEFAULT_BREAK_TIMEOUT,
+        }
     }
 }
 
@@ -49,6 +54,18 @@ impl Config {
     pub fn max_handles(mut self, max_handles: usize) -> Self {
         self.max_handles = max_handles;
         self
+    }
+
+    /// Sets how long an open waits for break acknowledgements before
+    /// [`HandleTable::expire_breaks`](crate::HandleTable::expire_breaks)
+    /// ends the breaks (default 35 s, smbd's).
+    pub fn break_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.break_timeout = timeout;
+        self
+    }
+
+    pub(crate) fn break_timeout_value(&self) -> std::time::Duration {
+        self.break_timeout
     }
 
     /// The shard count used when none is set: the power of two nearest above

@@ -39,6 +39,8 @@ pub mod ntstatus {
     pub const USER_SESSION_DELETED: u32 = 0xC000_0203;
     /// STATUS_NETWORK_NAME_DELETED: the tree connect was disconnected.
     pub const NETWORK_NAME_DELETED: u32 = 0xC000_00C9;
+    /// STATUS_PENDING: the request goes on asynchronously.
+    pub const PENDING: u32 = 0x0000_0103;
     /// STATUS_ACCESS_DENIED.
     pub const ACCESS_DENIED: u32 = 0xC000_0022;
     /// STATUS_DELETE_PENDING: the file is to be deleted when its last open
@@ -93,6 +95,16 @@ pub enum OpenError {
     /// access mask (`GENERIC_ALL` alone does not do): STATUS_INVALID_PARAMETER,
     /// as smbd answers.
     DeleteOnCloseDenied,
+    /// The open must wait for break acknowledgements (STATUS_PENDING): it
+    /// was parked and completes through the completion hook (see
+    /// [`HandleTable::open_cached`](crate::HandleTable::open_cached)).
+    BreakPending {
+        /// The waiting open.
+        pending: crate::lease::PendingId,
+    },
+    /// The client's lease key is open on another file
+    /// (STATUS_INVALID_PARAMETER, as smbd answers).
+    LeaseKeyInUse,
 }
 
 impl OpenError {
@@ -114,7 +126,9 @@ impl OpenError {
             OpenError::OwnerTooLong { .. }
             | OpenError::OwnerContainsNul
             | OpenError::ReservedAccessBits { .. }
-            | OpenError::DeleteOnCloseDenied => ntstatus::INVALID_PARAMETER,
+            | OpenError::DeleteOnCloseDenied
+            | OpenError::LeaseKeyInUse => ntstatus::INVALID_PARAMETER,
+            OpenError::BreakPending { .. } => ntstatus::PENDING,
         }
     }
 }
@@ -137,6 +151,10 @@ impl fmt::Display for OpenError {
             OpenError::TreeDeleted => f.write_str("tree connect disconnected"),
             OpenError::DeletePending => f.write_str("file is delete-pending"),
             OpenError::DeleteOnCloseDenied => f.write_str("delete-on-close needs DELETE access"),
+            OpenError::BreakPending { .. } => {
+                f.write_str("the open waits for break acknowledgements")
+            }
+            OpenError::LeaseKeyInUse => f.write_str("lease key is in use on another file"),
         }
     }
 }

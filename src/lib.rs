@@ -115,6 +115,7 @@
 mod access;
 mod config;
 mod error;
+mod lease;
 mod limits;
 pub mod location;
 mod lock;
@@ -145,6 +146,10 @@ pub use error::{
     ntstatus, CloseError, DispositionError, IoError, ListError, LockError, LockRangeError,
     OpenError, RenameError, RequestError, UnlockError,
 };
+pub use lease::{
+    AckError, Break, BreakTarget, CacheRequest, ClientGuid, LeaseGrant, LeaseKey, LeaseRequest,
+    LeaseState, OpenOutcome, Opened, OplockLevel, PendingId, DEFAULT_BREAK_TIMEOUT,
+};
 pub use limits::{
     DEFAULT_LIST_LIMIT, DEFAULT_MAX_HANDLES, MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_PATH_LEN,
     MAX_REQUEST_BYTES, MAX_REQUEST_ELEMENTS, MAX_SHARE_NAME_LEN,
@@ -159,8 +164,8 @@ pub use session::{
 };
 pub use share::{map_generic, ShareAccess};
 pub use table::{
-    GrantMode, HandleTable, LockCursor, LockGrant, LockListKind, LockPage, LockQuery,
-    ParseLockCursorError, UnlockHook,
+    BreakHook, CompletionHook, GrantMode, HandleTable, LockCursor, LockGrant, LockListKind,
+    LockPage, LockQuery, ParseLockCursorError, UnlockHook,
 };
 
 /// The README's examples, compiled and run as doc tests.

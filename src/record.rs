@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::access::AccessMask;
 use crate::error::{OpenError, RenameError};
+use crate::lease::CacheRequest;
 use crate::limits::{MAX_OWNER_LEN, MAX_PATH_LEN};
 use crate::location::Location;
 use crate::session::TreeId;
@@ -73,6 +74,12 @@ pub struct OpenSpec {
     /// Needs the `DELETE` bit itself in the access mask (`GENERIC_ALL`
     /// alone does not do, as smbd answers).
     pub delete_on_close: bool,
+    /// The lease or oplock asked for (see
+    /// [`HandleTable::open_cached`](crate::HandleTable::open_cached)).
+    pub cache: CacheRequest,
+    /// The CREATE's disposition is FILE_SUPERSEDE, FILE_OVERWRITE or
+    /// FILE_OVERWRITE_IF: every other holder's caching is broken to none.
+    pub overwrite: bool,
 }
 
 impl OpenSpec {
@@ -92,6 +99,8 @@ impl OpenSpec {
             directory: false,
             tree: None,
             delete_on_close: false,
+            cache: CacheRequest::None,
+            overwrite: false,
         }
     }
 
@@ -123,6 +132,20 @@ impl OpenSpec {
         self
     }
 
+    /// Asks for a lease or an oplock (see
+    /// [`HandleTable::open_cached`](crate::HandleTable::open_cached)).
+    pub fn cache(mut self, cache: CacheRequest) -> OpenSpec {
+        self.cache = cache;
+        self
+    }
+
+    /// Marks the CREATE as one that overwrites the file (FILE_SUPERSEDE,
+    /// FILE_OVERWRITE, FILE_OVERWRITE_IF).
+    pub fn overwrite(mut self, overwrite: bool) -> OpenSpec {
+        self.overwrite = overwrite;
+        self
+    }
+
     /// The borrowed form the shard stores from.
     pub(crate) fn args(&self) -> OpenArgs<'_> {
         OpenArgs {
@@ -134,6 +157,8 @@ impl OpenSpec {
             directory: self.directory,
             tree: self.tree,
             delete_on_close: self.delete_on_close,
+            cache: self.cache,
+            overwrite: self.overwrite,
         }
     }
 }
@@ -180,9 +205,27 @@ pub(crate) struct OpenArgs<'a> {
     pub(crate) tree: Option<TreeId>,
     /// `FILE_DELETE_ON_CLOSE`.
     pub(crate) delete_on_close: bool,
+    pub(crate) cache: CacheRequest,
+    pub(crate) overwrite: bool,
 }
 
 impl OpenArgs<'_> {
+    /// The owned form (for an open that waits).
+    pub(crate) fn to_spec(self) -> OpenSpec {
+        OpenSpec {
+            file_number: self.file_number,
+            path: self.path.to_arc(),
+            owner: self.owner.to_arc(),
+            access_mask: self.access_mask,
+            share_access: self.share_access,
+            directory: self.directory,
+            tree: self.tree,
+            delete_on_close: self.delete_on_close,
+            cache: self.cache,
+            overwrite: self.overwrite,
+        }
+    }
+
     /// Checks every input limit of an open.
     pub(crate) fn validate(&self) -> Result<(), OpenError> {
         match check_path(self.path.as_str()) {

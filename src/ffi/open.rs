@@ -201,6 +201,8 @@ unsafe fn open_params(table: &HandleTable, p: &smbh_open_params) -> Result<Locat
         directory: p.directory,
         tree: (p.tree != 0).then_some(crate::TreeId(p.tree)),
         delete_on_close: p.delete_on_close,
+        cache: crate::lease::CacheRequest::None,
+        overwrite: false,
     };
     table.open_args(&args).map_err(smbh_status::from)
 }

@@ -91,11 +91,14 @@ pub enum smbh_status {
     /// The handle lacks the access the call needs: a disposition set
     /// without DELETE access (STATUS_ACCESS_DENIED).
     AccessDenied = 27,
+    /// The open waits for lease or oplock break acknowledgements
+    /// (STATUS_PENDING); it completes later.
+    BreakPending = 28,
 }
 
 impl smbh_status {
     /// Every status, in value order (for `smbh_status_message` and tests).
-    pub(crate) const ALL: [smbh_status; 28] = [
+    pub(crate) const ALL: [smbh_status; 29] = [
         smbh_status::Ok,
         smbh_status::NullParameter,
         smbh_status::InvalidArgument,
@@ -124,6 +127,7 @@ impl smbh_status {
         smbh_status::TreeDeleted,
         smbh_status::DeletePending,
         smbh_status::AccessDenied,
+        smbh_status::BreakPending,
     ];
 
     /// The static, NUL-terminated message of this status.
@@ -159,6 +163,7 @@ impl smbh_status {
             smbh_status::TreeDeleted => c"tree connect disconnected",
             smbh_status::DeletePending => c"file is delete-pending",
             smbh_status::AccessDenied => c"access denied",
+            smbh_status::BreakPending => c"the open waits for break acknowledgements",
         }
     }
 }
@@ -214,6 +219,7 @@ pub extern "C" fn smbh_status_nt(status: u32) -> u32 {
         smbh_status::TreeDeleted => ntstatus::NETWORK_NAME_DELETED,
         smbh_status::DeletePending => ntstatus::DELETE_PENDING,
         smbh_status::AccessDenied => ntstatus::ACCESS_DENIED,
+        smbh_status::BreakPending => ntstatus::PENDING,
         smbh_status::NullParameter
         | smbh_status::InvalidArgument
         | smbh_status::InvalidUtf8
@@ -239,7 +245,10 @@ impl From<OpenError> for smbh_status {
             OpenError::SessionDeleted => smbh_status::SessionDeleted,
             OpenError::TreeDeleted => smbh_status::TreeDeleted,
             OpenError::DeletePending => smbh_status::DeletePending,
-            OpenError::DeleteOnCloseDenied => smbh_status::InvalidArgument,
+            OpenError::DeleteOnCloseDenied | OpenError::LeaseKeyInUse => {
+                smbh_status::InvalidArgument
+            }
+            OpenError::BreakPending { .. } => smbh_status::BreakPending,
         }
     }
 }

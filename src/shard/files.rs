@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::record::StrArg;
 use crate::share::ShareCounts;
 
+use super::caching::FileCaching;
 use super::index::Index;
 use super::locks::LockSet;
 use super::pages::Pages;
@@ -29,6 +30,9 @@ pub(crate) struct Member {
     /// The handle's first lock in the file's [`LockSet`] (or, while the
     /// position is free, the next free position).
     pub(crate) lock_head: u32,
+    /// The handle's lease or oplock in the file's
+    /// [`FileCaching`](super::caching::FileCaching), or [`NIL`].
+    pub(crate) holder: u32,
 }
 
 /// What a file with more than one open (or with locks) keeps.
@@ -44,6 +48,8 @@ pub(crate) struct FileExt {
     member_free: u32,
     /// Its byte-range locks.
     pub(crate) locks: LockSet,
+    /// Its leases and oplocks, once an open asked for one.
+    pub(crate) caching: Option<Box<FileCaching>>,
 }
 
 impl FileExt {
@@ -53,16 +59,17 @@ impl FileExt {
         FileExt {
             opens: 1,
             share: ShareCounts::default(),
-            members: vec![Member { slot, lock_head: NIL }],
+            members: vec![Member { slot, lock_head: NIL, holder: NIL }],
             member_free: NIL,
             locks: LockSet::with_seed(lock_seed),
+            caching: None,
         }
     }
 
     /// Adds a member; returns its position.
     pub(crate) fn add_member(&mut self, slot: u32) -> u32 {
         self.opens += 1;
-        let m = Member { slot, lock_head: NIL };
+        let m = Member { slot, lock_head: NIL, holder: NIL };
         if self.member_free != NIL {
             let pos = self.member_free;
             self.member_free = self.members[pos as usize].lock_head;
@@ -77,7 +84,7 @@ impl FileExt {
     /// Frees position `pos` (its locks already released).
     pub(crate) fn remove_member(&mut self, pos: u32) {
         self.opens -= 1;
-        self.members[pos as usize] = Member { slot: NIL, lock_head: self.member_free };
+        self.members[pos as usize] = Member { slot: NIL, lock_head: self.member_free, holder: NIL };
         self.member_free = pos;
     }
 

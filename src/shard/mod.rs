@@ -17,6 +17,7 @@
 //! * A close: its slot, its file record (and extension), its owner entry;
 //!   for the file's last close, the index line. Never another handle's slot.
 
+mod caching;
 mod files;
 mod grants;
 mod index;
@@ -27,14 +28,18 @@ mod slots;
 mod trees;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::access::AccessMask;
 use crate::error::{CloseError, IoError, LockRangeError, UnlockError};
+use crate::lease::{Break, CacheRequest, LeaseGrant, OplockLevel, PendingId};
 use crate::location::Location;
 use crate::lock::{IoKind, LockElement, LockRange, Span};
 use crate::record::{FileHandle, FileNumber, HandleInfo, OpenArgs};
 use crate::share::{map_generic, Claim, ShareAccess};
 
+use caching::Ask;
+pub(crate) use caching::LeaseKeys;
 pub(crate) use files::FileExt;
 use files::Files;
 pub(crate) use grants::{Grant, GrantKind};
@@ -56,6 +61,26 @@ pub(crate) enum Refusal {
     Sharing,
     /// The file is delete-pending.
     DeletePending,
+    /// Breaks were sent whose acknowledgement the open must wait for.
+    Wait,
+    /// The client's lease key is open on another file.
+    KeyInUse,
+}
+
+/// What an open hands the shard beside its arguments, and what it gets
+/// back: the breaks to send and what was granted.
+#[derive(Debug, Default)]
+pub(crate) struct CacheCtx {
+    /// How long a break waits for its acknowledgement.
+    pub(crate) timeout: Duration,
+    /// Breaks decided (sent by the table after the lock).
+    pub(crate) breaks: Vec<Break>,
+    /// The oplock granted.
+    pub(crate) oplock: OplockLevel,
+    /// The lease granted.
+    pub(crate) lease: Option<LeaseGrant>,
+    /// A waiting open run again: its id (kept when it waits again).
+    pub(crate) pending: Option<PendingId>,
 }
 
 /// What [`Shard::lock`] answers.
@@ -84,6 +109,11 @@ pub(crate) fn under(path: &str, prefix: &str) -> bool {
     }
 }
 
+/// The share-mode claim of an open's arguments.
+fn claim_of_args(a: &OpenArgs<'_>) -> Option<Claim> {
+    Claim::of(a.access_mask, a.share_access)
+}
+
 /// The share-mode claim of an occupied slot.
 fn claim_of(s: &Slot) -> Option<Claim> {
     Claim::of(AccessMask::from_bits_retain(s.access), ShareAccess::from_bits_retain(s.share_bits()))
@@ -97,6 +127,9 @@ pub(crate) struct Closed {
     pub(crate) ext: Option<Box<FileExt>>,
     /// True when the close released byte-range locks.
     pub(crate) unlocked: bool,
+    /// True when the close ended an outstanding break (opens waiting on
+    /// the file may go on).
+    pub(crate) unblocked: bool,
     /// The tree connect's registry index, or [`NIL`].
     pub(crate) tree: u32,
 }
@@ -109,13 +142,16 @@ pub(crate) struct Shard {
     files: Files,
     owners: Owners,
     trees: Trees,
+    /// The table's lease keys (shared by every shard).
+    keys: Arc<LeaseKeys>,
     /// Spare open credits this shard holds (see the table's `reserved`).
     pub(crate) credits: usize,
 }
 
 impl Shard {
-    pub(crate) fn new(index: usize, seed: u64) -> Shard {
+    pub(crate) fn new(index: usize, seed: u64, keys: Arc<LeaseKeys>) -> Shard {
         Shard {
+            keys,
             index,
             slots: Slots::new(),
             files: Files::new(seed),
@@ -171,7 +207,11 @@ impl Shard {
     /// Stores an open (the caller has validated it, and its tree connect);
     /// refuses it, changing nothing, when the shard is full or the share
     /// mode conflicts.
-    pub(crate) fn open(&mut self, a: &OpenArgs<'_>) -> Result<Location, Refusal> {
+    pub(crate) fn open(
+        &mut self,
+        a: &OpenArgs<'_>,
+        ctx: &mut CacheCtx,
+    ) -> Result<Location, Refusal> {
         if !self.slots.can_alloc() {
             return Err(Refusal::Full);
         }
@@ -182,20 +222,109 @@ impl Shard {
         if found.is_some_and(|f| self.files.get(f).delete_pending) {
             return Err(Refusal::DeletePending);
         }
-        if let (Some(f), Some(c)) = (found, claim) {
-            let rec = self.files.get(f);
-            let conflict = match &rec.ext {
-                Some(ext) => ext.share.conflicts(c),
-                None => claim_of(self.slots.get(rec.solo)).is_some_and(|o| o.conflicts_with(c)),
-            };
-            if conflict {
-                return Err(Refusal::Sharing);
+        let conflict = match (found, claim) {
+            (Some(f), Some(c)) => {
+                let rec = self.files.get(f);
+                match &rec.ext {
+                    Some(ext) => ext.share.conflicts(c),
+                    None => claim_of(self.slots.get(rec.solo)).is_some_and(|o| o.conflicts_with(c)),
+                }
+            }
+            _ => false,
+        };
+        let cached = found
+            .is_some_and(|f| self.files.get(f).ext.as_ref().is_some_and(|e| e.caching.is_some()));
+        if cached || a.cache != CacheRequest::None {
+            return self.open_caching(a, ctx, found, hash, conflict);
+        }
+        if conflict {
+            return Err(Refusal::Sharing);
+        }
+        Ok(self.store(a, claim, found, hash).0)
+    }
+
+    /// The open of a file with leases or oplocks, or of an open asking for
+    /// one: the breaks it needs (waiting for their acknowledgement, as
+    /// smbd does, before a sharing violation is answered), then the grant.
+    #[inline(never)]
+    fn open_caching(
+        &mut self,
+        a: &OpenArgs<'_>,
+        ctx: &mut CacheCtx,
+        found: Option<u32>,
+        hash: u64,
+        conflict: bool,
+    ) -> Result<Location, Refusal> {
+        let file = a.file_number;
+        let mask = map_generic(a.access_mask).bits();
+        let stat = 0x0010_0000 | 0x80 | 0x100; // SYNCHRONIZE | READ_/WRITE_ATTRIBUTES
+        let ask = Ask {
+            request: &a.cache,
+            oplock_stat: mask & !stat == 0,
+            lease_stat: mask & !(stat | 0x0002_0000) == 0, // and READ_CONTROL
+            sharing_violation: conflict,
+            overwrite: a.overwrite,
+            directory: a.directory,
+        };
+        // A client's lease key names one file: refused before anything else.
+        let mut claimed = None;
+        if let CacheRequest::Lease(l) = a.cache {
+            let own = found
+                .and_then(|f| self.files.get(f).ext.as_ref())
+                .and_then(|e| e.caching.as_ref())
+                .is_some_and(|c| c.has_lease(l.client, l.key));
+            if !own {
+                if !self.keys.claim(l.client, l.key, file) {
+                    return Err(Refusal::KeyInUse);
+                }
+                claimed = Some((l.client, l.key));
             }
         }
+        let release = |keys: &LeaseKeys| {
+            if let Some((c, k)) = claimed {
+                keys.release(c, k);
+            }
+        };
+        if let Some(f) = found {
+            let ext = self.files.get_mut(f).ext.as_deref_mut();
+            if let Some(caching) = ext.and_then(|e| e.caching.as_deref_mut()) {
+                let deadline = Instant::now() + ctx.timeout;
+                if caching.open_breaks(&ask, file, deadline, &mut ctx.breaks) {
+                    release(&self.keys);
+                    return Err(Refusal::Wait);
+                }
+            }
+        }
+        if conflict {
+            release(&self.keys);
+            return Err(Refusal::Sharing);
+        }
+        let (loc, f, position) = self.store(a, claim_of_args(a), found, hash);
+        let has_locks = self.extend(f).locks.len() > 0;
+        let ext = self.files.get_mut(f).ext.as_deref_mut().expect("extended");
+        let opens = ext.opens - 1;
+        let caching = ext.caching.get_or_insert_with(Box::default);
+        let (holder, oplock, lease) = caching.grant(&ask, loc, opens, has_locks);
+        ext.members[position as usize].holder = holder;
+        ctx.oplock = oplock;
+        ctx.lease = lease;
+        Ok(loc)
+    }
+
+    /// Stores a checked open; returns its location, file record and member
+    /// position.
+    #[inline(always)]
+    fn store(
+        &mut self,
+        a: &OpenArgs<'_>,
+        claim: Option<Claim>,
+        found: Option<u32>,
+        hash: u64,
+    ) -> (Location, u32, u32) {
         let idx = self.slots.alloc();
         let owner = self.owners.acquire(a.owner);
         let (f, position) = match found {
-            None => (self.files.create(file, hash, a.path, idx), 0),
+            None => (self.files.create(a.file_number.0, hash, a.path, idx), 0),
             Some(f) => {
                 let ext = self.extend(f);
                 if let Some(c) = claim {
@@ -227,7 +356,7 @@ impl Shard {
         s.locks = 0;
         s.member = position | flags;
         s.version = 1;
-        Ok(Location::pack(s.generation, self.index, idx))
+        (Location::pack(s.generation, self.index, idx), f, position)
     }
 
     /// A snapshot of the handle at `loc`.
@@ -279,6 +408,7 @@ impl Shard {
         rec.delete_pending |= s.delete_on_close();
         let delete_pending = rec.delete_pending;
         let mut unlocked = false;
+        let mut unblocked = false;
         let last = match rec.ext.as_deref_mut() {
             None => true,
             Some(ext) => {
@@ -286,6 +416,9 @@ impl Shard {
                     ext.share.remove(c);
                 }
                 let pos = s.position();
+                if let Some(c) = ext.caching.as_deref_mut() {
+                    unblocked = c.closed(ext.members[pos as usize].holder, &self.keys);
+                }
                 let mut head = ext.members[pos as usize].lock_head;
                 unlocked = ext.locks.release_all(&mut head) > 0;
                 ext.remove_member(pos);
@@ -324,6 +457,7 @@ impl Shard {
             },
             ext,
             unlocked,
+            unblocked,
             tree,
         })
     }

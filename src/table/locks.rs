@@ -122,7 +122,16 @@ impl HandleTable {
     /// ```
     pub fn lock(&self, loc: Location, elements: &[LockElement]) -> Result<u32, LockRangeError> {
         let shard = self.shard(loc).ok_or(LockRangeError::NotFound)?;
-        let locked = shard.lock.write().lock(loc, elements);
+        let mut g = shard.lock.write();
+        let locked = g.lock(loc, elements);
+        // A granted lock breaks other holders' read caching, as a write
+        // does (smbd): nothing to do on a file without leases or oplocks.
+        let mut breaks = Vec::new();
+        if locked.result.is_ok() {
+            g.write_breaks(loc, self.break_timeout, &mut breaks);
+        }
+        drop(g);
+        self.send_breaks(&breaks);
         if let Some(file) = locked.released {
             self.notify_unlocked(&[file]);
         }

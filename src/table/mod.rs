@@ -7,14 +7,16 @@ use crate::error::{CloseError, DispositionError, LockError, OpenError, RenameErr
 use crate::location::Location;
 use crate::record::{check_path, FileHandle, FileNumber, OpenArgs, OpenSpec};
 use crate::session::Sessions;
-use crate::shard::{shard_of, Closed, FileExt, Refusal, Shard, NIL};
+use crate::shard::{shard_of, CacheCtx, Closed, FileExt, LeaseKeys, Refusal, Shard, NIL};
 use crate::sync::{AtomicUsize, Ordering, RwLock};
 
+mod caching;
 mod list;
 mod lock_listing;
 mod locks;
 mod sessions;
 
+pub use caching::{BreakHook, CompletionHook};
 pub use lock_listing::{
     GrantMode, LockCursor, LockGrant, LockListKind, LockPage, LockQuery, ParseLockCursorError,
 };
@@ -87,6 +89,12 @@ pub struct HandleTable {
     unlock_hook: RwLock<Option<UnlockHook>>,
     /// Sessions and tree connects, made by the first session setup.
     sessions: OnceLock<Box<Sessions>>,
+    /// Which file each client's lease key names (shared with the shards).
+    keys: Arc<LeaseKeys>,
+    /// How long an open waits for break acknowledgements.
+    break_timeout: std::time::Duration,
+    /// Break and completion hooks, waiting opens, outstanding breaks.
+    caching: caching::Caching,
 }
 
 impl std::fmt::Debug for HandleTable {
@@ -134,10 +142,11 @@ impl HandleTable {
     pub fn try_with_config(config: Config) -> Result<HandleTable, ConfigError> {
         let (shards, max_handles) = config.validate()?;
         let seed = random_seed();
+        let keys = Arc::new(LeaseKeys::default());
         Ok(HandleTable {
             shards: (0..shards)
                 .map(|i| PaddedShard {
-                    lock: RwLock::new(Shard::new(i, seed)),
+                    lock: RwLock::new(Shard::new(i, seed, Arc::clone(&keys))),
                     live: AtomicUsize::new(0),
                 })
                 .collect(),
@@ -148,6 +157,9 @@ impl HandleTable {
             reserved: AtomicUsize::new(0),
             unlock_hook: RwLock::new(None),
             sessions: OnceLock::new(),
+            keys,
+            break_timeout: config.break_timeout_value(),
+            caching: caching::Caching::default(),
         })
     }
 
@@ -213,6 +225,7 @@ impl HandleTable {
         &self,
         target: usize,
         args: &OpenArgs<'_>,
+        ctx: &mut CacheCtx,
         admits: impl Fn() -> Result<(), OpenError>,
     ) -> Result<Location, OpenError> {
         let full = OpenError::TableFull { max_handles: self.max_handles };
@@ -228,7 +241,7 @@ impl HandleTable {
             return Err(full);
         }
         let g = &mut guards[target];
-        let loc = g.open(args).map_err(|r| refusal(r, self.max_handles))?;
+        let loc = self.shard_open(g, args, ctx)?;
         self.reserved.store(live + 1, Ordering::Relaxed);
         self.shards[target].count(1);
         Ok(loc)
@@ -263,19 +276,52 @@ impl HandleTable {
         self.open_args(&spec.args())
     }
 
+    /// The shard's open, under its guard `g`: a refusal made public; an
+    /// open that must wait is parked here, under the lock that decided it.
+    #[inline(always)]
+    fn shard_open(
+        &self,
+        g: &mut Shard,
+        args: &OpenArgs<'_>,
+        ctx: &mut CacheCtx,
+    ) -> Result<Location, OpenError> {
+        match g.open(args, ctx) {
+            Ok(loc) => Ok(loc),
+            Err(Refusal::Wait) => {
+                let pending = self.park(args.to_spec(), ctx.pending);
+                ctx.pending = Some(pending);
+                Err(OpenError::BreakPending { pending })
+            }
+            Err(r) => Err(refusal(r, self.max_handles)),
+        }
+    }
+
     /// [`HandleTable::open`] with borrowed strings: the table copies a
     /// string only when it holds no equal one yet (a new file's path, a new
     /// owner), so a caller that builds fresh strings per open (a C server)
     /// pays no allocation for a busy file or a known owner.
     pub(crate) fn open_args(&self, args: &OpenArgs<'_>) -> Result<Location, OpenError> {
+        let mut ctx = CacheCtx { timeout: self.break_timeout, ..CacheCtx::default() };
+        let res = self.open_with(args, &mut ctx);
+        self.send_breaks(&ctx.breaks);
+        res
+    }
+
+    /// [`HandleTable::open_args`] with what the caching rules need and
+    /// give back; the caller sends `ctx.breaks`.
+    pub(crate) fn open_with(
+        &self,
+        args: &OpenArgs<'_>,
+        ctx: &mut CacheCtx,
+    ) -> Result<Location, OpenError> {
         args.validate()?;
         let Some(tree) = args.tree else {
-            return self.open_checked(args, || Ok(()));
+            return self.open_checked(args, ctx, || Ok(()));
         };
         // Counted into the tree before the shard lock, checked under it
         // (see `table/sessions.rs` for why no handle outlives its tree).
         let entered = self.enter_tree(tree, shard_of(args.file_number, self.shards.len()))?;
-        let res = self.open_checked(args, || sessions::tree_admits(entered.0, tree));
+        let res = self.open_checked(args, ctx, || sessions::tree_admits(entered.0, tree));
         if res.is_err() {
             self.leave_tree(entered);
         }
@@ -288,6 +334,7 @@ impl HandleTable {
     fn open_checked(
         &self,
         args: &OpenArgs<'_>,
+        ctx: &mut CacheCtx,
         admits: impl Fn() -> Result<(), OpenError>,
     ) -> Result<Location, OpenError> {
         let target = shard_of(args.file_number, self.shards.len());
@@ -298,9 +345,9 @@ impl HandleTable {
         admits()?;
         if g.credits == 0 && !self.refill(&mut g) {
             drop(g);
-            return self.open_reclaiming(target, args, admits);
+            return self.open_reclaiming(target, args, ctx, admits);
         }
-        let loc = g.open(args).map_err(|r| refusal(r, self.max_handles))?;
+        let loc = self.shard_open(&mut g, args, ctx)?;
         g.credits -= 1;
         shard.count(1);
         Ok(loc)
@@ -446,10 +493,13 @@ impl HandleTable {
     pub fn close(&self, loc: Location) -> Result<FileHandle, CloseError> {
         let shard = self.shard(loc).ok_or(CloseError::NotFound)?;
         let mut g = shard.lock.write();
-        let Closed { handle, ext, unlocked, tree } = g.close(loc)?;
+        let Closed { handle, ext, unlocked, unblocked, tree } = g.close(loc)?;
         g.credits += 1;
         self.trim(&mut g);
         shard.count(-1);
+        if unblocked {
+            self.caching.unblocked(handle.file_number);
+        }
         drop(g);
         drop(ext);
         if tree != NIL {
@@ -458,6 +508,7 @@ impl HandleTable {
         if unlocked {
             self.notify_unlocked(&[handle.file_number]);
         }
+        self.run_ready();
         Ok(handle)
     }
 
@@ -475,9 +526,12 @@ impl HandleTable {
         unlocked_files: &mut Vec<FileNumber>,
         trees: &mut Vec<u32>,
     ) -> Result<FileHandle, CloseError> {
-        let Closed { handle, ext, unlocked, tree } = g.close(loc)?;
+        let Closed { handle, ext, unlocked, unblocked, tree } = g.close(loc)?;
         g.credits += 1;
         shard.count(-1);
+        if unblocked {
+            self.caching.unblocked(handle.file_number);
+        }
         garbage.extend(ext);
         if unlocked {
             unlocked_files.push(handle.file_number);
@@ -581,6 +635,7 @@ impl HandleTable {
             unlocked_files.dedup();
             self.notify_unlocked(&unlocked_files);
         }
+        self.run_ready();
         results
     }
 
@@ -618,6 +673,8 @@ fn refusal(r: Refusal, max_handles: usize) -> OpenError {
         Refusal::Full => OpenError::TableFull { max_handles },
         Refusal::Sharing => OpenError::SharingViolation,
         Refusal::DeletePending => OpenError::DeletePending,
+        Refusal::KeyInUse => OpenError::LeaseKeyInUse,
+        Refusal::Wait => unreachable!("a waiting open is parked by shard_open"),
     }
 }
 

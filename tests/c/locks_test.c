@@ -179,7 +179,7 @@ static void test_status_nt(void) {
     for (uint32_t s = 1; s <= SMBH_STATUS_OWNER_CONTAINS_NUL; s++) {
         CHECK((smbh_status_nt(s) & 0xC0000000u) == 0xC0000000u); /* every error is an error */
     }
-    CHECK(smbh_status_nt(SMBH_STATUS_ACCESS_DENIED + 1) == 0xC0000001u);
+    CHECK(smbh_status_nt(SMBH_STATUS_BREAK_PENDING + 1) == 0xC0000001u);
     CHECK(smbh_status_nt(UINT32_MAX) == 0xC0000001u);
 }
 

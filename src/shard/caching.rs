@@ -1,0 +1,656 @@
+//! One file's leases and oplocks: who holds what, which breaks an open, a
+//! write or a lock needs, what an open is granted, and acknowledgements.
+//! The rules are smbd's (tests/samba/LEASES-FINDINGS.md); this file only
+//! decides, under the shard's lock: the table sends the breaks (through its
+//! hook, after the lock) and runs the opens that waited.
+//!
+//! The per-file aggregates (holders with write and with handle caching, and
+//! outstanding acknowledgements) answer the common question, "does this
+//! open break anything?", in O(1) however many leases the file has; only a
+//! break that must reach many holders walks them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::lease::{
+    AckError, Break, BreakTarget, CacheRequest, ClientGuid, LeaseGrant, LeaseKey, LeaseRequest,
+    LeaseState, OplockLevel,
+};
+use crate::location::Location;
+use crate::record::FileNumber;
+
+use super::NIL;
+
+const R: LeaseState = LeaseState::READ;
+const W: LeaseState = LeaseState::WRITE;
+const H: LeaseState = LeaseState::HANDLE;
+
+/// Bit of a member's holder id that marks an oplock (else a lease index).
+pub(crate) const OPLOCK_HOLDER: u32 = 1 << 31;
+
+/// A break waiting for its acknowledgement.
+#[derive(Clone, Copy, Debug)]
+struct Breaking {
+    to: LeaseState,
+    deadline: Instant,
+}
+
+/// One lease on the file.
+#[derive(Debug)]
+struct LeaseRec {
+    client: ClientGuid,
+    key: LeaseKey,
+    state: LeaseState,
+    breaking: Option<Breaking>,
+    v2: bool,
+    epoch: u16,
+    /// Handles of the file open with this lease.
+    opens: u32,
+}
+
+/// One oplock (a handle's).
+#[derive(Debug)]
+struct OplockRec {
+    loc: Location,
+    state: LeaseState,
+    breaking: Option<Breaking>,
+}
+
+/// What an open asks the file for: its request and the facts the rules
+/// look at.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ask<'a> {
+    pub(crate) request: &'a CacheRequest,
+    /// Access is only SYNCHRONIZE, READ_ATTRIBUTES, WRITE_ATTRIBUTES.
+    pub(crate) oplock_stat: bool,
+    /// As `oplock_stat`, READ_CONTROL allowed too.
+    pub(crate) lease_stat: bool,
+    /// The open conflicts with the file's share modes.
+    pub(crate) sharing_violation: bool,
+    /// FILE_SUPERSEDE, FILE_OVERWRITE or FILE_OVERWRITE_IF.
+    pub(crate) overwrite: bool,
+    pub(crate) directory: bool,
+}
+
+/// The table-wide map from a client's lease key to the file it names (a key
+/// names one file per client), behind its own lock, taken only while a
+/// shard lock is held (never the other way round).
+#[derive(Debug, Default)]
+pub(crate) struct LeaseKeys {
+    map: Mutex<HashMap<(ClientGuid, LeaseKey), FileNumber>>,
+}
+
+impl LeaseKeys {
+    /// The file the key names.
+    pub(crate) fn file_of(&self, client: ClientGuid, key: LeaseKey) -> Option<FileNumber> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&(client, key)).copied()
+    }
+
+    pub(crate) fn claim(&self, client: ClientGuid, key: LeaseKey, file: FileNumber) -> bool {
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        match m.get(&(client, key)) {
+            Some(&f) => f == file,
+            None => {
+                m.insert((client, key), file);
+                true
+            }
+        }
+    }
+
+    pub(crate) fn release(&self, client: ClientGuid, key: LeaseKey) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&(client, key));
+    }
+}
+
+/// A file's leases and oplocks.
+#[derive(Debug, Default)]
+pub(crate) struct FileCaching {
+    leases: Vec<Option<LeaseRec>>,
+    lease_free: Vec<u32>,
+    by_key: HashMap<(ClientGuid, LeaseKey), u32>,
+    oplocks: Vec<Option<OplockRec>>,
+    oplock_free: Vec<u32>,
+    /// Handles that are lease opens.
+    lease_opens: u32,
+    /// Holders whose state has write caching / handle caching / read caching
+    /// (leases and oplocks).
+    n_w: u32,
+    n_h: u32,
+    /// Leases holding read caching and level II oplocks (what a write breaks).
+    n_r: u32,
+    /// Holders with an acknowledgement outstanding.
+    breaking: u32,
+}
+
+impl FileCaching {
+    fn count(&mut self, s: LeaseState, add: bool) {
+        for (bit, n) in [(W, &mut self.n_w), (H, &mut self.n_h), (R, &mut self.n_r)] {
+            if s.contains(bit) {
+                if add {
+                    *n += 1;
+                } else {
+                    *n -= 1;
+                }
+            }
+        }
+    }
+
+    fn own_lease(&self, request: &CacheRequest) -> Option<u32> {
+        match request {
+            CacheRequest::Lease(l) => self.by_key.get(&(l.client, l.key)).copied(),
+            _ => None,
+        }
+    }
+
+    /// True when the file has the client's lease with `key`.
+    pub(crate) fn has_lease(&self, client: ClientGuid, key: LeaseKey) -> bool {
+        self.by_key.contains_key(&(client, key))
+    }
+
+    /// The breaks an open needs before it may go on, into `out`; true when
+    /// the open must wait for acknowledgements.
+    pub(crate) fn open_breaks(
+        &mut self,
+        ask: &Ask<'_>,
+        file: FileNumber,
+        deadline: Instant,
+        out: &mut Vec<Break>,
+    ) -> bool {
+        if ask.oplock_stat {
+            return false;
+        }
+        let own = self.own_lease(ask.request);
+        let own_state = own.map_or(LeaseState::empty(), |i| self.lease(i).state);
+        let mask = if ask.sharing_violation { H } else { W };
+        // O(1): does any other holder hold a bit this open takes?
+        let others = |n: u32, bit: LeaseState| n - u32::from(own_state.contains(bit));
+        let takes = if ask.overwrite {
+            self.leases.len() + self.oplocks.len() > 0
+        } else if mask == W {
+            others(self.n_w, W) > 0
+        } else {
+            others(self.n_h, H) > 0
+        };
+        let mut wait = self.breaking > 0;
+        if !takes {
+            return wait;
+        }
+        for i in 0..self.leases.len() as u32 {
+            if Some(i) == own || ask.lease_stat {
+                continue;
+            }
+            let Some(l) = self.leases[i as usize].as_ref() else { continue };
+            if l.breaking.is_some() {
+                continue;
+            }
+            let to = break_to(l.state, mask, ask.overwrite, false);
+            if let Some(to) = to {
+                wait |= self.break_lease(i, to, file, deadline, out);
+            }
+        }
+        for i in 0..self.oplocks.len() as u32 {
+            let Some(o) = self.oplocks[i as usize].as_ref() else { continue };
+            if o.breaking.is_some() {
+                continue;
+            }
+            if let Some(to) = break_to(o.state, mask, ask.overwrite, true) {
+                wait |= self.break_oplock(i, to, file, deadline, out);
+            }
+        }
+        wait
+    }
+
+    /// The breaks a write, a lock or an end-of-file change through a
+    /// handle holding `holder` needs: every other lease with read caching
+    /// and every level II oplock to none (no wait). None when the handle's
+    /// own lease has write caching.
+    pub(crate) fn write_breaks(
+        &mut self,
+        holder: u32,
+        file: FileNumber,
+        deadline: Instant,
+        out: &mut Vec<Break>,
+    ) {
+        let own_lease = (holder != NIL && holder & OPLOCK_HOLDER == 0).then_some(holder);
+        if own_lease.is_some_and(|i| self.lease(i).state.contains(W)) {
+            return;
+        }
+        if self.n_r == 0 {
+            return;
+        }
+        for i in 0..self.leases.len() as u32 {
+            if Some(i) == own_lease {
+                continue;
+            }
+            let Some(l) = self.leases[i as usize].as_ref() else { continue };
+            if l.state.contains(R) && l.breaking.is_none() {
+                self.break_lease(i, LeaseState::empty(), file, deadline, out);
+            }
+        }
+        for i in 0..self.oplocks.len() as u32 {
+            if holder == (i | OPLOCK_HOLDER) {
+                continue;
+            }
+            let Some(o) = self.oplocks[i as usize].as_ref() else { continue };
+            if o.state == R && o.breaking.is_none() {
+                self.break_oplock(i, LeaseState::empty(), file, deadline, out);
+            }
+        }
+    }
+
+    /// Sends lease `i` to `to`; true when an acknowledgement is required.
+    fn break_lease(
+        &mut self,
+        i: u32,
+        to: LeaseState,
+        file: FileNumber,
+        deadline: Instant,
+        out: &mut Vec<Break>,
+    ) -> bool {
+        let l = self.leases[i as usize].as_mut().expect("live lease");
+        let from = l.state;
+        let ack_required = from.intersects(W | H);
+        if l.v2 {
+            l.epoch = l.epoch.wrapping_add(1);
+        }
+        let epoch = if l.v2 { l.epoch } else { 0 };
+        let target = BreakTarget::Lease { client: l.client, key: l.key };
+        if ack_required {
+            l.breaking = Some(Breaking { to, deadline });
+            self.breaking += 1;
+        } else {
+            l.state = to;
+            self.count(from, false);
+            self.count(to, true);
+        }
+        out.push(Break { file, target, from, to, ack_required, epoch });
+        ack_required
+    }
+
+    /// Sends oplock `i` to `to` (R or none); true when an acknowledgement
+    /// is required (from exclusive or batch).
+    fn break_oplock(
+        &mut self,
+        i: u32,
+        to: LeaseState,
+        file: FileNumber,
+        deadline: Instant,
+        out: &mut Vec<Break>,
+    ) -> bool {
+        let o = self.oplocks[i as usize].as_mut().expect("live oplock");
+        let from = o.state;
+        let ack_required = from.contains(W);
+        let target = BreakTarget::Oplock(o.loc);
+        if ack_required {
+            o.breaking = Some(Breaking { to, deadline });
+            self.breaking += 1;
+        } else {
+            o.state = to;
+            self.count(from, false);
+            self.count(to, true);
+        }
+        out.push(Break { file, target, from, to, ack_required, epoch: 0 });
+        ack_required
+    }
+
+    fn lease(&self, i: u32) -> &LeaseRec {
+        self.leases[i as usize].as_ref().expect("live lease")
+    }
+
+    /// Grants what `ask` may have, given `opens` other handles on the file
+    /// (the new one not counted) and whether it has byte-range locks;
+    /// records the holder for the new handle at `loc` and returns its id
+    /// (for the member list) and what was granted.
+    pub(crate) fn grant(
+        &mut self,
+        ask: &Ask<'_>,
+        loc: Location,
+        opens: u32,
+        has_locks: bool,
+    ) -> (u32, OplockLevel, Option<LeaseGrant>) {
+        match *ask.request {
+            CacheRequest::None => (NIL, OplockLevel::None, None),
+            CacheRequest::Oplock(level) => {
+                if ask.directory {
+                    return (NIL, OplockLevel::None, None);
+                }
+                let mut s = level.state();
+                if has_locks {
+                    s.remove(R);
+                }
+                if opens > 0 {
+                    s.remove(W);
+                }
+                let lease_h = self.leases.iter().flatten().any(|l| l.state.contains(H));
+                let granted = if lease_h { OplockLevel::None } else { OplockLevel::of_state(s) };
+                if granted == OplockLevel::None {
+                    return (NIL, OplockLevel::None, None);
+                }
+                let rec = OplockRec { loc, state: granted.state(), breaking: None };
+                self.count(rec.state, true);
+                let i = match self.oplock_free.pop() {
+                    Some(i) => {
+                        self.oplocks[i as usize] = Some(rec);
+                        i
+                    }
+                    None => {
+                        self.oplocks.push(Some(rec));
+                        (self.oplocks.len() - 1) as u32
+                    }
+                };
+                (i | OPLOCK_HOLDER, granted, None)
+            }
+            CacheRequest::Lease(req) => {
+                if ask.directory {
+                    return (NIL, OplockLevel::None, None);
+                }
+                let own = self.own_lease(ask.request);
+                let own_opens = own.map_or(0, |i| self.lease(i).opens);
+                let non_lease = opens - self.lease_opens;
+                let mut s = req.state;
+                if !s.intersects(R | W) || s == W || s == (W | H) {
+                    s = LeaseState::empty();
+                }
+                if has_locks {
+                    s.remove(R);
+                }
+                if opens > own_opens {
+                    s.remove(W);
+                }
+                if non_lease > 0 {
+                    s.remove(H);
+                }
+                let i = match own {
+                    Some(i) => {
+                        let l = self.leases[i as usize].as_mut().expect("live lease");
+                        let upgrade = req.state.contains(l.state)
+                            && s == req.state
+                            && s != l.state
+                            && l.breaking.is_none();
+                        if upgrade {
+                            let old = l.state;
+                            l.state = s;
+                            if l.v2 {
+                                l.epoch = l.epoch.wrapping_add(1);
+                            }
+                            self.count(old, false);
+                            self.count(s, true);
+                        }
+                        i
+                    }
+                    None => self.new_lease(&req, s),
+                };
+                self.lease_opens += 1;
+                let l = self.leases[i as usize].as_mut().expect("live lease");
+                l.opens += 1;
+                let grant = LeaseGrant { key: l.key, state: l.state, v2: l.v2, epoch: l.epoch };
+                (i, OplockLevel::None, Some(grant))
+            }
+        }
+    }
+
+    /// A new lease (its key claimed in [`LeaseKeys`] by the caller).
+    fn new_lease(&mut self, req: &LeaseRequest, s: LeaseState) -> u32 {
+        let rec = LeaseRec {
+            client: req.client,
+            key: req.key,
+            state: s,
+            breaking: None,
+            v2: req.epoch.is_some(),
+            epoch: req.epoch.map_or(0, |e| e.wrapping_add(1)),
+            opens: 0,
+        };
+        self.count(s, true);
+        let i = match self.lease_free.pop() {
+            Some(i) => {
+                self.leases[i as usize] = Some(rec);
+                i
+            }
+            None => {
+                self.leases.push(Some(rec));
+                (self.leases.len() - 1) as u32
+            }
+        };
+        self.by_key.insert((req.client, req.key), i);
+        i
+    }
+
+    /// A handle holding `holder` closed; true when an outstanding
+    /// acknowledgement went with it (waiting opens may go on).
+    pub(crate) fn closed(&mut self, holder: u32, keys: &LeaseKeys) -> bool {
+        if holder == NIL {
+            return false;
+        }
+        if holder & OPLOCK_HOLDER != 0 {
+            let o = self.oplocks[(holder & !OPLOCK_HOLDER) as usize].take().expect("live oplock");
+            self.oplock_free.push(holder & !OPLOCK_HOLDER);
+            self.count(o.state, false);
+            if o.breaking.is_some() {
+                self.breaking -= 1;
+                return true;
+            }
+            return false;
+        }
+        self.lease_opens -= 1;
+        let l = self.leases[holder as usize].as_mut().expect("live lease");
+        l.opens -= 1;
+        if l.opens > 0 {
+            return false;
+        }
+        let l = self.leases[holder as usize].take().expect("live lease");
+        self.lease_free.push(holder);
+        self.by_key.remove(&(l.client, l.key));
+        keys.release(l.client, l.key);
+        self.count(l.state, false);
+        if l.breaking.is_some() {
+            self.breaking -= 1;
+            return true;
+        }
+        false
+    }
+
+    /// Acknowledges the break of lease (`client`, `key`) with `state`.
+    pub(crate) fn ack_lease(
+        &mut self,
+        client: ClientGuid,
+        key: LeaseKey,
+        state: LeaseState,
+    ) -> Result<LeaseState, AckError> {
+        let &i = self.by_key.get(&(client, key)).ok_or(AckError::LeaseNotFound)?;
+        let l = self.leases[i as usize].as_mut().expect("live lease");
+        let b = l.breaking.ok_or(AckError::NotBreaking)?;
+        if !b.to.contains(state) {
+            return Err(AckError::NotAccepted);
+        }
+        let old = l.state;
+        l.state = state;
+        l.breaking = None;
+        self.breaking -= 1;
+        self.count(old, false);
+        self.count(state, true);
+        Ok(state)
+    }
+
+    /// Acknowledges the oplock break of `holder` with `level`.
+    pub(crate) fn ack_oplock(
+        &mut self,
+        holder: u32,
+        level: OplockLevel,
+    ) -> Result<OplockLevel, AckError> {
+        if holder == NIL || holder & OPLOCK_HOLDER == 0 {
+            return Err(AckError::NoOplockBreak);
+        }
+        let o = self.oplocks[(holder & !OPLOCK_HOLDER) as usize].as_mut().expect("live oplock");
+        if o.breaking.is_none() {
+            return Err(AckError::NoOplockBreak);
+        }
+        if !matches!(level, OplockLevel::None | OplockLevel::LevelII) {
+            return Err(AckError::InvalidLevel);
+        }
+        let old = o.state;
+        o.state = level.state();
+        o.breaking = None;
+        let new = o.state;
+        self.breaking -= 1;
+        self.count(old, false);
+        self.count(new, true);
+        Ok(level)
+    }
+
+    /// Ends every break past `now` as smbd's timeout does: the lease drops
+    /// to none, the oplock to none; returns how many ended.
+    pub(crate) fn expire(&mut self, now: Instant) -> usize {
+        let mut ended = 0;
+        let mut changes = Vec::new();
+        for l in self.leases.iter_mut().flatten() {
+            if l.breaking.is_some_and(|b| b.deadline <= now) {
+                changes.push(l.state);
+                l.state = LeaseState::empty();
+                l.breaking = None;
+            }
+        }
+        for o in self.oplocks.iter_mut().flatten() {
+            if o.breaking.is_some_and(|b| b.deadline <= now) {
+                changes.push(o.state);
+                o.state = LeaseState::empty();
+                o.breaking = None;
+            }
+        }
+        for old in changes {
+            self.count(old, false);
+            self.breaking -= 1;
+            ended += 1;
+        }
+        ended
+    }
+
+    /// The earliest deadline of an outstanding break.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let l = self.leases.iter().flatten().filter_map(|l| l.breaking.map(|b| b.deadline));
+        let o = self.oplocks.iter().flatten().filter_map(|o| o.breaking.map(|b| b.deadline));
+        l.chain(o).min()
+    }
+
+    /// The lease state and oplock level a holder has now (for snapshots).
+    pub(crate) fn held(&self, holder: u32) -> (OplockLevel, Option<LeaseState>) {
+        if holder == NIL {
+            (OplockLevel::None, None)
+        } else if holder & OPLOCK_HOLDER != 0 {
+            let o = self.oplocks[(holder & !OPLOCK_HOLDER) as usize].as_ref().expect("live");
+            (OplockLevel::of_state(o.state), None)
+        } else {
+            (OplockLevel::None, Some(self.lease(holder).state))
+        }
+    }
+}
+
+/// What `held` breaks to when an open takes `mask` (H for a sharing
+/// violation, else W) or overwrites; `None` when nothing is taken.
+fn break_to(
+    held: LeaseState,
+    mask: LeaseState,
+    overwrite: bool,
+    oplock: bool,
+) -> Option<LeaseState> {
+    let mut to = held - mask;
+    if overwrite {
+        to -= H | R;
+    }
+    if (held - to).is_empty() {
+        return None;
+    }
+    if overwrite {
+        to -= R | W;
+    }
+    if oplock {
+        to -= H | W;
+    }
+    Some(to)
+}
+
+impl super::Shard {
+    /// The caching state of `file`, if it has any.
+    fn caching_mut(&mut self, file: FileNumber) -> Option<&mut FileCaching> {
+        let f = self.files.find(file.0, self.files.hash(file.0))?;
+        self.files.get_mut(f).ext.as_deref_mut()?.caching.as_deref_mut()
+    }
+
+    /// The holder id and file of the handle at `loc`.
+    fn holder_of(&self, loc: Location) -> Option<(u32, FileNumber)> {
+        let idx = self.slots.find(loc)?;
+        let s = self.slots.get(idx);
+        let rec = self.files.get(s.file);
+        let holder = rec.ext.as_deref().map_or(NIL, |e| e.members[s.position() as usize].holder);
+        Some((holder, FileNumber(rec.file_number)))
+    }
+
+    /// Acknowledges a lease break on `file`.
+    pub(crate) fn ack_lease(
+        &mut self,
+        file: FileNumber,
+        client: ClientGuid,
+        key: LeaseKey,
+        state: LeaseState,
+    ) -> Result<LeaseState, AckError> {
+        self.caching_mut(file).ok_or(AckError::LeaseNotFound)?.ack_lease(client, key, state)
+    }
+
+    /// Acknowledges the oplock break of the handle at `loc`; returns the
+    /// level and the file.
+    pub(crate) fn ack_oplock(
+        &mut self,
+        loc: Location,
+        level: OplockLevel,
+    ) -> Result<(OplockLevel, FileNumber), AckError> {
+        let (holder, file) = self.holder_of(loc).ok_or(AckError::HandleNotFound)?;
+        let c = self.caching_mut(file).ok_or(AckError::NoOplockBreak)?;
+        Ok((c.ack_oplock(holder, level)?, file))
+    }
+
+    /// The breaks a write (or lock, or end-of-file change) through `loc`
+    /// needs; `None` when `loc` names no handle.
+    pub(crate) fn write_breaks(
+        &mut self,
+        loc: Location,
+        timeout: Duration,
+        out: &mut Vec<Break>,
+    ) -> Option<FileNumber> {
+        let idx = self.slots.find(loc)?;
+        let s = self.slots.get(idx);
+        let pos = s.position() as usize;
+        let rec = self.files.get_mut(s.file);
+        let file = FileNumber(rec.file_number);
+        if let Some(ext) = rec.ext.as_deref_mut() {
+            let holder = ext.members[pos].holder;
+            if let Some(c) = ext.caching.as_deref_mut().filter(|c| c.n_r > 0) {
+                c.write_breaks(holder, file, Instant::now() + timeout, out);
+            }
+        }
+        Some(file)
+    }
+
+    /// Ends the breaks of `file` past `now`; returns how many ended and the
+    /// next deadline of the file's breaks.
+    pub(crate) fn expire_breaks(
+        &mut self,
+        file: FileNumber,
+        now: Instant,
+    ) -> (usize, Option<Instant>) {
+        match self.caching_mut(file) {
+            None => (0, None),
+            Some(c) => (c.expire(now), c.next_deadline()),
+        }
+    }
+
+    /// The oplock level and lease state the handle at `loc` holds now.
+    pub(crate) fn caching_of(&self, loc: Location) -> Option<(OplockLevel, Option<LeaseState>)> {
+        let (holder, _) = self.holder_of(loc)?;
+        let idx = self.slots.find(loc)?;
+        let rec = self.files.get(self.slots.get(idx).file);
+        Some(match rec.ext.as_deref().and_then(|e| e.caching.as_deref()) {
+            Some(c) => c.held(holder),
+            None => (OplockLevel::None, None),
+        })
+    }
+}
