@@ -129,6 +129,11 @@
 #define SMBH_MAX_REQUEST_BYTES 4194304
 
 /**
+ * `smbh_open_params.oplock` asking for the lease in `smbh_open_params.lease`.
+ */
+#define SMBH_OPLOCK_LEASE 255
+
+/**
  * The `after` cursor that starts a listing at the beginning.
  */
 #define SMBH_CURSOR_START 0
@@ -393,6 +398,25 @@ enum smbh_status
      * (STATUS_PENDING); it completes later.
      */
     SMBH_STATUS_BREAK_PENDING = 28,
+    /**
+     * No lease with that client and key is open
+     * (STATUS_OBJECT_NAME_NOT_FOUND).
+     */
+    SMBH_STATUS_LEASE_NOT_FOUND = 29,
+    /**
+     * The lease is not being broken (STATUS_UNSUCCESSFUL).
+     */
+    SMBH_STATUS_NOT_BREAKING = 30,
+    /**
+     * An acknowledgement of more than the break offered
+     * (STATUS_REQUEST_NOT_ACCEPTED); the break stays pending.
+     */
+    SMBH_STATUS_ACK_NOT_ACCEPTED = 31,
+    /**
+     * No oplock break is outstanding on the handle
+     * (STATUS_INVALID_OPLOCK_PROTOCOL).
+     */
+    SMBH_STATUS_NO_OPLOCK_BREAK = 32,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -576,65 +600,38 @@ typedef void (*smbh_unlock_hook)(void *context,
                                  uint64_t file_number);
 
 /**
- * What smbh_list and smbh_list_json list.
+ * A lease request (the CREATE's lease context), in `smbh_open_params`.
  */
-typedef struct smbh_list_query {
+typedef struct smbh_lease_request {
     /**
-     * Where to start: SMBH_CURSOR_START, or the `next` cursor of the
-     * previous page. SMBH_CURSOR_DONE gives an empty, final page.
+     * The client's ClientGuid, as on the wire.
      */
-    uint64_t after;
+    uint8_t client_guid[16];
     /**
-     * Page size: 1 to SMBH_MAX_LIST_LIMIT (larger values are lowered to
-     * it); 0 is SMBH_STATUS_INVALID_ARGUMENT.
+     * The lease key, as on the wire.
      */
-    size_t limit;
+    uint8_t key[16];
     /**
-     * When true, list only the handles of `file_number` (a one-shard query
-     * whose cost follows that file's handle count).
+     * For a version 2 request with `has_parent`: the parent's lease key.
      */
-    bool by_file;
+    uint8_t parent_key[16];
     /**
-     * The file to list when `by_file` is true; ignored otherwise.
+     * Requested state: 1 read, 2 handle, 4 write caching.
      */
-    uint64_t file_number;
+    uint32_t state;
     /**
-     * When true, include each handle's path.
+     * For a version 2 request: the client's epoch.
      */
-    bool resolve_paths;
-} smbh_list_query;
-
-/**
- * One element of an smbh_lock request.
- */
-typedef struct smbh_lock_element {
+    uint16_t epoch;
     /**
-     * First byte of the range.
+     * True for SMB2_CREATE_REQUEST_LEASE_V2.
      */
-    uint64_t offset;
+    bool v2;
     /**
-     * Bytes in the range; 0 is allowed.
+     * True when `parent_key` is set (v2 only).
      */
-    uint64_t length;
-    /**
-     * True for an exclusive lock, false for a shared one.
-     */
-    bool exclusive;
-} smbh_lock_element;
-
-/**
- * One element of an smbh_unlock request: the exact range of a lock.
- */
-typedef struct smbh_lock_range {
-    /**
-     * First byte of the range.
-     */
-    uint64_t offset;
-    /**
-     * Bytes in the range.
-     */
-    uint64_t length;
-} smbh_lock_range;
+    bool has_parent;
+} smbh_lease_request;
 
 /**
  * What smbh_open_ex opens. Set `size` to `sizeof(smbh_open_params)`: later
@@ -695,10 +692,186 @@ typedef struct smbh_open_params {
      * the file becomes delete-pending (see smbh_set_delete_pending). Needs
      * the DELETE bit (0x10000) itself in `access_mask` (GENERIC_ALL alone
      * does not do, as smbd answers), else SMBH_STATUS_INVALID_ARGUMENT
-     * (STATUS_INVALID_PARAMETER). Added in 0.2, after `tree`.
+     * (STATUS_INVALID_PARAMETER). Added in 0.2.
      */
     bool delete_on_close;
+    /**
+     * For smbh_open_cached: the oplock level asked for (0 none, 1 level
+     * II, 8 exclusive, 9 batch) or SMBH_OPLOCK_LEASE for `lease`.
+     * smbh_open_ex refuses anything but 0 (SMBH_STATUS_INVALID_ARGUMENT).
+     * Added in 0.2.
+     */
+    uint8_t oplock;
+    /**
+     * The CREATE's disposition overwrites the file (FILE_SUPERSEDE,
+     * FILE_OVERWRITE, FILE_OVERWRITE_IF): other holders' caching is broken
+     * to none. Added in 0.2.
+     */
+    bool overwrite;
+    /**
+     * The lease asked for when `oplock` is SMBH_OPLOCK_LEASE. Added in 0.2.
+     */
+    struct smbh_lease_request lease;
 } smbh_open_params;
+
+/**
+ * What smbh_open_cached (and the completion hook) reports of an open.
+ */
+typedef struct smbh_opened {
+    /**
+     * The new handle (0 while the open waits).
+     */
+    uint64_t location;
+    /**
+     * The waiting open's id when smbh_open_cached answered
+     * SMBH_STATUS_BREAK_PENDING; 0 otherwise.
+     */
+    uint64_t pending;
+    /**
+     * The lease state granted (when `lease_granted`).
+     */
+    uint32_t lease_state;
+    /**
+     * The lease's epoch (version 2 leases).
+     */
+    uint16_t epoch;
+    /**
+     * The oplock level granted: 0, 1 (II), 8 (exclusive), 9 (batch), or
+     * SMBH_OPLOCK_LEASE when a lease was granted.
+     */
+    uint8_t oplock;
+    /**
+     * True when the open asked for a lease and has one (the CREATE
+     * response then carries the lease context).
+     */
+    bool lease_granted;
+    /**
+     * True for a version 2 lease.
+     */
+    bool v2;
+} smbh_opened;
+
+/**
+ * One break the server must send.
+ */
+typedef struct smbh_break {
+    /**
+     * The file.
+     */
+    uint64_t file_number;
+    /**
+     * For an oplock break: the handle; 0 for a lease break.
+     */
+    uint64_t oplock_location;
+    /**
+     * For a lease break: the lease's client and key, as on the wire.
+     */
+    uint8_t client_guid[16];
+    /**
+     * See `client_guid`.
+     */
+    uint8_t key[16];
+    /**
+     * CurrentLeaseState (for an oplock, its level's caching).
+     */
+    uint32_t from;
+    /**
+     * NewLeaseState.
+     */
+    uint32_t to;
+    /**
+     * NewEpoch (version 2 leases), else 0.
+     */
+    uint16_t epoch;
+    /**
+     * For an oplock break: the level to send (1 level II, 0 none).
+     */
+    uint8_t oplock_to;
+    /**
+     * SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED.
+     */
+    bool ack_required;
+} smbh_break;
+
+/**
+ * Called with the breaks a call decided, `count` of them, after the
+ * table's locks are released, on the calling thread. It may call any
+ * smbh_ function. It must return normally.
+ */
+typedef void (*smbh_break_hook)(void *context,
+                                const struct smbh_break *breaks,
+                                size_t count);
+
+/**
+ * Called once per open that smbh_open_cached answered
+ * SMBH_STATUS_BREAK_PENDING, when it is done: `status` is SMBH_STATUS_OK
+ * with `opened` filled, or why it was refused (then `opened` is NULL).
+ */
+typedef void (*smbh_completion_hook)(void *context,
+                                     uint64_t pending,
+                                     smbh_status status,
+                                     const struct smbh_opened *opened);
+
+/**
+ * What smbh_list and smbh_list_json list.
+ */
+typedef struct smbh_list_query {
+    /**
+     * Where to start: SMBH_CURSOR_START, or the `next` cursor of the
+     * previous page. SMBH_CURSOR_DONE gives an empty, final page.
+     */
+    uint64_t after;
+    /**
+     * Page size: 1 to SMBH_MAX_LIST_LIMIT (larger values are lowered to
+     * it); 0 is SMBH_STATUS_INVALID_ARGUMENT.
+     */
+    size_t limit;
+    /**
+     * When true, list only the handles of `file_number` (a one-shard query
+     * whose cost follows that file's handle count).
+     */
+    bool by_file;
+    /**
+     * The file to list when `by_file` is true; ignored otherwise.
+     */
+    uint64_t file_number;
+    /**
+     * When true, include each handle's path.
+     */
+    bool resolve_paths;
+} smbh_list_query;
+
+/**
+ * One element of an smbh_lock request.
+ */
+typedef struct smbh_lock_element {
+    /**
+     * First byte of the range.
+     */
+    uint64_t offset;
+    /**
+     * Bytes in the range; 0 is allowed.
+     */
+    uint64_t length;
+    /**
+     * True for an exclusive lock, false for a shared one.
+     */
+    bool exclusive;
+} smbh_lock_element;
+
+/**
+ * One element of an smbh_unlock request: the exact range of a lock.
+ */
+typedef struct smbh_lock_range {
+    /**
+     * First byte of the range.
+     */
+    uint64_t offset;
+    /**
+     * Bytes in the range.
+     */
+    uint64_t length;
+} smbh_lock_range;
 
 /**
  * What smbh_session_setup registers. Set `size` to `sizeof(smbh_session_params)`
@@ -978,6 +1151,126 @@ smbh_status smbh_close_batch_json(const struct smbh_table *table,
 smbh_status smbh_set_unlock_hook(const struct smbh_table *table,
                                  smbh_unlock_hook hook,
                                  void *context);
+
+/**
+ * Opens as smbh_open_ex does, with the lease or oplock `params` asks for
+ * (`oplock`, `lease`, `overwrite`), and writes what was granted to
+ * `*opened_out`. When holders must first acknowledge breaks (sent through
+ * the break hook), answers SMBH_STATUS_BREAK_PENDING with
+ * `opened_out->pending` set: the open completes through the completion
+ * hook.
+ *
+ * Statuses: those of smbh_open_ex, SMBH_STATUS_BREAK_PENDING, and
+ * SMBH_STATUS_INVALID_ARGUMENT for an oplock level other than 0, 1, 8, 9
+ * or SMBH_OPLOCK_LEASE, or a lease key the client has open on another file.
+ *
+ * # Safety
+ *
+ * As smbh_open_ex; `opened_out` is NULL or writable.
+ */
+smbh_status smbh_open_cached(const struct smbh_table *table,
+                             const struct smbh_open_params *params,
+                             struct smbh_opened *opened_out);
+
+/**
+ * Installs (NULL removes) the break hook. Set it before the first open
+ * that asks for a lease or an oplock; a replaced hook's `context` must stay
+ * valid until the table is freed (a call may be under way).
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `hook` is safe to call with `context` from any
+ * thread until the table is freed.
+ */
+smbh_status smbh_set_break_hook(const struct smbh_table *table,
+                                smbh_break_hook hook,
+                                void *context);
+
+/**
+ * Installs (NULL removes) the completion hook, with the same rules as
+ * smbh_set_break_hook.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER.
+ *
+ * # Safety
+ *
+ * As smbh_set_break_hook.
+ */
+smbh_status smbh_set_completion_hook(const struct smbh_table *table,
+                                     smbh_completion_hook hook,
+                                     void *context);
+
+/**
+ * Acknowledges a lease break (SMB2 LEASE_BREAK_ACK) with `state`; writes
+ * the lease's new state to `*state_out`. Waiting opens go on.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_LEASE_NOT_FOUND
+ * (STATUS_OBJECT_NAME_NOT_FOUND), SMBH_STATUS_NOT_BREAKING
+ * (STATUS_UNSUCCESSFUL), SMBH_STATUS_ACK_NOT_ACCEPTED (more than offered,
+ * STATUS_REQUEST_NOT_ACCEPTED; the break stays), SMBH_STATUS_INVALID_ARGUMENT
+ * (state bits other than 1, 2, 4).
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `client_guid` and `key` are NULL or readable for
+ * 16 bytes; `state_out` is NULL or writable.
+ */
+smbh_status smbh_ack_lease_break(const struct smbh_table *table,
+                                 const uint8_t *client_guid,
+                                 const uint8_t *key,
+                                 uint32_t state,
+                                 uint32_t *state_out);
+
+/**
+ * Acknowledges an oplock break (SMB2 OPLOCK_BREAK_ACK) of `location` with
+ * `level` (1 level II or 0 none); writes the new level to `*level_out`.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_LOCATION,
+ * SMBH_STATUS_NOT_FOUND (STATUS_FILE_CLOSED), SMBH_STATUS_NO_OPLOCK_BREAK
+ * (STATUS_INVALID_OPLOCK_PROTOCOL), SMBH_STATUS_INVALID_ARGUMENT (another
+ * level; the break stays).
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `level_out` is NULL or writable.
+ */
+smbh_status smbh_ack_oplock_break(const struct smbh_table *table,
+                                  uint64_t location,
+                                  uint8_t level,
+                                  uint8_t *level_out);
+
+/**
+ * Breaks what a WRITE, a SET_INFO end-of-file or similar change through
+ * `location` conflicts with (other holders' read caching, to none; the
+ * breaks go to the break hook); nothing waits.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER, SMBH_STATUS_INVALID_LOCATION,
+ * SMBH_STATUS_NOT_FOUND.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live.
+ */
+smbh_status smbh_break_for_write(const struct smbh_table *table,
+                                 uint64_t location);
+
+/**
+ * Ends the breaks whose timeout has passed (see Config's break timeout,
+ * smbh_table_new's default 35 s) and lets waiting opens go on; writes how
+ * many ended to `*ended_out`, and to `*next_ms_out` the milliseconds until
+ * the next deadline (UINT64_MAX when none): call it again then.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; the out pointers are NULL or writable.
+ */
+smbh_status smbh_expire_breaks(const struct smbh_table *table,
+                               size_t *ended_out,
+                               uint64_t *next_ms_out);
 
 /**
  * Looks up one handle and calls `visit` once with a snapshot of it (path

@@ -463,6 +463,9 @@ struct OpenParams {
     Kind kind = Kind::file;            ///< a file or a directory handle
     TreeId tree = 0;                   ///< the tree connect it comes through; 0 for none
     bool delete_on_close = false;      ///< FILE_DELETE_ON_CLOSE (needs smbh::access::delete_)
+    std::uint8_t oplock = 0;           ///< for open_cached: 0, 1, 8, 9 or SMBH_OPLOCK_LEASE
+    bool overwrite = false;            ///< FILE_SUPERSEDE / OVERWRITE / OVERWRITE_IF
+    smbh_lease_request lease{};        ///< the lease asked for with SMBH_OPLOCK_LEASE
 };
 
 /** What Table::session_setup registers (smbh_session_params). The views must
@@ -621,6 +624,54 @@ public:
      *  location; SMBH_STATUS_SHARING_VIOLATION when another open of the file
      *  conflicts. */
     Result<Location> open(const OpenParams &p) const noexcept {
+        smbh_open_params raw = raw_params(p);
+        raw.oplock = 0;
+        Location loc = 0;
+        smbh_status s = smbh_open_ex(t_, &raw, &loc);
+        return detail::make_result(s, loc);
+    }
+
+    /** Opens asking for `p.oplock` / `p.lease` (smbh_open_cached). OK: `out`
+     *  holds what was granted; BREAK_PENDING: `out.pending` names the open,
+     *  which completes through the completion hook. */
+    Status open_cached(const OpenParams &p, smbh_opened &out) const noexcept {
+        smbh_open_params raw = raw_params(p);
+        return Status(smbh_open_cached(t_, &raw, &out));
+    }
+
+    /** Acknowledges a lease break (smbh_ack_lease_break); the new state. */
+    Result<std::uint32_t> ack_lease_break(const std::uint8_t (&client_guid)[16],
+                                          const std::uint8_t (&key)[16],
+                                          std::uint32_t state) const noexcept {
+        std::uint32_t out = 0;
+        smbh_status s = smbh_ack_lease_break(t_, client_guid, key, state, &out);
+        return detail::make_result(s, out);
+    }
+
+    /** Acknowledges an oplock break with level 1 (II) or 0 (smbh_ack_oplock_break). */
+    Result<std::uint8_t> ack_oplock_break(Location location, std::uint8_t level) const noexcept {
+        std::uint8_t out = 0;
+        smbh_status s = smbh_ack_oplock_break(t_, location, level, &out);
+        return detail::make_result(s, out);
+    }
+
+    /** Breaks other holders' read caching for a write through `location`. */
+    Status break_for_write(Location location) const noexcept {
+        return Status(smbh_break_for_write(t_, location));
+    }
+
+    /** Installs the break hook (a C function and its context; see smbh_set_break_hook). */
+    Status set_break_hook(smbh_break_hook hook, void *context) const noexcept {
+        return Status(smbh_set_break_hook(t_, hook, context));
+    }
+
+    /** Installs the completion hook (see smbh_set_completion_hook). */
+    Status set_completion_hook(smbh_completion_hook hook, void *context) const noexcept {
+        return Status(smbh_set_completion_hook(t_, hook, context));
+    }
+
+private:
+    static smbh_open_params raw_params(const OpenParams &p) noexcept {
         smbh_open_params raw{};
         raw.size = sizeof raw;
         raw.file_number = p.file_number;
@@ -633,10 +684,13 @@ public:
         raw.directory = p.kind == Kind::directory;
         raw.tree = p.tree;
         raw.delete_on_close = p.delete_on_close;
-        Location loc = 0;
-        smbh_status s = smbh_open_ex(t_, &raw, &loc);
-        return detail::make_result(s, loc);
+        raw.oplock = p.oplock;
+        raw.overwrite = p.overwrite;
+        raw.lease = p.lease;
+        return raw;
     }
+
+public:
 
     /** Takes byte-range locks, all or none (smbh_lock); returns the handle's new
      *  lock count. On LOCK_NOT_GRANTED, INVALID_LOCK_RANGE or TOO_MANY_LOCKS,

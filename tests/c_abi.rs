@@ -199,6 +199,7 @@ fn c_tests(link: Link) {
         ("tests/c/threads_test.c", "threads_test: ok"),
         ("tests/c/locks_test.c", "locks_test: ok"),
         ("tests/c/sessions_test.c", "sessions_test: ok"),
+        ("tests/c/leases_test.c", "leases_test: ok"),
     ] {
         let exe = build_c(source, &dir, link);
         let stdout = run_sanitized(&exe);

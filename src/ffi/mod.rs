@@ -33,6 +33,7 @@
 pub mod admin;
 mod close;
 mod hook;
+mod leases;
 mod listing;
 mod location;
 mod locks;
@@ -46,6 +47,7 @@ mod table;
 
 pub use close::*;
 pub use hook::*;
+pub use leases::*;
 pub use listing::*;
 pub use location::*;
 pub use locks::*;

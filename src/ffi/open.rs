@@ -4,9 +4,11 @@
 use std::ffi::c_char;
 use std::mem::size_of;
 
+use crate::lease::{CacheRequest, ClientGuid, LeaseKey, LeaseRequest, LeaseState, OplockLevel};
 use crate::record::{OpenArgs, StrArg};
 use crate::{AccessMask, FileNumber, HandleTable, Location, ShareAccess};
 
+use super::leases::{smbh_lease_request, SMBH_OPLOCK_LEASE};
 use super::panic::ffi_boundary;
 use super::ptr::{check_ptr, sized_in, table_ref, tri};
 use super::status::smbh_status;
@@ -70,16 +72,25 @@ pub struct smbh_open_params {
     /// the file becomes delete-pending (see smbh_set_delete_pending). Needs
     /// the DELETE bit (0x10000) itself in `access_mask` (GENERIC_ALL alone
     /// does not do, as smbd answers), else SMBH_STATUS_INVALID_ARGUMENT
-    /// (STATUS_INVALID_PARAMETER). Added in 0.2, after `tree`.
+    /// (STATUS_INVALID_PARAMETER). Added in 0.2.
     pub delete_on_close: bool,
+    /// For smbh_open_cached: the oplock level asked for (0 none, 1 level
+    /// II, 8 exclusive, 9 batch) or SMBH_OPLOCK_LEASE for `lease`.
+    /// smbh_open_ex refuses anything but 0 (SMBH_STATUS_INVALID_ARGUMENT).
+    /// Added in 0.2.
+    pub oplock: u8,
+    /// The CREATE's disposition overwrites the file (FILE_SUPERSEDE,
+    /// FILE_OVERWRITE, FILE_OVERWRITE_IF): other holders' caching is broken
+    /// to none. Added in 0.2.
+    pub overwrite: bool,
+    /// The lease asked for when `oplock` is SMBH_OPLOCK_LEASE. Added in 0.2.
+    pub lease: smbh_lease_request,
 }
 
 /// The sizes of the older versions of smbh_open_params: 0.1's (up to
-/// `directory`, padded) and 0.2's first (up to `tree`).
-const SMBH_OPEN_PARAMS_OLDER: [usize; 2] = [
-    std::mem::offset_of!(smbh_open_params, tree),
-    std::mem::offset_of!(smbh_open_params, delete_on_close),
-];
+/// `directory`, padded).
+pub(crate) const SMBH_OPEN_PARAMS_OLDER: [usize; 1] =
+    [std::mem::offset_of!(smbh_open_params, tree)];
 
 /// Registers an open and writes its new location to `*location_out`.
 ///
@@ -129,6 +140,9 @@ pub unsafe extern "C" fn smbh_open(
             directory,
             tree: 0,
             delete_on_close: false,
+            oplock: 0,
+            overwrite: false,
+            lease: smbh_lease_request::default(),
         };
         // SAFETY: the caller's promise on `path` and `owner`.
         let loc = tri!(unsafe { open_params(table, &params) });
@@ -167,7 +181,7 @@ pub unsafe extern "C" fn smbh_open_ex(
         // SAFETY: the caller promises `params->size` readable bytes; an
         // all-zero `smbh_open_params` is valid.
         let p = tri!(unsafe { sized_in(params, &SMBH_OPEN_PARAMS_OLDER) });
-        if p.share_access & !0x7 != 0 {
+        if p.oplock != 0 {
             return smbh_status::InvalidArgument;
         }
         // SAFETY: the caller's promise on the strings.
@@ -187,6 +201,44 @@ pub unsafe extern "C" fn smbh_open_ex(
 /// `p.path` and `p.owner` are NULL or readable for their lengths (lengths
 /// above the limits are refused before any read).
 unsafe fn open_params(table: &HandleTable, p: &smbh_open_params) -> Result<Location, smbh_status> {
+    // SAFETY: the caller's promise on the strings.
+    unsafe { open_params_with(p, |args| table.open_args(args)) }?.map_err(smbh_status::from)
+}
+
+/// The checks of an open's parameters (share bits, the caching request,
+/// then the strings in the order Rust's `open` checks them), then `open`
+/// with the borrowed arguments.
+///
+/// # Safety
+///
+/// As [`open_params`].
+pub(crate) unsafe fn open_params_with<T>(
+    p: &smbh_open_params,
+    open: impl FnOnce(&OpenArgs<'_>) -> T,
+) -> Result<T, smbh_status> {
+    if p.share_access & !0x7 != 0 {
+        return Err(smbh_status::InvalidArgument);
+    }
+    let cache = match p.oplock {
+        0 => CacheRequest::None,
+        SMBH_OPLOCK_LEASE => {
+            let l = &p.lease;
+            let state = LeaseState::from_bits(l.state).ok_or(smbh_status::InvalidArgument)?;
+            let client = ClientGuid(u128::from_le_bytes(l.client_guid));
+            let key = LeaseKey(u128::from_le_bytes(l.key));
+            CacheRequest::Lease(if l.v2 {
+                let parent = l.has_parent.then(|| LeaseKey(u128::from_le_bytes(l.parent_key)));
+                LeaseRequest::v2(client, key, state, l.epoch, parent)
+            } else {
+                LeaseRequest::v1(client, key, state)
+            })
+        }
+        level => CacheRequest::Oplock(
+            OplockLevel::from_wire(level)
+                .filter(|&l| l != OplockLevel::None)
+                .ok_or(smbh_status::InvalidArgument)?,
+        ),
+    };
     // SAFETY: the caller's promise on `path`.
     let path = unsafe { path_in(p.path, p.path_len) }?;
     // SAFETY: the caller's promise on `owner`.
@@ -201,10 +253,10 @@ unsafe fn open_params(table: &HandleTable, p: &smbh_open_params) -> Result<Locat
         directory: p.directory,
         tree: (p.tree != 0).then_some(crate::TreeId(p.tree)),
         delete_on_close: p.delete_on_close,
-        cache: crate::lease::CacheRequest::None,
-        overwrite: false,
+        cache,
+        overwrite: p.overwrite,
     };
-    table.open_args(&args).map_err(smbh_status::from)
+    Ok(open(&args))
 }
 
 /// Sets the path of every open handle of `file_number` (bumping each one's

@@ -6,6 +6,7 @@
 use std::ffi::c_char;
 
 use crate::error::ntstatus;
+use crate::lease::AckError;
 use crate::{
     CloseError, ConfigError, DispositionError, IoError, ListError, LockError, LockRangeError,
     OpenError, RenameError, RequestError, UnlockError,
@@ -94,11 +95,22 @@ pub enum smbh_status {
     /// The open waits for lease or oplock break acknowledgements
     /// (STATUS_PENDING); it completes later.
     BreakPending = 28,
+    /// No lease with that client and key is open
+    /// (STATUS_OBJECT_NAME_NOT_FOUND).
+    LeaseNotFound = 29,
+    /// The lease is not being broken (STATUS_UNSUCCESSFUL).
+    NotBreaking = 30,
+    /// An acknowledgement of more than the break offered
+    /// (STATUS_REQUEST_NOT_ACCEPTED); the break stays pending.
+    AckNotAccepted = 31,
+    /// No oplock break is outstanding on the handle
+    /// (STATUS_INVALID_OPLOCK_PROTOCOL).
+    NoOplockBreak = 32,
 }
 
 impl smbh_status {
     /// Every status, in value order (for `smbh_status_message` and tests).
-    pub(crate) const ALL: [smbh_status; 29] = [
+    pub(crate) const ALL: [smbh_status; 33] = [
         smbh_status::Ok,
         smbh_status::NullParameter,
         smbh_status::InvalidArgument,
@@ -128,6 +140,10 @@ impl smbh_status {
         smbh_status::DeletePending,
         smbh_status::AccessDenied,
         smbh_status::BreakPending,
+        smbh_status::LeaseNotFound,
+        smbh_status::NotBreaking,
+        smbh_status::AckNotAccepted,
+        smbh_status::NoOplockBreak,
     ];
 
     /// The static, NUL-terminated message of this status.
@@ -164,6 +180,10 @@ impl smbh_status {
             smbh_status::DeletePending => c"file is delete-pending",
             smbh_status::AccessDenied => c"access denied",
             smbh_status::BreakPending => c"the open waits for break acknowledgements",
+            smbh_status::LeaseNotFound => c"lease not found",
+            smbh_status::NotBreaking => c"lease is not being broken",
+            smbh_status::AckNotAccepted => c"acknowledged more than the break offered",
+            smbh_status::NoOplockBreak => c"no oplock break outstanding",
         }
     }
 }
@@ -220,6 +240,10 @@ pub extern "C" fn smbh_status_nt(status: u32) -> u32 {
         smbh_status::DeletePending => ntstatus::DELETE_PENDING,
         smbh_status::AccessDenied => ntstatus::ACCESS_DENIED,
         smbh_status::BreakPending => ntstatus::PENDING,
+        smbh_status::LeaseNotFound => AckError::LeaseNotFound.nt_status(),
+        smbh_status::NotBreaking => AckError::NotBreaking.nt_status(),
+        smbh_status::AckNotAccepted => AckError::NotAccepted.nt_status(),
+        smbh_status::NoOplockBreak => AckError::NoOplockBreak.nt_status(),
         smbh_status::NullParameter
         | smbh_status::InvalidArgument
         | smbh_status::InvalidUtf8

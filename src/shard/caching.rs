@@ -643,6 +643,11 @@ impl super::Shard {
         }
     }
 
+    /// The next deadline of `file`'s outstanding breaks.
+    pub(crate) fn next_break_of(&mut self, file: FileNumber) -> Option<Instant> {
+        self.caching_mut(file)?.next_deadline()
+    }
+
     /// The oplock level and lease state the handle at `loc` holds now.
     pub(crate) fn caching_of(&self, loc: Location) -> Option<(OplockLevel, Option<LeaseState>)> {
         let (holder, _) = self.holder_of(loc)?;

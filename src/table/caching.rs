@@ -12,7 +12,7 @@ use crate::lease::{
     AckError, Break, ClientGuid, LeaseKey, LeaseState, OpenOutcome, Opened, OplockLevel, PendingId,
 };
 use crate::location::Location;
-use crate::record::{FileNumber, OpenSpec};
+use crate::record::{FileNumber, OpenArgs, OpenSpec};
 use crate::shard::CacheCtx;
 use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 
@@ -137,17 +137,22 @@ impl HandleTable {
     /// As [`HandleTable::open`], and [`OpenError::LeaseKeyInUse`] when the
     /// client's lease key is open on another file.
     pub fn open_cached(&self, spec: OpenSpec) -> Result<OpenOutcome, OpenError> {
-        self.open_or_wait(spec, None)
+        self.open_or_wait(&spec.args(), None)
+    }
+
+    /// [`HandleTable::open_cached`] with borrowed strings (the C path).
+    pub(crate) fn open_cached_args(&self, args: &OpenArgs<'_>) -> Result<OpenOutcome, OpenError> {
+        self.open_or_wait(args, None)
     }
 
     /// One attempt of an open (a new one, or a waiting one run again).
     fn open_or_wait(
         &self,
-        spec: OpenSpec,
+        args: &OpenArgs<'_>,
         id: Option<PendingId>,
     ) -> Result<OpenOutcome, OpenError> {
         let mut ctx = CacheCtx { timeout: self.break_timeout, pending: id, ..CacheCtx::default() };
-        let res = self.open_with(&spec.args(), &mut ctx);
+        let res = self.open_with(args, &mut ctx);
         self.send_breaks(&ctx.breaks);
         match res {
             Ok(location) => {
@@ -197,7 +202,7 @@ impl HandleTable {
         let mut done = Vec::new();
         for p in waiting {
             self.caching.waiting.fetch_sub(1, Ordering::Relaxed);
-            match self.open_or_wait(p.spec, Some(p.id)) {
+            match self.open_or_wait(&p.spec.args(), Some(p.id)) {
                 Ok(OpenOutcome::Pending(_)) => {}
                 Ok(OpenOutcome::Opened(o)) => done.push((p.id, Ok(o))),
                 Err(e) => done.push((p.id, Err(e))),
@@ -243,8 +248,12 @@ impl HandleTable {
     ) -> Result<LeaseState, AckError> {
         let file = self.keys.file_of(client, key).ok_or(AckError::LeaseNotFound)?;
         let shard = &self.shards[crate::shard::shard_of(file, self.shards.len())];
-        let r = shard.lock.write().ack_lease(file, client, key, state);
+        let mut g = shard.lock.write();
+        let r = g.ack_lease(file, client, key, state);
+        let next = g.next_break_of(file);
+        drop(g);
         if r.is_ok() {
+            self.note_deadline(file, next);
             self.retry_file(file);
         }
         r
@@ -263,11 +272,25 @@ impl HandleTable {
         level: OplockLevel,
     ) -> Result<OplockLevel, AckError> {
         let shard = self.shard(loc).ok_or(AckError::HandleNotFound)?;
-        let r = shard.lock.write().ack_oplock(loc, level);
+        let mut g = shard.lock.write();
+        let r = g.ack_oplock(loc, level);
+        let next = r.as_ref().ok().and_then(|&(_, file)| g.next_break_of(file));
+        drop(g);
         r.map(|(level, file)| {
+            self.note_deadline(file, next);
             self.retry_file(file);
             level
         })
+    }
+
+    /// Records `file`'s next break deadline (none: it has no outstanding
+    /// break).
+    fn note_deadline(&self, file: FileNumber, next: Option<Instant>) {
+        let mut b = locked(&self.caching.breaking);
+        match next {
+            Some(d) => b.insert(file, d),
+            None => b.remove(&file),
+        };
     }
 
     /// Breaks what a write, a byte-range lock or an end-of-file change
@@ -284,7 +307,10 @@ impl HandleTable {
     }
 
     /// The earliest moment an outstanding break times out, if any: call
-    /// [`HandleTable::expire_breaks`] then (the table runs no thread).
+    /// [`HandleTable::expire_breaks`] then (the table runs no thread). A
+    /// break that ended by its holder's close may still be named here
+    /// until then (`expire_breaks` then ends nothing); one acknowledged is
+    /// not.
     pub fn next_break_deadline(&self) -> Option<Instant> {
         locked(&self.caching.breaking).values().min().copied()
     }
@@ -302,13 +328,7 @@ impl HandleTable {
             let shard = &self.shards[crate::shard::shard_of(file, self.shards.len())];
             let (n, next) = shard.lock.write().expire_breaks(file, now);
             ended += n;
-            {
-                let mut b = locked(&self.caching.breaking);
-                match next {
-                    Some(d) => b.insert(file, d),
-                    None => b.remove(&file),
-                };
-            }
+            self.note_deadline(file, next);
             self.retry_file(file);
         }
         ended

@@ -70,8 +70,8 @@ static void test_open_ex(smbh_table *t) {
     big.p.share_access = 7;
     big.p.size = sizeof big.p - 1;
     CHECK_STATUS(smbh_open_ex(t, &big.p, &a), SMBH_STATUS_INVALID_ARGUMENT);
-    /* The struct as the first 0.2 header had it, ending with `tree`. */
-    big.p.size = offsetof(smbh_open_params, delete_on_close);
+    /* The struct as the 0.1 header had it, ending with `directory`. */
+    big.p.size = offsetof(smbh_open_params, tree);
     big.p.delete_on_close = true; /* past the caller's size: not read */
     CHECK_OK(smbh_open_ex(t, &big.p, &a));
     {
@@ -80,6 +80,12 @@ static void test_open_ex(smbh_table *t) {
         CHECK(!delete_file); /* its only close: true had the flag been read */
     }
     big.p.delete_on_close = false;
+    big.p.size = offsetof(smbh_open_params, delete_on_close); /* no released version */
+    CHECK_STATUS(smbh_open_ex(t, &big.p, &a), SMBH_STATUS_INVALID_ARGUMENT);
+    big.p.size = sizeof big.p;
+    big.p.oplock = 9; /* smbh_open_ex takes no oplock request */
+    CHECK_STATUS(smbh_open_ex(t, &big.p, &a), SMBH_STATUS_INVALID_ARGUMENT);
+    big.p.oplock = 0;
     big.p.size = sizeof big;
     CHECK_OK(smbh_open_ex(t, &big.p, &a));
     CHECK_OK(smbh_close(t, a));
@@ -179,7 +185,7 @@ static void test_status_nt(void) {
     for (uint32_t s = 1; s <= SMBH_STATUS_OWNER_CONTAINS_NUL; s++) {
         CHECK((smbh_status_nt(s) & 0xC0000000u) == 0xC0000000u); /* every error is an error */
     }
-    CHECK(smbh_status_nt(SMBH_STATUS_BREAK_PENDING + 1) == 0xC0000001u);
+    CHECK(smbh_status_nt(SMBH_STATUS_NO_OPLOCK_BREAK + 1) == 0xC0000001u);
     CHECK(smbh_status_nt(UINT32_MAX) == 0xC0000001u);
 }
 

@@ -473,9 +473,39 @@ void delete_pending() {
     CHECK(t.close_reporting_delete(a).status().code() == SMBH_STATUS_NOT_FOUND);
 }
 
+// Leases: granted, a second open waits for the break, the ack completes it.
+std::size_t g_breaks = 0;
+std::uint64_t g_done = 0;
+void on_breaks(void *, const smbh_break *, std::size_t n) { g_breaks += n; }
+void on_done(void *, std::uint64_t pending, smbh_status s, const smbh_opened *) {
+    if (s == SMBH_STATUS_OK) g_done = pending;
+}
+
+void leases() {
+    smbh::Table t = smbh::Table::create().value();
+    CHECK(t.set_break_hook(on_breaks, nullptr).ok());
+    CHECK(t.set_completion_hook(on_done, nullptr).ok());
+    smbh::OpenParams a{9, "/doc.docx", "alice", smbh::access::file_read_data};
+    a.oplock = SMBH_OPLOCK_LEASE;
+    a.lease.client_guid[0] = 1;
+    a.lease.key[0] = 2;
+    a.lease.state = 7;
+    smbh_opened got{};
+    CHECK(t.open_cached(a, got).ok());
+    CHECK(got.lease_granted && got.lease_state == 7);
+    smbh::OpenParams b{9, "/doc.docx", "bob", smbh::access::file_read_data};
+    CHECK(t.open_cached(b, got).code() == SMBH_STATUS_BREAK_PENDING);
+    CHECK(g_breaks == 1 && got.pending != 0);
+    const std::uint8_t guid[16] = {1}, key[16] = {2};
+    CHECK(t.ack_lease_break(guid, key, 3).value() == 3);
+    CHECK(g_done == got.pending);
+    CHECK(t.ack_lease_break(guid, key, 1).status().code() == SMBH_STATUS_NOT_BREAKING);
+}
+
 }  // namespace
 
 int main() {
+    leases();
     delete_pending();
     sessions();
     construction_and_errors();
