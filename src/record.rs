@@ -157,7 +157,7 @@ impl OpenSpec {
             directory: self.directory,
             tree: self.tree,
             delete_on_close: self.delete_on_close,
-            cache: self.cache,
+            cache: &self.cache,
             overwrite: self.overwrite,
         }
     }
@@ -205,7 +205,8 @@ pub(crate) struct OpenArgs<'a> {
     pub(crate) tree: Option<TreeId>,
     /// `FILE_DELETE_ON_CLOSE`.
     pub(crate) delete_on_close: bool,
-    pub(crate) cache: CacheRequest,
+    /// Borrowed: the request is 80 bytes, and most opens carry none.
+    pub(crate) cache: &'a CacheRequest,
     pub(crate) overwrite: bool,
 }
 
@@ -221,7 +222,7 @@ impl OpenArgs<'_> {
             directory: self.directory,
             tree: self.tree,
             delete_on_close: self.delete_on_close,
-            cache: self.cache,
+            cache: *self.cache,
             overwrite: self.overwrite,
         }
     }
@@ -287,8 +288,7 @@ pub(crate) fn check_path(path: &str) -> Result<(), RenameError> {
 /// A snapshot of one open handle, as listed, fetched or closed.
 ///
 /// Serializes exactly as one element of Qumulo's `GET /v1/smb/files`
-/// `file_handles` array (see [`crate::json`]); `delete_file` is not
-/// serialized.
+/// `file_handles` array (see [`crate::json`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FileHandle {
@@ -296,17 +296,20 @@ pub struct FileHandle {
     pub file_number: FileNumber,
     /// Everything else about the handle.
     pub handle_info: HandleInfo,
-    /// Only in what a close returns (always false in `get` and listings):
-    /// this close was the file's last, and the file was delete-pending or
-    /// this handle was opened with delete-on-close, so the server must
-    /// delete the file now.
-    pub delete_file: bool,
 }
 
 impl FileHandle {
-    /// A snapshot of a handle (`delete_file` false).
+    /// A snapshot of a handle.
     pub fn new(file_number: FileNumber, handle_info: HandleInfo) -> FileHandle {
-        FileHandle { file_number, handle_info, delete_file: false }
+        FileHandle { file_number, handle_info }
+    }
+
+    /// Only in what a close returns (always false in `get` and listings):
+    /// this close was the file's last, and the file was delete-pending or
+    /// this handle was opened with delete-on-close, so the server must
+    /// delete the file now (`handle_info.delete_file`).
+    pub fn delete_file(&self) -> bool {
+        self.handle_info.delete_file
     }
 }
 
@@ -338,6 +341,8 @@ pub struct HandleInfo {
     /// The file is delete-pending: new opens are refused with
     /// `STATUS_DELETE_PENDING` (not serialized).
     pub delete_pending: bool,
+    /// See [`FileHandle::delete_file`] (not serialized).
+    pub delete_file: bool,
 }
 
 impl HandleInfo {
@@ -364,6 +369,7 @@ impl HandleInfo {
             num_notify_watches: 0,
             delete_on_close: false,
             delete_pending: false,
+            delete_file: false,
         }
     }
 }

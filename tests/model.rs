@@ -106,7 +106,7 @@ impl Model {
         h.handle_info.delete_pending = pending;
         let last = !self.live.values().any(|o| o.file_number.0 == file);
         if last {
-            h.delete_file = pending;
+            h.handle_info.delete_file = pending;
             self.pending.remove(&file);
         }
         Ok(h)

@@ -68,7 +68,7 @@ pub unsafe extern "C" fn smbh_close_ex(
             Ok(record) => {
                 // SAFETY: non-NULL and aligned (checked), writable by the
                 // caller's promise.
-                unsafe { delete_file_out.write(record.delete_file) };
+                unsafe { delete_file_out.write(record.delete_file()) };
                 smbh_status::Ok
             }
             Err(e) => e.into(),

@@ -253,7 +253,7 @@ pub(crate) unsafe fn open_params_with<T>(
         directory: p.directory,
         tree: (p.tree != 0).then_some(crate::TreeId(p.tree)),
         delete_on_close: p.delete_on_close,
-        cache,
+        cache: &cache,
         overwrite: p.overwrite,
     };
     Ok(open(&args))

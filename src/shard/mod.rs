@@ -234,7 +234,7 @@ impl Shard {
         };
         let cached = found
             .is_some_and(|f| self.files.get(f).ext.as_ref().is_some_and(|e| e.caching.is_some()));
-        if cached || a.cache != CacheRequest::None {
+        if cached || !matches!(a.cache, CacheRequest::None) {
             return self.open_caching(a, ctx, found, hash, conflict);
         }
         if conflict {
@@ -259,7 +259,7 @@ impl Shard {
         let mask = map_generic(a.access_mask).bits();
         let stat = 0x0010_0000 | 0x80 | 0x100; // SYNCHRONIZE | READ_/WRITE_ATTRIBUTES
         let ask = Ask {
-            request: &a.cache,
+            request: a.cache,
             oplock_stat: mask & !stat == 0,
             lease_stat: mask & !(stat | 0x0002_0000) == 0, // and READ_CONTROL
             sharing_violation: conflict,
@@ -268,7 +268,7 @@ impl Shard {
         };
         // A client's lease key names one file: refused before anything else.
         let mut claimed = None;
-        if let CacheRequest::Lease(l) = a.cache {
+        if let CacheRequest::Lease(l) = *a.cache {
             let own = found
                 .and_then(|f| self.files.get(f).ext.as_ref())
                 .and_then(|e| e.caching.as_ref())
@@ -375,7 +375,6 @@ impl Shard {
         let rec = self.files.get(s.file);
         FileHandle {
             file_number: FileNumber(rec.file_number),
-            delete_file: false,
             handle_info: HandleInfo {
                 location: Location::pack(s.generation, self.index, idx),
                 version: s.version,
@@ -387,6 +386,7 @@ impl Shard {
                 num_notify_watches: if s.linked() { self.trees.link(idx).notify } else { 0 },
                 delete_on_close: s.delete_on_close(),
                 delete_pending: rec.delete_pending,
+                delete_file: false,
             },
         }
     }
@@ -404,8 +404,11 @@ impl Shard {
         let file_number = rec.file_number;
         // A delete-on-close handle's close makes the file delete-pending
         // (the other opens' versions are bumped below: they show it).
-        let newly_pending = s.delete_on_close() && !rec.delete_pending;
-        rec.delete_pending |= s.delete_on_close();
+        let doc = s.delete_on_close();
+        let newly_pending = doc && !rec.delete_pending;
+        if newly_pending {
+            rec.delete_pending = true;
+        }
         let delete_pending = rec.delete_pending;
         let mut unlocked = false;
         let mut unblocked = false;
@@ -441,7 +444,6 @@ impl Shard {
         Ok(Closed {
             handle: FileHandle {
                 file_number: FileNumber(file_number),
-                delete_file: last && delete_pending,
                 handle_info: HandleInfo {
                     location: loc,
                     version: s.version,
@@ -451,8 +453,9 @@ impl Shard {
                     path: Some(path),
                     directory: s.directory(),
                     num_notify_watches: notify,
-                    delete_on_close: s.delete_on_close(),
+                    delete_on_close: doc,
                     delete_pending,
+                    delete_file: last && delete_pending,
                 },
             },
             ext,

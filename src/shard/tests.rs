@@ -17,7 +17,7 @@ fn args(file: u64, access: AccessMask, share: ShareAccess) -> OpenArgs<'static> 
         directory: false,
         tree: None,
         delete_on_close: false,
-        cache: crate::lease::CacheRequest::None,
+        cache: &crate::lease::CacheRequest::None,
         overwrite: false,
     }
 }

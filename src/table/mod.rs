@@ -403,8 +403,8 @@ impl HandleTable {
     /// table.set_delete_pending(a, true)?;
     /// assert_eq!(open(AccessMask::FILE_READ_DATA), Err(OpenError::DeletePending));
     /// assert!(table.get(b).unwrap().handle_info.delete_pending);
-    /// assert!(!table.close(a)?.delete_file); // b is still open
-    /// assert!(table.close(b)?.delete_file); // the last close: delete the file
+    /// assert!(!table.close(a)?.delete_file()); // b is still open
+    /// assert!(table.close(b)?.delete_file()); // the last close: delete the file
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_delete_pending(&self, loc: Location, on: bool) -> Result<(), DispositionError> {
