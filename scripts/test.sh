@@ -2,7 +2,7 @@
 # The project's test command (README's second command; .ci/run calls it too).
 # Installs what the tests need, then runs every test: Rust unit, integration
 # and doc tests (with every feature; the C ABI tests under sanitizers and the
-# Samba differential test are cargo tests too), README's code blocks built
+# Samba differential tests are cargo tests too), README's code blocks built
 # as a user would (scripts/readme-snippets.sh), the C tests again under
 # valgrind, the installed library used from C and C++
 # (scripts/test-install.sh), and a check of this script's own summary
@@ -121,9 +121,9 @@ install "qq (pip, .venv)" qq_from
 QQ="$(cat "$target_dir/test-sh-qq-path")"
 export QQ
 
-# Samba (smbd) and smbprotocol for the differential test (tests/samba_diff.rs
-# runs the recorder itself; installing first makes an install failure loud
-# and early).
+# Samba (smbd) and smbprotocol for the differential tests (tests/samba_diff.rs
+# and tests/samba_leases.rs run the recorder themselves; installing first
+# makes an install failure loud and early).
 install "Samba and smbprotocol (apt-get, pip, .venv-samba)" bash scripts/samba-record.sh --install-only
 
 stage "cargo test --all-features (unit, integration, doc, C ABI, Samba)" cargo \

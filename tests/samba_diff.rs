@@ -24,12 +24,20 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde::Deserialize;
 use smb_handles::{
     AccessMask, Config, FileNumber, HandleTable, IoKind, Location, LockElement, LockKind,
     LockRange, OpenSpec, SessionId, SessionSpec, ShareAccess, TreeId, User,
+};
+
+#[macro_use]
+#[path = "support/samba.rs"]
+mod samba;
+use samba::{
+    status_name, STATUS_FILE_CLOSED, STATUS_FILE_LOCK_CONFLICT, STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_INVALID_LOCK_RANGE, STATUS_LOCK_NOT_GRANTED, STATUS_NETWORK_NAME_DELETED,
+    STATUS_RANGE_NOT_LOCKED, STATUS_SHARING_VIOLATION, STATUS_SUCCESS, STATUS_USER_SESSION_DELETED,
 };
 
 /// The recording the test makes by default: reproducible against the same smbd.
@@ -40,38 +48,10 @@ const SCENARIOS: usize = 16;
 /// The SID every replayed open and session uses (smbd's client is root).
 const SID: &str = "S-1-5-21-1-2-3-1000";
 
-const STATUS_SUCCESS: u32 = 0;
-const STATUS_SHARING_VIOLATION: u32 = 0xC000_0043;
-const STATUS_LOCK_NOT_GRANTED: u32 = 0xC000_0055;
-const STATUS_FILE_LOCK_CONFLICT: u32 = 0xC000_0054;
-const STATUS_RANGE_NOT_LOCKED: u32 = 0xC000_007E;
-const STATUS_INVALID_LOCK_RANGE: u32 = 0xC000_01A1;
-const STATUS_FILE_CLOSED: u32 = 0xC000_0128;
-const STATUS_INVALID_DEVICE_REQUEST: u32 = 0xC000_0010;
-const STATUS_NETWORK_NAME_DELETED: u32 = 0xC000_00C9;
-const STATUS_USER_SESSION_DELETED: u32 = 0xC000_0203;
-
-fn status_name(st: u32) -> String {
-    match st {
-        STATUS_SUCCESS => "SUCCESS".into(),
-        STATUS_SHARING_VIOLATION => "SHARING_VIOLATION".into(),
-        STATUS_LOCK_NOT_GRANTED => "LOCK_NOT_GRANTED".into(),
-        STATUS_FILE_LOCK_CONFLICT => "FILE_LOCK_CONFLICT".into(),
-        STATUS_RANGE_NOT_LOCKED => "RANGE_NOT_LOCKED".into(),
-        STATUS_INVALID_LOCK_RANGE => "INVALID_LOCK_RANGE".into(),
-        STATUS_FILE_CLOSED => "FILE_CLOSED".into(),
-        STATUS_INVALID_DEVICE_REQUEST => "INVALID_DEVICE_REQUEST".into(),
-        STATUS_NETWORK_NAME_DELETED => "NETWORK_NAME_DELETED".into(),
-        STATUS_USER_SESSION_DELETED => "USER_SESSION_DELETED".into(),
-        other => format!("0x{other:08X}"),
-    }
-}
-
 // --- the recording (format in tests/samba/README.md) ------------------------
 
 #[derive(Deserialize)]
 struct Recording {
-    format: u32,
     server: String,
     client: String,
     dialect: String,
@@ -278,32 +258,17 @@ fn record() -> (Recording, PathBuf) {
     if let Some(path) = std::env::var_os("SAMBA_DIFF_RECORDING") {
         let path = PathBuf::from(path);
         eprintln!("samba_diff: replaying the recording {} (SAMBA_DIFF_RECORDING)", path.display());
-        return (load(&path), path);
+        return (samba::load(&path), path);
     }
     let seed: u64 = env_or("SAMBA_DIFF_SEED", SEED);
     let count: usize = env_or("SAMBA_DIFF_COUNT", COUNT);
     let out =
         std::env::temp_dir().join(format!("smb-handles-samba-diff-{}.json", std::process::id()));
     let _ = std::fs::remove_file(&out);
-    let root = env!("CARGO_MANIFEST_DIR");
-    let result = Command::new("bash")
-        .arg(format!("{root}/scripts/samba-record.sh"))
-        .arg(&out)
-        .arg(seed.to_string())
-        .arg(count.to_string())
-        .current_dir(root)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run bash scripts/samba-record.sh: {e}"));
-    let stderr = String::from_utf8_lossy(&result.stderr);
-    if !result.status.success() {
-        panic!(
-            "scripts/samba-record.sh failed ({}), so the differential test against Samba cannot run. \
-             It must: install Samba (Debian package samba, as root) and rerun.\n--- its stderr ---\n{stderr}",
-            result.status
-        );
-    }
+    let (seed_arg, count_arg) = (seed.to_string(), count.to_string());
+    let stderr = samba::run_recorder(&[out.as_os_str(), seed_arg.as_ref(), count_arg.as_ref()]);
     eprint!("{stderr}");
-    let rec = load(&out);
+    let rec: Recording = samba::load(&out);
     assert_eq!(rec.seed, seed, "recording has the wrong seed");
     assert_eq!(rec.count, count, "recording has the wrong count");
     assert_eq!(
@@ -314,25 +279,7 @@ fn record() -> (Recording, PathBuf) {
     (rec, out)
 }
 
-fn load(path: &std::path::Path) -> Recording {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let rec: Recording = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not a recording: {e}", path.display()));
-    assert_eq!(rec.format, 1, "unknown recording format {}", rec.format);
-    rec
-}
-
 // --- replay -------------------------------------------------------------------
-
-macro_rules! nt {
-    ($result:expr) => {
-        match $result {
-            Ok(_) => STATUS_SUCCESS,
-            Err(e) => e.nt_status(),
-        }
-    };
-}
 
 struct Handle {
     /// None when the CREATE was refused.

@@ -358,14 +358,19 @@ class Recorder:
         return os.path.join(self.share_dir, self.prefix + f)
 
     def make_file(self, f, size=64):
+        """Creates the file in the share directly (no request); recorded as a
+        `make_file` step so that a replay knows which names exist."""
         with open(self.path(f), "wb") as fh:
             fh.write(b"\0" * size)
+        self.ops.append({"op": "make_file", "file": f, "size": size})
 
     def make_dir(self, f, children=()):
+        """A directory (and files in it) made in the share directly; a `make_dir` step."""
         os.mkdir(self.path(f))
         for c in children:
             with open(os.path.join(self.path(f), c), "wb") as fh:
                 fh.write(b"x")
+        self.ops.append({"op": "make_dir", "file": f, "children": list(children)})
 
     def policy(self, client, policy):
         self.clients[client].ack_policy = policy
@@ -442,6 +447,8 @@ class Recorder:
         h = len(self.handles)
         op = {"op": "create", "client": client, "handle": h, "file": f, "access": access,
               "share": share, "disposition": disposition, "options": options}
+        if attributes:
+            op["attributes"] = attributes
         if oplock:
             op["oplock"] = oplock
         if lease is not None:
