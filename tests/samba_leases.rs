@@ -577,7 +577,7 @@ impl Replay<'_> {
             }
             Ok(closed) => closed,
         };
-        if !closed.delete_file {
+        if !closed.delete_file() {
             let what = if closed.handle_info.delete_pending { STAYS_PENDING } else { "" };
             return Outcome::Answer { ours: STATUS_SUCCESS, smbd, by: By::Table, what };
         }
