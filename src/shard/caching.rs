@@ -143,6 +143,11 @@ impl FileCaching {
         }
     }
 
+    /// True when some holder caches reads (a write or a lock breaks it).
+    pub(crate) fn has_readers(&self) -> bool {
+        self.n_r > 0
+    }
+
     /// True when the file has the client's lease with `key`.
     pub(crate) fn has_lease(&self, client: ClientGuid, key: LeaseKey) -> bool {
         self.by_key.contains_key(&(client, key))

@@ -63,6 +63,9 @@ pub(crate) enum Refusal {
     DeletePending,
     /// Breaks were sent whose acknowledgement the open must wait for.
     Wait,
+    /// The file has leases or oplocks, or the open asks for one: the
+    /// caller goes on with [`Shard::open_caching`] under the same lock.
+    Caching,
     /// The client's lease key is open on another file.
     KeyInUse,
 }
@@ -83,6 +86,13 @@ pub(crate) struct CacheCtx {
     pub(crate) pending: Option<PendingId>,
 }
 
+impl CacheCtx {
+    /// A context for an open (a waiting one run again has `pending`).
+    pub(crate) fn new(timeout: Duration, pending: Option<PendingId>) -> CacheCtx {
+        CacheCtx { timeout, pending, ..CacheCtx::default() }
+    }
+}
+
 /// What [`Shard::lock`] answers.
 #[derive(Debug)]
 pub(crate) struct Locked {
@@ -91,6 +101,9 @@ pub(crate) struct Locked {
     /// The file, when a refused request's undo removed a lock the handle held
     /// before it (a release the unlock hook must hear of).
     pub(crate) released: Option<FileNumber>,
+    /// The lock was granted on a file whose leases or oplocks cache reads:
+    /// they must be broken (see `Shard::write_breaks`).
+    pub(crate) breaks_readers: bool,
 }
 
 /// Mixes a file number for choosing its shard.
@@ -207,11 +220,7 @@ impl Shard {
     /// Stores an open (the caller has validated it, and its tree connect);
     /// refuses it, changing nothing, when the shard is full or the share
     /// mode conflicts.
-    pub(crate) fn open(
-        &mut self,
-        a: &OpenArgs<'_>,
-        ctx: &mut CacheCtx,
-    ) -> Result<Location, Refusal> {
+    pub(crate) fn open(&mut self, a: &OpenArgs<'_>) -> Result<Location, Refusal> {
         if !self.slots.can_alloc() {
             return Err(Refusal::Full);
         }
@@ -219,23 +228,26 @@ impl Shard {
         let hash = self.files.hash(file);
         let claim = Claim::of(a.access_mask, a.share_access);
         let found = self.files.find(file, hash);
-        if found.is_some_and(|f| self.files.get(f).delete_pending) {
-            return Err(Refusal::DeletePending);
-        }
-        let conflict = match (found, claim) {
-            (Some(f), Some(c)) => {
-                let rec = self.files.get(f);
-                match &rec.ext {
-                    Some(ext) => ext.share.conflicts(c),
-                    None => claim_of(self.slots.get(rec.solo)).is_some_and(|o| o.conflicts_with(c)),
+        let (mut conflict, mut cached) = (false, false);
+        if let Some(f) = found {
+            let rec = self.files.get(f);
+            if rec.delete_pending {
+                return Err(Refusal::DeletePending);
+            }
+            match &rec.ext {
+                Some(ext) => {
+                    conflict = claim.is_some_and(|c| ext.share.conflicts(c));
+                    cached = ext.caching.is_some();
+                }
+                None => {
+                    conflict = claim.is_some_and(|c| {
+                        claim_of(self.slots.get(rec.solo)).is_some_and(|o| o.conflicts_with(c))
+                    });
                 }
             }
-            _ => false,
-        };
-        let cached = found
-            .is_some_and(|f| self.files.get(f).ext.as_ref().is_some_and(|e| e.caching.is_some()));
+        }
         if cached || !matches!(a.cache, CacheRequest::None) {
-            return self.open_caching(a, ctx, found, hash, conflict);
+            return Err(Refusal::Caching);
         }
         if conflict {
             return Err(Refusal::Sharing);
@@ -246,16 +258,28 @@ impl Shard {
     /// The open of a file with leases or oplocks, or of an open asking for
     /// one: the breaks it needs (waiting for their acknowledgement, as
     /// smbd does, before a sharing violation is answered), then the grant.
+    ///
+    /// Called when [`Shard::open`] answered [`Refusal::Caching`] (with the
+    /// same lock held: nothing changed since).
     #[inline(never)]
-    fn open_caching(
+    pub(crate) fn open_caching(
         &mut self,
         a: &OpenArgs<'_>,
         ctx: &mut CacheCtx,
-        found: Option<u32>,
-        hash: u64,
-        conflict: bool,
     ) -> Result<Location, Refusal> {
         let file = a.file_number;
+        let hash = self.files.hash(file.0);
+        let found = self.files.find(file.0, hash);
+        let conflict = match (found, claim_of_args(a)) {
+            (Some(f), Some(c)) => {
+                let rec = self.files.get(f);
+                match &rec.ext {
+                    Some(ext) => ext.share.conflicts(c),
+                    None => claim_of(self.slots.get(rec.solo)).is_some_and(|o| o.conflicts_with(c)),
+                }
+            }
+            _ => false,
+        };
         let mask = map_generic(a.access_mask).bits();
         let stat = 0x0010_0000 | 0x80 | 0x100; // SYNCHRONIZE | READ_/WRITE_ATTRIBUTES
         let ask = Ask {
@@ -677,8 +701,9 @@ impl Shard {
     /// caller can tell the unlock hook.
     pub(crate) fn lock(&mut self, loc: Location, elements: &[LockElement]) -> Locked {
         let mut released = None;
-        let result = self.lock_inner(loc, elements, &mut released);
-        Locked { result, released }
+        let mut readers = false;
+        let result = self.lock_inner(loc, elements, &mut released, &mut readers);
+        Locked { result, released, breaks_readers: readers }
     }
 
     fn lock_inner(
@@ -686,6 +711,7 @@ impl Shard {
         loc: Location,
         elements: &[LockElement],
         released: &mut Option<FileNumber>,
+        readers: &mut bool,
     ) -> Result<u32, LockRangeError> {
         let idx = self.slots.find(loc).ok_or(LockRangeError::NotFound)?;
         let (f, pos, held) = {
@@ -736,6 +762,7 @@ impl Shard {
         }
         ext.members[pos as usize].lock_head = head;
         result?;
+        *readers = ext.caching.as_deref().is_some_and(|c| c.has_readers());
         let s = self.slots.get_mut(idx);
         s.locks += granted.len() as u32;
         s.version += 1;

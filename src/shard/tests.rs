@@ -23,8 +23,7 @@ fn args(file: u64, access: AccessMask, share: ShareAccess) -> OpenArgs<'static> 
 }
 
 fn open(sh: &mut Shard, file: u64) -> Location {
-    sh.open(&args(file, AccessMask::FILE_READ_DATA, ShareAccess::all()), &mut Default::default())
-        .unwrap()
+    sh.open(&args(file, AccessMask::FILE_READ_DATA, ShareAccess::all())).unwrap()
 }
 
 #[test]
@@ -59,22 +58,16 @@ fn a_slot_whose_generation_would_wrap_is_retired() {
 fn the_path_belongs_to_the_file_and_owners_are_shared() {
     let mut sh = Shard::new(0, 1, Default::default());
     let a = sh
-        .open(
-            &OpenArgs {
-                path: StrArg::Borrowed("/first"),
-                ..args(5, AccessMask::FILE_READ_DATA, ShareAccess::all())
-            },
-            &mut Default::default(),
-        )
+        .open(&OpenArgs {
+            path: StrArg::Borrowed("/first"),
+            ..args(5, AccessMask::FILE_READ_DATA, ShareAccess::all())
+        })
         .unwrap();
     let b = sh
-        .open(
-            &OpenArgs {
-                path: StrArg::Borrowed("/second"),
-                ..args(5, AccessMask::FILE_READ_DATA, ShareAccess::all())
-            },
-            &mut Default::default(),
-        )
+        .open(&OpenArgs {
+            path: StrArg::Borrowed("/second"),
+            ..args(5, AccessMask::FILE_READ_DATA, ShareAccess::all())
+        })
         .unwrap();
     let (ha, hb) = (sh.get(a).unwrap(), sh.get(b).unwrap());
     assert_eq!(ha.handle_info.path.as_deref(), Some("/first"));
@@ -147,31 +140,17 @@ fn sharing_is_checked_against_every_other_open_and_refusals_change_nothing() {
     let mut sh = Shard::new(0, 1, Default::default());
     let rd = AccessMask::FILE_READ_DATA;
     let wr = AccessMask::FILE_WRITE_DATA;
-    let a = sh.open(&args(1, rd, ShareAccess::READ), &mut Default::default()).unwrap();
-    assert_eq!(
-        sh.open(&args(1, wr, ShareAccess::all()), &mut Default::default()),
-        Err(Refusal::Sharing)
-    );
+    let a = sh.open(&args(1, rd, ShareAccess::READ)).unwrap();
+    assert_eq!(sh.open(&args(1, wr, ShareAccess::all())), Err(Refusal::Sharing));
     assert_eq!(sh.file_slots(FileNumber(1)), vec![a.slot()], "a refusal adds nothing");
-    let b = sh.open(&args(1, rd, ShareAccess::READ), &mut Default::default()).unwrap();
+    let b = sh.open(&args(1, rd, ShareAccess::READ)).unwrap();
     // A stat open always passes.
-    let s = sh
-        .open(
-            &args(1, AccessMask::FILE_READ_ATTRIBUTES, ShareAccess::empty()),
-            &mut Default::default(),
-        )
-        .unwrap();
-    assert_eq!(
-        sh.open(&args(1, wr, ShareAccess::all()), &mut Default::default()),
-        Err(Refusal::Sharing)
-    );
+    let s = sh.open(&args(1, AccessMask::FILE_READ_ATTRIBUTES, ShareAccess::empty())).unwrap();
+    assert_eq!(sh.open(&args(1, wr, ShareAccess::all())), Err(Refusal::Sharing));
     sh.close(a).unwrap();
-    assert_eq!(
-        sh.open(&args(1, wr, ShareAccess::all()), &mut Default::default()),
-        Err(Refusal::Sharing)
-    );
+    assert_eq!(sh.open(&args(1, wr, ShareAccess::all())), Err(Refusal::Sharing));
     sh.close(b).unwrap();
-    let w = sh.open(&args(1, wr, ShareAccess::all()), &mut Default::default()).unwrap();
+    let w = sh.open(&args(1, wr, ShareAccess::all())).unwrap();
     sh.close(s).unwrap();
     sh.close(w).unwrap();
     assert!(sh.file_slots(FileNumber(1)).is_empty());
@@ -197,13 +176,10 @@ fn closing_releases_locks_and_reports_it() {
 fn a_directory_handle_refuses_lock_unlock_and_io_before_anything_else() {
     let mut sh = Shard::new(0, 1, Default::default());
     let dir = sh
-        .open(
-            &OpenArgs {
-                directory: true,
-                ..args(9, AccessMask::FILE_READ_DATA, ShareAccess::all())
-            },
-            &mut Default::default(),
-        )
+        .open(&OpenArgs {
+            directory: true,
+            ..args(9, AccessMask::FILE_READ_DATA, ShareAccess::all())
+        })
         .unwrap();
     let file = open(&mut sh, 10);
     let x = LockElement { offset: 0, length: 10, kind: LockKind::Exclusive };

@@ -151,13 +151,14 @@ impl HandleTable {
         args: &OpenArgs<'_>,
         id: Option<PendingId>,
     ) -> Result<OpenOutcome, OpenError> {
-        let mut ctx = CacheCtx { timeout: self.break_timeout, pending: id, ..CacheCtx::default() };
+        let mut ctx = id.map(|id| CacheCtx::new(self.break_timeout, Some(id)));
         let res = self.open_with(args, &mut ctx);
-        self.send_breaks(&ctx.breaks);
+        if let Some(ctx) = &ctx {
+            self.send_breaks(&ctx.breaks);
+        }
+        let (oplock, lease) = ctx.map_or((OplockLevel::None, None), |c| (c.oplock, c.lease));
         match res {
-            Ok(location) => {
-                Ok(OpenOutcome::Opened(Opened { location, oplock: ctx.oplock, lease: ctx.lease }))
-            }
+            Ok(location) => Ok(OpenOutcome::Opened(Opened { location, oplock, lease })),
             Err(OpenError::BreakPending { pending }) => Ok(OpenOutcome::Pending(pending)),
             Err(e) => Err(e),
         }
@@ -178,10 +179,16 @@ impl HandleTable {
     }
 
     /// Hands breaks to the hook (no lock held) and notes their deadlines.
+    #[inline(always)]
     pub(crate) fn send_breaks(&self, breaks: &[Break]) {
-        if breaks.is_empty() {
-            return;
+        if !breaks.is_empty() {
+            self.send_breaks_now(breaks);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn send_breaks_now(&self, breaks: &[Break]) {
         let deadline = Instant::now() + self.break_timeout;
         {
             let mut b = locked(&self.caching.breaking);
@@ -221,10 +228,16 @@ impl HandleTable {
 
     /// Runs the waiting opens of the files whose breaks ended during this
     /// call (closes note them under their shard lock).
+    #[inline(always)]
     pub(crate) fn run_ready(&self) {
-        if self.caching.waiting.load(Ordering::Relaxed) == 0 {
-            return;
+        if self.caching.waiting.load(Ordering::Relaxed) != 0 {
+            self.run_ready_now();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn run_ready_now(&self) {
         let files = std::mem::take(&mut *locked(&self.caching.ready));
         for f in files {
             self.retry_file(f);
@@ -304,6 +317,21 @@ impl HandleTable {
         shard.lock.write().write_breaks(loc, self.break_timeout, &mut out)?;
         self.send_breaks(&out);
         Some(out)
+    }
+
+    /// Breaks the read caching a granted lock through `loc` conflicts
+    /// with, under the shard guard `g` (released here, before the hook).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn break_readers(
+        &self,
+        mut g: crate::sync::RwLockWriteGuard<'_, crate::shard::Shard>,
+        loc: Location,
+    ) {
+        let mut out = Vec::new();
+        g.write_breaks(loc, self.break_timeout, &mut out);
+        drop(g);
+        self.send_breaks(&out);
     }
 
     /// The earliest moment an outstanding break times out, if any: call

@@ -125,13 +125,12 @@ impl HandleTable {
         let mut g = shard.lock.write();
         let locked = g.lock(loc, elements);
         // A granted lock breaks other holders' read caching, as a write
-        // does (smbd): nothing to do on a file without leases or oplocks.
-        let mut breaks = Vec::new();
-        if locked.result.is_ok() {
-            g.write_breaks(loc, self.break_timeout, &mut breaks);
+        // does (smbd): nothing to do on a file nobody caches reads of.
+        if locked.breaks_readers {
+            self.break_readers(g, loc);
+        } else {
+            drop(g);
         }
-        drop(g);
-        self.send_breaks(&breaks);
         if let Some(file) = locked.released {
             self.notify_unlocked(&[file]);
         }

@@ -225,7 +225,7 @@ impl HandleTable {
         &self,
         target: usize,
         args: &OpenArgs<'_>,
-        ctx: &mut CacheCtx,
+        ctx: &mut Option<CacheCtx>,
         admits: impl Fn() -> Result<(), OpenError>,
     ) -> Result<Location, OpenError> {
         let full = OpenError::TableFull { max_handles: self.max_handles };
@@ -283,9 +283,27 @@ impl HandleTable {
         &self,
         g: &mut Shard,
         args: &OpenArgs<'_>,
-        ctx: &mut CacheCtx,
+        ctx: &mut Option<CacheCtx>,
     ) -> Result<Location, OpenError> {
-        match g.open(args, ctx) {
+        match g.open(args) {
+            Ok(loc) => Ok(loc),
+            Err(Refusal::Caching) => self.shard_open_caching(g, args, ctx),
+            Err(r) => Err(refusal(r, self.max_handles)),
+        }
+    }
+
+    /// The rest of [`HandleTable::shard_open`] for a file with leases or
+    /// oplocks, or an open asking for one.
+    #[cold]
+    #[inline(never)]
+    fn shard_open_caching(
+        &self,
+        g: &mut Shard,
+        args: &OpenArgs<'_>,
+        ctx: &mut Option<CacheCtx>,
+    ) -> Result<Location, OpenError> {
+        let ctx = ctx.get_or_insert_with(|| CacheCtx::new(self.break_timeout, None));
+        match g.open_caching(args, ctx) {
             Ok(loc) => Ok(loc),
             Err(Refusal::Wait) => {
                 let pending = self.park(args.to_spec(), ctx.pending);
@@ -301,18 +319,21 @@ impl HandleTable {
     /// owner), so a caller that builds fresh strings per open (a C server)
     /// pays no allocation for a busy file or a known owner.
     pub(crate) fn open_args(&self, args: &OpenArgs<'_>) -> Result<Location, OpenError> {
-        let mut ctx = CacheCtx { timeout: self.break_timeout, ..CacheCtx::default() };
+        let mut ctx = None;
         let res = self.open_with(args, &mut ctx);
-        self.send_breaks(&ctx.breaks);
+        if let Some(ctx) = ctx {
+            self.send_breaks(&ctx.breaks);
+        }
         res
     }
 
     /// [`HandleTable::open_args`] with what the caching rules need and
     /// give back; the caller sends `ctx.breaks`.
+    #[inline(always)]
     pub(crate) fn open_with(
         &self,
         args: &OpenArgs<'_>,
-        ctx: &mut CacheCtx,
+        ctx: &mut Option<CacheCtx>,
     ) -> Result<Location, OpenError> {
         args.validate()?;
         let Some(tree) = args.tree else {
@@ -334,7 +355,7 @@ impl HandleTable {
     fn open_checked(
         &self,
         args: &OpenArgs<'_>,
-        ctx: &mut CacheCtx,
+        ctx: &mut Option<CacheCtx>,
         admits: impl Fn() -> Result<(), OpenError>,
     ) -> Result<Location, OpenError> {
         let target = shard_of(args.file_number, self.shards.len());
@@ -674,7 +695,9 @@ fn refusal(r: Refusal, max_handles: usize) -> OpenError {
         Refusal::Sharing => OpenError::SharingViolation,
         Refusal::DeletePending => OpenError::DeletePending,
         Refusal::KeyInUse => OpenError::LeaseKeyInUse,
-        Refusal::Wait => unreachable!("a waiting open is parked by shard_open"),
+        Refusal::Wait | Refusal::Caching => {
+            unreachable!("shard_open goes on with caching and parks waiting opens")
+        }
     }
 }
 
