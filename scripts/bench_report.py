@@ -10,12 +10,16 @@ is the slope estimate when present, else the mean (median reported beside
 it). Throughput turns it into time per element. Writes one table per
 operation and shape, a targets summary (issue 8), memory per shape, and
 the sessions section (issue 16: logoff, opens in a session, close by path
-prefix, with its own targets), between SESSIONS_BEGIN and SESSIONS_END.
+prefix, with its own targets), between SESSIONS_BEGIN and SESSIONS_END,
+and the leases section (issue 20: lease opens against today's open, the
+break decision against a scanning peer, with its own targets), between
+LEASES_BEGIN and LEASES_END.
 
-With --sessions-only, only the sessions section is written: it replaces the
-one in OUTPUT (or is appended to it), the rest of OUTPUT left as it was
-(scripts/bench.sh does this for BENCH_ONLY=sessions). The section then says
-that it comes from a run of its own.
+With --sessions-only (or --leases-only), only the sessions (or leases)
+section is written: it replaces the one in OUTPUT (or is appended to it),
+the rest of OUTPUT left as it was (scripts/bench.sh does this for
+BENCH_ONLY=sessions and BENCH_ONLY=leases). The section then says that it
+comes from a run of its own.
 Python 3 standard library only.
 """
 import datetime
@@ -85,6 +89,30 @@ SESSION_TARGETS = [
 ]
 SESSIONS_BEGIN = "<!-- sessions: begin (scripts/bench_report.py) -->"
 SESSIONS_END = "<!-- sessions: end -->"
+# Issue 20 (benches/leases.rs): the groups of the leases section; the part
+# of a group id after the operation is a shape or a case.
+LEASE_GROUPS = [
+    ("lease_open", ["hot", "distinct"],
+     "an open asking for a lease that breaks nothing, then its close (`ours`: `open_cached` + "
+     "`close`), against today's open + close with no request (`plain`), the same table and "
+     "existing opens without leases; time per pair. `hot`: value = opens already on the one file, "
+     "each with an RH lease of its own client, the new open asks RH with a fresh client; "
+     "`distinct`: value = live handles, one per file, each with an RWH lease, the timed open is a "
+     "new file's first (asks RWH)"),
+    ("break_decision", ["compatible", "write_holder"],
+     "the break decision of an open on a file holding 1 000 leases (value), timed as the whole "
+     "open for both; `ksmbd_scan`: our table without leases plus a ksmbd-style per-file lease "
+     "list walked on every open, with the same rules. `compatible`: 1 000 RH leases, an RH open "
+     "of a fresh client + its close; `write_holder`: one RWH lease and 999 stat opens' RH leases, "
+     "a reading open breaks the one write-caching holder and waits (open only)"),
+]
+# (operation, peer, minimum peer ÷ ours, what the target is).
+LEASE_TARGETS = [
+    ("lease_open", "plain", 1 / 1.10, "at most 10 % more than today's open"),
+    ("break_decision", "ksmbd_scan", 10.0, "≥ 10× faster than the scanning peer"),
+]
+LEASES_BEGIN = "<!-- leases: begin (scripts/bench_report.py) -->"
+LEASES_END = "<!-- leases: end -->"
 
 
 def load(criterion_dir):
@@ -193,39 +221,38 @@ def render_group(group, shape, what, g):
     return body
 
 
-def sessions_section(data, own_run):
-    """The sessions section (issue 16): targets, then one table per group
-    and shape; empty when the run has none of its groups."""
+def targeted_section(data, own_run, spec):
+    """A section of its own bench file: targets, then one table per group
+    and shape (or case); empty when the run has none of its groups.
+    `spec`: (groups as (operation, shapes or cases, what), targets, note
+    function of (operation, ours ns, peer, ratio, value), begin and end
+    markers, title, bench name, name of the shape column)."""
+    groups, targets, note_of, begin, end, title, bench, column = spec
     summary = []  # (operation, shape, value, peer, ratio, target, ok, note)
     body = []
-    for group, what in SESSION_GROUPS:
-        for shape, _ in SHAPES:
+    for group, shapes, what in groups:
+        for shape in shapes:
             g = data.get(f"{group}/{shape}")
             if not g:
                 continue
             body += render_group(group, shape, what, g)
             ours = g.get(OURS, {})
-            for op, peer, least, text in SESSION_TARGETS:
+            for op, peer, least, text in targets:
                 if op != group or peer not in g:
                     continue
                 for v in sorted(ours, key=value_key):
                     if v not in g[peer]:
                         continue
                     ratio = g[peer][v][0] / ours[v][0]
-                    note = ""
-                    if op == "close_prefix":
-                        note = (f"ours {fmt_ns(ours[v][0])} per call = {ours[v][0] / float(v):.2f} ns "
-                                f"per slot of {v}; {100 / ratio:.1f} % of `{peer}`")
-                    elif op == "session_open":
-                        note = f"ours {100 * (1 / ratio - 1):+.1f} % against `{peer}`"
+                    note = note_of(op, ours[v][0], peer, g[peer][v][0], ratio, v)
                     summary.append((group, shape, v, peer, ratio, text, ratio >= least, note))
     if not body:
         return []
     cores, model = machine()
-    lines = [SESSIONS_BEGIN, "## Sessions (issue 16)", ""]
+    lines = [begin, title, ""]
     if own_run:
         lines += [
-            "From a run of `benches/sessions.rs` alone (`BENCH_ONLY=sessions scripts/bench.sh`),",
+            f"From a run of `benches/{bench}.rs` alone (`BENCH_ONLY={bench} scripts/bench.sh`),",
             "not the run the sections above come from: compare its ratios with each other,",
             "not its times with theirs.",
             "",
@@ -236,22 +263,53 @@ def sessions_section(data, own_run):
     lines += [
         "Ratio = peer ÷ ours, from one run (above 1: ours is faster).",
         "",
-        "| operation | shape | value | peer | ratio | target | met | note |",
+        f"| operation | {column} | value | peer | ratio | target | met | note |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for op, shape, v, peer, r, text, ok, note in summary:
         lines.append(f"| {op} | {shape} | {v} | {peer} | {r:.2f}× | {text} | "
                      f"{'yes' if ok else '**no**'} | {note} |")
     lines.append("")
-    return lines + body + [SESSIONS_END, ""]
+    return lines + body + [end, ""]
 
 
-def splice_sessions(output, section):
-    """Replaces the sessions section of `output` (or appends one)."""
+def session_note(op, ours, peer, _peer_ns, ratio, v):
+    if op == "close_prefix":
+        return (f"ours {fmt_ns(ours)} per call = {ours / float(v):.2f} ns "
+                f"per slot of {v}; {100 / ratio:.1f} % of `{peer}`")
+    if op == "session_open":
+        return f"ours {100 * (1 / ratio - 1):+.1f} % against `{peer}`"
+    return ""
+
+
+def lease_note(op, ours, peer, peer_ns, ratio, _v):
+    note = f"ours {fmt_ns(ours)}, `{peer}` {fmt_ns(peer_ns)}"
+    if op == "lease_open":
+        note += f"; ours {100 * (1 / ratio - 1):+.1f} %"
+    return note
+
+
+def sessions_section(data, own_run):
+    """The sessions section (issue 16)."""
+    groups = [(group, [s for s, _ in SHAPES], what) for group, what in SESSION_GROUPS]
+    return targeted_section(data, own_run, (groups, SESSION_TARGETS, session_note, SESSIONS_BEGIN,
+                                            SESSIONS_END, "## Sessions (issue 16)", "sessions", "shape"))
+
+
+def leases_section(data, own_run):
+    """The leases section (issue 20)."""
+    return targeted_section(data, own_run, (LEASE_GROUPS, LEASE_TARGETS, lease_note, LEASES_BEGIN,
+                                            LEASES_END, "## Leases (issue 20)", "leases",
+                                            "shape or case"))
+
+
+def splice(output, section, begin, end):
+    """Replaces the section between `begin` and `end` of `output` (or
+    appends one)."""
     old = open(output).read() if os.path.exists(output) else ""
-    if SESSIONS_BEGIN in old and SESSIONS_END in old:
-        head, rest = old.split(SESSIONS_BEGIN, 1)
-        tail = rest.split(SESSIONS_END, 1)[1].lstrip("\n")
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
     else:
         head, tail = old.rstrip("\n") + "\n\n", ""
     with open(output, "w") as f:
@@ -259,18 +317,25 @@ def splice_sessions(output, section):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--sessions-only"]
-    sessions_only = len(args) != len(sys.argv) - 1
+    # --<bench>-only: (its section, begin and end markers).
+    own = {
+        "sessions": (sessions_section, SESSIONS_BEGIN, SESSIONS_END),
+        "leases": (leases_section, LEASES_BEGIN, LEASES_END),
+    }
+    only = [b for b in own if f"--{b}-only" in sys.argv[1:]]
+    args = [a for a in sys.argv[1:] if a not in {f"--{b}-only" for b in own}]
     criterion_dir = args[0] if len(args) > 0 else "target/criterion"
     memory_json = args[1] if len(args) > 1 else "target/bench-memory.json"
     output = args[2] if len(args) > 2 else "BENCHMARKS.md"
     data = load(criterion_dir)
-    if sessions_only:
-        section = sessions_section(data, own_run=True)
+    for bench in only:
+        make, begin, end = own[bench]
+        section = make(data, own_run=True)
         if not section:
-            sys.exit(f"{criterion_dir}: no sessions groups (run benches/sessions.rs first)")
-        splice_sessions(output, section)
-        print(f"wrote the sessions section of {output}")
+            sys.exit(f"{criterion_dir}: no {bench} groups (run benches/{bench}.rs first)")
+        splice(output, section, begin, end)
+        print(f"wrote the {bench} section of {output}")
+    if only:
         return
     cores, model = machine()
     lines = [
@@ -393,9 +458,9 @@ def main():
                          f"{'yes' if ok else '**no**'} |")
         lines.append("")
     lines += ["## Time per operation", ""] + body + mem_lines
-    section = sessions_section(data, own_run=False)
-    if section:
-        lines += [""] + section
+    for section in (sessions_section(data, own_run=False), leases_section(data, own_run=False)):
+        if section:
+            lines += [""] + section
     with open(output, "w") as f:
         f.write("\n".join(lines))
     print(f"wrote {output}")

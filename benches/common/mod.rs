@@ -1316,7 +1316,13 @@ pub fn big() -> usize {
 /// samples, 0.3 s warm-up, 1 s measurement (the whole run must fit in 25
 /// minutes on 2 cores).
 pub fn group<'c>(c: &'c mut Criterion, op: &str, shape: Shape) -> BenchmarkGroup<'c, WallTime> {
-    let mut g = c.benchmark_group(format!("{op}/{}", shape.name()));
+    group_named(c, &format!("{op}/{}", shape.name()))
+}
+
+/// A group named `name` (`<op>/<case>`) with the suite's time budget (see
+/// [`group`]).
+pub fn group_named<'c>(c: &'c mut Criterion, name: &str) -> BenchmarkGroup<'c, WallTime> {
+    let mut g = c.benchmark_group(name);
     if quick_mode() {
         g.warm_up_time(Duration::from_millis(50))
             .measurement_time(Duration::from_millis(200))
