@@ -26,6 +26,64 @@ const R: LeaseState = LeaseState::READ;
 const W: LeaseState = LeaseState::WRITE;
 const H: LeaseState = LeaseState::HANDLE;
 
+/// Leases of a file found by a scan; past this many, through a map.
+const SCAN_LEASES: u32 = 8;
+
+/// A seeded hash of (client, key) pairs: two multiply-xorshift rounds per
+/// 128-bit word, keyed per process (keys come from clients, so their
+/// positions must not be predictable). SipHash, the default, cost most of
+/// a lease open (benches/leases.rs).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyHash(u64);
+
+impl Default for KeyHash {
+    fn default() -> Self {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        KeyHash(*SEED.get_or_init(|| {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(0x4c45_4153_454b_4559);
+            h.finish() | 1
+        }))
+    }
+}
+
+impl std::hash::BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(self.0)
+    }
+}
+
+/// The hasher of [`KeyHash`].
+#[derive(Debug)]
+pub(crate) struct KeyHasher(u64);
+
+impl KeyHasher {
+    #[inline]
+    fn mix(&mut self, w: u64) {
+        let h = (self.0 ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (h >> 32);
+    }
+}
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 31)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.mix(v as u64);
+        self.mix((v >> 64) as u64);
+    }
+}
+
 /// Bit of a member's holder id that marks an oplock (else a lease index).
 pub(crate) const OPLOCK_HOLDER: u32 = 1 << 31;
 
@@ -78,7 +136,7 @@ pub(crate) struct Ask<'a> {
 /// shard lock is held (never the other way round).
 #[derive(Debug, Default)]
 pub(crate) struct LeaseKeys {
-    map: Mutex<HashMap<(ClientGuid, LeaseKey), FileNumber>>,
+    map: Mutex<HashMap<(ClientGuid, LeaseKey), FileNumber, KeyHash>>,
 }
 
 impl LeaseKeys {
@@ -89,13 +147,7 @@ impl LeaseKeys {
 
     pub(crate) fn claim(&self, client: ClientGuid, key: LeaseKey, file: FileNumber) -> bool {
         let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        match m.get(&(client, key)) {
-            Some(&f) => f == file,
-            None => {
-                m.insert((client, key), file);
-                true
-            }
-        }
+        *m.entry((client, key)).or_insert(file) == file
     }
 
     pub(crate) fn release(&self, client: ClientGuid, key: LeaseKey) {
@@ -108,7 +160,9 @@ impl LeaseKeys {
 pub(crate) struct FileCaching {
     leases: Vec<Option<LeaseRec>>,
     lease_free: Vec<u32>,
-    by_key: HashMap<(ClientGuid, LeaseKey), u32>,
+    /// Leases by key, kept once the file has more than [`SCAN_LEASES`].
+    by_key: HashMap<(ClientGuid, LeaseKey), u32, KeyHash>,
+    live_leases: u32,
     oplocks: Vec<Option<OplockRec>>,
     oplock_free: Vec<u32>,
     /// Handles that are lease opens.
@@ -121,10 +175,22 @@ pub(crate) struct FileCaching {
     n_r: u32,
     /// Holders with an acknowledgement outstanding.
     breaking: u32,
+    /// The holders with write caching (at most one but while a break of
+    /// it runs): the only ones a compatible open breaks.
+    w_holders: Vec<u32>,
 }
 
 impl FileCaching {
-    fn count(&mut self, s: LeaseState, add: bool) {
+    /// Counts (`add`) or forgets holder `holder`'s state `s` in the
+    /// aggregates.
+    fn count(&mut self, holder: u32, s: LeaseState, add: bool) {
+        if s.contains(W) {
+            if add {
+                self.w_holders.push(holder);
+            } else if let Some(at) = self.w_holders.iter().position(|&h| h == holder) {
+                self.w_holders.swap_remove(at);
+            }
+        }
         for (bit, n) in [(W, &mut self.n_w), (H, &mut self.n_h), (R, &mut self.n_r)] {
             if s.contains(bit) {
                 if add {
@@ -136,9 +202,23 @@ impl FileCaching {
         }
     }
 
+    /// The lease of `client` with `key`: a scan of a handful of leases, a
+    /// map lookup past [`SCAN_LEASES`].
+    fn find(&self, client: ClientGuid, key: LeaseKey) -> Option<u32> {
+        if self.by_key.is_empty() {
+            let at = self
+                .leases
+                .iter()
+                .position(|l| l.as_ref().is_some_and(|l| l.client == client && l.key == key));
+            at.map(|i| i as u32)
+        } else {
+            self.by_key.get(&(client, key)).copied()
+        }
+    }
+
     fn own_lease(&self, request: &CacheRequest) -> Option<u32> {
         match request {
-            CacheRequest::Lease(l) => self.by_key.get(&(l.client, l.key)).copied(),
+            CacheRequest::Lease(l) => self.find(l.client, l.key),
             _ => None,
         }
     }
@@ -150,7 +230,7 @@ impl FileCaching {
 
     /// True when the file has the client's lease with `key`.
     pub(crate) fn has_lease(&self, client: ClientGuid, key: LeaseKey) -> bool {
-        self.by_key.contains_key(&(client, key))
+        self.find(client, key).is_some()
     }
 
     /// The breaks an open needs before it may go on, into `out`; true when
@@ -179,6 +259,28 @@ impl FileCaching {
         };
         let mut wait = self.breaking > 0;
         if !takes {
+            return wait;
+        }
+        if mask == W && !ask.overwrite {
+            // Only write-caching holders lose anything: found directly.
+            for holder in self.w_holders.clone() {
+                if holder & OPLOCK_HOLDER != 0 {
+                    let i = holder & !OPLOCK_HOLDER;
+                    let o = self.oplocks[i as usize].as_ref().expect("live oplock");
+                    if o.breaking.is_none() {
+                        if let Some(to) = break_to(o.state, mask, false, true) {
+                            wait |= self.break_oplock(i, to, file, deadline, out);
+                        }
+                    }
+                } else if Some(holder) != own && !ask.lease_stat {
+                    let l = self.lease(holder);
+                    if l.breaking.is_none() {
+                        if let Some(to) = break_to(l.state, mask, false, false) {
+                            wait |= self.break_lease(holder, to, file, deadline, out);
+                        }
+                    }
+                }
+            }
             return wait;
         }
         for i in 0..self.leases.len() as u32 {
@@ -266,8 +368,8 @@ impl FileCaching {
             self.breaking += 1;
         } else {
             l.state = to;
-            self.count(from, false);
-            self.count(to, true);
+            self.count(i, from, false);
+            self.count(i, to, true);
         }
         out.push(Break { file, target, from, to, ack_required, epoch });
         ack_required
@@ -292,8 +394,8 @@ impl FileCaching {
             self.breaking += 1;
         } else {
             o.state = to;
-            self.count(from, false);
-            self.count(to, true);
+            self.count(i | OPLOCK_HOLDER, from, false);
+            self.count(i | OPLOCK_HOLDER, to, true);
         }
         out.push(Break { file, target, from, to, ack_required, epoch: 0 });
         ack_required
@@ -333,7 +435,7 @@ impl FileCaching {
                     return (NIL, OplockLevel::None, None);
                 }
                 let rec = OplockRec { loc, state: granted.state(), breaking: None };
-                self.count(rec.state, true);
+                let state = rec.state;
                 let i = match self.oplock_free.pop() {
                     Some(i) => {
                         self.oplocks[i as usize] = Some(rec);
@@ -344,6 +446,7 @@ impl FileCaching {
                         (self.oplocks.len() - 1) as u32
                     }
                 };
+                self.count(i | OPLOCK_HOLDER, state, true);
                 (i | OPLOCK_HOLDER, granted, None)
             }
             CacheRequest::Lease(req) => {
@@ -379,8 +482,8 @@ impl FileCaching {
                             if l.v2 {
                                 l.epoch = l.epoch.wrapping_add(1);
                             }
-                            self.count(old, false);
-                            self.count(s, true);
+                            self.count(i, old, false);
+                            self.count(i, s, true);
                         }
                         i
                     }
@@ -406,7 +509,6 @@ impl FileCaching {
             epoch: req.epoch.map_or(0, |e| e.wrapping_add(1)),
             opens: 0,
         };
-        self.count(s, true);
         let i = match self.lease_free.pop() {
             Some(i) => {
                 self.leases[i as usize] = Some(rec);
@@ -417,7 +519,18 @@ impl FileCaching {
                 (self.leases.len() - 1) as u32
             }
         };
-        self.by_key.insert((req.client, req.key), i);
+        self.count(i, s, true);
+        self.live_leases += 1;
+        if !self.by_key.is_empty() {
+            self.by_key.insert((req.client, req.key), i);
+        } else if self.live_leases > SCAN_LEASES {
+            // Past a handful of leases, find them by key through a map.
+            for (j, l) in self.leases.iter().enumerate() {
+                if let Some(l) = l {
+                    self.by_key.insert((l.client, l.key), j as u32);
+                }
+            }
+        }
         i
     }
 
@@ -430,7 +543,7 @@ impl FileCaching {
         if holder & OPLOCK_HOLDER != 0 {
             let o = self.oplocks[(holder & !OPLOCK_HOLDER) as usize].take().expect("live oplock");
             self.oplock_free.push(holder & !OPLOCK_HOLDER);
-            self.count(o.state, false);
+            self.count(holder, o.state, false);
             if o.breaking.is_some() {
                 self.breaking -= 1;
                 return true;
@@ -445,9 +558,12 @@ impl FileCaching {
         }
         let l = self.leases[holder as usize].take().expect("live lease");
         self.lease_free.push(holder);
-        self.by_key.remove(&(l.client, l.key));
+        self.live_leases -= 1;
+        if !self.by_key.is_empty() {
+            self.by_key.remove(&(l.client, l.key));
+        }
         keys.release(l.client, l.key);
-        self.count(l.state, false);
+        self.count(holder, l.state, false);
         if l.breaking.is_some() {
             self.breaking -= 1;
             return true;
@@ -462,7 +578,7 @@ impl FileCaching {
         key: LeaseKey,
         state: LeaseState,
     ) -> Result<LeaseState, AckError> {
-        let &i = self.by_key.get(&(client, key)).ok_or(AckError::LeaseNotFound)?;
+        let i = self.find(client, key).ok_or(AckError::LeaseNotFound)?;
         let l = self.leases[i as usize].as_mut().expect("live lease");
         let b = l.breaking.ok_or(AckError::NotBreaking)?;
         if !b.to.contains(state) {
@@ -472,8 +588,8 @@ impl FileCaching {
         l.state = state;
         l.breaking = None;
         self.breaking -= 1;
-        self.count(old, false);
-        self.count(state, true);
+        self.count(i, old, false);
+        self.count(i, state, true);
         Ok(state)
     }
 
@@ -498,8 +614,8 @@ impl FileCaching {
         o.breaking = None;
         let new = o.state;
         self.breaking -= 1;
-        self.count(old, false);
-        self.count(new, true);
+        self.count(holder, old, false);
+        self.count(holder, new, true);
         Ok(level)
     }
 
@@ -508,22 +624,24 @@ impl FileCaching {
     pub(crate) fn expire(&mut self, now: Instant) -> usize {
         let mut ended = 0;
         let mut changes = Vec::new();
-        for l in self.leases.iter_mut().flatten() {
+        for (i, l) in self.leases.iter_mut().enumerate() {
+            let Some(l) = l else { continue };
             if l.breaking.is_some_and(|b| b.deadline <= now) {
-                changes.push(l.state);
+                changes.push((i as u32, l.state));
                 l.state = LeaseState::empty();
                 l.breaking = None;
             }
         }
-        for o in self.oplocks.iter_mut().flatten() {
+        for (i, o) in self.oplocks.iter_mut().enumerate() {
+            let Some(o) = o else { continue };
             if o.breaking.is_some_and(|b| b.deadline <= now) {
-                changes.push(o.state);
+                changes.push((i as u32 | OPLOCK_HOLDER, o.state));
                 o.state = LeaseState::empty();
                 o.breaking = None;
             }
         }
-        for old in changes {
-            self.count(old, false);
+        for (holder, old) in changes {
+            self.count(holder, old, false);
             self.breaking -= 1;
             ended += 1;
         }
