@@ -669,42 +669,37 @@ impl Server {
     }
 }
 
-/// The recorded client names as the table's client GUIDs.
+/// The recorded client names and the table's client GUIDs for them.
+const CLIENTS: &[(&str, u128)] = &[("A", 0xA), ("B", 0xB), ("C", 0xC)];
+/// The recorded lease key names and the table's keys for them.
+const KEYS: &[(&str, u128)] = &[("K1", 0x11), ("K2", 0x22), ("P1", 0x99)];
+
+fn number_of(names: &[(&str, u128)], name: &str) -> u128 {
+    names
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("{name:?} unknown (bad recording)"))
+        .1
+}
+
+fn name_of(names: &[(&'static str, u128)], number: u128) -> &'static str {
+    names.iter().find(|(_, v)| *v == number).map_or("?", |(n, _)| n)
+}
+
 fn client_guid(name: &str) -> ClientGuid {
-    ClientGuid(match name {
-        "A" => 0xA,
-        "B" => 0xB,
-        "C" => 0xC,
-        other => panic!("client {other:?} unknown (bad recording)"),
-    })
+    ClientGuid(number_of(CLIENTS, name))
 }
 
 fn client_name(c: ClientGuid) -> &'static str {
-    match c.0 {
-        0xA => "A",
-        0xB => "B",
-        0xC => "C",
-        _ => "?",
-    }
+    name_of(CLIENTS, c.0)
 }
 
-/// The recorded lease key names as the table's keys.
 fn lease_key(name: &str) -> LeaseKey {
-    LeaseKey(match name {
-        "K1" => 0x11,
-        "K2" => 0x22,
-        "P1" => 0x99,
-        other => panic!("lease key {other:?} unknown (bad recording)"),
-    })
+    LeaseKey(number_of(KEYS, name))
 }
 
 fn key_name(k: LeaseKey) -> &'static str {
-    match k.0 {
-        0x11 => "K1",
-        0x22 => "K2",
-        0x99 => "P1",
-        _ => "?",
-    }
+    name_of(KEYS, k.0)
 }
 
 fn state_of(letters: &str) -> LeaseState {
@@ -752,6 +747,22 @@ fn oplock_of(s: LeaseState) -> u8 {
         OplockLevel::LevelII.wire()
     } else {
         OplockLevel::None.wire()
+    }
+}
+
+/// A CREATE's table answer (`None`: it still waits) compared with smbd's.
+fn open_answer(answered: Option<&Answered>, reply: &Reply, still: &str, note: &str) -> Outcome {
+    let (ours, text) = answered.map_or_else(
+        || (STATUS_PENDING, format!("PENDING: {still}")),
+        |a| our_create_answer(&a.result),
+    );
+    Outcome::Answer {
+        ours,
+        smbd: reply.status(),
+        by: By::Table,
+        what: "",
+        detail: Some((text, reply.create_answer())),
+        note: note.to_string(),
     }
 }
 
@@ -1282,34 +1293,17 @@ impl Replay<'_> {
             });
             return Outcome::Async { ours: self.answered.contains_key(&c.handle), smbd };
         }
-        let smbd = (c.reply.status(), c.reply.create_answer());
-        match self.answered.remove(&c.handle) {
-            None => Outcome::Answer {
-                ours: STATUS_PENDING,
-                smbd: smbd.0,
-                by: By::Table,
-                what: "",
-                detail: Some(("PENDING: still waiting after the step's acks".into(), smbd.1)),
-                note: String::new(),
-            },
-            Some(a) => {
-                if waited {
-                    self.tag("open waited for auto acks within its step");
-                }
-                if smbd.0 == STATUS_SHARING_VIOLATION && !c.reply.breaks.is_empty() {
-                    self.tag("SHARING_VIOLATION after a break");
-                }
-                let (st, text) = our_create_answer(&a.result);
-                Outcome::Answer {
-                    ours: st,
-                    smbd: smbd.0,
-                    by: By::Table,
-                    what: "",
-                    detail: Some((text, smbd.1)),
-                    note: String::new(),
-                }
-            }
+        let answered = self.answered.remove(&c.handle);
+        if answered.is_some() && waited {
+            self.tag("open waited for auto acks within its step");
         }
+        if answered.is_some()
+            && c.reply.status() == STATUS_SHARING_VIOLATION
+            && !c.reply.breaks.is_empty()
+        {
+            self.tag("SHARING_VIOLATION after a break");
+        }
+        open_answer(answered.as_ref(), &c.reply, "still waiting after the step's acks", "")
     }
 
     fn create_done(&mut self, handle: usize, reply: &Reply) -> Outcome {
@@ -1323,34 +1317,16 @@ impl Replay<'_> {
             unreachable!()
         };
         self.tag_create(c, reply);
-        let smbd = (reply.status(), reply.create_answer());
-        match self.answered.remove(&handle) {
-            None => Outcome::Answer {
-                ours: STATUS_PENDING,
-                smbd: smbd.0,
-                by: By::Table,
-                what: "",
-                detail: Some(("PENDING: the table has not answered it".into(), smbd.1)),
-                note: String::new(),
-            },
-            Some(a) => {
-                if a.kind != "create" {
-                    self.tag(format!("async create pending, completed by {}", a.kind));
-                    if smbd.0 == STATUS_SHARING_VIOLATION {
-                        self.tag("SHARING_VIOLATION after a break");
-                    }
-                }
-                let (st, text) = our_create_answer(&a.result);
-                Outcome::Answer {
-                    ours: st,
-                    smbd: smbd.0,
-                    by: By::Table,
-                    what: "",
-                    detail: Some((text, smbd.1)),
-                    note: format!(" (the table answered it at step {}, {})", a.step, a.kind),
-                }
+        let answered = self.answered.remove(&handle);
+        let mut note = String::new();
+        if let Some(a) = answered.as_ref().filter(|a| a.kind != "create") {
+            self.tag(format!("async create pending, completed by {}", a.kind));
+            if reply.status() == STATUS_SHARING_VIOLATION {
+                self.tag("SHARING_VIOLATION after a break");
             }
+            note = format!(" (the table answered it at step {}, {})", a.step, a.kind);
         }
+        open_answer(answered.as_ref(), reply, "the table has not answered it", &note)
     }
 
     fn close(&mut self, handle: usize, smbd: u32) -> Outcome {
@@ -1619,7 +1595,7 @@ fn replay(sc: &Scenario) -> Result<Counts, String> {
     if !r.io_answers.is_empty() {
         return fail("an async I/O without its io_done (bad recording)".into());
     }
-    if r.table.len() != 0 {
+    if !r.table.is_empty() {
         return fail("every handle was closed, yet the table is not empty".into());
     }
     Ok(counts)
