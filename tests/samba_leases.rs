@@ -1,19 +1,18 @@
-//! Differential test against real Samba: delete-on-close (issue 20; the
-//! lease and oplock scenarios of the same recording come later, with the
-//! lease API).
+//! Differential test against real Samba: delete-on-close, leases, oplocks,
+//! breaks and acknowledgements (issue 20 and the lease API).
 //!
-//! `table_deletes_like_samba` runs `bash scripts/samba-record.sh --leases
+//! `table_answers_like_samba` runs `bash scripts/samba-record.sh --leases
 //! OUT`, which starts a throwaway smbd with leases and oplocks on and
 //! records the directed scenarios of tests/samba/leases.py (about 8 s;
 //! format and rules in tests/samba/LEASES-FINDINGS.md), then replays every
-//! `doc_` scenario through a fresh `HandleTable` and fails on the first
-//! answer that differs from smbd's, printing the scenario step by step with
-//! both answers. When the script fails (Samba cannot be installed, smbd
-//! does not start, not root and no sudo) the test FAILS with the script's
-//! stderr; it never skips. `SAMBA_LEASES_RECORDING=PATH` replays that
-//! recording instead of making one.
+//! scenario through a fresh `HandleTable` and fails on the first answer
+//! that differs from smbd's, printing the scenario step by step with both
+//! answers. When the script fails (Samba cannot be installed, smbd does not
+//! start, not root and no sudo) the test FAILS with the script's stderr; it
+//! never skips. `SAMBA_LEASES_RECORDING=PATH` replays that recording
+//! instead of making one.
 //!
-//! `committed_recording_deletes_like_samba` replays the committed
+//! `committed_recording_answers_like_samba` replays the committed
 //! tests/samba/leases-recording.json the same way (no smbd needed), so a
 //! difference shows without Samba.
 //!
@@ -36,8 +35,9 @@
 //! OBJECT_NAME_NOT_FOUND, FILE_CREATE of an existing one
 //! OBJECT_NAME_COLLISION (a delete-pending name still exists, as in
 //! smbd), a directory/non-directory mismatch NOT_A_DIRECTORY /
-//! FILE_IS_A_DIRECTORY. These answers are compared too (they show whether
-//! the table's `delete_file` removed the right names at the right close),
+//! FILE_IS_A_DIRECTORY; and a READ without read access, a WRITE or
+//! SET_INFO EndOfFile without write access, ACCESS_DENIED (the handle's
+//! access as the table keeps it). These answers are compared too,
 //! counted as the server's.
 //!
 //! What the table deliberately leaves to the server is skipped, counted per
@@ -46,21 +46,50 @@
 //! directory emptiness (DIRECTORY_NOT_EMPTY of SET_INFO 1 and of the last
 //! close; FILE_DELETE_ON_CLOSE on a non-empty directory, which smbd
 //! silently drops, is opened without `delete_on_close` and compared),
-//! FILE_ATTRIBUTE_READONLY (CANNOT_DELETE), FileDispositionInformationEx
-//! (INVALID_INFO_CLASS: smbd 4.17 has no class 64), and READ/WRITE (access
-//! checks, no delete-on-close). The server's checks come where smbd makes
-//! them: after the DELETE-access check of SET_INFO (the table's
-//! ACCESS_DENIED), and for FILE_DELETE_ON_CLOSE after the table's
-//! INVALID_PARAMETER for a mask without DELETE.
+//! FILE_ATTRIBUTE_READONLY (CANNOT_DELETE) and FileDispositionInformationEx
+//! (INVALID_INFO_CLASS: smbd 4.17 has no class 64). The server's checks
+//! come where smbd makes them: after the DELETE-access check of SET_INFO
+//! (the table's ACCESS_DENIED), and for FILE_DELETE_ON_CLOSE after the
+//! table's INVALID_PARAMETER for a mask without DELETE.
+//!
+//! # Leases, oplocks, breaks
+//!
+//! Every CREATE goes through `open_cached` with the recorded request
+//! (`CacheRequest::Lease` v1/v2 for OplockLevel 0xFF with a lease context,
+//! `CacheRequest::Oplock` for 1/8/9) and `overwrite` for FILE_SUPERSEDE,
+//! FILE_OVERWRITE, FILE_OVERWRITE_IF. Clients A, B, C are three
+//! `ClientGuid`s, keys K1, K2, P1 three `LeaseKey`s. The break hook's
+//! breaks are the server's notifications; a client whose recorded ack
+//! policy is `auto` (every client's at first) acknowledges each break that
+//! needs it at once with the offered state or level, as the recorder's
+//! receive thread does (`manual`: by the recorded `lease_ack`/`oplock_ack`
+//! steps; `never`: not at all), and those acknowledgements (which may send
+//! further breaks and complete waiting opens) belong to the same step.
+//! Compared per step: the status; a CREATE's granted OplockLevel (0xFF
+//! with a lease) and lease (key, state, flags — 0, the table returns no
+//! parent —, version, v2 epoch); the SET of breaks (client and key, or the
+//! oplock's handle; from, to — oplock levels through
+//! `OplockLevel::of_state` and `Break::oplock_to` —, ack_required, epoch)
+//! with each auto ack's status and answer; each manual ack's status and
+//! answered state/level. A CREATE that smbd answered in its step must be
+//! answered by the table in that step (at once, or through the completion
+//! hook after the step's auto acks); an async one (`"async": true`) must
+//! be `Pending` in the table exactly when smbd had not answered it in its
+//! step (`answered_in_step` false), and its table answer must be there by
+//! the step of smbd's `create_done`, which compares it. WRITE is
+//! `break_for_write` then `check_io`, READ `check_io`, LOCK `lock`,
+//! SET_INFO EndOfFile `break_for_write`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
-use serde_json::Value;
 use smb_handles::{
-    map_generic, AccessMask, Config, FileNumber, HandleTable, Location, OpenSpec, ShareAccess,
+    map_generic, AccessMask, Break, BreakTarget, CacheRequest, ClientGuid, Config, FileNumber,
+    HandleTable, IoKind, LeaseKey, LeaseRequest, LeaseState, Location, LockElement, LockKind,
+    OpenError, OpenOutcome, OpenSpec, Opened, OplockLevel, PendingId, ShareAccess,
 };
 
 #[macro_use]
@@ -69,17 +98,22 @@ mod samba;
 use samba::{
     status_name, STATUS_ACCESS_DENIED, STATUS_CANNOT_DELETE, STATUS_DELETE_PENDING,
     STATUS_DIRECTORY_NOT_EMPTY, STATUS_FILE_CLOSED, STATUS_FILE_IS_A_DIRECTORY,
-    STATUS_INVALID_INFO_CLASS, STATUS_INVALID_PARAMETER, STATUS_NOT_A_DIRECTORY,
-    STATUS_OBJECT_NAME_COLLISION, STATUS_OBJECT_NAME_NOT_FOUND, STATUS_SHARING_VIOLATION,
-    STATUS_SUCCESS,
+    STATUS_INVALID_INFO_CLASS, STATUS_INVALID_OPLOCK_PROTOCOL, STATUS_INVALID_PARAMETER,
+    STATUS_NOT_A_DIRECTORY, STATUS_OBJECT_NAME_COLLISION, STATUS_OBJECT_NAME_NOT_FOUND,
+    STATUS_REQUEST_NOT_ACCEPTED, STATUS_SHARING_VIOLATION, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
 };
 
 /// The committed recording (tests/samba/LEASES-FINDINGS.md).
 const COMMITTED: &str = "tests/samba/leases-recording.json";
 /// The SID every replayed open uses (smbd's clients log in as root).
 const SID: &str = "S-1-5-21-1-2-3-1000";
-/// The delete-on-close scenarios tests/samba/leases.py records.
-const DOC_SCENARIOS: &[&str] = &[
+/// STATUS_PENDING: what the replay shows for an open the table still holds
+/// back.
+const STATUS_PENDING: u32 = 0x0000_0103;
+/// The scenarios tests/samba/leases.py records by default, in its order:
+/// the delete-on-close ones, then leases, oplocks, acknowledgements,
+/// writes and locks (the `--slow` timeout scenarios are not among them).
+const SCENARIOS: &[&str] = &[
     "doc_create_option_then_open",
     "doc_create_option_same_client",
     "doc_create_option_without_delete",
@@ -91,10 +125,37 @@ const DOC_SCENARIOS: &[&str] = &[
     "doc_pending_vs_sharing",
     "doc_read_only",
     "doc_disposition_ex",
+    "lease_same_key",
+    "lease_upgrade",
+    "lease_valid_states",
+    "lease_vs_read_open",
+    "lease_vs_write_open",
+    "lease_vs_stat_open",
+    "lease_vs_sharing_violation",
+    "lease_vs_overwrite",
+    "lease_vs_delete_disposition",
+    "lease_two_keys_three_clients",
+    "oplock_grants",
+    "oplock_batch_breaks",
+    "oplock_vs_plain_opens",
+    "oplock_and_lease",
+    "ack_lease_rules",
+    "ack_lease_after_close",
+    "ack_lease_break_while_breaking",
+    "ack_lease_break_in_progress",
+    "ack_oplock_rules",
+    "write_breaks_read_caching",
+    "write_waits_for_ack",
+    "lock_breaks_read_caching",
+    "grants_with_byte_range_locks",
+    "lease_v2_epochs",
 ];
-/// A full recording compares at least this many answers (it compares 167);
-/// fewer means steps went missing or were skipped that should not be.
-const MIN_COMPARED: usize = 160;
+/// A full recording compares at least this many steps (it compares 560:
+/// 171 of the `doc_` scenarios, 389 of the others); fewer means steps went
+/// missing or were skipped that should not be.
+const MIN_COMPARED: usize = 550;
+/// … and at least this many break notifications (it compares 48).
+const MIN_BREAKS: usize = 45;
 
 // SMB2 CREATE (MS-SMB2 2.2.13) and SET_INFO values.
 const FILE_SUPERSEDE: u32 = 0;
@@ -107,6 +168,7 @@ const FILE_NON_DIRECTORY_FILE: u32 = 0x40;
 const FILE_DELETE_ON_CLOSE: u32 = 0x1000;
 const FILE_ATTRIBUTE_READONLY: u32 = 0x1;
 const FILE_DISPOSITION_INFORMATION: u32 = 13;
+const OPLOCK_LEASE: u8 = 0xFF;
 
 // --- the recording (format in tests/samba/LEASES-FINDINGS.md) --------------
 
@@ -127,8 +189,7 @@ struct Scenario {
 }
 
 /// One recorded step. Every kind leases.py writes is listed, so that an
-/// unknown kind makes the recording fail to load; the lease and oplock
-/// kinds are kept raw until their replay exists.
+/// unknown kind makes the recording fail to load.
 #[derive(Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Op {
@@ -165,13 +226,65 @@ enum Op {
         file: String,
         exists: bool,
     },
-    CreateDone(Value),
-    IoDone(Value),
-    Lock(Value),
-    SetEof(Value),
-    LeaseAck(Value),
-    OplockAck(Value),
-    AckPolicy(Value),
+    /// The final answer of an async CREATE.
+    CreateDone {
+        client: String,
+        handle: usize,
+        #[serde(flatten)]
+        reply: Reply,
+    },
+    /// The final answer of an async READ/WRITE.
+    IoDone {
+        client: String,
+        handle: usize,
+        #[serde(flatten)]
+        reply: Reply,
+    },
+    /// One lock element, FAIL_IMMEDIATELY.
+    Lock {
+        client: String,
+        handle: usize,
+        offset: u64,
+        length: u64,
+        exclusive: bool,
+        #[serde(flatten)]
+        reply: Reply,
+    },
+    /// SET_INFO FileEndOfFileInformation.
+    SetEof {
+        client: String,
+        handle: usize,
+        size: u64,
+        #[serde(flatten)]
+        reply: Reply,
+    },
+    LeaseAck {
+        client: String,
+        key: String,
+        state: String,
+        #[serde(flatten)]
+        reply: Reply,
+    },
+    OplockAck {
+        client: String,
+        handle: usize,
+        level: u8,
+        #[serde(flatten)]
+        reply: Reply,
+    },
+    /// How the client acknowledges breaks from now on (no request).
+    AckPolicy {
+        client: String,
+        policy: Policy,
+    },
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+enum Policy {
+    Auto,
+    Manual,
+    Never,
 }
 
 #[derive(Deserialize)]
@@ -186,11 +299,36 @@ struct Create {
     #[serde(default)]
     attributes: u32,
     #[serde(default)]
-    oplock: u32,
+    oplock: u8,
     #[serde(default)]
-    lease: Option<Value>,
+    lease: Option<RecLease>,
     #[serde(flatten)]
     reply: Reply,
+}
+
+/// A CREATE's lease context as sent.
+#[derive(Deserialize)]
+struct RecLease {
+    key: String,
+    state: String,
+    v: u8,
+    #[serde(default)]
+    parent: Option<String>,
+    #[serde(default)]
+    epoch: Option<u16>,
+}
+
+/// A CREATE response's lease context.
+#[derive(Deserialize)]
+struct RecGrant {
+    key: String,
+    state: String,
+    flags: u32,
+    v: u8,
+    #[serde(default)]
+    epoch: Option<u16>,
+    #[serde(default)]
+    parent: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +341,49 @@ struct Io {
     reply: Reply,
 }
 
+/// A break notification that arrived during a step.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum RecBreak {
+    Lease {
+        client: String,
+        key: String,
+        from: String,
+        to: String,
+        ack_required: bool,
+        epoch: u16,
+        #[serde(default)]
+        reason: Option<u32>,
+        #[serde(default)]
+        ack: Option<RecAck>,
+    },
+    Oplock {
+        client: String,
+        handle: Option<usize>,
+        from: Option<u8>,
+        to: u8,
+        ack_required: bool,
+        #[serde(default)]
+        ack: Option<RecAck>,
+    },
+}
+
+/// What the recorder's receive thread sent back (policy auto) and smbd's
+/// answer to it.
+#[derive(Deserialize)]
+struct RecAck {
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    level: Option<u8>,
+    #[serde(default)]
+    status: Option<u32>,
+    #[serde(default)]
+    answer_state: Option<String>,
+    #[serde(default)]
+    answer_level: Option<u8>,
+}
+
 /// What smbd answered a request, and what arrived meanwhile.
 #[derive(Deserialize)]
 struct Reply {
@@ -213,13 +394,106 @@ struct Reply {
     #[serde(default, rename = "async")]
     is_async: bool,
     #[serde(default)]
-    breaks: Vec<Value>,
+    answered_in_step: Option<bool>,
+    #[serde(default)]
+    oplock_granted: Option<u8>,
+    #[serde(default)]
+    lease_granted: Option<RecGrant>,
+    #[serde(default)]
+    answer_state: Option<String>,
+    #[serde(default)]
+    answer_level: Option<u8>,
+    #[serde(default)]
+    breaks: Vec<RecBreak>,
 }
 
 impl Reply {
-    /// smbd's status (the replay takes no async request yet).
+    /// smbd's status of a request answered in its step.
     fn status(&self) -> u32 {
-        self.status.expect("an async request: not replayed yet")
+        self.status.expect("a request without a status (bad recording)")
+    }
+
+    /// A CREATE's answer as the replay shows it: the status, and on
+    /// success the granted level and lease.
+    fn create_answer(&self) -> String {
+        let st = self.status();
+        if st != STATUS_SUCCESS {
+            return status_name(st);
+        }
+        let mut s = format!("oplock=0x{:02X}", self.oplock_granted.unwrap_or(0));
+        if let Some(g) = &self.lease_granted {
+            let _ = write!(s, " lease {} {} flags={} v{}", g.key, letters(&g.state), g.flags, g.v);
+            if let Some(e) = g.epoch {
+                let _ = write!(s, " epoch={e}");
+            }
+            if let Some(p) = &g.parent {
+                let _ = write!(s, " parent={p}");
+            }
+        }
+        s
+    }
+}
+
+/// A lease state's letters, `''` for none.
+fn letters(s: &str) -> &str {
+    if s.is_empty() {
+        "''"
+    } else {
+        s
+    }
+}
+
+fn ack_text(sent: &str, status: Option<u32>, answer: Option<String>) -> String {
+    let mut s = format!(", acked {sent}: {}", status.map_or_else(|| "?".into(), status_name));
+    if let Some(a) = answer {
+        let _ = write!(s, " -> {a}");
+    }
+    s
+}
+
+impl RecBreak {
+    fn show(&self) -> String {
+        match self {
+            RecBreak::Lease { client, key, from, to, ack_required, epoch, reason, ack } => {
+                let mut s = format!(
+                    "lease {client}/{key} {}->{} ack_required={ack_required} epoch={epoch}",
+                    letters(from),
+                    letters(to)
+                );
+                if let Some(r) = reason {
+                    let _ = write!(s, " reason={r}");
+                }
+                if let Some(a) = ack {
+                    let sent = a.state.as_deref().map_or("?", letters);
+                    let answer = a.answer_state.as_deref().map(|x| letters(x).to_string());
+                    s.push_str(&ack_text(sent, a.status, answer));
+                }
+                s
+            }
+            RecBreak::Oplock { client, handle, from, to, ack_required, ack } => {
+                let h = handle.map_or_else(|| "?".into(), |h| h.to_string());
+                let f = from.map_or_else(|| "?".into(), |f| f.to_string());
+                let mut s = format!("oplock {client}/h{h} {f}->{to} ack_required={ack_required}");
+                if let Some(a) = ack {
+                    let sent = a.level.map_or_else(|| "?".into(), |l| l.to_string());
+                    let answer = a.answer_level.map(|l| l.to_string());
+                    s.push_str(&ack_text(&sent, a.status, answer));
+                }
+                s
+            }
+        }
+    }
+
+    /// The kind of answer it stands for in the tallies.
+    fn tag(&self) -> String {
+        match self {
+            RecBreak::Lease { ack_required, .. } => {
+                format!("break of a lease, ack_required={ack_required}")
+            }
+            RecBreak::Oplock { ack_required, .. } => {
+                format!("break of an oplock, ack_required={ack_required}")
+            }
+        }
     }
 }
 
@@ -234,13 +508,13 @@ impl Op {
             Op::Read(_) => "read",
             Op::Write(_) => "write",
             Op::Exists { .. } => "exists",
-            Op::CreateDone(_) => "create_done",
-            Op::IoDone(_) => "io_done",
-            Op::Lock(_) => "lock",
-            Op::SetEof(_) => "set_eof",
-            Op::LeaseAck(_) => "lease_ack",
-            Op::OplockAck(_) => "oplock_ack",
-            Op::AckPolicy(_) => "ack_policy",
+            Op::CreateDone { .. } => "create_done",
+            Op::IoDone { .. } => "io_done",
+            Op::Lock { .. } => "lock",
+            Op::SetEof { .. } => "set_eof",
+            Op::LeaseAck { .. } => "lease_ack",
+            Op::OplockAck { .. } => "oplock_ack",
+            Op::AckPolicy { .. } => "ack_policy",
         }
     }
 
@@ -251,18 +525,42 @@ impl Op {
             | Op::Close { reply, .. }
             | Op::SetDisposition { reply, .. }
             | Op::Read(Io { reply, .. })
-            | Op::Write(Io { reply, .. }) => Some(reply),
-            _ => None,
+            | Op::Write(Io { reply, .. })
+            | Op::CreateDone { reply, .. }
+            | Op::IoDone { reply, .. }
+            | Op::Lock { reply, .. }
+            | Op::SetEof { reply, .. }
+            | Op::LeaseAck { reply, .. }
+            | Op::OplockAck { reply, .. } => Some(reply),
+            Op::MakeFile { .. } | Op::MakeDir { .. } | Op::Exists { .. } | Op::AckPolicy { .. } => {
+                None
+            }
         }
+    }
+
+    /// The breaks that arrived during the step, as the replay shows them.
+    fn breaks(&self) -> Vec<String> {
+        let mut b: Vec<String> =
+            self.reply().map_or(&[][..], |r| &r.breaks).iter().map(RecBreak::show).collect();
+        b.sort();
+        b
     }
 
     /// smbd's answer, as a string for the report.
     fn smbd(&self) -> String {
         match (self, self.reply().and_then(|r| r.status)) {
+            (Op::Create(c), Some(_)) => c.reply.create_answer(),
+            (Op::CreateDone { reply, .. }, Some(_)) => reply.create_answer(),
             (_, Some(st)) => status_name(st),
             (Op::Exists { exists, .. }, _) => format!("exists={exists}"),
-            (Op::MakeFile { .. } | Op::MakeDir { .. }, _) => "(setup)".into(),
-            _ => "-".into(),
+            (Op::MakeFile { .. } | Op::MakeDir { .. } | Op::AckPolicy { .. }, _) => {
+                "(setup)".into()
+            }
+            (_, None) => match self.reply().and_then(|r| r.answered_in_step) {
+                Some(true) => "answered in step".into(),
+                Some(false) => "not answered in step".into(),
+                None => "-".into(),
+            },
         }
     }
 
@@ -272,7 +570,7 @@ impl Op {
             Op::MakeDir { file, children } => format!("make_dir {file} {children:?}"),
             Op::Create(c) => {
                 let mut s = format!(
-                    "{} create h{} {} access=0x{:08X} share={} disp={} options=0x{:X}",
+                    "{} create h{} {} access=0x{:X} share={} disp={} options=0x{:X}",
                     c.client, c.handle, c.file, c.access, c.share, c.disposition, c.options
                 );
                 if c.options & FILE_DELETE_ON_CLOSE != 0 {
@@ -281,6 +579,21 @@ impl Op {
                 if c.attributes != 0 {
                     let _ = write!(s, " attr=0x{:X}", c.attributes);
                 }
+                if c.oplock != 0 && c.oplock != OPLOCK_LEASE {
+                    let _ = write!(s, " oplock={}", c.oplock);
+                }
+                if let Some(l) = &c.lease {
+                    let _ = write!(s, " lease {} {} v{}", l.key, letters(&l.state), l.v);
+                    if let Some(e) = l.epoch {
+                        let _ = write!(s, " epoch={e}");
+                    }
+                    if let Some(p) = &l.parent {
+                        let _ = write!(s, " parent={p}");
+                    }
+                }
+                if c.reply.is_async {
+                    s.push_str(" (async)");
+                }
                 s
             }
             Op::Close { client, handle, .. } => format!("{client} close h{handle}"),
@@ -288,21 +601,29 @@ impl Op {
                 format!("{client} set_disposition h{handle} class={class} value={value}")
             }
             Op::Read(io) | Op::Write(io) => format!(
-                "{} {} h{} ({},{})",
+                "{} {} h{} ({},{}){}",
                 io.client,
                 self.kind(),
                 io.handle,
                 io.offset,
-                io.length
+                io.length,
+                if io.reply.is_async { " (async)" } else { "" }
             ),
             Op::Exists { file, .. } => format!("exists {file}"),
-            Op::CreateDone(raw)
-            | Op::IoDone(raw)
-            | Op::Lock(raw)
-            | Op::SetEof(raw)
-            | Op::LeaseAck(raw)
-            | Op::OplockAck(raw)
-            | Op::AckPolicy(raw) => format!("{} {raw}", self.kind()),
+            Op::CreateDone { client, handle, .. } => format!("{client} create_done h{handle}"),
+            Op::IoDone { client, handle, .. } => format!("{client} io_done h{handle}"),
+            Op::Lock { client, handle, offset, length, exclusive, .. } => format!(
+                "{client} lock h{handle} ({offset},{length}) {}",
+                if *exclusive { "exclusive" } else { "shared" }
+            ),
+            Op::SetEof { client, handle, size, .. } => format!("{client} set_eof h{handle} {size}"),
+            Op::LeaseAck { client, key, state, .. } => {
+                format!("{client} lease_ack {key} {}", letters(state))
+            }
+            Op::OplockAck { client, handle, level, .. } => {
+                format!("{client} oplock_ack h{handle} level={level}")
+            }
+            Op::AckPolicy { client, policy } => format!("{client} ack_policy {policy:?}"),
         }
     }
 }
@@ -348,6 +669,103 @@ impl Server {
     }
 }
 
+/// The recorded client names and the table's client GUIDs for them.
+const CLIENTS: &[(&str, u128)] = &[("A", 0xA), ("B", 0xB), ("C", 0xC)];
+/// The recorded lease key names and the table's keys for them.
+const KEYS: &[(&str, u128)] = &[("K1", 0x11), ("K2", 0x22), ("P1", 0x99)];
+
+fn number_of(names: &[(&str, u128)], name: &str) -> u128 {
+    names
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("{name:?} unknown (bad recording)"))
+        .1
+}
+
+fn name_of(names: &[(&'static str, u128)], number: u128) -> &'static str {
+    names.iter().find(|(_, v)| *v == number).map_or("?", |(n, _)| n)
+}
+
+fn client_guid(name: &str) -> ClientGuid {
+    ClientGuid(number_of(CLIENTS, name))
+}
+
+fn client_name(c: ClientGuid) -> &'static str {
+    name_of(CLIENTS, c.0)
+}
+
+fn lease_key(name: &str) -> LeaseKey {
+    LeaseKey(number_of(KEYS, name))
+}
+
+fn key_name(k: LeaseKey) -> &'static str {
+    name_of(KEYS, k.0)
+}
+
+fn state_of(letters: &str) -> LeaseState {
+    LeaseState::from_letters(letters)
+        .unwrap_or_else(|| panic!("lease state {letters:?} unknown (bad recording)"))
+}
+
+/// The table's answer to a CREATE as the replay shows it (as
+/// [`Reply::create_answer`] shows smbd's).
+fn our_create_answer(r: &Result<Opened, OpenError>) -> (u32, String) {
+    let o = match r {
+        Err(e) => return (e.nt_status(), status_name(e.nt_status())),
+        Ok(o) => o,
+    };
+    let oplock = if o.lease.is_some() { OPLOCK_LEASE } else { o.oplock.wire() };
+    let mut s = format!("oplock=0x{oplock:02X}");
+    if let Some(g) = o.lease {
+        // Flags 0: the table returns no parent key, so the server sets no
+        // SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET.
+        let st = g.state.letters();
+        let _ = write!(
+            s,
+            " lease {} {} flags=0 v{}",
+            key_name(g.key),
+            letters(&st),
+            1 + u8::from(g.v2)
+        );
+        if g.v2 {
+            let _ = write!(s, " epoch={}", g.epoch);
+        }
+    }
+    (STATUS_SUCCESS, s)
+}
+
+/// The oplock level (wire value) a holder's caching state stands for, as
+/// smbd's notification and the recorder's `from` name it: RWH batch, RW
+/// exclusive, R (or RH) level II, else none.
+fn oplock_of(s: LeaseState) -> u8 {
+    let (r, w, h) = (LeaseState::READ, LeaseState::WRITE, LeaseState::HANDLE);
+    if s == r | w | h {
+        OplockLevel::Batch.wire()
+    } else if s == r | w {
+        OplockLevel::Exclusive.wire()
+    } else if s.contains(r) && !s.contains(w) {
+        OplockLevel::LevelII.wire()
+    } else {
+        OplockLevel::None.wire()
+    }
+}
+
+/// A CREATE's table answer (`None`: it still waits) compared with smbd's.
+fn open_answer(answered: Option<&Answered>, reply: &Reply, still: &str, note: &str) -> Outcome {
+    let (ours, text) = answered.map_or_else(
+        || (STATUS_PENDING, format!("PENDING: {still}")),
+        |a| our_create_answer(&a.result),
+    );
+    Outcome::Answer {
+        ours,
+        smbd: reply.status(),
+        by: By::Table,
+        what: "",
+        detail: Some((text, reply.create_answer())),
+        note: note.to_string(),
+    }
+}
+
 /// Steps the table deliberately leaves to the server.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Skip {
@@ -357,8 +775,6 @@ enum Skip {
     ReadOnly,
     /// FileDispositionInformationEx: smbd 4.17 does not know the class.
     InfoClass,
-    /// READ/WRITE: access checks, nothing about delete-on-close.
-    Io,
 }
 
 impl Skip {
@@ -367,17 +783,15 @@ impl Skip {
             Skip::DirectoryNotEmpty => "directory emptiness (server's part)",
             Skip::ReadOnly => "read-only attribute (server's part)",
             Skip::InfoClass => "FileDispositionInformationEx (server's part)",
-            Skip::Io => "read/write (not delete-on-close)",
         }
     }
 
     /// The answer smbd must have given for the skip to be the server's part.
-    fn expects(self) -> Option<u32> {
+    fn expects(self) -> u32 {
         match self {
-            Skip::DirectoryNotEmpty => Some(STATUS_DIRECTORY_NOT_EMPTY),
-            Skip::ReadOnly => Some(STATUS_CANNOT_DELETE),
-            Skip::InfoClass => Some(STATUS_INVALID_INFO_CLASS),
-            Skip::Io => None,
+            Skip::DirectoryNotEmpty => STATUS_DIRECTORY_NOT_EMPTY,
+            Skip::ReadOnly => STATUS_CANNOT_DELETE,
+            Skip::InfoClass => STATUS_INVALID_INFO_CLASS,
         }
     }
 }
@@ -391,12 +805,22 @@ enum By {
 
 /// One replayed step.
 enum Outcome {
-    /// An answer compared with smbd's; `what` qualifies it in the tallies.
+    /// An answer compared with smbd's; `what` qualifies it in the tallies;
+    /// `detail` is the rest of the answer (a grant, an acknowledged state),
+    /// ours and smbd's, compared too.
     Answer {
         ours: u32,
         smbd: u32,
         by: By,
         what: &'static str,
+        detail: Option<(String, String)>,
+        /// Shown with our answer, not compared.
+        note: String,
+    },
+    /// Whether an async request was answered within its step.
+    Async {
+        ours: bool,
+        smbd: bool,
     },
     /// An `exists` step compared with the server's names.
     Exists {
@@ -408,20 +832,36 @@ enum Outcome {
 }
 
 impl Outcome {
+    fn answer(ours: u32, smbd: u32, by: By, what: &'static str) -> Outcome {
+        Outcome::Answer { ours, smbd, by, what, detail: None, note: String::new() }
+    }
+
     fn differs(&self) -> bool {
-        match *self {
-            Outcome::Answer { ours, smbd, .. } => ours != smbd,
-            Outcome::Exists { ours, smbd } => ours != smbd,
+        match self {
+            Outcome::Answer { ours, smbd, detail, .. } => {
+                ours != smbd || detail.as_ref().is_some_and(|(o, s)| o != s)
+            }
+            Outcome::Async { ours, smbd } | Outcome::Exists { ours, smbd } => ours != smbd,
             Outcome::Skipped(_) | Outcome::Setup => false,
         }
     }
 
     fn show(&self) -> String {
         match self {
-            Outcome::Answer { ours, by: By::Table, .. } => status_name(*ours),
-            Outcome::Answer { ours, by: By::Server, .. } => {
-                format!("{} (server)", status_name(*ours))
+            Outcome::Answer { ours, by, detail, note, .. } => {
+                let mut s = match detail {
+                    Some((d, _)) if *ours == STATUS_SUCCESS => d.clone(),
+                    Some((d, _)) if *ours == STATUS_PENDING => d.clone(),
+                    _ => status_name(*ours),
+                };
+                if *by == By::Server {
+                    s.push_str(" (server)");
+                }
+                s.push_str(note);
+                s
             }
+            Outcome::Async { ours: true, .. } => "answered in step".into(),
+            Outcome::Async { ours: false, .. } => "not answered in step (Pending)".into(),
             Outcome::Exists { ours, .. } => format!("exists={ours}"),
             Outcome::Skipped(skip) => format!("skipped: {}", skip.reason()),
             Outcome::Setup => "(setup)".into(),
@@ -432,6 +872,7 @@ impl Outcome {
     fn tally(&self, kind: &str) -> Option<String> {
         match self {
             Outcome::Answer { ours, by, what, .. } => Some(answer_key(kind, *ours, what, *by)),
+            Outcome::Async { ours, .. } => Some(format!("{kind} async, answered in step {ours}")),
             Outcome::Exists { ours, .. } => Some(format!("exists {ours}")),
             Outcome::Skipped(_) | Outcome::Setup => None,
         }
@@ -460,56 +901,296 @@ const MUST_SEE: &[(&str, u32, &str, By)] = &[
     ("create", STATUS_SHARING_VIOLATION, "", By::Table),
     ("create", STATUS_OBJECT_NAME_NOT_FOUND, "", By::Server),
     ("create", STATUS_OBJECT_NAME_COLLISION, "", By::Server),
+    ("create_done", STATUS_SUCCESS, "", By::Table),
+    ("create_done", STATUS_SHARING_VIOLATION, "", By::Table),
     ("set_disposition", STATUS_SUCCESS, "", By::Table),
     ("set_disposition", STATUS_ACCESS_DENIED, "", By::Table),
     ("close", STATUS_SUCCESS, DELETES, By::Table),
     ("close", STATUS_SUCCESS, STAYS_PENDING, By::Table),
     ("close", STATUS_SUCCESS, "", By::Table),
     ("close", STATUS_FILE_CLOSED, "", By::Table),
+    ("read", STATUS_SUCCESS, "", By::Table),
+    ("write", STATUS_SUCCESS, "", By::Table),
+    ("write", STATUS_ACCESS_DENIED, "", By::Server),
+    ("io_done", STATUS_SUCCESS, "", By::Table),
+    ("lock", STATUS_SUCCESS, "", By::Table),
+    ("set_eof", STATUS_SUCCESS, "", By::Table),
+    ("lease_ack", STATUS_SUCCESS, "", By::Table),
+    ("lease_ack", STATUS_REQUEST_NOT_ACCEPTED, "", By::Table),
+    ("lease_ack", STATUS_UNSUCCESSFUL, "", By::Table),
+    ("lease_ack", STATUS_OBJECT_NAME_NOT_FOUND, "", By::Table),
+    ("oplock_ack", STATUS_SUCCESS, "", By::Table),
+    ("oplock_ack", STATUS_INVALID_OPLOCK_PROTOCOL, "", By::Table),
+    ("oplock_ack", STATUS_INVALID_PARAMETER, "", By::Table),
+    ("oplock_ack", STATUS_FILE_CLOSED, "", By::Table),
+];
+
+/// The lease and oplock answer kinds every full recording must compare at
+/// least once (tags of equal steps).
+const MUST_TAG: &[&str] = &[
+    "lease granted RWH",
+    "lease granted RH",
+    "lease granted RW",
+    "lease granted R",
+    "lease granted ''",
+    "lease granted v2",
+    "no lease on a directory",
+    "oplock granted 1",
+    "oplock granted 8",
+    "oplock granted 9",
+    "oplock refused (0)",
+    "break of a lease, ack_required=true",
+    "break of a lease, ack_required=false",
+    "break of an oplock, ack_required=true",
+    "break of an oplock, ack_required=false",
+    "auto ack answered",
+    "create INVALID_PARAMETER: lease key in use on another file",
+    "SHARING_VIOLATION after a break",
+    "open waited for auto acks within its step",
+    "async create pending, completed by lease_ack",
+    "async create pending, completed by oplock_ack",
+    "async create pending, completed by close",
+    "async write answered before the ack",
 ];
 
 struct Handle {
-    /// None when the CREATE was refused (or answered by the server).
+    /// None when the CREATE was refused (or answered by the server, or is
+    /// still pending).
     loc: Option<Location>,
     file: String,
+    client: String,
+}
+
+/// A CREATE the table answered `Pending`.
+struct Waiting {
+    handle: usize,
+    file: FileNumber,
+    created: bool,
+    directory: bool,
+    read_only: bool,
+}
+
+/// The table's final answer to a CREATE that smbd answers in a later
+/// `create_done` (or that waited within its step).
+struct Answered {
+    result: Result<Opened, OpenError>,
+    step: usize,
+    kind: &'static str,
 }
 
 /// Per-scenario counts.
 #[derive(Default)]
 struct Counts {
     compared: usize,
+    breaks: usize,
     skipped: BTreeMap<Skip, usize>,
     setup: usize,
     tallies: BTreeMap<String, usize>,
+    tags: BTreeMap<String, usize>,
 }
+
+impl Counts {
+    fn add(&mut self, other: Counts) {
+        self.compared += other.compared;
+        self.breaks += other.breaks;
+        self.setup += other.setup;
+        for (k, n) in other.skipped {
+            *self.skipped.entry(k).or_default() += n;
+        }
+        for (k, n) in other.tallies {
+            *self.tallies.entry(k).or_default() += n;
+        }
+        for (k, n) in other.tags {
+            *self.tags.entry(k).or_default() += n;
+        }
+    }
+}
+
+type Completions = Arc<Mutex<Vec<(PendingId, Result<Opened, OpenError>)>>>;
 
 struct Replay<'a> {
     sc: &'a Scenario,
     table: HandleTable,
     server: Server,
     handles: Vec<Handle>,
+    /// What the break hook received and not yet taken.
+    sent: Arc<Mutex<Vec<Break>>>,
+    /// What the completion hook received and not yet taken.
+    done: Completions,
+    policy: HashMap<String, Policy>,
+    waiting: HashMap<PendingId, Waiting>,
+    answered: HashMap<usize, Answered>,
+    /// Async READ/WRITE answers for their `io_done` steps: (handle, status, by).
+    io_answers: Vec<(usize, u32, By)>,
+    /// The current step: its index and kind, and the breaks sent in it.
+    step: usize,
+    step_kind: &'static str,
+    step_breaks: Vec<String>,
+    /// Answer kinds seen in the current step.
+    tags: Vec<String>,
 }
 
 impl Replay<'_> {
+    fn new(sc: &Scenario) -> Replay<'_> {
+        let table = HandleTable::with_config(Config::default().shards(1).max_handles(64));
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let done: Completions = Arc::new(Mutex::new(Vec::new()));
+        let s = Arc::clone(&sent);
+        table.set_break_hook(Some(Arc::new(move |b: &[Break]| {
+            s.lock().unwrap().extend_from_slice(b);
+        })));
+        let d = Arc::clone(&done);
+        table.set_completion_hook(Some(Arc::new(move |id, r| d.lock().unwrap().push((id, r)))));
+        Replay {
+            sc,
+            table,
+            server: Server::default(),
+            handles: Vec::new(),
+            sent,
+            done,
+            policy: HashMap::new(),
+            waiting: HashMap::new(),
+            answered: HashMap::new(),
+            io_answers: Vec::new(),
+            step: 0,
+            step_kind: "",
+            step_breaks: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+
     fn loc(&self, h: usize) -> Location {
         self.handles.get(h).and_then(|x| x.loc).unwrap_or_else(|| {
             panic!("{}: a request on h{h}, which was never opened (bad recording)", self.sc.name)
         })
     }
 
+    fn policy(&self, client: &str) -> Policy {
+        self.policy.get(client).copied().unwrap_or(Policy::Auto)
+    }
+
+    fn tag(&mut self, t: impl Into<String>) {
+        self.tags.push(t.into());
+    }
+
+    /// The handle a location belongs to (the last one opened there).
+    fn handle_at(&self, loc: Location) -> Option<usize> {
+        self.handles.iter().rposition(|h| h.loc == Some(loc))
+    }
+
+    /// Takes what the hooks received, acknowledging at once the breaks of
+    /// clients whose policy is auto (which may send further breaks and
+    /// complete waiting opens), until nothing more comes.
+    fn settle(&mut self) {
+        loop {
+            let sent = std::mem::take(&mut *self.sent.lock().unwrap());
+            let done = std::mem::take(&mut *self.done.lock().unwrap());
+            if sent.is_empty() && done.is_empty() {
+                return;
+            }
+            for (id, r) in done {
+                let w = self.waiting.remove(&id).unwrap_or_else(|| {
+                    panic!("{}: completion of an unknown pending open {id:?}", self.sc.name)
+                });
+                self.opened(&w, &r);
+                let a = Answered { result: r, step: self.step, kind: self.step_kind };
+                self.answered.insert(w.handle, a);
+            }
+            for b in sent {
+                let text = self.show_break(&b);
+                self.step_breaks.push(text);
+            }
+        }
+    }
+
+    /// A break as the replay shows it, acknowledged first when its client's
+    /// policy is auto.
+    fn show_break(&mut self, b: &Break) -> String {
+        match b.target {
+            BreakTarget::Lease { client, key } => {
+                let name = client_name(client);
+                let mut s = format!(
+                    "lease {name}/{} {}->{} ack_required={} epoch={}",
+                    key_name(key),
+                    letters(&b.from.letters()),
+                    letters(&b.to.letters()),
+                    b.ack_required,
+                    b.epoch
+                );
+                if b.ack_required && self.policy(name) == Policy::Auto {
+                    let r = self.table.ack_lease_break(client, key, b.to);
+                    let answer = r.as_ref().ok().map(|st| letters(&st.letters()).to_string());
+                    s.push_str(&ack_text(letters(&b.to.letters()), Some(nt!(&r)), answer));
+                    self.tag("auto ack answered");
+                }
+                s
+            }
+            BreakTarget::Oplock(loc) => {
+                let h = self.handle_at(loc);
+                let name = h.map_or("?", |h| self.handles[h].client.as_str()).to_string();
+                let mut s = format!(
+                    "oplock {name}/h{} {}->{} ack_required={}",
+                    h.map_or_else(|| "?".into(), |h| h.to_string()),
+                    oplock_of(b.from),
+                    b.oplock_to().wire(),
+                    b.ack_required
+                );
+                if b.ack_required && self.policy(&name) == Policy::Auto {
+                    let level = b.oplock_to();
+                    let r = self.table.ack_oplock_break(loc, level);
+                    let answer = r.as_ref().ok().map(|l| l.wire().to_string());
+                    s.push_str(&ack_text(&level.wire().to_string(), Some(nt!(&r)), answer));
+                    self.tag("auto ack answered");
+                }
+                s
+            }
+        }
+    }
+
+    /// Notes an open the table made (at once or after waiting).
+    fn opened(&mut self, w: &Waiting, r: &Result<Opened, OpenError>) {
+        if let Ok(o) = r {
+            self.handles[w.handle].loc = Some(o.location);
+            if w.created {
+                let name = self.handles[w.handle].file.clone();
+                let entry = Entry { file: w.file, directory: w.directory, read_only: w.read_only };
+                self.server.names.insert(name, entry);
+            }
+        }
+    }
+
+    /// Tags of a CREATE answer smbd gave.
+    fn tag_create(&mut self, c: &Create, reply: &Reply) {
+        let st = reply.status();
+        if st == STATUS_SUCCESS {
+            match (&reply.lease_granted, reply.oplock_granted) {
+                (Some(g), _) => {
+                    let t = format!("lease granted {}", letters(&g.state));
+                    self.tag(t);
+                    if g.v == 2 {
+                        self.tag("lease granted v2");
+                    }
+                }
+                (None, Some(0)) if c.lease.is_some() => self.tag("no lease on a directory"),
+                (None, Some(0)) if c.oplock != 0 => self.tag("oplock refused (0)"),
+                (None, Some(l)) if l != 0 => self.tag(format!("oplock granted {l}")),
+                _ => {}
+            }
+        }
+        if st == STATUS_INVALID_PARAMETER
+            && c.lease.is_some()
+            && c.options & FILE_DELETE_ON_CLOSE == 0
+        {
+            self.tag("create INVALID_PARAMETER: lease key in use on another file");
+        }
+    }
+
     fn create(&mut self, c: &Create) -> Outcome {
-        assert!(
-            c.oplock == 0 && c.lease.is_none(),
-            "{}: h{}: oplocks and leases are not replayed yet (the lease API)",
-            self.sc.name,
-            c.handle
-        );
         assert_eq!(c.handle, self.handles.len(), "{}: handles are numbered in order", self.sc.name);
-        let smbd = c.reply.status();
         let directory = c.options & FILE_DIRECTORY_FILE != 0;
         let doc = c.options & FILE_DELETE_ON_CLOSE != 0;
         let access = AccessMask::from_bits_retain(c.access);
-        self.handles.push(Handle { loc: None, file: c.file.clone() });
+        self.handles.push(Handle { loc: None, file: c.file.clone(), client: c.client.clone() });
         assert!(
             (FILE_SUPERSEDE..=FILE_OVERWRITE_IF).contains(&c.disposition),
             "{}: h{}: disposition {} unknown",
@@ -526,6 +1207,9 @@ impl Replay<'_> {
                 c.file
             );
         }
+        if !c.reply.is_async {
+            self.tag_create(c, &c.reply);
+        }
         let existing = self.server.names.get(&c.file);
         // The server's part: the name.
         let by_server = match (c.disposition, existing) {
@@ -538,7 +1222,8 @@ impl Replay<'_> {
             _ => None,
         };
         if let Some(ours) = by_server {
-            return Outcome::Answer { ours, smbd, by: By::Server, what: "" };
+            assert!(!c.reply.is_async, "{}: an async create the server answers", self.sc.name);
+            return Outcome::answer(ours, c.reply.status(), By::Server, "");
         }
         let literal_delete = access.contains(AccessMask::DELETE);
         if doc && literal_delete && existing.is_some_and(|e| e.read_only) {
@@ -551,35 +1236,109 @@ impl Replay<'_> {
             Some(e) => (e.file, false),
             None => (self.server.fresh_number(), true),
         };
+        let cache = match (c.oplock, &c.lease) {
+            (OPLOCK_LEASE, Some(l)) => {
+                let (client, key, state) =
+                    (client_guid(&c.client), lease_key(&l.key), state_of(&l.state));
+                CacheRequest::Lease(match l.v {
+                    1 => LeaseRequest::v1(client, key, state),
+                    2 => LeaseRequest::v2(
+                        client,
+                        key,
+                        state,
+                        l.epoch.unwrap_or(0),
+                        l.parent.as_deref().map(lease_key),
+                    ),
+                    v => panic!("{}: h{}: lease version {v}", self.sc.name, c.handle),
+                })
+            }
+            (0, None) => CacheRequest::None,
+            (level, None) => {
+                CacheRequest::Oplock(OplockLevel::from_wire(level).unwrap_or_else(|| {
+                    panic!("{}: h{}: oplock level {level} unknown", self.sc.name, c.handle)
+                }))
+            }
+            (level, Some(_)) => {
+                panic!("{}: h{}: a lease context with oplock {level}", self.sc.name, c.handle)
+            }
+        };
         let spec = OpenSpec::new(file, c.file.as_str(), SID, access)
             .share_access(ShareAccess::from_bits_retain(c.share))
             .directory(directory)
-            .delete_on_close(doc);
-        let r = self.table.open(spec);
-        let ours = nt!(&r);
-        if let Ok(loc) = r {
-            self.handles[c.handle].loc = Some(loc);
-            if created {
-                let read_only = c.attributes & FILE_ATTRIBUTE_READONLY != 0;
-                let entry = Entry { file, directory, read_only };
-                self.server.names.insert(c.file.clone(), entry);
+            .delete_on_close(doc)
+            .overwrite(matches!(c.disposition, FILE_SUPERSEDE | FILE_OVERWRITE | FILE_OVERWRITE_IF))
+            .cache(cache);
+        let read_only = c.attributes & FILE_ATTRIBUTE_READONLY != 0;
+        let w = Waiting { handle: c.handle, file, created, directory, read_only };
+        let mut waited = false;
+        match self.table.open_cached(spec) {
+            Ok(OpenOutcome::Pending(id)) => {
+                self.waiting.insert(id, w);
+                waited = true;
+            }
+            r => {
+                let r = r.map(|o| match o {
+                    OpenOutcome::Opened(o) => o,
+                    OpenOutcome::Pending(_) => unreachable!(),
+                });
+                self.opened(&w, &r);
+                let a = Answered { result: r, step: self.step, kind: "create" };
+                self.answered.insert(c.handle, a);
             }
         }
-        Outcome::Answer { ours, smbd, by: By::Table, what: "" }
+        self.settle();
+        if c.reply.is_async {
+            let smbd = c.reply.answered_in_step.unwrap_or_else(|| {
+                panic!("{}: h{}: async without answered_in_step", self.sc.name, c.handle)
+            });
+            return Outcome::Async { ours: self.answered.contains_key(&c.handle), smbd };
+        }
+        let answered = self.answered.remove(&c.handle);
+        if answered.is_some() && waited {
+            self.tag("open waited for auto acks within its step");
+        }
+        if answered.is_some()
+            && c.reply.status() == STATUS_SHARING_VIOLATION
+            && !c.reply.breaks.is_empty()
+        {
+            self.tag("SHARING_VIOLATION after a break");
+        }
+        open_answer(answered.as_ref(), &c.reply, "still waiting after the step's acks", "")
+    }
+
+    fn create_done(&mut self, handle: usize, reply: &Reply) -> Outcome {
+        let Op::Create(c) = self
+            .sc
+            .ops
+            .iter()
+            .find(|op| matches!(op, Op::Create(c) if c.handle == handle))
+            .expect("create_done of a handle never created (bad recording)")
+        else {
+            unreachable!()
+        };
+        self.tag_create(c, reply);
+        let answered = self.answered.remove(&handle);
+        let mut note = String::new();
+        if let Some(a) = answered.as_ref().filter(|a| a.kind != "create") {
+            self.tag(format!("async create pending, completed by {}", a.kind));
+            if reply.status() == STATUS_SHARING_VIOLATION {
+                self.tag("SHARING_VIOLATION after a break");
+            }
+            note = format!(" (the table answered it at step {}, {})", a.step, a.kind);
+        }
+        open_answer(answered.as_ref(), reply, "the table has not answered it", &note)
     }
 
     fn close(&mut self, handle: usize, smbd: u32) -> Outcome {
         let loc = self.loc(handle);
         let name = self.handles[handle].file.clone();
         let closed = match self.table.close(loc) {
-            Err(e) => {
-                return Outcome::Answer { ours: e.nt_status(), smbd, by: By::Table, what: "" }
-            }
+            Err(e) => return Outcome::answer(e.nt_status(), smbd, By::Table, ""),
             Ok(closed) => closed,
         };
         if !closed.delete_file() {
             let what = if closed.handle_info.delete_pending { STAYS_PENDING } else { "" };
-            return Outcome::Answer { ours: STATUS_SUCCESS, smbd, by: By::Table, what };
+            return Outcome::answer(STATUS_SUCCESS, smbd, By::Table, what);
         }
         let entry = self.server.names.get(&name).unwrap_or_else(|| {
             panic!(
@@ -598,7 +1357,7 @@ impl Replay<'_> {
             return Outcome::Skipped(Skip::DirectoryNotEmpty);
         }
         self.server.names.remove(&name);
-        Outcome::Answer { ours: STATUS_SUCCESS, smbd, by: By::Table, what: DELETES }
+        Outcome::answer(STATUS_SUCCESS, smbd, By::Table, DELETES)
     }
 
     fn set_disposition(&mut self, handle: usize, class: u32, value: u32, smbd: u32) -> Outcome {
@@ -623,19 +1382,97 @@ impl Replay<'_> {
             }
         }
         let ours = nt!(self.table.set_delete_pending(loc, on));
-        Outcome::Answer { ours, smbd, by: By::Table, what: "" }
+        Outcome::answer(ours, smbd, By::Table, "")
+    }
+
+    /// The server's access check of a READ (`need` read data) or a WRITE /
+    /// SET_INFO EndOfFile (write or append data), from the handle's access
+    /// as the table keeps it.
+    fn denied(&self, loc: Location, need: AccessMask) -> bool {
+        self.table
+            .get(loc)
+            .is_some_and(|h| !map_generic(h.handle_info.access_mask).intersects(need))
+    }
+
+    /// A READ or WRITE: the server's access check, then for a write the
+    /// table's breaks, then the table's lock check.
+    fn io(&mut self, io: &Io, write: bool) -> (u32, By) {
+        let loc = self.loc(io.handle);
+        let need = if write {
+            AccessMask::FILE_WRITE_DATA | AccessMask::FILE_APPEND_DATA
+        } else {
+            AccessMask::FILE_READ_DATA
+        };
+        if self.denied(loc, need) {
+            return (STATUS_ACCESS_DENIED, By::Server);
+        }
+        if write && self.table.break_for_write(loc).is_none() {
+            return (STATUS_FILE_CLOSED, By::Table);
+        }
+        let kind = if write { IoKind::Write } else { IoKind::Read };
+        (nt!(self.table.check_io(loc, io.offset, io.length, kind)), By::Table)
+    }
+
+    fn io_step(&mut self, io: &Io, write: bool) -> Outcome {
+        let (ours, by) = self.io(io, write);
+        if io.reply.is_async {
+            // The table never holds a write back: answered at once.
+            self.io_answers.push((io.handle, ours, by));
+            let smbd = io.reply.answered_in_step.expect("async I/O without answered_in_step");
+            if smbd
+                && !io.reply.breaks.iter().all(|b| match b {
+                    RecBreak::Lease { ack, .. } | RecBreak::Oplock { ack, .. } => ack.is_some(),
+                })
+            {
+                self.tag("async write answered before the ack");
+            }
+            return Outcome::Async { ours: true, smbd };
+        }
+        Outcome::answer(ours, io.reply.status(), by, "")
+    }
+
+    fn io_done(&mut self, handle: usize, smbd: u32) -> Outcome {
+        let i = self.io_answers.iter().position(|a| a.0 == handle).unwrap_or_else(|| {
+            panic!("{}: io_done h{handle} without an async request", self.sc.name)
+        });
+        let (_, ours, by) = self.io_answers.remove(i);
+        Outcome::answer(ours, smbd, by, "")
+    }
+
+    fn lease_ack(&mut self, client: &str, key: &str, state: &str, reply: &Reply) -> Outcome {
+        let r = self.table.ack_lease_break(client_guid(client), lease_key(key), state_of(state));
+        let ours = r.as_ref().ok().map(|s| letters(&s.letters()).to_string());
+        let smbd = reply.answer_state.as_deref().map(|s| letters(s).to_string());
+        let show = |s: Option<String>| s.map_or_else(String::new, |s| format!("SUCCESS -> {s}"));
+        Outcome::Answer {
+            ours: nt!(&r),
+            smbd: reply.status(),
+            by: By::Table,
+            what: "",
+            detail: Some((show(ours), show(smbd))),
+            note: String::new(),
+        }
+    }
+
+    fn oplock_ack(&mut self, handle: usize, level: u8, reply: &Reply) -> Outcome {
+        let loc = self.loc(handle);
+        let level = OplockLevel::from_wire(level).unwrap_or_else(|| {
+            panic!("{}: oplock_ack of level {level}: not an oplock level", self.sc.name)
+        });
+        let r = self.table.ack_oplock_break(loc, level);
+        let ours = r.as_ref().ok().map(|l| l.wire());
+        let show = |l: Option<u8>| l.map_or_else(String::new, |l| format!("SUCCESS -> {l}"));
+        Outcome::Answer {
+            ours: nt!(&r),
+            smbd: reply.status(),
+            by: By::Table,
+            what: "",
+            detail: Some((show(ours), show(reply.answer_level))),
+            note: String::new(),
+        }
     }
 
     fn step(&mut self, op: &Op) -> Outcome {
-        if let Some(reply) = op.reply() {
-            assert!(
-                reply.breaks.is_empty() && !reply.is_async && reply.status.is_some(),
-                "{}: {}: break notifications or an async request in a delete-on-close \
-                 scenario: not replayed yet",
-                self.sc.name,
-                op.describe()
-            );
-        }
         match op {
             Op::MakeFile { file } => {
                 if !self.server.names.contains_key(file) {
@@ -650,41 +1487,72 @@ impl Replay<'_> {
                 }
                 Outcome::Setup
             }
+            Op::AckPolicy { client, policy } => {
+                self.policy.insert(client.clone(), *policy);
+                Outcome::Setup
+            }
             Op::Create(c) => self.create(c),
+            Op::CreateDone { handle, reply, .. } => self.create_done(*handle, reply),
             Op::Close { handle, reply, .. } => self.close(*handle, reply.status()),
             Op::SetDisposition { handle, class, value, reply, .. } => {
                 self.set_disposition(*handle, *class, *value, reply.status())
             }
-            Op::Read(_) | Op::Write(_) => Outcome::Skipped(Skip::Io),
+            Op::Read(io) => self.io_step(io, false),
+            Op::Write(io) => self.io_step(io, true),
+            Op::IoDone { handle, reply, .. } => self.io_done(*handle, reply.status()),
+            Op::Lock { handle, offset, length, exclusive, reply, .. } => {
+                let loc = self.loc(*handle);
+                let kind = if *exclusive { LockKind::Exclusive } else { LockKind::Shared };
+                let el = LockElement { offset: *offset, length: *length, kind };
+                Outcome::answer(nt!(self.table.lock(loc, &[el])), reply.status(), By::Table, "")
+            }
+            Op::SetEof { handle, reply, .. } => {
+                let loc = self.loc(*handle);
+                let need = AccessMask::FILE_WRITE_DATA | AccessMask::FILE_APPEND_DATA;
+                if self.denied(loc, need) {
+                    return Outcome::answer(STATUS_ACCESS_DENIED, reply.status(), By::Server, "");
+                }
+                let ours = match self.table.break_for_write(loc) {
+                    Some(_) => STATUS_SUCCESS,
+                    None => STATUS_FILE_CLOSED,
+                };
+                Outcome::answer(ours, reply.status(), By::Table, "")
+            }
+            Op::LeaseAck { client, key, state, reply } => self.lease_ack(client, key, state, reply),
+            Op::OplockAck { handle, level, reply, .. } => self.oplock_ack(*handle, *level, reply),
             Op::Exists { file, exists } => {
                 Outcome::Exists { ours: self.server.names.contains_key(file), smbd: *exists }
             }
-            other => panic!(
-                "{}: step kind {:?} in a delete-on-close scenario: not replayed (yet): {}",
-                self.sc.name,
-                other.kind(),
-                other.describe()
-            ),
         }
     }
 }
 
+/// One replayed step and the breaks of it (ours, smbd's; sorted).
+struct Stepped {
+    outcome: Outcome,
+    breaks: (Vec<String>, Vec<String>),
+}
+
 /// Replays one scenario; on the first difference returns the report.
 fn replay(sc: &Scenario) -> Result<Counts, String> {
-    let mut r = Replay {
-        sc,
-        table: HandleTable::with_config(Config::default().shards(1).max_handles(64)),
-        server: Server::default(),
-        handles: Vec::new(),
-    };
+    let mut r = Replay::new(sc);
     let mut counts = Counts::default();
-    let mut outcomes = Vec::new();
+    let mut steps: Vec<Stepped> = Vec::new();
     for (n, op) in sc.ops.iter().enumerate() {
+        r.step = n;
+        r.step_kind = op.kind();
+        r.step_breaks.clear();
+        r.tags.clear();
         let outcome = r.step(op);
+        r.settle();
+        let mut ours_b = std::mem::take(&mut r.step_breaks);
+        ours_b.sort();
+        let smbd_b = op.breaks();
         let wrong_skip = match (&outcome, op.reply().and_then(|r| r.status)) {
-            (Outcome::Skipped(skip), Some(st)) => skip.expects().is_some_and(|e| e != st),
+            (Outcome::Skipped(skip), Some(st)) => skip.expects() != st,
             _ => false,
         };
+        let breaks_differ = ours_b != smbd_b;
         let differs = outcome.differs();
         match &outcome {
             Outcome::Skipped(skip) => *counts.skipped.entry(*skip).or_default() += 1,
@@ -694,43 +1562,81 @@ fn replay(sc: &Scenario) -> Result<Counts, String> {
         if let Some(key) = outcome.tally(op.kind()) {
             *counts.tallies.entry(key).or_default() += 1;
         }
-        outcomes.push(outcome);
-        if differs || wrong_skip {
+        counts.breaks += smbd_b.len();
+        let mut tags = std::mem::take(&mut r.tags);
+        tags.extend(op.reply().iter().flat_map(|r| &r.breaks).map(RecBreak::tag));
+        for t in tags {
+            *counts.tags.entry(t).or_default() += 1;
+        }
+        steps.push(Stepped { outcome, breaks: (ours_b, smbd_b) });
+        if differs || wrong_skip || breaks_differ {
             let why = if differs {
-                "first difference".to_string()
+                "first difference"
+            } else if breaks_differ {
+                "first difference (the break notifications of the step)"
             } else {
                 "a skipped step whose recorded answer is not the one its reason stands for \
                  (the test's server model is wrong, or smbd changed)"
-                    .to_string()
             };
-            return Err(report(sc, &outcomes, n, &why));
+            return Err(report(sc, &steps, n, why));
         }
     }
-    assert_eq!(
-        r.table.len(),
-        0,
-        "{}: every handle was closed, yet the table is not empty",
-        sc.name
-    );
+    let n = sc.ops.len().saturating_sub(1);
+    let fail = |why: String| Err(report(sc, &steps, n, &why));
+    if !r.waiting.is_empty() {
+        return fail(format!(
+            "{} open(s) still pending in the table at the end (smbd answered every CREATE)",
+            r.waiting.len()
+        ));
+    }
+    if let Some(h) = r.answered.keys().next() {
+        return fail(format!("the table answered h{h}, but no step compared it (bad recording?)"));
+    }
+    if !r.io_answers.is_empty() {
+        return fail("an async I/O without its io_done (bad recording)".into());
+    }
+    if !r.table.is_empty() {
+        return fail("every handle was closed, yet the table is not empty".into());
+    }
     Ok(counts)
 }
 
-fn report(sc: &Scenario, outcomes: &[Outcome], failed: usize, why: &str) -> String {
+fn report(sc: &Scenario, steps: &[Stepped], failed: usize, why: &str) -> String {
     let mut s = format!("scenario {} ({}): {why} at step {failed}\n", sc.name, sc.note);
-    let _ = writeln!(s, "  step  {:<86} {:<24} replay", "request", "smbd");
+    let _ = writeln!(s, "  step  {:<100} {:<44} replay", "request", "smbd");
     for (n, op) in sc.ops.iter().enumerate() {
-        let ours = outcomes.get(n).map_or_else(|| "-".to_string(), Outcome::show);
+        let step = steps.get(n);
+        let ours = step.map_or_else(|| "-".to_string(), |st| st.outcome.show());
+        let smbd = match step.map(|st| &st.outcome) {
+            Some(Outcome::Answer { detail: Some((_, d)), smbd, .. })
+                if *smbd == STATUS_SUCCESS || *smbd == STATUS_PENDING =>
+            {
+                d.clone()
+            }
+            _ => op.smbd(),
+        };
         let mark = if n == failed { "   <-- differs" } else { "" };
-        let _ = writeln!(s, "  {n:>4}  {:<86} {:<24} {ours}{mark}", op.describe(), op.smbd());
+        let _ = writeln!(s, "  {n:>4}  {:<100} {smbd:<44} {ours}{mark}", op.describe());
+        if let Some(Stepped { breaks: (ours_b, smbd_b), .. }) = step {
+            if !ours_b.is_empty() || !smbd_b.is_empty() {
+                let _ = writeln!(s, "        breaks, smbd:   {smbd_b:?}");
+                let _ = writeln!(s, "        breaks, replay: {ours_b:?}");
+            }
+        }
     }
     s
 }
 
 // --- the tests ----------------------------------------------------------------
 
-/// Replays every `doc_` scenario of the recording at `path`, panicking on
-/// the first difference; `full` (a recording of every scenario) also
-/// demands the floor and every answer kind.
+/// The family of a scenario (its name's first word) for the summary.
+fn family(name: &str) -> &str {
+    name.split('_').next().unwrap_or(name)
+}
+
+/// Replays every scenario of the recording at `path`, panicking on the
+/// first difference; `full` (a recording of every default scenario) also
+/// demands the floors and every answer kind.
 fn replay_all(rec: &Recording, path: &Path, full: bool) {
     eprintln!(
         "samba_leases: {} / {} / dialect {}; {} scenarios in {}",
@@ -740,15 +1646,14 @@ fn replay_all(rec: &Recording, path: &Path, full: bool) {
         rec.scenarios.len(),
         path.display()
     );
-    let docs: Vec<&Scenario> =
-        rec.scenarios.iter().filter(|s| s.name.starts_with("doc_")).collect();
     if full {
-        let names: Vec<&str> = docs.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, DOC_SCENARIOS, "{}: not the delete-on-close scenarios", path.display());
+        let names: Vec<&str> = rec.scenarios.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, SCENARIOS, "{}: not the default scenarios", path.display());
     }
-    assert!(!docs.is_empty(), "{}: no doc_ scenario to replay", path.display());
+    assert!(!rec.scenarios.is_empty(), "{}: no scenario to replay", path.display());
     assert!(
-        docs.iter()
+        rec.scenarios
+            .iter()
             .flat_map(|s| &s.ops)
             .any(|op| matches!(op, Op::MakeFile { .. } | Op::MakeDir { .. })),
         "{}: no make_file/make_dir step: recorded by an older leases.py, which did not \
@@ -756,7 +1661,8 @@ fn replay_all(rec: &Recording, path: &Path, full: bool) {
         path.display()
     );
     let mut total = Counts::default();
-    for sc in &docs {
+    let mut families: BTreeMap<String, Counts> = BTreeMap::new();
+    for sc in &rec.scenarios {
         let counts = replay(sc).unwrap_or_else(|report| {
             panic!(
                 "HandleTable (with the server's part) answered differently from smbd ({}).\n\
@@ -769,28 +1675,38 @@ fn replay_all(rec: &Recording, path: &Path, full: bool) {
         let reasons: Vec<String> =
             counts.skipped.iter().map(|(k, n)| format!("{}: {n}", k.reason())).collect();
         eprintln!(
-            "samba_leases: {:<45} {:>3} compared, {:>2} skipped{}, {} setup",
+            "samba_leases: {:<45} {:>3} compared, {:>2} breaks, {:>2} skipped{}, {} setup",
             sc.name,
             counts.compared,
+            counts.breaks,
             skipped,
             if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join("; ")) },
             counts.setup
         );
         assert!(counts.compared > 0, "{}: nothing compared", sc.name);
-        total.compared += counts.compared;
-        total.setup += counts.setup;
-        for (k, n) in counts.skipped {
-            *total.skipped.entry(k).or_default() += n;
+        let fam = families.entry(family(&sc.name).to_string()).or_default();
+        fam.compared += counts.compared;
+        fam.breaks += counts.breaks;
+        for (k, n) in &counts.skipped {
+            *fam.skipped.entry(*k).or_default() += n;
         }
-        for (k, n) in counts.tallies {
-            *total.tallies.entry(k).or_default() += n;
-        }
+        total.add(counts);
+    }
+    for (f, c) in &families {
+        eprintln!(
+            "samba_leases: family {f:<8} {:>4} steps compared, {:>3} breaks compared, {} skipped",
+            c.compared,
+            c.breaks,
+            c.skipped.values().sum::<usize>()
+        );
     }
     let skipped: usize = total.skipped.values().sum();
     eprintln!(
-        "samba_leases: {} scenarios, {} answers compared, all equal to smbd's; {skipped} skipped",
-        docs.len(),
-        total.compared
+        "samba_leases: {} scenarios, {} steps and {} breaks compared, all equal to smbd's; \
+         {skipped} skipped",
+        rec.scenarios.len(),
+        total.compared,
+        total.breaks
     );
     for (k, n) in &total.skipped {
         eprintln!("samba_leases:   skipped {:<50} {n}", k.reason());
@@ -798,37 +1714,52 @@ fn replay_all(rec: &Recording, path: &Path, full: bool) {
     for (k, n) in &total.tallies {
         eprintln!("samba_leases:   {k:<75} {n}");
     }
+    for (k, n) in &total.tags {
+        eprintln!("samba_leases:   kind: {k:<69} {n}");
+    }
     if !full {
         eprintln!(
-            "samba_leases: not every doc_ scenario recorded: floor and answer kinds not checked"
+            "samba_leases: not every default scenario recorded: floors and kinds not checked"
         );
         return;
     }
     assert!(
         total.compared >= MIN_COMPARED,
-        "only {} answers compared, fewer than {MIN_COMPARED}: steps went missing",
+        "only {} steps compared, fewer than {MIN_COMPARED}: steps went missing",
         total.compared
+    );
+    assert!(
+        total.breaks >= MIN_BREAKS,
+        "only {} breaks compared, fewer than {MIN_BREAKS}: breaks went missing",
+        total.breaks
     );
     let must_see = MUST_SEE
         .iter()
         .map(|&(kind, st, what, by)| answer_key(kind, st, what, by))
-        .chain(["exists true".to_string(), "exists false".to_string()]);
+        .chain(["exists true".to_string(), "exists false".to_string()])
+        .chain(["create async, answered in step false".to_string()]);
     for key in must_see {
         assert!(
             total.tallies.contains_key(&key),
             "no compared step answered {key}: the recording or the replay is broken"
         );
     }
+    for tag in MUST_TAG {
+        assert!(
+            total.tags.contains_key(*tag),
+            "no compared step showed {tag:?}: the recording or the replay is broken"
+        );
+    }
 }
 
 fn is_full(rec: &Recording) -> bool {
-    DOC_SCENARIOS.iter().all(|n| rec.scenarios.iter().any(|s| s.name == *n))
+    SCENARIOS.iter().all(|n| rec.scenarios.iter().any(|s| s.name == *n))
 }
 
 /// Records a fresh recording against smbd (or takes SAMBA_LEASES_RECORDING)
 /// and replays it.
 #[test]
-fn table_deletes_like_samba() {
+fn table_answers_like_samba() {
     if let Some(path) = std::env::var_os("SAMBA_LEASES_RECORDING") {
         let path = PathBuf::from(path);
         eprintln!("samba_leases: replaying {} (SAMBA_LEASES_RECORDING)", path.display());
@@ -848,7 +1779,7 @@ fn table_deletes_like_samba() {
 
 /// Replays the committed recording (no smbd needed).
 #[test]
-fn committed_recording_deletes_like_samba() {
+fn committed_recording_answers_like_samba() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(COMMITTED);
     let rec: Recording = samba::load(&path);
     replay_all(&rec, &path, true);
