@@ -567,3 +567,57 @@ fn tree_disconnect_against_logoff() {
         assert!(t.tree(tree).is_none());
     });
 }
+
+/// A waiting open against everything that can release it at once: B's
+/// open waits for A's lease break (RWH to RH); one thread acknowledges the
+/// break, another closes A's handle, and the main thread runs the break
+/// timeout. In every interleaving the open completes exactly once, opened
+/// (never refused, never twice, never lost), the acknowledgement is either
+/// taken or refused as smbd refuses a late one (not breaking, or the lease
+/// gone), and afterwards no break or waiting open is left.
+#[test]
+fn lease_ack_against_close_and_timeout_of_one_waiting_open() {
+    use smb_handles::{
+        AckError, CacheRequest, ClientGuid, LeaseKey, LeaseRequest, LeaseState, OpenOutcome,
+    };
+    use std::time::Duration;
+
+    let (f0, _) = files();
+    check("lease_ack_against_close_and_timeout_of_one_waiting_open", 3, move || {
+        let config = Config::default().shards(2).max_handles(8).break_timeout(Duration::ZERO);
+        let t = Arc::new(HandleTable::with_config(config));
+        let done = Arc::new(StdMutex::new(Vec::new()));
+        let log = Arc::clone(&done);
+        t.set_completion_hook(Some(Arc::new(move |id, r: Result<_, OpenError>| {
+            log.lock().unwrap().push((id, r.is_ok()));
+        })));
+        let (client, key) = (ClientGuid(1), LeaseKey(7));
+        let lease = CacheRequest::Lease(LeaseRequest::v1(client, key, LeaseState::all()));
+        let Ok(OpenOutcome::Opened(a)) = t.open_cached(spec(f0).cache(lease)) else {
+            panic!("A's lease open");
+        };
+        let Ok(OpenOutcome::Pending(id)) = t.open_cached(spec(f0)) else {
+            panic!("B's open waits for A's break");
+        };
+        let rh = LeaseState::READ | LeaseState::HANDLE;
+
+        let t1 = Arc::clone(&t);
+        let acker = thread::spawn(move || t1.ack_lease_break(client, key, rh));
+        let t2 = Arc::clone(&t);
+        let closer = thread::spawn(move || t2.close(a.location));
+        t.expire_breaks(Instant::now() + Duration::from_secs(1));
+        let acked = acker.join().unwrap();
+        assert!(closer.join().unwrap().is_ok(), "A's close");
+
+        assert!(
+            matches!(acked, Ok(s) if s == rh)
+                || acked == Err(AckError::NotBreaking)
+                || acked == Err(AckError::LeaseNotFound),
+            "the acknowledgement: {acked:?}"
+        );
+        assert_eq!(*done.lock().unwrap(), [(id, true)], "the waiting open completes once");
+        assert_eq!(t.len(), 1, "B's handle is open, A's closed");
+        t.expire_breaks(Instant::now() + Duration::from_secs(2));
+        assert_eq!(t.next_break_deadline(), None);
+    });
+}

@@ -10,7 +10,6 @@
 //! break that must reach many holders walks them.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::lease::{
@@ -19,6 +18,7 @@ use crate::lease::{
 };
 use crate::location::Location;
 use crate::record::FileNumber;
+use crate::sync::Mutex;
 
 use super::NIL;
 
@@ -134,24 +134,30 @@ pub(crate) struct Ask<'a> {
 /// The table-wide map from a client's lease key to the file it names (a key
 /// names one file per client), behind its own lock, taken only while a
 /// shard lock is held (never the other way round).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct LeaseKeys {
     map: Mutex<HashMap<(ClientGuid, LeaseKey), FileNumber, KeyHash>>,
+}
+
+impl Default for LeaseKeys {
+    fn default() -> Self {
+        LeaseKeys { map: Mutex::new(HashMap::default()) }
+    }
 }
 
 impl LeaseKeys {
     /// The file the key names.
     pub(crate) fn file_of(&self, client: ClientGuid, key: LeaseKey) -> Option<FileNumber> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&(client, key)).copied()
+        self.map.lock().get(&(client, key)).copied()
     }
 
     pub(crate) fn claim(&self, client: ClientGuid, key: LeaseKey, file: FileNumber) -> bool {
-        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.map.lock();
         *m.entry((client, key)).or_insert(file) == file
     }
 
     pub(crate) fn release(&self, client: ClientGuid, key: LeaseKey) {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&(client, key));
+        self.map.lock().remove(&(client, key));
     }
 }
 

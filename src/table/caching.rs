@@ -4,7 +4,7 @@
 //! hook, acknowledgements, and the timeout that ends unanswered breaks.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::OpenError;
@@ -14,7 +14,7 @@ use crate::lease::{
 use crate::location::Location;
 use crate::record::{FileNumber, OpenArgs, OpenSpec};
 use crate::shard::CacheCtx;
-use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering};
 
 use super::HandleTable;
 
@@ -34,8 +34,8 @@ struct Pending {
     spec: OpenSpec,
 }
 
-/// The table's caching state outside the shards.
-#[derive(Default)]
+/// The table's caching state outside the shards. Its locks are taken
+/// after a shard's (`park`, `unblocked`) or alone, never before one.
 pub(crate) struct Caching {
     break_hook: Mutex<Option<BreakHook>>,
     completion_hook: Mutex<Option<CompletionHook>>,
@@ -57,8 +57,23 @@ impl std::fmt::Debug for Caching {
     }
 }
 
-fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+impl Default for Caching {
+    fn default() -> Self {
+        Caching {
+            break_hook: Mutex::new(None),
+            completion_hook: Mutex::new(None),
+            pending: Mutex::new(BTreeMap::new()),
+            breaking: Mutex::new(BTreeMap::new()),
+            ready: Mutex::new(Vec::new()),
+            waiting: AtomicUsize::new(0),
+            next_id: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The guard of `m` (a function, so that every use reads alike).
+fn locked<T>(m: &Mutex<T>) -> impl std::ops::DerefMut<Target = T> + '_ {
+    m.lock()
 }
 
 impl Caching {
@@ -104,7 +119,7 @@ impl HandleTable {
     /// ([`HandleTable::expire_breaks`]).
     ///
     /// ```
-    /// use std::sync::{Arc, Mutex};
+    /// use std::sync::Arc;
     /// use smb_handles::*;
     ///
     /// let table = HandleTable::new();
