@@ -26,8 +26,9 @@ const R: LeaseState = LeaseState::READ;
 const W: LeaseState = LeaseState::WRITE;
 const H: LeaseState = LeaseState::HANDLE;
 
-/// Leases of a file found by a scan; past this many, through a map.
-const SCAN_LEASES: u32 = 8;
+/// Leases of a file found by a scan; past this many, through a map (a
+/// scan of 32 costs less than a map's insert and remove on every open).
+const SCAN_LEASES: u32 = 32;
 
 /// A seeded hash of (client, key) pairs: two multiply-xorshift rounds per
 /// 128-bit word, keyed per process (keys come from clients, so their
@@ -129,6 +130,25 @@ pub(crate) struct Ask<'a> {
     /// FILE_SUPERSEDE, FILE_OVERWRITE or FILE_OVERWRITE_IF.
     pub(crate) overwrite: bool,
     pub(crate) directory: bool,
+    /// The opener's lease on this file, when it has one already.
+    pub(crate) own_lease: Option<u32>,
+}
+
+/// A break deadline, read from the clock only when a break needs one.
+#[derive(Debug)]
+pub(crate) struct Due {
+    timeout: Duration,
+    at: Option<Instant>,
+}
+
+impl Due {
+    pub(crate) fn new(timeout: Duration) -> Due {
+        Due { timeout, at: None }
+    }
+
+    fn get(&mut self) -> Instant {
+        *self.at.get_or_insert_with(|| Instant::now() + self.timeout)
+    }
 }
 
 /// The table-wide map from a client's lease key to the file it names (a key
@@ -210,7 +230,7 @@ impl FileCaching {
 
     /// The lease of `client` with `key`: a scan of a handful of leases, a
     /// map lookup past [`SCAN_LEASES`].
-    fn find(&self, client: ClientGuid, key: LeaseKey) -> Option<u32> {
+    pub(crate) fn find(&self, client: ClientGuid, key: LeaseKey) -> Option<u32> {
         if self.by_key.is_empty() {
             let at = self
                 .leases
@@ -222,21 +242,9 @@ impl FileCaching {
         }
     }
 
-    fn own_lease(&self, request: &CacheRequest) -> Option<u32> {
-        match request {
-            CacheRequest::Lease(l) => self.find(l.client, l.key),
-            _ => None,
-        }
-    }
-
     /// True when some holder caches reads (a write or a lock breaks it).
     pub(crate) fn has_readers(&self) -> bool {
         self.n_r > 0
-    }
-
-    /// True when the file has the client's lease with `key`.
-    pub(crate) fn has_lease(&self, client: ClientGuid, key: LeaseKey) -> bool {
-        self.find(client, key).is_some()
     }
 
     /// The breaks an open needs before it may go on, into `out`; true when
@@ -245,13 +253,13 @@ impl FileCaching {
         &mut self,
         ask: &Ask<'_>,
         file: FileNumber,
-        deadline: Instant,
+        due: &mut Due,
         out: &mut Vec<Break>,
     ) -> bool {
         if ask.oplock_stat {
             return false;
         }
-        let own = self.own_lease(ask.request);
+        let own = ask.own_lease;
         let own_state = own.map_or(LeaseState::empty(), |i| self.lease(i).state);
         let mask = if ask.sharing_violation { H } else { W };
         // O(1): does any other holder hold a bit this open takes?
@@ -275,14 +283,14 @@ impl FileCaching {
                     let o = self.oplocks[i as usize].as_ref().expect("live oplock");
                     if o.breaking.is_none() {
                         if let Some(to) = break_to(o.state, mask, false, true) {
-                            wait |= self.break_oplock(i, to, file, deadline, out);
+                            wait |= self.break_oplock(i, to, file, due, out);
                         }
                     }
                 } else if Some(holder) != own && !ask.lease_stat {
                     let l = self.lease(holder);
                     if l.breaking.is_none() {
                         if let Some(to) = break_to(l.state, mask, false, false) {
-                            wait |= self.break_lease(holder, to, file, deadline, out);
+                            wait |= self.break_lease(holder, to, file, due, out);
                         }
                     }
                 }
@@ -299,7 +307,7 @@ impl FileCaching {
             }
             let to = break_to(l.state, mask, ask.overwrite, false);
             if let Some(to) = to {
-                wait |= self.break_lease(i, to, file, deadline, out);
+                wait |= self.break_lease(i, to, file, due, out);
             }
         }
         for i in 0..self.oplocks.len() as u32 {
@@ -308,7 +316,7 @@ impl FileCaching {
                 continue;
             }
             if let Some(to) = break_to(o.state, mask, ask.overwrite, true) {
-                wait |= self.break_oplock(i, to, file, deadline, out);
+                wait |= self.break_oplock(i, to, file, due, out);
             }
         }
         wait
@@ -322,7 +330,7 @@ impl FileCaching {
         &mut self,
         holder: u32,
         file: FileNumber,
-        deadline: Instant,
+        due: &mut Due,
         out: &mut Vec<Break>,
     ) {
         let own_lease = (holder != NIL && holder & OPLOCK_HOLDER == 0).then_some(holder);
@@ -338,7 +346,7 @@ impl FileCaching {
             }
             let Some(l) = self.leases[i as usize].as_ref() else { continue };
             if l.state.contains(R) && l.breaking.is_none() {
-                self.break_lease(i, LeaseState::empty(), file, deadline, out);
+                self.break_lease(i, LeaseState::empty(), file, due, out);
             }
         }
         for i in 0..self.oplocks.len() as u32 {
@@ -347,7 +355,7 @@ impl FileCaching {
             }
             let Some(o) = self.oplocks[i as usize].as_ref() else { continue };
             if o.state == R && o.breaking.is_none() {
-                self.break_oplock(i, LeaseState::empty(), file, deadline, out);
+                self.break_oplock(i, LeaseState::empty(), file, due, out);
             }
         }
     }
@@ -358,7 +366,7 @@ impl FileCaching {
         i: u32,
         to: LeaseState,
         file: FileNumber,
-        deadline: Instant,
+        due: &mut Due,
         out: &mut Vec<Break>,
     ) -> bool {
         let l = self.leases[i as usize].as_mut().expect("live lease");
@@ -370,7 +378,7 @@ impl FileCaching {
         let epoch = if l.v2 { l.epoch } else { 0 };
         let target = BreakTarget::Lease { client: l.client, key: l.key };
         if ack_required {
-            l.breaking = Some(Breaking { to, deadline });
+            l.breaking = Some(Breaking { to, deadline: due.get() });
             self.breaking += 1;
         } else {
             l.state = to;
@@ -388,7 +396,7 @@ impl FileCaching {
         i: u32,
         to: LeaseState,
         file: FileNumber,
-        deadline: Instant,
+        due: &mut Due,
         out: &mut Vec<Break>,
     ) -> bool {
         let o = self.oplocks[i as usize].as_mut().expect("live oplock");
@@ -396,7 +404,7 @@ impl FileCaching {
         let ack_required = from.contains(W);
         let target = BreakTarget::Oplock(o.loc);
         if ack_required {
-            o.breaking = Some(Breaking { to, deadline });
+            o.breaking = Some(Breaking { to, deadline: due.get() });
             self.breaking += 1;
         } else {
             o.state = to;
@@ -459,7 +467,7 @@ impl FileCaching {
                 if ask.directory {
                     return (NIL, OplockLevel::None, None);
                 }
-                let own = self.own_lease(ask.request);
+                let own = ask.own_lease;
                 let own_opens = own.map_or(0, |i| self.lease(i).opens);
                 let non_lease = opens - self.lease_opens;
                 let mut s = req.state;
@@ -530,7 +538,7 @@ impl FileCaching {
         if !self.by_key.is_empty() {
             self.by_key.insert((req.client, req.key), i);
         } else if self.live_leases > SCAN_LEASES {
-            // Past a handful of leases, find them by key through a map.
+            // Past a few dozen leases, find them by key through a map.
             for (j, l) in self.leases.iter().enumerate() {
                 if let Some(l) = l {
                     self.by_key.insert((l.client, l.key), j as u32);
@@ -753,7 +761,7 @@ impl super::Shard {
         if let Some(ext) = rec.ext.as_deref_mut() {
             let holder = ext.members[pos].holder;
             if let Some(c) = ext.caching.as_deref_mut().filter(|c| c.n_r > 0) {
-                c.write_breaks(holder, file, Instant::now() + timeout, out);
+                c.write_breaks(holder, file, &mut Due::new(timeout), out);
             }
         }
         Some(file)

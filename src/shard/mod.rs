@@ -28,7 +28,7 @@ mod slots;
 mod trees;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::access::AccessMask;
 use crate::error::{CloseError, IoError, LockRangeError, UnlockError};
@@ -38,8 +38,8 @@ use crate::lock::{IoKind, LockElement, LockRange, Span};
 use crate::record::{FileHandle, FileNumber, HandleInfo, OpenArgs};
 use crate::share::{map_generic, Claim, ShareAccess};
 
-use caching::Ask;
 pub(crate) use caching::LeaseKeys;
+use caching::{Ask, Due};
 pub(crate) use files::FileExt;
 use files::Files;
 pub(crate) use grants::{Grant, GrantKind};
@@ -63,9 +63,6 @@ pub(crate) enum Refusal {
     DeletePending,
     /// Breaks were sent whose acknowledgement the open must wait for.
     Wait,
-    /// The file has leases or oplocks, or the open asks for one: the
-    /// caller goes on with [`Shard::open_caching`] under the same lock.
-    Caching,
     /// The client's lease key is open on another file.
     KeyInUse,
 }
@@ -157,14 +154,22 @@ pub(crate) struct Shard {
     trees: Trees,
     /// The table's lease keys (shared by every shard).
     keys: Arc<LeaseKeys>,
+    /// How long a break waits for its acknowledgement.
+    break_timeout: Duration,
     /// Spare open credits this shard holds (see the table's `reserved`).
     pub(crate) credits: usize,
 }
 
 impl Shard {
-    pub(crate) fn new(index: usize, seed: u64, keys: Arc<LeaseKeys>) -> Shard {
+    pub(crate) fn new(
+        index: usize,
+        seed: u64,
+        keys: Arc<LeaseKeys>,
+        break_timeout: Duration,
+    ) -> Shard {
         Shard {
             keys,
+            break_timeout,
             index,
             slots: Slots::new(),
             files: Files::new(seed),
@@ -220,7 +225,11 @@ impl Shard {
     /// Stores an open (the caller has validated it, and its tree connect);
     /// refuses it, changing nothing, when the shard is full or the share
     /// mode conflicts.
-    pub(crate) fn open(&mut self, a: &OpenArgs<'_>) -> Result<Location, Refusal> {
+    pub(crate) fn open(
+        &mut self,
+        a: &OpenArgs<'_>,
+        ctx: &mut Option<CacheCtx>,
+    ) -> Result<Location, Refusal> {
         if !self.slots.can_alloc() {
             return Err(Refusal::Full);
         }
@@ -247,7 +256,9 @@ impl Shard {
             }
         }
         if cached || !matches!(a.cache, CacheRequest::None) {
-            return Err(Refusal::Caching);
+            let timeout = self.break_timeout;
+            let ctx = ctx.get_or_insert_with(|| CacheCtx::new(timeout, None));
+            return self.open_caching(a, ctx, found, hash, conflict);
         }
         if conflict {
             return Err(Refusal::Sharing);
@@ -258,27 +269,21 @@ impl Shard {
     /// The open of a file with leases or oplocks, or of an open asking for
     /// one: the breaks it needs (waiting for their acknowledgement, as
     /// smbd does, before a sharing violation is answered), then the grant.
-    ///
-    /// Called when [`Shard::open`] answered [`Refusal::Caching`] (with the
-    /// same lock held: nothing changed since).
     #[inline(never)]
-    pub(crate) fn open_caching(
+    fn open_caching(
         &mut self,
         a: &OpenArgs<'_>,
         ctx: &mut CacheCtx,
+        found: Option<u32>,
+        hash: u64,
+        conflict: bool,
     ) -> Result<Location, Refusal> {
         let file = a.file_number;
-        let hash = self.files.hash(file.0);
-        let found = self.files.find(file.0, hash);
-        let conflict = match (found, claim_of_args(a)) {
-            (Some(f), Some(c)) => {
-                let rec = self.files.get(f);
-                match &rec.ext {
-                    Some(ext) => ext.share.conflicts(c),
-                    None => claim_of(self.slots.get(rec.solo)).is_some_and(|o| o.conflicts_with(c)),
-                }
-            }
-            _ => false,
+        let caching =
+            found.and_then(|f| self.files.get(f).ext.as_deref()).and_then(|e| e.caching.as_deref());
+        let own_lease = match (caching, a.cache) {
+            (Some(c), CacheRequest::Lease(l)) => c.find(l.client, l.key),
+            _ => None,
         };
         let mask = map_generic(a.access_mask).bits();
         let stat = 0x0010_0000 | 0x80 | 0x100; // SYNCHRONIZE | READ_/WRITE_ATTRIBUTES
@@ -289,15 +294,12 @@ impl Shard {
             sharing_violation: conflict,
             overwrite: a.overwrite,
             directory: a.directory,
+            own_lease,
         };
         // A client's lease key names one file: refused before anything else.
         let mut claimed = None;
         if let CacheRequest::Lease(l) = *a.cache {
-            let own = found
-                .and_then(|f| self.files.get(f).ext.as_ref())
-                .and_then(|e| e.caching.as_ref())
-                .is_some_and(|c| c.has_lease(l.client, l.key));
-            if !own {
+            if own_lease.is_none() {
                 if !self.keys.claim(l.client, l.key, file) {
                     return Err(Refusal::KeyInUse);
                 }
@@ -312,8 +314,8 @@ impl Shard {
         if let Some(f) = found {
             let ext = self.files.get_mut(f).ext.as_deref_mut();
             if let Some(caching) = ext.and_then(|e| e.caching.as_deref_mut()) {
-                let deadline = Instant::now() + ctx.timeout;
-                if caching.open_breaks(&ask, file, deadline, &mut ctx.breaks) {
+                let mut due = Due::new(ctx.timeout);
+                if caching.open_breaks(&ask, file, &mut due, &mut ctx.breaks) {
                     release(&self.keys);
                     return Err(Refusal::Wait);
                 }

@@ -23,12 +23,12 @@ fn args(file: u64, access: AccessMask, share: ShareAccess) -> OpenArgs<'static> 
 }
 
 fn open(sh: &mut Shard, file: u64) -> Location {
-    sh.open(&args(file, AccessMask::FILE_READ_DATA, ShareAccess::all())).unwrap()
+    sh.open(&args(file, AccessMask::FILE_READ_DATA, ShareAccess::all()), &mut None).unwrap()
 }
 
 #[test]
 fn freed_slots_are_reused_last_freed_first_with_a_new_generation() {
-    let mut sh = Shard::new(0, 1, Default::default());
+    let mut sh = Shard::new(0, 1, Default::default(), std::time::Duration::ZERO);
     let locs: Vec<_> = (0..4).map(|i| open(&mut sh, i)).collect();
     sh.close(locs[2]).unwrap();
     sh.close(locs[0]).unwrap();
@@ -42,7 +42,7 @@ fn freed_slots_are_reused_last_freed_first_with_a_new_generation() {
 
 #[test]
 fn a_slot_whose_generation_would_wrap_is_retired() {
-    let mut sh = Shard::new(3, 1, Default::default());
+    let mut sh = Shard::new(3, 1, Default::default(), std::time::Duration::ZERO);
     let loc = open(&mut sh, 1);
     // Age the slot to its last generation, as 2^32 - 2 open/close pairs would.
     sh.slots.get_mut(loc.slot()).generation = MAX_GENERATION;
@@ -56,18 +56,24 @@ fn a_slot_whose_generation_would_wrap_is_retired() {
 
 #[test]
 fn the_path_belongs_to_the_file_and_owners_are_shared() {
-    let mut sh = Shard::new(0, 1, Default::default());
+    let mut sh = Shard::new(0, 1, Default::default(), std::time::Duration::ZERO);
     let a = sh
-        .open(&OpenArgs {
-            path: StrArg::Borrowed("/first"),
-            ..args(5, AccessMask::FILE_READ_DATA, ShareAccess::all())
-        })
+        .open(
+            &OpenArgs {
+                path: StrArg::Borrowed("/first"),
+                ..args(5, AccessMask::FILE_READ_DATA, ShareAccess::all())
+            },
+            &mut None,
+        )
         .unwrap();
     let b = sh
-        .open(&OpenArgs {
-            path: StrArg::Borrowed("/second"),
-            ..args(5, AccessMask::FILE_READ_DATA, ShareAccess::all())
-        })
+        .open(
+            &OpenArgs {
+                path: StrArg::Borrowed("/second"),
+                ..args(5, AccessMask::FILE_READ_DATA, ShareAccess::all())
+            },
+            &mut None,
+        )
         .unwrap();
     let (ha, hb) = (sh.get(a).unwrap(), sh.get(b).unwrap());
     assert_eq!(ha.handle_info.path.as_deref(), Some("/first"));
@@ -84,7 +90,7 @@ fn the_path_belongs_to_the_file_and_owners_are_shared() {
 
 #[test]
 fn files_and_members_agree_with_a_model_under_churn() {
-    let mut sh = Shard::new(0, 42, Default::default());
+    let mut sh = Shard::new(0, 42, Default::default(), std::time::Duration::ZERO);
     let mut live: Vec<(u64, Location)> = Vec::new();
     let mut seed = 1u64;
     let mut rand = move || {
@@ -137,20 +143,22 @@ fn files_and_members_agree_with_a_model_under_churn() {
 
 #[test]
 fn sharing_is_checked_against_every_other_open_and_refusals_change_nothing() {
-    let mut sh = Shard::new(0, 1, Default::default());
+    let mut sh = Shard::new(0, 1, Default::default(), std::time::Duration::ZERO);
     let rd = AccessMask::FILE_READ_DATA;
     let wr = AccessMask::FILE_WRITE_DATA;
-    let a = sh.open(&args(1, rd, ShareAccess::READ)).unwrap();
-    assert_eq!(sh.open(&args(1, wr, ShareAccess::all())), Err(Refusal::Sharing));
+    let a = sh.open(&args(1, rd, ShareAccess::READ), &mut None).unwrap();
+    assert_eq!(sh.open(&args(1, wr, ShareAccess::all()), &mut None), Err(Refusal::Sharing));
     assert_eq!(sh.file_slots(FileNumber(1)), vec![a.slot()], "a refusal adds nothing");
-    let b = sh.open(&args(1, rd, ShareAccess::READ)).unwrap();
+    let b = sh.open(&args(1, rd, ShareAccess::READ), &mut None).unwrap();
     // A stat open always passes.
-    let s = sh.open(&args(1, AccessMask::FILE_READ_ATTRIBUTES, ShareAccess::empty())).unwrap();
-    assert_eq!(sh.open(&args(1, wr, ShareAccess::all())), Err(Refusal::Sharing));
+    let s = sh
+        .open(&args(1, AccessMask::FILE_READ_ATTRIBUTES, ShareAccess::empty()), &mut None)
+        .unwrap();
+    assert_eq!(sh.open(&args(1, wr, ShareAccess::all()), &mut None), Err(Refusal::Sharing));
     sh.close(a).unwrap();
-    assert_eq!(sh.open(&args(1, wr, ShareAccess::all())), Err(Refusal::Sharing));
+    assert_eq!(sh.open(&args(1, wr, ShareAccess::all()), &mut None), Err(Refusal::Sharing));
     sh.close(b).unwrap();
-    let w = sh.open(&args(1, wr, ShareAccess::all())).unwrap();
+    let w = sh.open(&args(1, wr, ShareAccess::all()), &mut None).unwrap();
     sh.close(s).unwrap();
     sh.close(w).unwrap();
     assert!(sh.file_slots(FileNumber(1)).is_empty());
@@ -158,7 +166,7 @@ fn sharing_is_checked_against_every_other_open_and_refusals_change_nothing() {
 
 #[test]
 fn closing_releases_locks_and_reports_it() {
-    let mut sh = Shard::new(0, 1, Default::default());
+    let mut sh = Shard::new(0, 1, Default::default(), std::time::Duration::ZERO);
     let a = open(&mut sh, 1);
     let b = open(&mut sh, 1);
     let x = |offset| LockElement { offset, length: 10, kind: LockKind::Exclusive };
@@ -174,12 +182,15 @@ fn closing_releases_locks_and_reports_it() {
 
 #[test]
 fn a_directory_handle_refuses_lock_unlock_and_io_before_anything_else() {
-    let mut sh = Shard::new(0, 1, Default::default());
+    let mut sh = Shard::new(0, 1, Default::default(), std::time::Duration::ZERO);
     let dir = sh
-        .open(&OpenArgs {
-            directory: true,
-            ..args(9, AccessMask::FILE_READ_DATA, ShareAccess::all())
-        })
+        .open(
+            &OpenArgs {
+                directory: true,
+                ..args(9, AccessMask::FILE_READ_DATA, ShareAccess::all())
+            },
+            &mut None,
+        )
         .unwrap();
     let file = open(&mut sh, 10);
     let x = LockElement { offset: 0, length: 10, kind: LockKind::Exclusive };
@@ -202,7 +213,7 @@ fn a_directory_handle_refuses_lock_unlock_and_io_before_anything_else() {
 
 #[test]
 fn a_file_page_is_the_next_slots_in_order_and_where_the_following_starts() {
-    let mut sh = Shard::new(0, 1, Default::default());
+    let mut sh = Shard::new(0, 1, Default::default(), std::time::Duration::ZERO);
     let mut locs: Vec<Location> =
         (0..300).map(|i| open(&mut sh, if i % 3 == 0 { 9 } else { 5 })).collect();
     // Scramble the member list: close some, reopen into freed slots.

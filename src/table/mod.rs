@@ -146,7 +146,12 @@ impl HandleTable {
         Ok(HandleTable {
             shards: (0..shards)
                 .map(|i| PaddedShard {
-                    lock: RwLock::new(Shard::new(i, seed, Arc::clone(&keys))),
+                    lock: RwLock::new(Shard::new(
+                        i,
+                        seed,
+                        Arc::clone(&keys),
+                        config.break_timeout_value(),
+                    )),
                     live: AtomicUsize::new(0),
                 })
                 .collect(),
@@ -285,33 +290,22 @@ impl HandleTable {
         args: &OpenArgs<'_>,
         ctx: &mut Option<CacheCtx>,
     ) -> Result<Location, OpenError> {
-        match g.open(args) {
+        match g.open(args, ctx) {
             Ok(loc) => Ok(loc),
-            Err(Refusal::Caching) => self.shard_open_caching(g, args, ctx),
+            Err(Refusal::Wait) => Err(self.park_waiting(args, ctx)),
             Err(r) => Err(refusal(r, self.max_handles)),
         }
     }
 
-    /// The rest of [`HandleTable::shard_open`] for a file with leases or
-    /// oplocks, or an open asking for one.
+    /// Parks an open the shard answered [`Refusal::Wait`] (its guard still
+    /// held by the caller).
     #[cold]
     #[inline(never)]
-    fn shard_open_caching(
-        &self,
-        g: &mut Shard,
-        args: &OpenArgs<'_>,
-        ctx: &mut Option<CacheCtx>,
-    ) -> Result<Location, OpenError> {
-        let ctx = ctx.get_or_insert_with(|| CacheCtx::new(self.break_timeout, None));
-        match g.open_caching(args, ctx) {
-            Ok(loc) => Ok(loc),
-            Err(Refusal::Wait) => {
-                let pending = self.park(args.to_spec(), ctx.pending);
-                ctx.pending = Some(pending);
-                Err(OpenError::BreakPending { pending })
-            }
-            Err(r) => Err(refusal(r, self.max_handles)),
-        }
+    fn park_waiting(&self, args: &OpenArgs<'_>, ctx: &mut Option<CacheCtx>) -> OpenError {
+        let ctx = ctx.as_mut().expect("a waiting open has its context");
+        let pending = self.park(args.to_spec(), ctx.pending);
+        ctx.pending = Some(pending);
+        OpenError::BreakPending { pending }
     }
 
     /// [`HandleTable::open`] with borrowed strings: the table copies a
@@ -695,9 +689,7 @@ fn refusal(r: Refusal, max_handles: usize) -> OpenError {
         Refusal::Sharing => OpenError::SharingViolation,
         Refusal::DeletePending => OpenError::DeletePending,
         Refusal::KeyInUse => OpenError::LeaseKeyInUse,
-        Refusal::Wait | Refusal::Caching => {
-            unreachable!("shard_open goes on with caching and parks waiting opens")
-        }
+        Refusal::Wait => unreachable!("shard_open parks waiting opens"),
     }
 }
 
