@@ -283,14 +283,16 @@ impl FileCaching {
                     let o = self.oplocks[i as usize].as_ref().expect("live oplock");
                     if o.breaking.is_none() {
                         if let Some(to) = break_to(o.state, mask, false, true) {
-                            wait |= self.break_oplock(i, to, file, due, out);
+                            wait |= o.state.intersects(mask);
+                            self.break_oplock(i, to, file, due, out);
                         }
                     }
                 } else if Some(holder) != own && !ask.lease_stat {
                     let l = self.lease(holder);
                     if l.breaking.is_none() {
                         if let Some(to) = break_to(l.state, mask, false, false) {
-                            wait |= self.break_lease(holder, to, file, due, out);
+                            wait |= l.state.intersects(mask);
+                            self.break_lease(holder, to, file, due, out);
                         }
                     }
                 }
@@ -307,7 +309,11 @@ impl FileCaching {
             }
             let to = break_to(l.state, mask, ask.overwrite, false);
             if let Some(to) = to {
-                wait |= self.break_lease(i, to, file, due, out);
+                // smbd waits for a holder that had what this open takes
+                // (W, or H on a sharing violation), not for every break
+                // that needs an acknowledgement (an overwrite's RH -> none).
+                wait |= l.state.intersects(mask);
+                self.break_lease(i, to, file, due, out);
             }
         }
         for i in 0..self.oplocks.len() as u32 {
@@ -316,7 +322,8 @@ impl FileCaching {
                 continue;
             }
             if let Some(to) = break_to(o.state, mask, ask.overwrite, true) {
-                wait |= self.break_oplock(i, to, file, due, out);
+                wait |= o.state.intersects(mask);
+                self.break_oplock(i, to, file, due, out);
             }
         }
         wait
@@ -349,10 +356,8 @@ impl FileCaching {
                 self.break_lease(i, LeaseState::empty(), file, due, out);
             }
         }
+        // Every level II oplock, the writer's own too (as smbd breaks it).
         for i in 0..self.oplocks.len() as u32 {
-            if holder == (i | OPLOCK_HOLDER) {
-                continue;
-            }
             let Some(o) = self.oplocks[i as usize].as_ref() else { continue };
             if o.state == R && o.breaking.is_none() {
                 self.break_oplock(i, LeaseState::empty(), file, due, out);
@@ -433,7 +438,8 @@ impl FileCaching {
         match *ask.request {
             CacheRequest::None => (NIL, OplockLevel::None, None),
             CacheRequest::Oplock(level) => {
-                if ask.directory {
+                // Stat opens get no oplock (smbd).
+                if ask.directory || ask.oplock_stat {
                     return (NIL, OplockLevel::None, None);
                 }
                 let mut s = level.state();
@@ -477,10 +483,12 @@ impl FileCaching {
                 if has_locks {
                     s.remove(R);
                 }
-                if opens > own_opens {
+                // smbd grants a stat open without looking at the other
+                // opens (its delay check is skipped for them).
+                if opens > own_opens && !ask.oplock_stat {
                     s.remove(W);
                 }
-                if non_lease > 0 {
+                if non_lease > 0 && !ask.oplock_stat {
                     s.remove(H);
                 }
                 let i = match own {

@@ -287,10 +287,12 @@ impl Shard {
         };
         let mask = map_generic(a.access_mask).bits();
         let stat = 0x0010_0000 | 0x80 | 0x100; // SYNCHRONIZE | READ_/WRITE_ATTRIBUTES
+        // An overwrite is never a stat open: smbd adds FILE_WRITE_DATA to a
+        // truncating open's access.
         let ask = Ask {
             request: a.cache,
-            oplock_stat: mask & !stat == 0,
-            lease_stat: mask & !(stat | 0x0002_0000) == 0, // and READ_CONTROL
+            oplock_stat: !a.overwrite && mask & !stat == 0,
+            lease_stat: !a.overwrite && mask & !(stat | 0x0002_0000) == 0, // and READ_CONTROL
             sharing_violation: conflict,
             overwrite: a.overwrite,
             directory: a.directory,

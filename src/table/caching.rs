@@ -119,7 +119,7 @@ impl HandleTable {
     /// ([`HandleTable::expire_breaks`]).
     ///
     /// ```
-    /// use std::sync::Arc;
+    /// use std::sync::{Arc, Mutex};
     /// use smb_handles::*;
     ///
     /// let table = HandleTable::new();
