@@ -97,7 +97,7 @@ use smb_handles::{
 mod samba;
 use samba::{
     status_name, STATUS_ACCESS_DENIED, STATUS_CANNOT_DELETE, STATUS_DELETE_PENDING,
-    STATUS_DIRECTORY_NOT_EMPTY, STATUS_FILE_CLOSED, STATUS_FILE_IS_A_DIRECTORY,
+    STATUS_DIRECTORY_NOT_EMPTY, STATUS_FILE_CLOSED, STATUS_FILE_LOCK_CONFLICT, STATUS_LOCK_NOT_GRANTED, STATUS_FILE_IS_A_DIRECTORY,
     STATUS_INVALID_INFO_CLASS, STATUS_INVALID_OPLOCK_PROTOCOL, STATUS_INVALID_PARAMETER,
     STATUS_NOT_A_DIRECTORY, STATUS_OBJECT_NAME_COLLISION, STATUS_OBJECT_NAME_NOT_FOUND,
     STATUS_REQUEST_NOT_ACCEPTED, STATUS_SHARING_VIOLATION, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
@@ -156,6 +156,13 @@ const SCENARIOS: &[&str] = &[
 const MIN_COMPARED: usize = 550;
 /// … and at least this many break notifications (it compares 48).
 const MIN_BREAKS: usize = 45;
+
+/// Names of leases.py's random sequences start so (`random_00000`, …).
+const RANDOM_PREFIX: &str = "random_";
+/// Random sequences a fresh recording has by default (SAMBA_LEASES_COUNT).
+const RANDOM_DEFAULT_COUNT: usize = 200;
+/// A random sequence compares at least this many steps on average.
+const MIN_RANDOM_STEPS: usize = 8;
 
 // SMB2 CREATE (MS-SMB2 2.2.13) and SET_INFO values.
 const FILE_SUPERSEDE: u32 = 0;
@@ -953,6 +960,55 @@ const MUST_TAG: &[&str] = &[
     "async write answered before the ack",
 ];
 
+/// The answers the random sequences of a default fresh recording (at least
+/// [`RANDOM_DEFAULT_COUNT`]) must compare at least once.
+const MUST_SEE_RANDOM: &[(&str, u32, &str, By)] = &[
+    ("create", STATUS_SUCCESS, "", By::Table),
+    ("create", STATUS_SHARING_VIOLATION, "", By::Table),
+    ("create", STATUS_OBJECT_NAME_COLLISION, "", By::Server),
+    ("create_done", STATUS_SUCCESS, "", By::Table),
+    ("close", STATUS_SUCCESS, "", By::Table),
+    ("read", STATUS_SUCCESS, "", By::Table),
+    ("write", STATUS_SUCCESS, "", By::Table),
+    ("write", STATUS_FILE_LOCK_CONFLICT, "", By::Table),
+    ("write", STATUS_ACCESS_DENIED, "", By::Server),
+    ("lock", STATUS_SUCCESS, "", By::Table),
+    ("lock", STATUS_LOCK_NOT_GRANTED, "", By::Table),
+    ("set_eof", STATUS_SUCCESS, "", By::Table),
+    ("lease_ack", STATUS_SUCCESS, "", By::Table),
+    ("lease_ack", STATUS_REQUEST_NOT_ACCEPTED, "", By::Table),
+    ("lease_ack", STATUS_UNSUCCESSFUL, "", By::Table),
+    ("lease_ack", STATUS_OBJECT_NAME_NOT_FOUND, "", By::Table),
+    ("oplock_ack", STATUS_SUCCESS, "", By::Table),
+    ("oplock_ack", STATUS_INVALID_OPLOCK_PROTOCOL, "", By::Table),
+    ("oplock_ack", STATUS_INVALID_PARAMETER, "", By::Table),
+];
+
+/// The lease and oplock answer kinds the random sequences of a default
+/// fresh recording must show at least once.
+const MUST_TAG_RANDOM: &[&str] = &[
+    "lease granted RWH",
+    "lease granted RH",
+    "lease granted RW",
+    "lease granted R",
+    "lease granted ''",
+    "lease granted v2",
+    "oplock granted 1",
+    "oplock granted 8",
+    "oplock granted 9",
+    "oplock refused (0)",
+    "break of a lease, ack_required=true",
+    "break of a lease, ack_required=false",
+    "break of an oplock, ack_required=true",
+    "break of an oplock, ack_required=false",
+    "auto ack answered",
+    "SHARING_VIOLATION after a break",
+    "open waited for auto acks within its step",
+    "async create pending, completed by lease_ack",
+    "async create pending, completed by oplock_ack",
+    "async create pending, completed by close",
+];
+
 struct Handle {
     /// None when the CREATE was refused (or answered by the server, or is
     /// still pending).
@@ -1634,10 +1690,67 @@ fn family(name: &str) -> &str {
     name.split('_').next().unwrap_or(name)
 }
 
+/// Whether a scenario is one of leases.py's random sequences.
+fn is_random(sc: &Scenario) -> bool {
+    sc.name.starts_with(RANDOM_PREFIX)
+}
+
+/// Replays one scenario, panicking with the report on its first difference.
+fn replay_or_panic(rec: &Recording, path: &Path, sc: &Scenario) -> Counts {
+    replay(sc).unwrap_or_else(|report| {
+        panic!(
+            "HandleTable (with the server's part) answered differently from smbd ({}).\n\
+             recording: {}\n{report}",
+            rec.server,
+            path.display()
+        )
+    })
+}
+
+/// Prints the totals of a part of the recording (tallies and kinds).
+fn print_totals(part: &str, n: usize, total: &Counts) {
+    let skipped: usize = total.skipped.values().sum();
+    eprintln!(
+        "samba_leases: {part}: {n} scenarios, {} steps and {} breaks compared, all equal to \
+         smbd's; {skipped} skipped, {} setup",
+        total.compared, total.breaks, total.setup
+    );
+    for (k, n) in &total.skipped {
+        eprintln!("samba_leases:   skipped {:<50} {n}", k.reason());
+    }
+    for (k, n) in &total.tallies {
+        eprintln!("samba_leases:   {k:<75} {n}");
+    }
+    for (k, n) in &total.tags {
+        eprintln!("samba_leases:   kind: {k:<69} {n}");
+    }
+}
+
+/// Asserts that `total` compared every answer of `must_see` and showed
+/// every kind of `must_tag`.
+fn assert_kinds(part: &str, total: &Counts, must_see: &[(&str, u32, &str, By)], must_tag: &[&str]) {
+    for &(kind, st, what, by) in must_see {
+        let key = answer_key(kind, st, what, by);
+        assert!(
+            total.tallies.contains_key(&key),
+            "{part}: no compared step answered {key}: the recording or the replay is broken"
+        );
+    }
+    for tag in must_tag {
+        assert!(
+            total.tags.contains_key(*tag),
+            "{part}: no compared step showed {tag:?}: the recording or the replay is broken"
+        );
+    }
+}
+
 /// Replays every scenario of the recording at `path`, panicking on the
 /// first difference; `full` (a recording of every default scenario) also
-/// demands the floors and every answer kind.
-fn replay_all(rec: &Recording, path: &Path, full: bool) {
+/// demands the floors and every answer kind of the directed scenarios.
+/// `random`: the number of random sequences the recording must have (and
+/// with at least [`RANDOM_DEFAULT_COUNT`] of them, every random answer
+/// kind); `None` replays whatever random sequences it has.
+fn replay_all(rec: &Recording, path: &Path, full: bool, random: Option<usize>) {
     eprintln!(
         "samba_leases: {} / {} / dialect {}; {} scenarios in {}",
         rec.server,
@@ -1646,9 +1759,14 @@ fn replay_all(rec: &Recording, path: &Path, full: bool) {
         rec.scenarios.len(),
         path.display()
     );
+    let (randoms, directed): (Vec<&Scenario>, Vec<&Scenario>) =
+        rec.scenarios.iter().partition(|s| is_random(s));
     if full {
-        let names: Vec<&str> = rec.scenarios.iter().map(|s| s.name.as_str()).collect();
+        let names: Vec<&str> = directed.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, SCENARIOS, "{}: not the default scenarios", path.display());
+    }
+    if let Some(n) = random {
+        assert_eq!(randoms.len(), n, "{}: not {n} random sequences", path.display());
     }
     assert!(!rec.scenarios.is_empty(), "{}: no scenario to replay", path.display());
     assert!(
@@ -1662,15 +1780,8 @@ fn replay_all(rec: &Recording, path: &Path, full: bool) {
     );
     let mut total = Counts::default();
     let mut families: BTreeMap<String, Counts> = BTreeMap::new();
-    for sc in &rec.scenarios {
-        let counts = replay(sc).unwrap_or_else(|report| {
-            panic!(
-                "HandleTable (with the server's part) answered differently from smbd ({}).\n\
-                 recording: {}\n{report}",
-                rec.server,
-                path.display()
-            )
-        });
+    for sc in &directed {
+        let counts = replay_or_panic(rec, path, sc);
         let skipped: usize = counts.skipped.values().sum();
         let reasons: Vec<String> =
             counts.skipped.iter().map(|(k, n)| format!("{}: {n}", k.reason())).collect();
@@ -1700,22 +1811,65 @@ fn replay_all(rec: &Recording, path: &Path, full: bool) {
             c.skipped.values().sum::<usize>()
         );
     }
-    let skipped: usize = total.skipped.values().sum();
-    eprintln!(
-        "samba_leases: {} scenarios, {} steps and {} breaks compared, all equal to smbd's; \
-         {skipped} skipped",
-        rec.scenarios.len(),
-        total.compared,
-        total.breaks
-    );
-    for (k, n) in &total.skipped {
-        eprintln!("samba_leases:   skipped {:<50} {n}", k.reason());
+    if !directed.is_empty() {
+        print_totals("directed", directed.len(), &total);
     }
-    for (k, n) in &total.tallies {
-        eprintln!("samba_leases:   {k:<75} {n}");
+    let mut rtotal = Counts::default();
+    // SAMBA_LEASES_KEEP_GOING=1: replay every random sequence and fail at
+    // the end with each differing one's report (to see every disagreement
+    // at once, not only the first).
+    let keep_going = std::env::var_os("SAMBA_LEASES_KEEP_GOING").is_some_and(|v| v != "0");
+    let mut failed: Vec<String> = Vec::new();
+    for sc in &randoms {
+        if keep_going {
+            match replay(sc) {
+                Ok(counts) => rtotal.add(counts),
+                Err(report) => failed.push(report),
+            }
+            continue;
+        }
+        let counts = replay_or_panic(rec, path, sc);
+        assert!(counts.compared > 0, "{}: nothing compared", sc.name);
+        rtotal.add(counts);
     }
-    for (k, n) in &total.tags {
-        eprintln!("samba_leases:   kind: {k:<69} {n}");
+    if !failed.is_empty() {
+        let lines: Vec<&str> = failed
+            .iter()
+            .filter_map(|r| r.lines().find(|l| l.ends_with("<-- differs")))
+            .collect();
+        panic!(
+            "HandleTable answered differently from smbd ({}) in {} of {} random sequences \
+             (SAMBA_LEASES_KEEP_GOING).\nrecording: {}\nthe differing steps:\n{}\n\n{}",
+            rec.server,
+            failed.len(),
+            randoms.len(),
+            path.display(),
+            lines.join("\n"),
+            failed.join("\n")
+        );
+    }
+    if !randoms.is_empty() {
+        print_totals("random", randoms.len(), &rtotal);
+        let skipped: usize = rtotal.skipped.values().sum();
+        assert_eq!(skipped, 0, "random sequences: nothing of them is the server's to skip");
+        if randoms.len() >= RANDOM_DEFAULT_COUNT {
+            assert!(
+                rtotal.compared >= randoms.len() * MIN_RANDOM_STEPS,
+                "only {} random steps compared for {} sequences: steps went missing",
+                rtotal.compared,
+                randoms.len()
+            );
+            assert_kinds("random", &rtotal, MUST_SEE_RANDOM, MUST_TAG_RANDOM);
+            assert!(
+                rtotal.tallies.contains_key("create async, answered in step false"),
+                "random: no async create waited (pending opens completing)"
+            );
+        } else {
+            eprintln!(
+                "samba_leases: fewer than {RANDOM_DEFAULT_COUNT} random sequences: their answer \
+                 kinds are not checked"
+            );
+        }
     }
     if !full {
         eprintln!(
@@ -1733,21 +1887,11 @@ fn replay_all(rec: &Recording, path: &Path, full: bool) {
         "only {} breaks compared, fewer than {MIN_BREAKS}: breaks went missing",
         total.breaks
     );
-    let must_see = MUST_SEE
-        .iter()
-        .map(|&(kind, st, what, by)| answer_key(kind, st, what, by))
-        .chain(["exists true".to_string(), "exists false".to_string()])
-        .chain(["create async, answered in step false".to_string()]);
-    for key in must_see {
+    assert_kinds("directed", &total, MUST_SEE, MUST_TAG);
+    for key in ["exists true", "exists false", "create async, answered in step false"] {
         assert!(
-            total.tallies.contains_key(&key),
+            total.tallies.contains_key(key),
             "no compared step answered {key}: the recording or the replay is broken"
-        );
-    }
-    for tag in MUST_TAG {
-        assert!(
-            total.tags.contains_key(*tag),
-            "no compared step showed {tag:?}: the recording or the replay is broken"
         );
     }
 }
@@ -1756,31 +1900,56 @@ fn is_full(rec: &Recording) -> bool {
     SCENARIOS.iter().all(|n| rec.scenarios.iter().any(|s| s.name == *n))
 }
 
-/// Records a fresh recording against smbd (or takes SAMBA_LEASES_RECORDING)
-/// and replays it.
+/// A numeric environment variable, or `default`.
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).map_or(default, |v| {
+        v.trim().parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a number"))
+    })
+}
+
+/// Records a fresh recording against smbd — the directed scenarios and
+/// `SAMBA_LEASES_COUNT` (default 200) random sequences of seed
+/// `SAMBA_LEASES_SEED` (default 1), one smbd run — or takes
+/// SAMBA_LEASES_RECORDING, and replays it.
 #[test]
 fn table_answers_like_samba() {
     if let Some(path) = std::env::var_os("SAMBA_LEASES_RECORDING") {
         let path = PathBuf::from(path);
         eprintln!("samba_leases: replaying {} (SAMBA_LEASES_RECORDING)", path.display());
         let rec: Recording = samba::load(&path);
-        replay_all(&rec, &path, is_full(&rec));
+        replay_all(&rec, &path, is_full(&rec), None);
         return;
     }
+    let seed = env_number("SAMBA_LEASES_SEED", 1);
+    let count = env_number("SAMBA_LEASES_COUNT", RANDOM_DEFAULT_COUNT as u64);
     let dir = std::env::temp_dir().join(format!("smb-handles-samba-leases-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temporary directory");
     let out = dir.join("rec.json");
-    let stderr = samba::run_recorder(&["--leases".as_ref(), out.as_os_str()]);
+    let (seed_s, count_s) = (seed.to_string(), count.to_string());
+    let started = std::time::Instant::now();
+    let stderr = samba::run_recorder(&[
+        "--leases".as_ref(),
+        out.as_os_str(),
+        "--seed".as_ref(),
+        seed_s.as_ref(),
+        "--count".as_ref(),
+        count_s.as_ref(),
+    ]);
     eprint!("{stderr}");
+    eprintln!(
+        "samba_leases: recorded in {:.1} s (seed {seed}, {count} random sequences)",
+        started.elapsed().as_secs_f64()
+    );
     let rec: Recording = samba::load(&out);
-    replay_all(&rec, &out, true);
+    let count = usize::try_from(count).expect("SAMBA_LEASES_COUNT fits usize");
+    replay_all(&rec, &out, true, Some(count));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Replays the committed recording (no smbd needed).
+/// Replays the committed recording (no smbd needed; directed scenarios only).
 #[test]
 fn committed_recording_answers_like_samba() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(COMMITTED);
     let rec: Recording = samba::load(&path);
-    replay_all(&rec, &path, true);
+    replay_all(&rec, &path, true, Some(0));
 }
