@@ -1540,7 +1540,10 @@ def random_sequence(q, rng):
         # after a SET_INFO EndOfFile on a stat open answered SHARING_VIOLATION.
         data_hs = [h for h in open_hs if q.accesses[h] & DATA_ACCESS]
         acks_owed = bool(q.lease_breaking or q.oplock_breaking)
-        kinds = ["create"] * (5 if len(open_hs) < MAX_OPEN else 0)
+        # At most one CREATE waits at a time: smbd retries several waiting
+        # opens (each in its connection's process) in a racy order when one
+        # acknowledgement or close releases them together.
+        kinds = ["create"] * (5 if len(open_hs) < MAX_OPEN and not q.pending else 0)
         if open_hs:
             kinds += ["close"] * 2
         if data_hs:
@@ -1709,10 +1712,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1,
                     help="seed of the random sequences (sequence i: random.Random(seed*1000003+i))")
     ap.add_argument("--count", type=int, default=None,
-                    help="number of random sequences (default 200; 0 with --only)")
+                    help="number of random sequences (default 500; 0 with --only)")
     args = ap.parse_args()
     if args.count is None:
-        args.count = 0 if args.only else 200
+        args.count = 0 if args.only else 500
 
     t0 = time.monotonic()
     todo = SCENARIOS + (SLOW_SCENARIOS if args.slow else [])
