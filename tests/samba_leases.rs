@@ -3,11 +3,14 @@
 //!
 //! `table_answers_like_samba` runs `bash scripts/samba-record.sh --leases
 //! OUT`, which starts a throwaway smbd with leases and oplocks on and
-//! records the directed scenarios of tests/samba/leases.py (about 8 s;
-//! format and rules in tests/samba/LEASES-FINDINGS.md), then replays every
-//! scenario through a fresh `HandleTable` and fails on the first answer
-//! that differs from smbd's, printing the scenario step by step with both
-//! answers. When the script fails (Samba cannot be installed, smbd does not
+//! records the directed scenarios of tests/samba/leases.py and then
+//! `SAMBA_LEASES_COUNT` (default 500) random sequences of seed
+//! `SAMBA_LEASES_SEED` (default 1) in one smbd run (about 25 s; format and
+//! rules in tests/samba/LEASES-FINDINGS.md, the random sequences in
+//! tests/samba/README.md), then replays every scenario and sequence
+//! through a fresh `HandleTable` and fails on the first answer that
+//! differs from smbd's, printing the scenario step by step with both
+//! answers (`SAMBA_LEASES_KEEP_GOING=1`: every differing random sequence). When the script fails (Samba cannot be installed, smbd does not
 //! start, not root and no sudo) the test FAILS with the script's stderr; it
 //! never skips. `SAMBA_LEASES_RECORDING=PATH` replays that recording
 //! instead of making one.
@@ -97,10 +100,11 @@ use smb_handles::{
 mod samba;
 use samba::{
     status_name, STATUS_ACCESS_DENIED, STATUS_CANNOT_DELETE, STATUS_DELETE_PENDING,
-    STATUS_DIRECTORY_NOT_EMPTY, STATUS_FILE_CLOSED, STATUS_FILE_LOCK_CONFLICT, STATUS_LOCK_NOT_GRANTED, STATUS_FILE_IS_A_DIRECTORY,
-    STATUS_INVALID_INFO_CLASS, STATUS_INVALID_OPLOCK_PROTOCOL, STATUS_INVALID_PARAMETER,
-    STATUS_NOT_A_DIRECTORY, STATUS_OBJECT_NAME_COLLISION, STATUS_OBJECT_NAME_NOT_FOUND,
-    STATUS_REQUEST_NOT_ACCEPTED, STATUS_SHARING_VIOLATION, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
+    STATUS_DIRECTORY_NOT_EMPTY, STATUS_FILE_CLOSED, STATUS_FILE_IS_A_DIRECTORY,
+    STATUS_FILE_LOCK_CONFLICT, STATUS_INVALID_INFO_CLASS, STATUS_INVALID_OPLOCK_PROTOCOL,
+    STATUS_INVALID_PARAMETER, STATUS_LOCK_NOT_GRANTED, STATUS_NOT_A_DIRECTORY,
+    STATUS_OBJECT_NAME_COLLISION, STATUS_OBJECT_NAME_NOT_FOUND, STATUS_REQUEST_NOT_ACCEPTED,
+    STATUS_SHARING_VIOLATION, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
 };
 
 /// The committed recording (tests/samba/LEASES-FINDINGS.md).
@@ -1838,11 +1842,13 @@ fn replay_all(rec: &Recording, path: &Path, full: bool, random: Option<usize>) {
         rtotal.add(counts);
     }
     if !failed.is_empty() {
-        print_totals("random (the sequences equal to smbd's)", randoms.len() - failed.len(), &rtotal);
-        let lines: Vec<&str> = failed
-            .iter()
-            .filter_map(|r| r.lines().find(|l| l.ends_with("<-- differs")))
-            .collect();
+        print_totals(
+            "random (the sequences equal to smbd's)",
+            randoms.len() - failed.len(),
+            &rtotal,
+        );
+        let lines: Vec<&str> =
+            failed.iter().filter_map(|r| r.lines().find(|l| l.ends_with("<-- differs"))).collect();
         panic!(
             "HandleTable answered differently from smbd ({}) in {} of {} random sequences \
              (SAMBA_LEASES_KEEP_GOING).\nrecording: {}\nthe differing steps:\n{}\n\n{}",

@@ -4,8 +4,9 @@
 Run through `bash scripts/samba-record.sh --leases OUT.json`, which starts a
 throwaway smbd with `oplocks = yes`, `smb2 leases = yes`, `kernel oplocks =
 no`, `kernel share modes = no`, `posix locking = no` and passes the options
-below. Directed scenarios only (no random sequences); each is a list of
-steps, every step records smbd's answer and the set of break notifications
+below. The directed scenarios first, then `--count` (default 500) random
+sequences of `--seed` (see "random sequences" below and
+tests/samba/README.md); each is a list of steps, every step records smbd's answer and the set of break notifications
 that arrived on any connection because of it. The JSON format and the rules
 read from it are in tests/samba/LEASES-FINDINGS.md.
 
