@@ -906,6 +906,39 @@ fn answer_key(kind: &str, status: u32, what: &str, by: By) -> String {
 const DELETES: &str = "last close: the file is deleted";
 const STAYS_PENDING: &str = "delete-pending, other opens remain: not deleted";
 
+/// The acknowledgement answers the directed scenarios and the random
+/// sequences must each compare at least once.
+const MUST_SEE_ACKS: &[(&str, u32, &str, By)] = &[
+    ("lease_ack", STATUS_SUCCESS, "", By::Table),
+    ("lease_ack", STATUS_REQUEST_NOT_ACCEPTED, "", By::Table),
+    ("lease_ack", STATUS_UNSUCCESSFUL, "", By::Table),
+    ("lease_ack", STATUS_OBJECT_NAME_NOT_FOUND, "", By::Table),
+    ("oplock_ack", STATUS_SUCCESS, "", By::Table),
+    ("oplock_ack", STATUS_INVALID_OPLOCK_PROTOCOL, "", By::Table),
+    ("oplock_ack", STATUS_INVALID_PARAMETER, "", By::Table),
+    ("oplock_ack", STATUS_FILE_CLOSED, "", By::Table),
+];
+
+/// The grant and break kinds the directed scenarios and the random
+/// sequences must each show at least once.
+const MUST_TAG_CACHING: &[&str] = &[
+    "lease granted RWH",
+    "lease granted RH",
+    "lease granted RW",
+    "lease granted R",
+    "lease granted ''",
+    "lease granted v2",
+    "oplock granted 1",
+    "oplock granted 8",
+    "oplock granted 9",
+    "oplock refused (0)",
+    "break of a lease, ack_required=true",
+    "break of a lease, ack_required=false",
+    "break of an oplock, ack_required=true",
+    "break of an oplock, ack_required=false",
+    "auto ack answered",
+];
+
 /// The answers every full recording must compare at least once: each
 /// kind the table decides, and the server's name answers.
 const MUST_SEE: &[(&str, u32, &str, By)] = &[
@@ -929,35 +962,12 @@ const MUST_SEE: &[(&str, u32, &str, By)] = &[
     ("io_done", STATUS_SUCCESS, "", By::Table),
     ("lock", STATUS_SUCCESS, "", By::Table),
     ("set_eof", STATUS_SUCCESS, "", By::Table),
-    ("lease_ack", STATUS_SUCCESS, "", By::Table),
-    ("lease_ack", STATUS_REQUEST_NOT_ACCEPTED, "", By::Table),
-    ("lease_ack", STATUS_UNSUCCESSFUL, "", By::Table),
-    ("lease_ack", STATUS_OBJECT_NAME_NOT_FOUND, "", By::Table),
-    ("oplock_ack", STATUS_SUCCESS, "", By::Table),
-    ("oplock_ack", STATUS_INVALID_OPLOCK_PROTOCOL, "", By::Table),
-    ("oplock_ack", STATUS_INVALID_PARAMETER, "", By::Table),
-    ("oplock_ack", STATUS_FILE_CLOSED, "", By::Table),
 ];
 
 /// The lease and oplock answer kinds every full recording must compare at
 /// least once (tags of equal steps).
 const MUST_TAG: &[&str] = &[
-    "lease granted RWH",
-    "lease granted RH",
-    "lease granted RW",
-    "lease granted R",
-    "lease granted ''",
-    "lease granted v2",
     "no lease on a directory",
-    "oplock granted 1",
-    "oplock granted 8",
-    "oplock granted 9",
-    "oplock refused (0)",
-    "break of a lease, ack_required=true",
-    "break of a lease, ack_required=false",
-    "break of an oplock, ack_required=true",
-    "break of an oplock, ack_required=false",
-    "auto ack answered",
     "create INVALID_PARAMETER: lease key in use on another file",
     "SHARING_VIOLATION after a break",
     "open waited for auto acks within its step",
@@ -982,33 +992,11 @@ const MUST_SEE_RANDOM: &[(&str, u32, &str, By)] = &[
     ("lock", STATUS_SUCCESS, "", By::Table),
     ("lock", STATUS_LOCK_NOT_GRANTED, "", By::Table),
     ("set_eof", STATUS_SUCCESS, "", By::Table),
-    ("lease_ack", STATUS_SUCCESS, "", By::Table),
-    ("lease_ack", STATUS_REQUEST_NOT_ACCEPTED, "", By::Table),
-    ("lease_ack", STATUS_UNSUCCESSFUL, "", By::Table),
-    ("lease_ack", STATUS_OBJECT_NAME_NOT_FOUND, "", By::Table),
-    ("oplock_ack", STATUS_SUCCESS, "", By::Table),
-    ("oplock_ack", STATUS_INVALID_OPLOCK_PROTOCOL, "", By::Table),
-    ("oplock_ack", STATUS_INVALID_PARAMETER, "", By::Table),
 ];
 
 /// The lease and oplock answer kinds the random sequences of a default
 /// fresh recording must show at least once.
 const MUST_TAG_RANDOM: &[&str] = &[
-    "lease granted RWH",
-    "lease granted RH",
-    "lease granted RW",
-    "lease granted R",
-    "lease granted ''",
-    "lease granted v2",
-    "oplock granted 1",
-    "oplock granted 8",
-    "oplock granted 9",
-    "oplock refused (0)",
-    "break of a lease, ack_required=true",
-    "break of a lease, ack_required=false",
-    "break of an oplock, ack_required=true",
-    "break of an oplock, ack_required=false",
-    "auto ack answered",
     "SHARING_VIOLATION after a break",
     "open waited for auto acks within its step",
     "async create pending, completed by lease_ack",
@@ -1872,6 +1860,7 @@ fn replay_all(rec: &Recording, path: &Path, full: bool, random: Option<usize>) {
                 randoms.len()
             );
             assert_kinds("random", &rtotal, MUST_SEE_RANDOM, MUST_TAG_RANDOM);
+            assert_kinds("random", &rtotal, MUST_SEE_ACKS, MUST_TAG_CACHING);
             assert!(
                 rtotal.tallies.contains_key("create async, answered in step false"),
                 "random: no async create waited (pending opens completing)"
@@ -1900,6 +1889,7 @@ fn replay_all(rec: &Recording, path: &Path, full: bool, random: Option<usize>) {
         total.breaks
     );
     assert_kinds("directed", &total, MUST_SEE, MUST_TAG);
+    assert_kinds("directed", &total, MUST_SEE_ACKS, MUST_TAG_CACHING);
     for key in ["exists true", "exists false", "create async, answered in step false"] {
         assert!(
             total.tallies.contains_key(key),

@@ -1393,8 +1393,10 @@ class RandomRecorder(Recorder):
         self.accesses = {}          # handle -> DesiredAccess
         self.size = 0
 
-    def record(self, op, barrier=True):
-        op["breaks"] = self.barrier() if barrier else []
+    def record(self, op):
+        # A READ breaks nothing: no barrier after it.
+        quiet = op["op"] == "read" and not op.get("async")
+        op["breaks"] = [] if quiet else self.barrier()
         self.ops.append(op)
         self.track(op)
         return op
@@ -1461,21 +1463,6 @@ class RandomRecorder(Recorder):
         wait = disposition == FILE_CREATE or not (self.manual and self.may_wait())
         self.create(client, f, access, share, disposition, oplock=oplock, lease=lease, wait=wait)
         return h
-
-    def read_quiet(self, h, offset, length):
-        """A READ breaks nothing: no barrier."""
-        from smbprotocol.open import SMB2ReadRequest
-        c = self.cl(h)
-        req = SMB2ReadRequest()
-        req["length"] = length
-        req["offset"] = offset
-        req["minimum_count"] = 0
-        req["file_id"] = self.fid(h)
-        req["padding"] = b"\x50"
-        status = c.wait(c.send(req))[0]
-        return self.record({"op": "read", "client": self.handles[h]["client"], "handle": h,
-                            "offset": offset, "length": length, "status": status},
-                           barrier=False)
 
     def poll_pending(self):
         """create_done steps for the async CREATEs smbd has answered by now."""
@@ -1590,7 +1577,7 @@ def random_sequence(q, rng):
             h = rng.choice(readers if readers and rng.random() < 0.85 else data_hs)
             if q.size > 0:
                 off = rng.randint(0, q.size - 1)
-                q.read_quiet(h, off, rng.randint(1, min(16, q.size - off)))
+                q.io("read", h, off, rng.randint(1, min(16, q.size - off)))
         elif kind == "lock":
             h = rng.choice(data_hs)
             if any(o != h and lvl in (OPLOCK_EXCLUSIVE, OPLOCK_BATCH)
