@@ -3,8 +3,11 @@
 #
 #   bash scripts/samba-record.sh OUT.json [SEED] [COUNT]
 #   bash scripts/samba-record.sh --install-only   # only steps 1 and 2 (for scripts/test.sh)
-#   bash scripts/samba-record.sh --leases OUT.json  # leases, oplocks, delete-on-close
-#                                                   # (tests/samba/leases.py; smbd with leases on)
+#   bash scripts/samba-record.sh --leases OUT.json [--seed N] [--count N] [--only NAME] [--slow]
+#       leases, oplocks, delete-on-close (tests/samba/leases.py; smbd with leases on):
+#       the 35 directed scenarios, then COUNT (default 500) random sequences of
+#       seed SEED (default 1); SAMBA_LEASES_SEED / SAMBA_LEASES_COUNT in the
+#       environment do the same as --seed / --count (the options win)
 #
 # Installs Debian's `samba` when smbd is missing (apt-get; sudo when not root),
 # the pinned `smbprotocol` Python package into the project-local venv
@@ -24,7 +27,10 @@ if [ "${1:-}" = "--leases" ]; then
   shift
   OUT="${1:?usage: samba-record.sh --leases OUT.json}"
   shift
-  LEASES_ARGS=("$@")    # passed on to leases.py (e.g. --only NAME, --slow)
+  LEASES_ARGS=()
+  [ -n "${SAMBA_LEASES_SEED:-}" ] && LEASES_ARGS+=(--seed "$SAMBA_LEASES_SEED")
+  [ -n "${SAMBA_LEASES_COUNT:-}" ] && LEASES_ARGS+=(--count "$SAMBA_LEASES_COUNT")
+  LEASES_ARGS+=("$@")   # passed on to leases.py (--seed N, --count N, --only NAME, --slow)
 else
   OUT="${1:?usage: samba-record.sh OUT.json [SEED] [COUNT] | --install-only | --leases OUT.json}"
 fi

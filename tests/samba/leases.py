@@ -4,8 +4,9 @@
 Run through `bash scripts/samba-record.sh --leases OUT.json`, which starts a
 throwaway smbd with `oplocks = yes`, `smb2 leases = yes`, `kernel oplocks =
 no`, `kernel share modes = no`, `posix locking = no` and passes the options
-below. Directed scenarios only (no random sequences); each is a list of
-steps, every step records smbd's answer and the set of break notifications
+below. The directed scenarios first, then `--count` (default 500) random
+sequences of `--seed` (see "random sequences" below and
+tests/samba/README.md); each is a list of steps, every step records smbd's answer and the set of break notifications
 that arrived on any connection because of it. The JSON format and the rules
 read from it are in tests/samba/LEASES-FINDINGS.md.
 
@@ -31,6 +32,7 @@ import argparse
 import importlib.metadata
 import json
 import os
+import random
 import shutil
 import struct
 import sys
@@ -1345,6 +1347,328 @@ SCENARIOS = DOC_SCENARIOS + LEASE_SCENARIOS
 SLOW_SCENARIOS = [slow_unacknowledged_lease_break, slow_unacknowledged_oplock_break]
 
 
+# === random sequences ===========================================================
+# One file per sequence, three connections A, B, C (reused by every sequence:
+# their client GUIDs stay, every handle of a sequence is closed at its end)
+# with two lease keys each (K1, K2: a key value names a different lease per
+# client GUID). Sequence i is drawn from random.Random(seed * 1000003 + i);
+# its choices also depend on smbd's earlier answers (the grants and breaks it
+# recorded), so a recording is reproducible against the same Samba.
+
+GENERIC_READ, GENERIC_WRITE = 0x80000000, 0x40000000
+RANDOM_ACCESS = [R, R, W, RW, RW, RW | DELETE, FILE_APPEND_DATA, R | FILE_APPEND_DATA,
+                 FILE_READ_ATTRIBUTES, FILE_READ_ATTRIBUTES | SYNCHRONIZE, READ_CONTROL, DELETE,
+                 GENERIC_READ, GENERIC_WRITE, GENERIC_READ | GENERIC_WRITE]
+FILE_SUPERSEDE, FILE_OVERWRITE = 0, 4
+RANDOM_DISPOSITIONS = [FILE_OPEN] * 5 + [FILE_OPEN_IF] * 2 + [
+    FILE_OVERWRITE_IF, FILE_OVERWRITE, FILE_SUPERSEDE, FILE_CREATE]
+TRUNCATES = (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF)
+RANDOM_LEASE_STATES = ["R", "RW", "RH", "RWH", "RWH", "RH", "RWH", "", "W", "H", "WH"]
+MAX_OPEN = 6
+DATA_ACCESS = R | W | FILE_APPEND_DATA | GENERIC_READ | GENERIC_WRITE
+
+
+def subsets(letters):
+    """The proper subsets of a lease state, as letters."""
+    out = [""]
+    for b in "RWH":
+        out += [s + b for s in out if b in letters]
+    return [s for s in out if s != letters]
+
+
+class RandomRecorder(Recorder):
+    """A Recorder that follows what smbd answered, so that the generator can
+    choose acknowledgements (right and wrong ones) and knows when a CREATE
+    may wait for a manual client's acknowledgement (then it is sent async)."""
+
+    def __init__(self, clients, share_dir, prefix, manual):
+        super().__init__(clients, share_dir, prefix)
+        self.manual = set(manual)
+        self.leases = {}            # (client, key) -> state letters
+        self.lease_of = {}          # handle -> (client, key)
+        self.lease_breaking = {}    # (client, key) -> offered state (manual, not acked)
+        self.oplocks = {}           # handle -> level
+        self.oplock_breaking = {}   # handle -> offered level (manual, not acked)
+        self.dispositions = {}      # handle -> disposition
+        self.accesses = {}          # handle -> DesiredAccess
+        self.size = 0
+
+    def record(self, op):
+        # A READ breaks nothing: no barrier after it.
+        quiet = op["op"] == "read" and not op.get("async")
+        op["breaks"] = [] if quiet else self.barrier()
+        self.ops.append(op)
+        self.track(op)
+        return op
+
+    def track(self, op):
+        for b in op.get("breaks", []):
+            if b["type"] == "lease":
+                ck = (b["client"], b["key"])
+                self.leases[ck] = b["to"]
+                if b["ack_required"] and b["client"] in self.manual:
+                    self.lease_breaking[ck] = b["to"]
+            elif b["type"] == "oplock" and b.get("handle") is not None:
+                self.oplocks[b["handle"]] = b["to"]
+                if b["ack_required"] and b["client"] in self.manual:
+                    self.oplock_breaking[b["handle"]] = b["to"]
+        kind, st = op["op"], op.get("status")
+        if kind in ("create", "create_done") and st == 0:
+            h = op["handle"]
+            lg = op.get("lease_granted")
+            if lg:
+                ck = (op["client"], lg["key"])
+                self.leases[ck] = lg["state"]
+                self.lease_of[h] = ck
+            elif op.get("oplock_granted"):
+                self.oplocks[h] = op["oplock_granted"]
+            if self.dispositions[h] in TRUNCATES:
+                self.size = 0
+        elif kind == "close" and st == 0:
+            h = op["handle"]
+            self.oplocks.pop(h, None)
+            self.oplock_breaking.pop(h, None)
+            ck = self.lease_of.pop(h, None)
+            if ck and ck not in self.lease_of.values():
+                self.leases.pop(ck, None)
+                self.lease_breaking.pop(ck, None)
+        elif kind == "lease_ack" and st == 0:
+            ck = (op["client"], op["key"])
+            self.lease_breaking.pop(ck, None)
+            self.leases[ck] = op.get("answer_state", op["state"])
+        elif kind == "oplock_ack" and st == 0:
+            self.oplock_breaking.pop(op["handle"], None)
+            self.oplocks[op["handle"]] = op.get("answer_level", op["level"])
+        elif kind == "write" and st == 0:
+            self.size = max(self.size, op["offset"] + op["length"])
+        elif kind == "set_eof" and st == 0:
+            self.size = op["size"]
+
+    def may_wait(self):
+        """Whether a CREATE now may wait for a manual client's acknowledgement."""
+        if self.pending or self.lease_breaking or self.oplock_breaking:
+            return True
+        for (c, _k), st in self.leases.items():
+            if c in self.manual and ("W" in st or "H" in st):
+                return True
+        return any(self.handles[h]["client"] in self.manual and lvl in (OPLOCK_EXCLUSIVE,
+                                                                         OPLOCK_BATCH)
+                   for h, lvl in self.oplocks.items())
+
+    def create_random(self, client, f, access, share, disposition, oplock, lease):
+        h = len(self.handles)
+        self.dispositions[h] = disposition
+        self.accesses[h] = access
+        # FILE_CREATE of the existing file is refused at once (the name).
+        wait = disposition == FILE_CREATE or not (self.manual and self.may_wait())
+        self.create(client, f, access, share, disposition, oplock=oplock, lease=lease, wait=wait)
+        return h
+
+    def poll_pending(self):
+        """create_done steps for the async CREATEs smbd has answered by now."""
+        for h in sorted(self.pending):
+            _c, request, _op = self.pending[h]
+            resp = request.response
+            if resp is not None and resp["status"].get_value() != STATUS_PENDING:
+                self.finish_create(h)
+
+    def open_handles(self, client=None):
+        return [h for h, hd in enumerate(self.handles)
+                if hd["open"] and (client is None or hd["client"] == client)]
+
+    def release(self):
+        """Before the final closes: acknowledges every break a manual client
+        still owes with the offered state, and closes handles if an async
+        CREATE still waits, so that nothing waits for smbd's 35 s timeout."""
+        for _ in range(64):
+            self.poll_pending()
+            if self.lease_breaking:
+                (c, k), to = sorted(self.lease_breaking.items())[0]
+                op = self.lease_ack(c, k, to)
+                if op["status"] != 0:           # not breaking after all
+                    self.lease_breaking.pop((c, k), None)
+            elif self.oplock_breaking:
+                h, to = sorted(self.oplock_breaking.items())[0]
+                op = self.oplock_ack(h, to)
+                if op["status"] != 0:
+                    self.oplock_breaking.pop(h, None)
+            elif self.pending:
+                hs = ([h for h in self.open_handles() if self.handles[h]["client"] in self.manual]
+                      or self.open_handles())
+                if not hs:
+                    raise RuntimeError(f"{self.prefix}: a CREATE waits and nothing is open")
+                self.close(hs[0])
+            else:
+                return
+        raise RuntimeError(f"{self.prefix}: could not release the waiting CREATEs")
+
+
+def random_lease(rng):
+    lease = {"key": rng.choice(["K1", "K2"]), "state": rng.choice(RANDOM_LEASE_STATES),
+             "v": rng.choice([1, 2])}
+    if lease["v"] == 2:
+        if rng.random() < 0.3:
+            lease["epoch"] = rng.randint(1, 9)
+        if rng.random() < 0.2:
+            lease["parent"] = "P1"
+    return lease
+
+
+def random_sequence(q, rng):
+    """One random sequence on file "f" (see RANDOM_* for the value pools)."""
+    q.make_file("f")
+    q.size = 64
+    for c in sorted(q.manual):
+        q.policy(c, "manual")
+    steps = rng.randint(6, 18)
+    for n in range(steps):
+        open_hs = q.open_handles()
+        # Only handles with data access read, write, lock and set the size:
+        # smbd 4.17.12 crashes (SIGSEGV in smbd_smb2_request_process_lock)
+        # after a SET_INFO EndOfFile on a stat open answered SHARING_VIOLATION.
+        data_hs = [h for h in open_hs if q.accesses[h] & DATA_ACCESS]
+        acks_owed = bool(q.lease_breaking or q.oplock_breaking)
+        # At most one CREATE waits at a time: smbd retries several waiting
+        # opens (each in its connection's process) in a racy order when one
+        # acknowledgement or close releases them together.
+        kinds = ["create"] * (5 if len(open_hs) < MAX_OPEN and not q.pending else 0)
+        if open_hs:
+            kinds += ["close"] * 2
+        if data_hs:
+            kinds += ["write"] * 2 + ["read"] * 2 + ["lock"] * 2
+            if rng.random() < 0.15:
+                kinds.append("set_eof")
+        if q.manual:
+            kinds += ["ack"] * (6 if acks_owed else 1)
+        kind = rng.choice(kinds) if n else "create"
+        if kind == "create":
+            client = rng.choice([A, B, C])
+            access = rng.choice(RANDOM_ACCESS)
+            share = rng.choice([SH_ALL] * 6 + [0, 1, 2, 3, 4, 5, 6])
+            disposition = rng.choice(RANDOM_DISPOSITIONS)
+            r = rng.random()
+            if q.manual and not q.open_handles() and rng.random() < 0.7:
+                # a manual client holding W or H makes the later opens wait
+                client = rng.choice(sorted(q.manual))
+                access, share, disposition = RW, SH_ALL, FILE_OPEN
+                r = 0.0 if rng.random() < 0.6 else 0.7
+                if r == 0.0:
+                    q.create_random(client, "f", access, share, disposition, OPLOCK_LEASE,
+                                    dict(random_lease(rng), state="RWH"))
+                else:
+                    q.create_random(client, "f", access, share, disposition, OPLOCK_BATCH, None)
+                q.poll_pending()
+                continue
+            if r < 0.55:
+                q.create_random(client, "f", access, share, disposition, OPLOCK_LEASE,
+                                random_lease(rng))
+            elif r < 0.8:
+                q.create_random(client, "f", access, share, disposition,
+                                rng.choice([OPLOCK_II, OPLOCK_EXCLUSIVE, OPLOCK_BATCH]), None)
+            else:
+                q.create_random(client, "f", access, share, disposition, OPLOCK_NONE, None)
+        elif kind == "write":
+            writers = [h for h in data_hs if q.accesses[h] & (W | FILE_APPEND_DATA
+                                                                      | GENERIC_WRITE)]
+            h = rng.choice(writers if writers and rng.random() < 0.85 else data_hs)
+            q.io("write", h, rng.randint(0, max(q.size, 1) + 8), rng.randint(1, 16))
+        elif kind == "read":
+            readers = [h for h in data_hs if q.accesses[h] & (R | GENERIC_READ)]
+            h = rng.choice(readers if readers and rng.random() < 0.85 else data_hs)
+            if q.size > 0:
+                off = rng.randint(0, q.size - 1)
+                q.io("read", h, off, rng.randint(1, min(16, q.size - off)))
+        elif kind == "lock":
+            h = rng.choice(data_hs)
+            if any(o != h and lvl in (OPLOCK_EXCLUSIVE, OPLOCK_BATCH)
+                   for o, lvl in q.oplocks.items()):
+                # smbd 4.17.12 PANICs (assert !EXCLUSIVE_OPLOCK_TYPE in
+                # contend_level2_oplocks_begin, smb2_oplock.c:1231) on a LOCK
+                # next to another handle's exclusive or batch oplock, e.g. a
+                # stat open's LOCK beside a batch: not recorded.
+                continue
+            q.lock(h, rng.randint(0, 60), rng.randint(1, 10), exclusive=rng.random() < 0.5)
+        elif kind == "set_eof":
+            q.set_eof(rng.choice(data_hs), rng.randint(0, 96))
+        elif kind == "close":
+            q.close(rng.choice(open_hs))
+        elif kind == "ack":
+            random_ack(q, rng)
+        q.poll_pending()
+    q.release()
+
+
+def random_ack(q, rng):
+    """A manual client's acknowledgement: mostly of a break it owes (the
+    offered state, less, or more: refused), sometimes of nothing owed."""
+    owed_l = sorted(q.lease_breaking.items())
+    owed_o = sorted(q.oplock_breaking.items())
+    r = rng.random()
+    if owed_l and (r < 0.8 or not owed_o and r < 0.9):
+        (c, k), to = rng.choice(owed_l)
+        s = rng.random()
+        if s < 0.6:
+            state = to
+        elif s < 0.8 and subsets(to):
+            state = rng.choice(subsets(to))
+        else:
+            more = [x for x in ("RWH", "RH", "RW", "R", "W", "H") if set(x) - set(to)]
+            state = rng.choice(more)
+        q.lease_ack(c, k, state)
+    elif owed_o and r < 0.9:
+        h, to = rng.choice(owed_o)
+        q.oplock_ack(h, rng.choice([to, to, to, OPLOCK_NONE, OPLOCK_BATCH, OPLOCK_EXCLUSIVE]))
+    else:
+        c = rng.choice(sorted(q.manual))
+        if rng.random() < 0.6:
+            q.lease_ack(c, rng.choice(["K1", "K2"]), rng.choice(["R", "RH", ""]))
+        else:
+            hs = [h for h, hd in enumerate(q.handles) if hd["client"] == c and hd["fid"]]
+            if hs:
+                q.oplock_ack(rng.choice(hs), rng.choice([OPLOCK_II, OPLOCK_NONE]))
+            else:
+                q.lease_ack(c, rng.choice(["K1", "K2"]), "R")
+
+
+def record_random(args, seed, count):
+    """COUNT random sequences over one set of connections; returns them."""
+    clients = {name: BreakClient(name, args.host, args.port, args.user, args.password,
+                                 args.share) for name in (A, B, C)}
+    out = []
+    try:
+        for i in range(count):
+            rng = random.Random(seed * 1000003 + i)
+            manual = []
+            if rng.random() < 0.4:
+                manual = rng.sample([A, B, C], rng.choice([1, 1, 2]))
+            for c in clients.values():
+                c.ack_policy = "auto"
+                c.take()
+            q = RandomRecorder(clients, args.share_dir, f"r{i:05d}_", manual)
+            try:
+                random_sequence(q, rng)
+            except Exception:
+                print(f"leases.py: random_{i:05d} failed after these steps:", file=sys.stderr)
+                for op in q.ops:
+                    print("  " + json.dumps(op), file=sys.stderr)
+                raise
+            rec = q.finish(name=f"random_{i:05d}", note=f"random sequence {i} of seed {seed}",
+                           seed=seed, index=i)
+            for c in clients.values():
+                arrived, acks = c.take()
+                if arrived or acks or c.errors:
+                    raise RuntimeError(f"random_{i:05d}: client {c.name}: late breaks "
+                                       f"{arrived} / errors {c.errors}")
+            out.append(rec)
+    finally:
+        for c in clients.values():
+            try:
+                c.conn.disconnect(True, timeout=TIMEOUT)
+            except Exception:
+                c.conn.disconnect(False)
+    return out
+
+
 def dumps_one_op_per_line(doc):
     """JSON with one line per step (diffs of two recordings stay readable)."""
     head = {k: v for k, v in doc.items() if k != "scenarios"}
@@ -1373,7 +1697,13 @@ def main():
                     help="record only scenarios whose name contains this (repeatable)")
     ap.add_argument("--slow", action="store_true",
                     help="also the scenarios that wait for smbd's 35 s break timeout")
+    ap.add_argument("--seed", type=int, default=1,
+                    help="seed of the random sequences (sequence i: random.Random(seed*1000003+i))")
+    ap.add_argument("--count", type=int, default=None,
+                    help="number of random sequences (default 500; 0 with --only)")
     args = ap.parse_args()
+    if args.count is None:
+        args.count = 0 if args.only else 500
 
     t0 = time.monotonic()
     todo = SCENARIOS + (SLOW_SCENARIOS if args.slow else [])
@@ -1402,11 +1732,21 @@ def main():
         print(f"leases.py: {sc.__name__}: {len(rec['ops'])} steps, "
               f"{time.monotonic() - ts:.2f} s", file=sys.stderr)
 
+    if args.count:
+        tr = time.monotonic()
+        rnd = record_random(args, args.seed, args.count)
+        scenarios.extend(rnd)
+        print(f"leases.py: {len(rnd)} random sequences (seed {args.seed}), "
+              f"{sum(len(s['ops']) for s in rnd)} steps in {time.monotonic() - tr:.1f} s",
+              file=sys.stderr)
+
     doc = {
         "format": 1,
         "server": args.server_version or "smbd (unknown version)",
         "client": "smbprotocol " + importlib.metadata.version("smbprotocol"),
         "dialect": f"0x{dialect:04x}" if dialect else None,
+        "seed": args.seed,
+        "count": args.count,
         "scenarios": scenarios,
     }
     tmp = args.out + ".tmp"
