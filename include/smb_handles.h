@@ -749,6 +749,11 @@ typedef struct smbh_opened {
      * True for a version 2 lease.
      */
     bool v2;
+    /**
+     * The lease is being broken: set SMB2_LEASE_FLAG_BREAK_IN_PROGRESS
+     * (0x2) in the response's lease flags.
+     */
+    bool break_in_progress;
 } smbh_opened;
 
 /**

@@ -188,6 +188,10 @@ pub struct LeaseGrant {
     pub v2: bool,
     /// For a version 2 lease: its epoch.
     pub epoch: u16,
+    /// The lease is being broken (`SMB2_LEASE_FLAG_BREAK_IN_PROGRESS` in
+    /// the response's flags): an open of its own client with its key is
+    /// answered at once with the state it holds, as smbd answers.
+    pub break_in_progress: bool,
 }
 
 /// What an open was granted: its location and its caching.

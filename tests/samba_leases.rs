@@ -731,14 +731,16 @@ fn our_create_answer(r: &Result<Opened, OpenError>) -> (u32, String) {
     let oplock = if o.lease.is_some() { OPLOCK_LEASE } else { o.oplock.wire() };
     let mut s = format!("oplock=0x{oplock:02X}");
     if let Some(g) = o.lease {
-        // Flags 0: the table returns no parent key, so the server sets no
+        // SMB2_LEASE_FLAG_BREAK_IN_PROGRESS (0x2) while the lease breaks;
+        // the table returns no parent key, so the server sets no
         // SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET.
         let st = g.state.letters();
         let _ = write!(
             s,
-            " lease {} {} flags=0 v{}",
+            " lease {} {} flags={} v{}",
             key_name(g.key),
             letters(&st),
+            if g.break_in_progress { 2 } else { 0 },
             1 + u8::from(g.v2)
         );
         if g.v2 {

@@ -62,6 +62,9 @@ pub struct smbh_opened {
     pub lease_granted: bool,
     /// True for a version 2 lease.
     pub v2: bool,
+    /// The lease is being broken: set SMB2_LEASE_FLAG_BREAK_IN_PROGRESS
+    /// (0x2) in the response's lease flags.
+    pub break_in_progress: bool,
 }
 
 /// One break the server must send.
@@ -140,6 +143,7 @@ fn opened_of(o: &Opened) -> smbh_opened {
         oplock: if lease.is_some() { SMBH_OPLOCK_LEASE } else { o.oplock.wire() },
         lease_granted: lease.is_some(),
         v2: lease.is_some_and(|l| l.v2),
+        break_in_progress: lease.is_some_and(|l| l.break_in_progress),
     }
 }
 

@@ -132,6 +132,8 @@ pub(crate) struct Ask<'a> {
     pub(crate) directory: bool,
     /// The opener's lease on this file, when it has one already.
     pub(crate) own_lease: Option<u32>,
+    /// The open waited before and runs again.
+    pub(crate) retry: bool,
 }
 
 /// A break deadline, read from the clock only when a break needs one.
@@ -201,6 +203,8 @@ pub(crate) struct FileCaching {
     n_r: u32,
     /// Holders with an acknowledgement outstanding.
     breaking: u32,
+    /// Of them, leases: an open waits while one is breaking (smbd).
+    breaking_leases: u32,
     /// The holders with write caching (at most one but while a break of
     /// it runs): the only ones a compatible open breaks.
     w_holders: Vec<u32>,
@@ -271,7 +275,16 @@ impl FileCaching {
         } else {
             others(self.n_h, H) > 0
         };
-        let mut wait = self.breaking > 0;
+        // smbd waits for a breaking lease that this open takes nothing
+        // from, and for every breaking lease on a second attempt; a lease
+        // that is breaking and loses something waits only when it had what
+        // the open takes. Without an overwrite, every breaking lease is one
+        // of those.
+        // The opener's own lease breaking does not hold it up (smbd answers
+        // it with SMB2_LEASE_FLAG_BREAK_IN_PROGRESS).
+        let own_breaking = own.is_some_and(|i| self.lease(i).breaking.is_some());
+        let others_breaking = self.breaking_leases - u32::from(own_breaking);
+        let mut wait = others_breaking > 0 && (!ask.overwrite || ask.retry);
         if !takes {
             return wait;
         }
@@ -281,17 +294,17 @@ impl FileCaching {
                 if holder & OPLOCK_HOLDER != 0 {
                     let i = holder & !OPLOCK_HOLDER;
                     let o = self.oplocks[i as usize].as_ref().expect("live oplock");
-                    if o.breaking.is_none() {
-                        if let Some(to) = break_to(o.state, mask, false, true) {
-                            wait |= o.state.intersects(mask);
+                    if let Some(to) = break_to(o.state, mask, false, true) {
+                        wait |= o.state.intersects(mask);
+                        if o.breaking.is_none() {
                             self.break_oplock(i, to, file, due, out);
                         }
                     }
                 } else if Some(holder) != own && !ask.lease_stat {
                     let l = self.lease(holder);
-                    if l.breaking.is_none() {
-                        if let Some(to) = break_to(l.state, mask, false, false) {
-                            wait |= l.state.intersects(mask);
+                    if let Some(to) = break_to(l.state, mask, false, false) {
+                        wait |= l.state.intersects(mask);
+                        if l.breaking.is_none() {
                             self.break_lease(holder, to, file, due, out);
                         }
                     }
@@ -304,26 +317,26 @@ impl FileCaching {
                 continue;
             }
             let Some(l) = self.leases[i as usize].as_ref() else { continue };
-            if l.breaking.is_some() {
-                continue;
-            }
-            let to = break_to(l.state, mask, ask.overwrite, false);
-            if let Some(to) = to {
-                // smbd waits for a holder that had what this open takes
-                // (W, or H on a sharing violation), not for every break
-                // that needs an acknowledgement (an overwrite's RH -> none).
-                wait |= l.state.intersects(mask);
-                self.break_lease(i, to, file, due, out);
+            match break_to(l.state, mask, ask.overwrite, false) {
+                // smbd waits for a holder that had what this open takes (W,
+                // or H on a sharing violation), not for every acknowledged
+                // break (an overwrite's RH -> none).
+                Some(to) => {
+                    wait |= l.state.intersects(mask);
+                    if l.breaking.is_none() {
+                        self.break_lease(i, to, file, due, out);
+                    }
+                }
+                None => wait |= l.breaking.is_some(),
             }
         }
         for i in 0..self.oplocks.len() as u32 {
             let Some(o) = self.oplocks[i as usize].as_ref() else { continue };
-            if o.breaking.is_some() {
-                continue;
-            }
             if let Some(to) = break_to(o.state, mask, ask.overwrite, true) {
                 wait |= o.state.intersects(mask);
-                self.break_oplock(i, to, file, due, out);
+                if o.breaking.is_none() {
+                    self.break_oplock(i, to, file, due, out);
+                }
             }
         }
         wait
@@ -341,7 +354,14 @@ impl FileCaching {
         out: &mut Vec<Break>,
     ) {
         let own_lease = (holder != NIL && holder & OPLOCK_HOLDER == 0).then_some(holder);
-        if own_lease.is_some_and(|i| self.lease(i).state.contains(W)) {
+        // A writer whose own caching is exclusive (a lease or an oplock with
+        // write caching) is alone: smbd breaks nothing.
+        if holder != NIL
+            && self
+                .held(holder)
+                .1
+                .map_or_else(|| self.held(holder).0.state().contains(W), |s| s.contains(W))
+        {
             return;
         }
         if self.n_r == 0 {
@@ -385,6 +405,7 @@ impl FileCaching {
         if ack_required {
             l.breaking = Some(Breaking { to, deadline: due.get() });
             self.breaking += 1;
+            self.breaking_leases += 1;
         } else {
             l.state = to;
             self.count(i, from, false);
@@ -514,7 +535,13 @@ impl FileCaching {
                 self.lease_opens += 1;
                 let l = self.leases[i as usize].as_mut().expect("live lease");
                 l.opens += 1;
-                let grant = LeaseGrant { key: l.key, state: l.state, v2: l.v2, epoch: l.epoch };
+                let grant = LeaseGrant {
+                    key: l.key,
+                    state: l.state,
+                    v2: l.v2,
+                    epoch: l.epoch,
+                    break_in_progress: l.breaking.is_some(),
+                };
                 (i, OplockLevel::None, Some(grant))
             }
         }
@@ -588,6 +615,7 @@ impl FileCaching {
         self.count(holder, l.state, false);
         if l.breaking.is_some() {
             self.breaking -= 1;
+            self.breaking_leases -= 1;
             return true;
         }
         false
@@ -610,6 +638,7 @@ impl FileCaching {
         l.state = state;
         l.breaking = None;
         self.breaking -= 1;
+        self.breaking_leases -= 1;
         self.count(i, old, false);
         self.count(i, state, true);
         Ok(state)
@@ -652,6 +681,7 @@ impl FileCaching {
                 changes.push((i as u32, l.state));
                 l.state = LeaseState::empty();
                 l.breaking = None;
+                self.breaking_leases -= 1;
             }
         }
         for (i, o) in self.oplocks.iter_mut().enumerate() {

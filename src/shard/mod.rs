@@ -287,8 +287,8 @@ impl Shard {
         };
         let mask = map_generic(a.access_mask).bits();
         let stat = 0x0010_0000 | 0x80 | 0x100; // SYNCHRONIZE | READ_/WRITE_ATTRIBUTES
-        // An overwrite is never a stat open: smbd adds FILE_WRITE_DATA to a
-        // truncating open's access.
+                                               // An overwrite is never a stat open: smbd adds FILE_WRITE_DATA to a
+                                               // truncating open's access.
         let ask = Ask {
             request: a.cache,
             oplock_stat: !a.overwrite && mask & !stat == 0,
@@ -297,6 +297,7 @@ impl Shard {
             overwrite: a.overwrite,
             directory: a.directory,
             own_lease,
+            retry: ctx.pending.is_some(),
         };
         // A client's lease key names one file: refused before anything else.
         let mut claimed = None;
