@@ -80,7 +80,7 @@
 //! be `Pending` in the table exactly when smbd had not answered it in its
 //! step (`answered_in_step` false), and its table answer must be there by
 //! the step of smbd's `create_done`, which compares it. WRITE is
-//! `break_for_write` then `check_io`, READ `check_io`, LOCK `lock`,
+//! `check_io` then (when it passes) `break_for_write`, READ `check_io`, LOCK `lock`,
 //! SET_INFO EndOfFile `break_for_write`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -1447,8 +1447,9 @@ impl Replay<'_> {
             .is_some_and(|h| !map_generic(h.handle_info.access_mask).intersects(need))
     }
 
-    /// A READ or WRITE: the server's access check, then for a write the
-    /// table's breaks, then the table's lock check.
+    /// A READ or WRITE: the server's access check, the table's lock check,
+    /// then for a write that may go on the table's breaks (smbd breaks
+    /// nothing for a write refused with FILE_LOCK_CONFLICT).
     fn io(&mut self, io: &Io, write: bool) -> (u32, By) {
         let loc = self.loc(io.handle);
         let need = if write {
@@ -1459,11 +1460,12 @@ impl Replay<'_> {
         if self.denied(loc, need) {
             return (STATUS_ACCESS_DENIED, By::Server);
         }
-        if write && self.table.break_for_write(loc).is_none() {
+        let kind = if write { IoKind::Write } else { IoKind::Read };
+        let checked = nt!(self.table.check_io(loc, io.offset, io.length, kind));
+        if write && checked == STATUS_SUCCESS && self.table.break_for_write(loc).is_none() {
             return (STATUS_FILE_CLOSED, By::Table);
         }
-        let kind = if write { IoKind::Write } else { IoKind::Read };
-        (nt!(self.table.check_io(loc, io.offset, io.length, kind)), By::Table)
+        (checked, By::Table)
     }
 
     fn io_step(&mut self, io: &Io, write: bool) -> Outcome {

@@ -284,7 +284,9 @@ impl FileCaching {
         // it with SMB2_LEASE_FLAG_BREAK_IN_PROGRESS).
         let own_breaking = own.is_some_and(|i| self.lease(i).breaking.is_some());
         let others_breaking = self.breaking_leases - u32::from(own_breaking);
-        let mut wait = others_breaking > 0 && (!ask.overwrite || ask.retry);
+        // Lease holders never hold up a lease stat open (smbd returns before
+        // looking at their breaks).
+        let mut wait = !ask.lease_stat && others_breaking > 0 && (!ask.overwrite || ask.retry);
         if !takes {
             return wait;
         }
