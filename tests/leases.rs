@@ -359,43 +359,9 @@ fn a_plain_open_that_must_wait_says_so() {
 }
 
 // ---------------------------------------------------------------------
-// Random sequences against the reference model.
+// Random sequences against the reference model (tests/support/lease_model.rs).
 
-/// What an open asks to cache.
-#[derive(Clone, Debug)]
-enum Ask {
-    None,
-    Oplock(OplockLevel),
-    /// Key 0 or 1 of the opening client, a state, a v2 epoch.
-    Lease(u8, u8, Option<u16>),
-}
-
-#[derive(Clone, Debug)]
-enum Step {
-    Open {
-        file: u8,
-        client: u8,
-        access: u32,
-        share: u32,
-        overwrite: bool,
-        doc: bool,
-        ask: Ask,
-    },
-    Close(usize),
-    AckLease {
-        client: u8,
-        key: u8,
-        state: u8,
-    },
-    AckOplock(usize, OplockLevel),
-    /// Acknowledges one of the breaks sent so far that needed it: with the
-    /// state offered (`None`) or another.
-    AckSent(usize, Option<u8>),
-    Write(usize),
-    Lock(usize, u64, u64, bool),
-    SetDeletePending(usize, bool),
-    Expire,
-}
+use lease_model::{Ask, Step};
 
 fn level() -> impl Strategy<Value = OplockLevel> {
     prop::sample::select(vec![
@@ -435,219 +401,18 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn model_break(b: &Break) -> lease_model::MBreak {
-    let (lease, oplock) = match b.target {
-        BreakTarget::Lease { client, key } => (Some((client.0, key.0)), None),
-        BreakTarget::Oplock(loc) => (None, Some(loc)),
-    };
-    lease_model::MBreak {
-        file: b.file.0,
-        lease,
-        oplock,
-        from: b.from.bits(),
-        to: b.to.bits(),
-        ack_required: b.ack_required,
-        epoch: b.epoch,
-    }
-}
-
-/// An open's answer against the model's; binds the model's open to the
-/// table's location.
-fn same_open(
-    m: &mut lease_model::LeaseModel,
-    issued: &mut Vec<Location>,
-    got: &Opened,
-    want: &lease_model::Got,
-) -> Result<(), TestCaseError> {
-    prop_assert_eq!(got.oplock, want.oplock);
-    prop_assert_eq!(got.lease.map(|g| (g.key, g.state, g.v2, g.epoch)), want.lease);
-    prop_assert!(!issued.contains(&got.location));
-    m.bind(want.index, got.location);
-    issued.push(got.location);
-    Ok(())
-}
-
-fn run_leases(steps: Vec<Step>, files: u8, shards: usize) -> Result<(), TestCaseError> {
-    let rig = Rig::with(Config::default().shards(shards).break_timeout(Duration::ZERO));
-    let mut m = lease_model::LeaseModel::default();
-    let mut issued: Vec<Location> = Vec::new();
-    let mut acked: Vec<Break> = Vec::new();
-    let pick = |issued: &Vec<Location>, i: usize| {
-        if issued.is_empty() {
-            Location(0x0000_0001_0000_0000)
-        } else {
-            issued[i % issued.len()]
-        }
-    };
-    for (n, s) in steps.into_iter().enumerate() {
-        let mut sent_direct = None;
-        match s {
-            Step::Open { file, client, access, share, overwrite, doc, ask } => {
-                let file = u64::from(file % files);
-                let cg = ClientGuid(u128::from(client) + 1);
-                let cache = match ask {
-                    Ask::None => CacheRequest::None,
-                    Ask::Oplock(l) => CacheRequest::Oplock(l),
-                    Ask::Lease(k, st, epoch) => {
-                        let key = LeaseKey(u128::from(k) + 1);
-                        let st = LeaseState::from_bits_truncate(u32::from(st));
-                        CacheRequest::Lease(match epoch {
-                            None => LeaseRequest::v1(cg, key, st),
-                            Some(e) => LeaseRequest::v2(cg, key, st, e, None),
-                        })
-                    }
-                };
-                let spec = OpenSpec::new(
-                    FileNumber(file),
-                    "/f",
-                    "o",
-                    AccessMask::from_bits_retain(access),
-                )
-                .share_access(ShareAccess::from_bits_retain(share))
-                .overwrite(overwrite)
-                .delete_on_close(doc)
-                .cache(cache);
-                let req = lease_model::Req { file, access, share, overwrite, doc, cache };
-                let got = rig.open(spec);
-                let want = m.open(req);
-                match (&got, &want) {
-                    (Ok(OpenOutcome::Opened(g)), Ok(lease_model::Outcome::Opened(w))) => {
-                        same_open(&mut m, &mut issued, g, w)?;
-                    }
-                    (Ok(OpenOutcome::Pending(g)), Ok(lease_model::Outcome::Pending(w))) => {
-                        prop_assert_eq!(g.0, *w, "step {}", n);
-                    }
-                    (Err(g), Err(w)) => prop_assert_eq!(g, w, "step {}", n),
-                    _ => prop_assert!(false, "step {}: open {:?}, model {:?}", n, got, want),
-                }
-            }
-            Step::Close(i) => {
-                let loc = pick(&issued, i);
-                let got = rig.t.close(loc).map(|h| h.delete_file());
-                prop_assert_eq!(got, m.close(loc), "step {}", n);
-            }
-            Step::AckLease { client, key, state } => {
-                let (c, k) = (ClientGuid(u128::from(client) + 1), LeaseKey(u128::from(key) + 1));
-                let st = LeaseState::from_bits_truncate(u32::from(state));
-                prop_assert_eq!(
-                    rig.t.ack_lease_break(c, k, st),
-                    m.ack_lease(c, k, st),
-                    "step {}",
-                    n
-                );
-            }
-            Step::AckOplock(i, level) => {
-                let loc = pick(&issued, i);
-                prop_assert_eq!(
-                    rig.t.ack_oplock_break(loc, level),
-                    m.ack_oplock(loc, level),
-                    "step {}",
-                    n
-                );
-            }
-            Step::AckSent(i, other) if !acked.is_empty() => {
-                let b = acked[i % acked.len()];
-                match b.target {
-                    BreakTarget::Lease { client, key } => {
-                        let st =
-                            other.map_or(b.to, |s| LeaseState::from_bits_truncate(u32::from(s)));
-                        let got = rig.t.ack_lease_break(client, key, st);
-                        prop_assert_eq!(got, m.ack_lease(client, key, st), "step {}", n);
-                    }
-                    BreakTarget::Oplock(loc) => {
-                        let levels = [
-                            OplockLevel::None,
-                            OplockLevel::LevelII,
-                            OplockLevel::Exclusive,
-                            OplockLevel::Batch,
-                        ];
-                        let level = other.map_or(b.oplock_to(), |s| levels[usize::from(s % 4)]);
-                        let got = rig.t.ack_oplock_break(loc, level);
-                        prop_assert_eq!(got, m.ack_oplock(loc, level), "step {}", n);
-                    }
-                }
-            }
-            Step::AckSent(..) => {}
-            Step::Write(i) => {
-                let loc = pick(&issued, i);
-                let got = rig.t.break_for_write(loc);
-                prop_assert_eq!(got.is_some(), m.break_for_write(loc).is_some(), "step {}", n);
-                sent_direct = got;
-            }
-            Step::Lock(i, offset, length, exclusive) => {
-                let loc = pick(&issued, i);
-                let kind = if exclusive { LockKind::Exclusive } else { LockKind::Shared };
-                let got = rig.t.lock(loc, &[LockElement { offset, length, kind }]);
-                prop_assert_eq!(got, m.lock(loc, offset, length, exclusive), "step {}", n);
-            }
-            Step::SetDeletePending(i, on) => {
-                let loc = pick(&issued, i);
-                prop_assert_eq!(
-                    rig.t.set_delete_pending(loc, on),
-                    m.set_delete_pending(loc, on),
-                    "step {}",
-                    n
-                );
-            }
-            Step::Expire => {
-                let got = rig.t.expire_breaks(Instant::now());
-                prop_assert_eq!(got, m.expire(), "step {}", n);
-            }
-        }
-        // The completions this step delivered, in order, and the breaks it
-        // sent, as a set.
-        let want_done = m.take_done();
-        let got_done = rig.take_done();
-        prop_assert_eq!(
-            got_done.len(),
-            want_done.len(),
-            "step {}: completions {:?} vs {:?}",
-            n,
-            got_done,
-            want_done
-        );
-        for ((gid, g), (wid, w)) in got_done.iter().zip(&want_done) {
-            prop_assert_eq!(gid.0, *wid, "step {}", n);
-            match (g, w) {
-                (Ok(g), Ok(w)) => same_open(&mut m, &mut issued, g, w)?,
-                (Err(g), Err(w)) => prop_assert_eq!(g, w, "step {}", n),
-                _ => prop_assert!(false, "step {}: completion {:?}, model {:?}", n, g, w),
-            }
-        }
-        let want_breaks = m.take_breaks();
-        let sent: Vec<Break> = rig.breaks.lock().unwrap().drain(..).collect();
-        acked.extend(sent.iter().filter(|b| b.ack_required));
-        let mut got_breaks: Vec<_> = sent.iter().map(model_break).collect();
-        got_breaks.sort();
-        prop_assert_eq!(&got_breaks, &want_breaks, "step {}: breaks", n);
-        if let Some(direct) = sent_direct {
-            let mut direct: Vec<_> = direct.iter().map(model_break).collect();
-            direct.sort();
-            prop_assert_eq!(&direct, &want_breaks, "step {}: break_for_write's answer", n);
-        }
-        // What every live handle caches now.
-        for o in &m.opens {
-            prop_assert_eq!(
-                rig.t.caching_of(o.loc),
-                m.caching_of(o.loc),
-                "step {}: {:?}",
-                n,
-                o.loc
-            );
-        }
-        prop_assert_eq!(rig.t.len(), m.opens.len(), "step {}", n);
-        if m.any_breaking() {
-            prop_assert!(rig.t.next_break_deadline().is_some(), "step {}", n);
-        }
-    }
-    Ok(())
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn leases_match_model(files in 1..=3u8, shards in prop::sample::select(vec![1usize, 3]), steps in prop::collection::vec(step(), 1..80)) {
-        run_leases(steps, files, shards)?;
+    fn leases_match_model(
+        files in 1..=3u8,
+        shards in prop::sample::select(vec![1usize, 3]),
+        steps in prop::collection::vec(step(), 1..80),
+    ) {
+        let mut d = lease_model::Driver::new(files, shards);
+        for (n, s) in steps.iter().enumerate() {
+            d.step(n, s);
+        }
     }
 }

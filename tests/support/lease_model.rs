@@ -12,9 +12,14 @@
 
 #![allow(dead_code)] // each user needs a different part
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use smb_handles::{
-    AckError, CacheRequest, ClientGuid, CloseError, DispositionError, LeaseKey, LeaseState,
-    Location, LockRangeError, OpenError, OplockLevel,
+    AccessMask, AckError, Break, BreakTarget, CacheRequest, ClientGuid, CloseError, Config,
+    DispositionError, FileNumber, HandleTable, LeaseKey, LeaseRequest, LeaseState, Location,
+    LockElement, LockKind, LockRangeError, OpenError, OpenOutcome, OpenSpec, Opened, OplockLevel,
+    PendingId, ShareAccess,
 };
 
 use crate::sharing_model::{overlaps, share_conflict};
@@ -658,5 +663,284 @@ impl LeaseModel {
     /// How many waiting opens there are.
     pub fn waiting(&self) -> usize {
         self.waiting.len()
+    }
+}
+
+// ---------------------------------------------------------------------
+// The driver: one table and the model side by side.
+
+/// What an open asks to cache.
+#[derive(Clone, Debug)]
+pub enum Ask {
+    None,
+    Oplock(OplockLevel),
+    /// Key 0 or 1 of the opening client, a state, a v2 epoch.
+    Lease(u8, u8, Option<u16>),
+}
+
+/// One step of a random sequence (files, handles and breaks are picked
+/// modulo what exists).
+#[derive(Clone, Debug)]
+pub enum Step {
+    Open {
+        file: u8,
+        client: u8,
+        access: u32,
+        share: u32,
+        overwrite: bool,
+        doc: bool,
+        ask: Ask,
+    },
+    Close(usize),
+    AckLease {
+        client: u8,
+        key: u8,
+        state: u8,
+    },
+    AckOplock(usize, OplockLevel),
+    /// Acknowledges one of the breaks sent so far that needed it: with the
+    /// state offered (`None`) or another.
+    AckSent(usize, Option<u8>),
+    Write(usize),
+    Lock(usize, u64, u64, bool),
+    SetDeletePending(usize, bool),
+    Expire,
+}
+
+fn model_break(b: &Break) -> MBreak {
+    let (lease, oplock) = match b.target {
+        BreakTarget::Lease { client, key } => (Some((client.0, key.0)), None),
+        BreakTarget::Oplock(loc) => (None, Some(loc)),
+    };
+    MBreak {
+        file: b.file.0,
+        lease,
+        oplock,
+        from: b.from.bits(),
+        to: b.to.bits(),
+        ack_required: b.ack_required,
+        epoch: b.epoch,
+    }
+}
+
+type Done = Arc<Mutex<Vec<(PendingId, Result<Opened, OpenError>)>>>;
+
+/// A table (zero break timeout, its hooks recorded) and the model, driven
+/// step by step: every answer, the breaks each step sent, the waiting
+/// opens it completed and what every live handle caches must agree
+/// (a difference panics).
+pub struct Driver {
+    t: HandleTable,
+    breaks: Arc<Mutex<Vec<Break>>>,
+    done: Done,
+    m: LeaseModel,
+    files: u8,
+    /// Every location issued (closed ones stay, as stale inputs).
+    issued: Vec<Location>,
+    /// Every break sent that needed an acknowledgement.
+    acked: Vec<Break>,
+}
+
+impl Driver {
+    /// `files` files (1–3), `shards` shards.
+    pub fn new(files: u8, shards: usize) -> Driver {
+        let config = Config::default().shards(shards).break_timeout(Duration::ZERO);
+        let t = HandleTable::with_config(config);
+        let breaks = Arc::new(Mutex::new(Vec::new()));
+        let done: Done = Arc::new(Mutex::new(Vec::new()));
+        let b = Arc::clone(&breaks);
+        t.set_break_hook(Some(Arc::new(move |x: &[Break]| b.lock().unwrap().extend_from_slice(x))));
+        let d = Arc::clone(&done);
+        t.set_completion_hook(Some(Arc::new(move |id, r| d.lock().unwrap().push((id, r)))));
+        Driver {
+            t,
+            breaks,
+            done,
+            m: LeaseModel::default(),
+            files: files.max(1),
+            issued: Vec::new(),
+            acked: Vec::new(),
+        }
+    }
+
+    fn pick(&self, i: usize) -> Location {
+        if self.issued.is_empty() {
+            Location(0x0000_0001_0000_0000)
+        } else {
+            self.issued[i % self.issued.len()]
+        }
+    }
+
+    /// An open's answer against the model's; binds the model's open to the
+    /// table's location.
+    fn same_open(&mut self, got: &Opened, want: &Got) {
+        assert_eq!(got.oplock, want.oplock);
+        assert_eq!(got.lease.map(|g| (g.key, g.state, g.v2, g.epoch)), want.lease);
+        assert!(!self.issued.contains(&got.location));
+        self.m.bind(want.index, got.location);
+        self.issued.push(got.location);
+    }
+
+    /// Runs step `n` on both and compares.
+    pub fn step(&mut self, n: usize, s: &Step) {
+        let mut sent_direct = None;
+        match s.clone() {
+            Step::Open { file, client, access, share, overwrite, doc, ask } => {
+                let file = u64::from(file % self.files);
+                let cg = ClientGuid(u128::from(client) + 1);
+                let cache = match ask {
+                    Ask::None => CacheRequest::None,
+                    Ask::Oplock(l) => CacheRequest::Oplock(l),
+                    Ask::Lease(k, st, epoch) => {
+                        let key = LeaseKey(u128::from(k) + 1);
+                        let st = LeaseState::from_bits_truncate(u32::from(st));
+                        CacheRequest::Lease(match epoch {
+                            None => LeaseRequest::v1(cg, key, st),
+                            Some(e) => LeaseRequest::v2(cg, key, st, e, None),
+                        })
+                    }
+                };
+                let spec = OpenSpec::new(
+                    FileNumber(file),
+                    "/f",
+                    "o",
+                    AccessMask::from_bits_retain(access),
+                )
+                .share_access(ShareAccess::from_bits_retain(share))
+                .overwrite(overwrite)
+                .delete_on_close(doc)
+                .cache(cache);
+                let req = Req { file, access, share, overwrite, doc, cache };
+                let got = self.t.open_cached(spec);
+                let want = self.m.open(req);
+                match (&got, &want) {
+                    (Ok(OpenOutcome::Opened(g)), Ok(Outcome::Opened(w))) => {
+                        self.same_open(g, w);
+                    }
+                    (Ok(OpenOutcome::Pending(g)), Ok(Outcome::Pending(w))) => {
+                        assert_eq!(g.0, *w, "step {}", n);
+                    }
+                    (Err(g), Err(w)) => assert_eq!(g, w, "step {}", n),
+                    _ => panic!("step {}: open {:?}, model {:?}", n, got, want),
+                }
+            }
+            Step::Close(i) => {
+                let loc = self.pick(i);
+                let got = self.t.close(loc).map(|h| h.delete_file());
+                assert_eq!(got, self.m.close(loc), "step {}", n);
+            }
+            Step::AckLease { client, key, state } => {
+                let (c, k) = (ClientGuid(u128::from(client) + 1), LeaseKey(u128::from(key) + 1));
+                let st = LeaseState::from_bits_truncate(u32::from(state));
+                assert_eq!(
+                    self.t.ack_lease_break(c, k, st),
+                    self.m.ack_lease(c, k, st),
+                    "step {}",
+                    n
+                );
+            }
+            Step::AckOplock(i, level) => {
+                let loc = self.pick(i);
+                assert_eq!(
+                    self.t.ack_oplock_break(loc, level),
+                    self.m.ack_oplock(loc, level),
+                    "step {}",
+                    n
+                );
+            }
+            Step::AckSent(i, other) if !self.acked.is_empty() => {
+                let b = self.acked[i % self.acked.len()];
+                match b.target {
+                    BreakTarget::Lease { client, key } => {
+                        let st =
+                            other.map_or(b.to, |s| LeaseState::from_bits_truncate(u32::from(s)));
+                        let got = self.t.ack_lease_break(client, key, st);
+                        assert_eq!(got, self.m.ack_lease(client, key, st), "step {}", n);
+                    }
+                    BreakTarget::Oplock(loc) => {
+                        let levels = [
+                            OplockLevel::None,
+                            OplockLevel::LevelII,
+                            OplockLevel::Exclusive,
+                            OplockLevel::Batch,
+                        ];
+                        let level = other.map_or(b.oplock_to(), |s| levels[usize::from(s % 4)]);
+                        let got = self.t.ack_oplock_break(loc, level);
+                        assert_eq!(got, self.m.ack_oplock(loc, level), "step {}", n);
+                    }
+                }
+            }
+            Step::AckSent(..) => {}
+            Step::Write(i) => {
+                let loc = self.pick(i);
+                let got = self.t.break_for_write(loc);
+                assert_eq!(got.is_some(), self.m.break_for_write(loc).is_some(), "step {}", n);
+                sent_direct = got;
+            }
+            Step::Lock(i, offset, length, exclusive) => {
+                let loc = self.pick(i);
+                let kind = if exclusive { LockKind::Exclusive } else { LockKind::Shared };
+                let got = self.t.lock(loc, &[LockElement { offset, length, kind }]);
+                assert_eq!(got, self.m.lock(loc, offset, length, exclusive), "step {}", n);
+            }
+            Step::SetDeletePending(i, on) => {
+                let loc = self.pick(i);
+                assert_eq!(
+                    self.t.set_delete_pending(loc, on),
+                    self.m.set_delete_pending(loc, on),
+                    "step {}",
+                    n
+                );
+            }
+            Step::Expire => {
+                let got = self.t.expire_breaks(Instant::now());
+                assert_eq!(got, self.m.expire(), "step {}", n);
+            }
+        }
+        // The completions this step delivered, in order, and the breaks it
+        // sent, as a set.
+        let want_done = self.m.take_done();
+        let got_done = std::mem::take(&mut *self.done.lock().unwrap());
+        assert_eq!(
+            got_done.len(),
+            want_done.len(),
+            "step {}: completions {:?} vs {:?}",
+            n,
+            got_done,
+            want_done
+        );
+        for ((gid, g), (wid, w)) in got_done.iter().zip(&want_done) {
+            assert_eq!(gid.0, *wid, "step {}", n);
+            match (g, w) {
+                (Ok(g), Ok(w)) => self.same_open(g, w),
+                (Err(g), Err(w)) => assert_eq!(g, w, "step {}", n),
+                _ => panic!("step {}: completion {:?}, model {:?}", n, g, w),
+            }
+        }
+        let want_breaks = self.m.take_breaks();
+        let sent: Vec<Break> = self.breaks.lock().unwrap().drain(..).collect();
+        self.acked.extend(sent.iter().filter(|b| b.ack_required));
+        let mut got_breaks: Vec<_> = sent.iter().map(model_break).collect();
+        got_breaks.sort();
+        assert_eq!(&got_breaks, &want_breaks, "step {}: breaks", n);
+        if let Some(direct) = sent_direct {
+            let mut direct: Vec<_> = direct.iter().map(model_break).collect();
+            direct.sort();
+            assert_eq!(&direct, &want_breaks, "step {}: break_for_write's answer", n);
+        }
+        // What every live handle caches now.
+        for o in &self.m.opens {
+            assert_eq!(
+                self.t.caching_of(o.loc),
+                self.m.caching_of(o.loc),
+                "step {}: {:?}",
+                n,
+                o.loc
+            );
+        }
+        assert_eq!(self.t.len(), self.m.opens.len(), "step {}", n);
+        if self.m.any_breaking() {
+            assert!(self.t.next_break_deadline().is_some(), "step {}", n);
+        }
     }
 }
