@@ -1,11 +1,19 @@
 //! Leases and oplocks through the public API, one test per rule of
 //! tests/samba/LEASES-FINDINGS.md (smbd's answers): grants, breaks on open,
-//! write and lock, waiting opens, acknowledgements, timeouts and epochs.
+//! write and lock, waiting opens, acknowledgements, timeouts and epochs;
+//! then a property test of random sequences against the plain reference in
+//! tests/support/lease_model.rs.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use proptest::prelude::*;
 use smb_handles::*;
+
+#[path = "support/lease_model.rs"]
+mod lease_model;
+#[path = "support/sharing_model.rs"]
+mod sharing_model;
 
 const R: LeaseState = LeaseState::READ;
 const W: LeaseState = LeaseState::WRITE;
@@ -347,5 +355,64 @@ fn a_plain_open_that_must_wait_says_so() {
     match rig.t.open(spec(RD)) {
         Err(e @ OpenError::BreakPending { .. }) => assert_eq!(e.nt_status(), 0x103),
         other => panic!("{other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------
+// Random sequences against the reference model (tests/support/lease_model.rs).
+
+use lease_model::{Ask, Step};
+
+fn level() -> impl Strategy<Value = OplockLevel> {
+    prop::sample::select(vec![
+        OplockLevel::None,
+        OplockLevel::LevelII,
+        OplockLevel::Exclusive,
+        OplockLevel::Batch,
+    ])
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    // read, write, both, delete (alone, with read/write), stat opens,
+    // READ_CONTROL (alone, with read), append.
+    let access = prop::sample::select(vec![
+        0x1u32, 0x2, 0x3, 0x1_0000, 0x1_0001, 0x1_0003, 0x80, 0x10_0080, 0x100, 0x2_0000, 0x2_0001,
+        0x4,
+    ]);
+    let ask = prop_oneof![
+        1 => Just(Ask::None),
+        1 => level().prop_map(Ask::Oplock),
+        2 => (0..2u8, 0..8u8, prop::option::of(prop::sample::select(vec![0u16, 7, u16::MAX])))
+            .prop_map(|(k, s, e)| Ask::Lease(k, s, e)),
+    ];
+    prop_oneof![
+        6 => (0..3u8, 0..3u8, access, prop_oneof![2 => Just(7u32), 1 => 0..8u32], prop::bool::weighted(0.15), prop::bool::weighted(0.1), ask)
+            .prop_map(|(file, client, access, share, overwrite, doc, ask)| Step::Open {
+                file, client, access, share, overwrite, doc, ask
+            }),
+        2 => any::<usize>().prop_map(Step::Close),
+        3 => (0..3u8, 0..2u8, 0..8u8).prop_map(|(client, key, state)| Step::AckLease { client, key, state }),
+        2 => (any::<usize>(), level()).prop_map(|(i, l)| Step::AckOplock(i, l)),
+        4 => (any::<usize>(), prop::option::weighted(0.3, 0..8u8)).prop_map(|(i, s)| Step::AckSent(i, s)),
+        1 => any::<usize>().prop_map(Step::Write),
+        1 => (any::<usize>(), 0..8u64, 1..4u64, any::<bool>()).prop_map(|(i, o, l, x)| Step::Lock(i, o, l, x)),
+        1 => (any::<usize>(), prop::bool::weighted(0.7)).prop_map(|(i, on)| Step::SetDeletePending(i, on)),
+        1 => Just(Step::Expire),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn leases_match_model(
+        files in 1..=3u8,
+        shards in prop::sample::select(vec![1usize, 3]),
+        steps in prop::collection::vec(step(), 1..80),
+    ) {
+        let mut d = lease_model::Driver::new(files, shards);
+        for (n, s) in steps.iter().enumerate() {
+            d.step(n, s);
+        }
     }
 }

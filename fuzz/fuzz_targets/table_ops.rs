@@ -2,10 +2,15 @@
 //! close_batch, the JSON close, lock adjustments, byte-range locks, unlocks
 //! and I/O checks, rename, paged listing with cursors) checked step by step
 //! against a plain model: a map from location to record, and the share-mode
-//! and lock reference the property test uses (tests/support).
+//! and lock reference the property test uses (tests/support). Lease steps
+//! (opens asking for leases and oplocks, closes, acknowledgements, writes,
+//! locks, delete-pending, break timeouts) run on a second table, against
+//! the lease reference of tests/leases.rs (tests/support/lease_model.rs).
 #![no_main]
 
 mod common;
+#[path = "../../tests/support/lease_model.rs"]
+mod lease_model;
 #[path = "../../tests/support/session_model.rs"]
 mod session_model;
 #[path = "../../tests/support/sharing_model.rs"]
@@ -20,8 +25,8 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use smb_handles::{
     AccessMask, CloseError, Cursor, FileHandle, FileNumber, HandleTable, IoError, IoKind,
-    ListQuery, Location, LockElement, LockKind, LockRange, LockRangeError, OpenError, ShareAccess,
-    UnlockError, MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_PATH_LEN, RESERVED_ACCESS_BITS,
+    ListQuery, Location, LockElement, LockKind, LockRange, LockRangeError, OpenError, OplockLevel,
+    ShareAccess, UnlockError, MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_PATH_LEN, RESERVED_ACCESS_BITS,
 };
 
 /// At most this many handles open at once (small, so "full" is reached).
@@ -49,12 +54,31 @@ enum Sel {
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Open { file: u8, path: u8, owner: u8, mask: u32, share: u8, directory: bool, odd: Odd },
+    Open {
+        file: u8,
+        path: u8,
+        owner: u8,
+        mask: u32,
+        share: u8,
+        directory: bool,
+        odd: Odd,
+    },
     /// An open through tree connect `tree` (an index into the model's
     /// trees, live or ended).
-    OpenIn { tree: u8, file: u8, mask: u32, share: u8 },
-    SessionSetup { user: u8, ip: u8 },
-    TreeConnect { session: u8, share: u8 },
+    OpenIn {
+        tree: u8,
+        file: u8,
+        mask: u32,
+        share: u8,
+    },
+    SessionSetup {
+        user: u8,
+        ip: u8,
+    },
+    TreeConnect {
+        session: u8,
+        share: u8,
+    },
     Logoff(u8),
     TreeDisconnect(u8),
     Select(Sel),
@@ -66,9 +90,82 @@ enum Op {
     CloseBatch(Vec<Pick>),
     CloseJson(Vec<Pick>),
     Adjust(Pick, i64),
-    Rename { file: u8, path: u8 },
-    List { file: Option<u8>, resolve_paths: bool, limit: u16 },
+    Rename {
+        file: u8,
+        path: u8,
+    },
+    List {
+        file: Option<u8>,
+        resolve_paths: bool,
+        limit: u16,
+    },
     ListFrom(u64),
+    /// A step on the lease table.
+    Lease(LeaseStep),
+}
+
+/// What an open asks to cache: nothing, an oplock (level 0..4), or a
+/// lease (key 0..2, state bits, v2 epoch).
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum LeaseAsk {
+    None,
+    Oplock(u8),
+    Lease(u8, u8, Option<u16>),
+}
+
+/// [`lease_model::Step`], as fuzz bytes give it.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum LeaseStep {
+    Open { file: u8, client: u8, access: u8, share: u8, overwrite: bool, doc: bool, ask: LeaseAsk },
+    Close(u8),
+    AckLease { client: u8, key: u8, state: u8 },
+    AckOplock(u8, u8),
+    AckSent(u8, Option<u8>),
+    Write(u8),
+    Lock(u8, u8, u8, bool),
+    SetDeletePending(u8, bool),
+    Expire,
+}
+
+const LEVELS: [OplockLevel; 4] =
+    [OplockLevel::None, OplockLevel::LevelII, OplockLevel::Exclusive, OplockLevel::Batch];
+
+/// The access masks of the lease steps: read, write, delete, stat opens,
+/// READ_CONTROL and mixes.
+const LEASE_ACCESS: [u32; 12] =
+    [0x1, 0x2, 0x3, 0x1_0000, 0x1_0001, 0x1_0003, 0x80, 0x10_0080, 0x100, 0x2_0000, 0x2_0001, 0x4];
+
+impl LeaseStep {
+    fn step(self) -> lease_model::Step {
+        use lease_model::{Ask, Step};
+        match self {
+            LeaseStep::Open { file, client, access, share, overwrite, doc, ask } => Step::Open {
+                file: file % 3,
+                client: client % 3,
+                access: LEASE_ACCESS[usize::from(access) % LEASE_ACCESS.len()],
+                share: u32::from(share & 7),
+                overwrite,
+                doc,
+                ask: match ask {
+                    LeaseAsk::None => Ask::None,
+                    LeaseAsk::Oplock(l) => Ask::Oplock(LEVELS[usize::from(l % 4)]),
+                    LeaseAsk::Lease(k, s, e) => Ask::Lease(k % 2, s & 7, e),
+                },
+            },
+            LeaseStep::Close(i) => Step::Close(i.into()),
+            LeaseStep::AckLease { client, key, state } => {
+                Step::AckLease { client: client % 3, key: key % 2, state: state & 7 }
+            }
+            LeaseStep::AckOplock(i, l) => Step::AckOplock(i.into(), LEVELS[usize::from(l % 4)]),
+            LeaseStep::AckSent(i, s) => Step::AckSent(i.into(), s.map(|s| s & 7)),
+            LeaseStep::Write(i) => Step::Write(i.into()),
+            LeaseStep::Lock(i, o, l, x) => {
+                Step::Lock(i.into(), u64::from(o % 8), u64::from(l % 4) + 1, x)
+            }
+            LeaseStep::SetDeletePending(i, on) => Step::SetDeletePending(i.into(), on),
+            LeaseStep::Expire => Step::Expire,
+        }
+    }
 }
 
 /// An input that breaks one limit (or none).
@@ -192,8 +289,10 @@ fn path_text(n: u8) -> String {
 fn run(ops: Vec<Op>) {
     let table: HandleTable = common::small_table(MAX_HANDLES);
     let mut m = Model::default();
-    for op in ops.into_iter().take(256) {
+    let mut leases = lease_model::Driver::new(3, 4);
+    for (n, op) in ops.into_iter().take(256).enumerate() {
         match op {
+            Op::Lease(s) => leases.step(n, &s.step()),
             Op::Open { file, path, owner, mask, share, directory, odd } => {
                 let share = u32::from(share & 7);
                 let file = u64::from(file % 16);
@@ -273,7 +372,8 @@ fn run(ops: Vec<Op>) {
                 let t = tree as usize % m.sessions.trees.len();
                 let share = u32::from(share & 7);
                 let file = u64::from(file % 16);
-                let path = m.path_of(file).map(str::to_owned).unwrap_or_else(|| path_text(file as u8));
+                let path =
+                    m.path_of(file).map(str::to_owned).unwrap_or_else(|| path_text(file as u8));
                 let owner = "S-1-5-21-9".to_owned();
                 let mask = AccessMask::from_bits_retain(mask & !RESERVED_ACCESS_BITS);
                 let spec = common::spec(file, &path, &owner, mask)
@@ -346,7 +446,10 @@ fn run(ops: Vec<Op>) {
                     }
                     Sel::Client(i) => {
                         let a = client(i);
-                        (smb_handles::Selector::ClientAddress(a), Some(sm.handles_where(|_, s| s.ip == a)))
+                        (
+                            smb_handles::Selector::ClientAddress(a),
+                            Some(sm.handles_where(|_, s| s.ip == a)),
+                        )
                     }
                     Sel::Folder(i) => {
                         let folder = format!("/share/dir{}", i % 4);
