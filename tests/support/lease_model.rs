@@ -276,14 +276,6 @@ impl LeaseModel {
         ack_required
     }
 
-    fn breaking_on(&self, file: u64) -> bool {
-        self.leases.iter().any(|l| l.file == file && l.breaking.is_some())
-            || self
-                .opens
-                .iter()
-                .any(|o| o.file == file && matches!(o.holder, Holder::Oplock(_, Some(_))))
-    }
-
     /// A new open (`id` None) or a waiting one run again.
     pub fn open(&mut self, req: Req) -> Result<Outcome, OpenError> {
         if req.doc && req.access & DELETE == 0 {
@@ -314,11 +306,13 @@ impl LeaseModel {
         let violation = self.opens.iter().any(|o| {
             o.file == file && share_conflict((o.access, o.share), (req.access, req.share))
         });
-        // §3: the breaks this open causes; §5: it waits while any break of
-        // the file is outstanding.
+        // §3 and §7: the breaks this open causes and whether it waits. An
+        // overwrite is never a stat open (smbd adds FILE_WRITE_DATA).
+        let ostat = oplock_stat(req.access) && !req.overwrite;
+        let lstat = lease_stat(req.access) && !req.overwrite;
+        let retry = id.is_some();
         let mut wait = false;
-        if !oplock_stat(req.access) {
-            wait = self.breaking_on(file);
+        if !ostat {
             let mask = if violation { H } else { W };
             // smbd's delay_for_oplock: the decision is taken on `held &
             // !mask` (an overwrite also takes H and R), then an overwrite
@@ -330,25 +324,44 @@ impl LeaseModel {
                 }
                 (to != held).then(|| if req.overwrite { LeaseState::empty() } else { to })
             };
-            if !lease_stat(req.access) {
+            if !lstat {
                 for i in 0..self.leases.len() {
                     let l = &self.leases[i];
-                    if l.file != file || l.breaking.is_some() || own == Some((l.client, l.key)) {
+                    if l.file != file || own == Some((l.client, l.key)) {
                         continue;
                     }
-                    if let Some(to) = decide(l.state) {
-                        wait |= self.break_lease(i, to);
+                    let held = l.state;
+                    let breaking = l.breaking.is_some();
+                    match decide(held) {
+                        // A lease this open takes from: wait when it had
+                        // what the open takes (W, or H on a violation).
+                        Some(to) => {
+                            wait |= held.intersects(mask);
+                            if !breaking {
+                                self.break_lease(i, to);
+                            }
+                        }
+                        // Nothing to take from a breaking lease: wait.
+                        None => wait |= breaking,
                     }
+                    // A retried open waits for every breaking lease.
+                    wait |= breaking && retry;
+                    // Without an overwrite, every breaking lease holds the
+                    // open up (it either has W/H to lose or nothing to take).
+                    wait |= breaking && !req.overwrite;
                 }
             }
             for j in 0..self.opens.len() {
                 let o = &self.opens[j];
-                let Holder::Oplock(held, None) = o.holder else { continue };
+                let Holder::Oplock(held, breaking) = o.holder else { continue };
                 if o.file != file {
                     continue;
                 }
                 if let Some(to) = decide(held) {
-                    wait |= self.break_oplock(j, to & R);
+                    wait |= held.intersects(mask);
+                    if breaking.is_none() {
+                        self.break_oplock(j, to & R);
+                    }
                 }
             }
         }
@@ -368,6 +381,8 @@ impl LeaseModel {
             self.locks.iter().any(|k| self.opens.iter().any(|o| o.loc == k.loc && o.file == file));
         let (holder, oplock, lease) = match req.cache {
             CacheRequest::None => (Holder::None, OplockLevel::None, None),
+            // §7: a stat open gets no oplock.
+            CacheRequest::Oplock(_) if ostat => (Holder::None, OplockLevel::None, None),
             CacheRequest::Oplock(level) => {
                 let mut s = level_state(level);
                 if has_locks {
@@ -397,10 +412,11 @@ impl LeaseModel {
                         .iter()
                         .filter(move |o| o.file == file && !Self::is_of_lease(o, q.client, q.key))
                 };
-                if others().count() > 0 {
+                // §7: a stat open's grant does not look at the other opens.
+                if !ostat && others().count() > 0 {
                     s -= W;
                 }
-                if others().any(|o| !matches!(o.holder, Holder::Lease(..))) {
+                if !ostat && others().any(|o| !matches!(o.holder, Holder::Lease(..))) {
                     s -= H;
                 }
                 let i = match self.find_lease(q.client, q.key) {
@@ -561,7 +577,13 @@ impl LeaseModel {
             Holder::Lease(c, k) => self.find_lease(c, k),
             _ => None,
         };
-        if own.is_some_and(|i| self.leases[i].state.contains(W)) {
+        // §7: a writer whose own caching has W (a lease, or a batch or
+        // exclusive oplock) is alone: nothing is broken.
+        let own_w = match self.opens[j].holder {
+            Holder::Oplock(held, _) => held.contains(W),
+            _ => own.is_some_and(|i| self.leases[i].state.contains(W)),
+        };
+        if own_w {
             return Some(());
         }
         for i in 0..self.leases.len() {
@@ -574,8 +596,8 @@ impl LeaseModel {
         }
         for k in 0..self.opens.len() {
             let o = &self.opens[k];
-            // The writer's own level II oplock stays (as its own lease does).
-            if k == j || o.file != file || o.holder != Holder::Oplock(R, None) {
+            // §7: every level II oplock, the writer's own too.
+            if o.file != file || o.holder != Holder::Oplock(R, None) {
                 continue;
             }
             self.break_oplock(k, LeaseState::empty());
