@@ -416,3 +416,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_oplock_broken_to_none_acknowledged_with_level_ii_ends_as_none() {
+    let rig = Rig::new();
+    let a = rig.opened(spec(RD).cache(CacheRequest::Oplock(OplockLevel::Batch)));
+    rig.pending(spec(RD | WR).overwrite(true));
+    assert_eq!(
+        rig.take_breaks(),
+        [(BreakTarget::Oplock(a.location), R | W | H, LeaseState::empty(), true)]
+    );
+    assert_eq!(rig.t.ack_oplock_break(a.location, OplockLevel::LevelII), Ok(OplockLevel::None));
+    assert_eq!(rig.t.caching_of(a.location), Some((OplockLevel::None, None)));
+    assert_eq!(rig.take_done().len(), 1);
+}

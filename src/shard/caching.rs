@@ -656,12 +656,15 @@ impl FileCaching {
             return Err(AckError::NoOplockBreak);
         }
         let o = self.oplocks[(holder & !OPLOCK_HOLDER) as usize].as_mut().expect("live oplock");
-        if o.breaking.is_none() {
+        let Some(b) = o.breaking else {
             return Err(AckError::NoOplockBreak);
-        }
+        };
         if !matches!(level, OplockLevel::None | OplockLevel::LevelII) {
             return Err(AckError::InvalidLevel);
         }
+        // Level II acknowledged for a break to none: smbd answers none and
+        // removes the oplock (smb2_break.c).
+        let level = if b.to.is_empty() { OplockLevel::None } else { level };
         let old = o.state;
         o.state = level.state();
         o.breaking = None;

@@ -554,15 +554,15 @@ impl LeaseModel {
         level: OplockLevel,
     ) -> Result<OplockLevel, AckError> {
         let j = self.find_open(loc).ok_or(AckError::HandleNotFound)?;
-        let Holder::Oplock(_, Some(_offered)) = self.opens[j].holder else {
+        let Holder::Oplock(_, Some(offered)) = self.opens[j].holder else {
             return Err(AckError::NoOplockBreak);
         };
         if !matches!(level, OplockLevel::None | OplockLevel::LevelII) {
             return Err(AckError::InvalidLevel);
         }
-        // UNRECORDED: level II acknowledged for a break to none. smbd's
-        // smb2_break.c answers none then (and removes the oplock); the table
-        // keeps level II, and so does this model (see the report).
+        // Level II acknowledged for a break to none: smbd's smb2_break.c
+        // answers none and removes the oplock (from its code; unrecorded).
+        let level = if offered.is_empty() { OplockLevel::None } else { level };
         self.opens[j].holder = Holder::Oplock(level_state(level), None);
         let file = self.opens[j].file;
         self.retry(file);
