@@ -23,6 +23,8 @@ pub struct Config {
     shards: Option<usize>,
     max_handles: usize,
     break_timeout: std::time::Duration,
+    durable_timeout: std::time::Duration,
+    durable_max_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -33,6 +35,8 @@ impl Default for Config {
             shards: None,
             max_handles: DEFAULT_MAX_HANDLES,
             break_timeout: crate::lease::DEFAULT_BREAK_TIMEOUT,
+            durable_timeout: crate::durable::DEFAULT_DURABLE_TIMEOUT,
+            durable_max_timeout: crate::durable::MAX_DURABLE_TIMEOUT,
         }
     }
 }
@@ -66,6 +70,32 @@ impl Config {
 
     pub(crate) fn break_timeout_value(&self) -> std::time::Duration {
         self.break_timeout
+    }
+
+    /// Sets the timeout a durable open gets when it asks for none (v1, or
+    /// v2 with zero; default [`DEFAULT_DURABLE_TIMEOUT`](crate::DEFAULT_DURABLE_TIMEOUT))
+    /// and the most a v2 request is granted (default
+    /// [`MAX_DURABLE_TIMEOUT`](crate::MAX_DURABLE_TIMEOUT)); the default is
+    /// capped by the maximum.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use smb_handles::Config;
+    /// let c = Config::default().durable_timeouts(Duration::from_secs(30), Duration::from_secs(120));
+    /// # let _ = c;
+    /// ```
+    pub fn durable_timeouts(
+        mut self,
+        default: std::time::Duration,
+        max: std::time::Duration,
+    ) -> Self {
+        self.durable_timeout = default.min(max);
+        self.durable_max_timeout = max;
+        self
+    }
+
+    pub(crate) fn durable_timeout_values(&self) -> (std::time::Duration, std::time::Duration) {
+        (self.durable_timeout, self.durable_max_timeout)
     }
 
     /// The shard count used when none is set: the power of two nearest above

@@ -37,6 +37,12 @@ pub mod ntstatus {
     pub const INTEGER_OVERFLOW: u32 = 0xC000_0095;
     /// STATUS_USER_SESSION_DELETED: the session was logged off.
     pub const USER_SESSION_DELETED: u32 = 0xC000_0203;
+    /// STATUS_OBJECT_NAME_NOT_FOUND: a reconnect found no durable open.
+    pub const OBJECT_NAME_NOT_FOUND: u32 = 0xC000_0034;
+    /// STATUS_FILE_NOT_AVAILABLE: the file has a disconnected persistent open.
+    pub const FILE_NOT_AVAILABLE: u32 = 0xC000_0467;
+    /// STATUS_DUPLICATE_OBJECTID: the create GUID is another client's.
+    pub const DUPLICATE_OBJECTID: u32 = 0xC000_022A;
     /// STATUS_NETWORK_NAME_DELETED: the tree connect was disconnected.
     pub const NETWORK_NAME_DELETED: u32 = 0xC000_00C9;
     /// STATUS_PENDING: the request goes on asynchronously.
@@ -105,6 +111,15 @@ pub enum OpenError {
     /// The client's lease key is open on another file
     /// (STATUS_INVALID_PARAMETER, as smbd answers).
     LeaseKeyInUse,
+    /// The file has a disconnected persistent open, kept for its client
+    /// (STATUS_FILE_NOT_AVAILABLE, MS-SMB2 §3.3.5.9).
+    FileNotAvailable,
+    /// A durable v2 open's create GUID names another client's open
+    /// (STATUS_DUPLICATE_OBJECTID, MS-SMB2 §3.3.5.9.10).
+    DuplicateCreateGuid,
+    /// A persistent open could not be written to the table's store
+    /// (STATUS_INSUFFICIENT_RESOURCES); nothing was opened.
+    StoreFailed,
 }
 
 impl OpenError {
@@ -129,6 +144,9 @@ impl OpenError {
             | OpenError::DeleteOnCloseDenied
             | OpenError::LeaseKeyInUse => ntstatus::INVALID_PARAMETER,
             OpenError::BreakPending { .. } => ntstatus::PENDING,
+            OpenError::FileNotAvailable => ntstatus::FILE_NOT_AVAILABLE,
+            OpenError::DuplicateCreateGuid => ntstatus::DUPLICATE_OBJECTID,
+            OpenError::StoreFailed => ntstatus::INSUFFICIENT_RESOURCES,
         }
     }
 }
@@ -155,6 +173,11 @@ impl fmt::Display for OpenError {
                 f.write_str("the open waits for break acknowledgements")
             }
             OpenError::LeaseKeyInUse => f.write_str("lease key is in use on another file"),
+            OpenError::FileNotAvailable => {
+                f.write_str("the file has a disconnected persistent open")
+            }
+            OpenError::DuplicateCreateGuid => f.write_str("create GUID is in use by another client"),
+            OpenError::StoreFailed => f.write_str("the store did not take the persistent open"),
         }
     }
 }

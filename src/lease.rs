@@ -194,6 +194,13 @@ pub struct LeaseGrant {
     pub break_in_progress: bool,
 }
 
+impl LeaseGrant {
+    /// The grant a replayed create answers: the lease's state now.
+    pub(crate) fn replayed(key: LeaseKey, state: LeaseState, v2: bool) -> LeaseGrant {
+        LeaseGrant { key, state, v2, epoch: 0, break_in_progress: false }
+    }
+}
+
 /// What an open was granted: its location and its caching.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[non_exhaustive]
@@ -205,6 +212,13 @@ pub struct Opened {
     /// The lease granted, for an open that asked for one (on a directory
     /// none is granted: `None`).
     pub lease: Option<LeaseGrant>,
+    /// The durability granted, for an open that asked for it
+    /// ([`OpenSpec::durable`](crate::OpenSpec::durable)).
+    pub durable: Option<crate::durable::DurableGrant>,
+    /// A durable v2 create replayed (its create GUID names an open this
+    /// client already has): `location` is that open's, nothing new was
+    /// opened.
+    pub replayed: bool,
 }
 
 /// An open waiting for break acknowledgements (see

@@ -114,6 +114,7 @@
 // records and errors.
 mod access;
 mod config;
+mod durable;
 mod error;
 mod lease;
 mod limits;
@@ -142,6 +143,11 @@ pub mod contract {}
 
 pub use access::{AccessMask, AccessMaskError, RESERVED_ACCESS_BITS};
 pub use config::{Config, ConfigError};
+pub use durable::{
+    AppInstanceId, CreateGuid, DurableGrant, DurableInfo, DurableRequest, DurableSpec,
+    PersistentId, ReconnectError, ReconnectSpec, Reconnected, DEFAULT_DURABLE_TIMEOUT,
+    MAX_DURABLE_TIMEOUT,
+};
 pub use error::{
     ntstatus, CloseError, DispositionError, IoError, ListError, LockError, LockRangeError,
     OpenError, RenameError, RequestError, UnlockError,

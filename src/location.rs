@@ -103,6 +103,11 @@ impl fmt::Debug for Location {
 }
 
 /// Parses 1 to 16 hexadecimal digits (either case) into a `u64`; nothing else.
+/// The shard a raw location names (whether or not it is a valid one).
+pub(crate) fn shard_of_raw(raw: u64) -> usize {
+    Location(raw).shard()
+}
+
 pub(crate) fn parse_hex_u64(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;

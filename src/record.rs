@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::access::AccessMask;
+use crate::durable::DurableSpec;
 use crate::error::{OpenError, RenameError};
 use crate::lease::CacheRequest;
 use crate::limits::{MAX_OWNER_LEN, MAX_PATH_LEN};
@@ -80,6 +81,9 @@ pub struct OpenSpec {
     /// The CREATE's disposition is FILE_SUPERSEDE, FILE_OVERWRITE or
     /// FILE_OVERWRITE_IF: every other holder's caching is broken to none.
     pub overwrite: bool,
+    /// The durable or persistent handle asked for (see
+    /// [`HandleTable::reconnect`](crate::HandleTable::reconnect)).
+    pub durable: Option<DurableSpec>,
 }
 
 impl OpenSpec {
@@ -101,6 +105,7 @@ impl OpenSpec {
             delete_on_close: false,
             cache: CacheRequest::None,
             overwrite: false,
+            durable: None,
         }
     }
 
@@ -146,6 +151,14 @@ impl OpenSpec {
         self
     }
 
+    /// Asks for a durable (or persistent) handle: granted as MS-SMB2
+    /// §3.3.5.9.6 and §3.3.5.9.10 say, and shown in
+    /// [`Opened::durable`](crate::Opened::durable).
+    pub fn durable(mut self, durable: DurableSpec) -> OpenSpec {
+        self.durable = Some(durable);
+        self
+    }
+
     /// The borrowed form the shard stores from.
     pub(crate) fn args(&self) -> OpenArgs<'_> {
         OpenArgs {
@@ -159,6 +172,7 @@ impl OpenSpec {
             delete_on_close: self.delete_on_close,
             cache: &self.cache,
             overwrite: self.overwrite,
+            durable: self.durable.as_ref(),
         }
     }
 }
@@ -208,6 +222,8 @@ pub(crate) struct OpenArgs<'a> {
     /// Borrowed: the request is 80 bytes, and most opens carry none.
     pub(crate) cache: &'a CacheRequest,
     pub(crate) overwrite: bool,
+    /// Borrowed, as `cache`.
+    pub(crate) durable: Option<&'a DurableSpec>,
 }
 
 impl OpenArgs<'_> {
@@ -224,6 +240,7 @@ impl OpenArgs<'_> {
             delete_on_close: self.delete_on_close,
             cache: *self.cache,
             overwrite: self.overwrite,
+            durable: self.durable.copied(),
         }
     }
 
@@ -343,6 +360,11 @@ pub struct HandleInfo {
     pub delete_pending: bool,
     /// See [`FileHandle::delete_file`] (not serialized).
     pub delete_file: bool,
+    /// A durable (or persistent) handle (not in Qumulo's schema).
+    pub durable: bool,
+    /// A durable handle whose connection dropped, kept for its client to
+    /// reconnect until its timeout (listed as `"disconnected": true`).
+    pub disconnected: bool,
 }
 
 impl HandleInfo {
@@ -370,6 +392,8 @@ impl HandleInfo {
             delete_on_close: false,
             delete_pending: false,
             delete_file: false,
+            durable: false,
+            disconnected: false,
         }
     }
 }

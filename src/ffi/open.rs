@@ -255,6 +255,7 @@ pub(crate) unsafe fn open_params_with<T>(
         delete_on_close: p.delete_on_close,
         cache: &cache,
         overwrite: p.overwrite,
+        durable: None,
     };
     Ok(open(&args))
 }

@@ -106,11 +106,23 @@ pub enum smbh_status {
     /// No oplock break is outstanding on the handle
     /// (STATUS_INVALID_OPLOCK_PROTOCOL).
     NoOplockBreak = 32,
+    /// The file has a disconnected persistent open
+    /// (STATUS_FILE_NOT_AVAILABLE).
+    FileNotAvailable = 33,
+    /// A durable v2 create GUID in use by another client
+    /// (STATUS_DUPLICATE_OBJECTID).
+    DuplicateCreateGuid = 34,
+    /// The store did not take a persistent open or reconnect
+    /// (STATUS_INSUFFICIENT_RESOURCES).
+    StoreFailed = 35,
+    /// No disconnected durable open matches a reconnect
+    /// (STATUS_OBJECT_NAME_NOT_FOUND).
+    NoDurableOpen = 36,
 }
 
 impl smbh_status {
     /// Every status, in value order (for `smbh_status_message` and tests).
-    pub(crate) const ALL: [smbh_status; 33] = [
+    pub(crate) const ALL: [smbh_status; 37] = [
         smbh_status::Ok,
         smbh_status::NullParameter,
         smbh_status::InvalidArgument,
@@ -144,6 +156,10 @@ impl smbh_status {
         smbh_status::NotBreaking,
         smbh_status::AckNotAccepted,
         smbh_status::NoOplockBreak,
+        smbh_status::FileNotAvailable,
+        smbh_status::DuplicateCreateGuid,
+        smbh_status::StoreFailed,
+        smbh_status::NoDurableOpen,
     ];
 
     /// The static, NUL-terminated message of this status.
@@ -184,6 +200,10 @@ impl smbh_status {
             smbh_status::NotBreaking => c"lease is not being broken",
             smbh_status::AckNotAccepted => c"acknowledged more than the break offered",
             smbh_status::NoOplockBreak => c"no oplock break outstanding",
+            smbh_status::FileNotAvailable => c"the file has a disconnected persistent open",
+            smbh_status::DuplicateCreateGuid => c"create GUID in use by another client",
+            smbh_status::StoreFailed => c"the store did not take the change",
+            smbh_status::NoDurableOpen => c"no disconnected durable open matches",
         }
     }
 }
@@ -244,6 +264,10 @@ pub extern "C" fn smbh_status_nt(status: u32) -> u32 {
         smbh_status::NotBreaking => AckError::NotBreaking.nt_status(),
         smbh_status::AckNotAccepted => AckError::NotAccepted.nt_status(),
         smbh_status::NoOplockBreak => AckError::NoOplockBreak.nt_status(),
+        smbh_status::FileNotAvailable => ntstatus::FILE_NOT_AVAILABLE,
+        smbh_status::DuplicateCreateGuid => ntstatus::DUPLICATE_OBJECTID,
+        smbh_status::StoreFailed => ntstatus::INSUFFICIENT_RESOURCES,
+        smbh_status::NoDurableOpen => ntstatus::OBJECT_NAME_NOT_FOUND,
         smbh_status::NullParameter
         | smbh_status::InvalidArgument
         | smbh_status::InvalidUtf8
@@ -273,6 +297,9 @@ impl From<OpenError> for smbh_status {
                 smbh_status::InvalidArgument
             }
             OpenError::BreakPending { .. } => smbh_status::BreakPending,
+            OpenError::FileNotAvailable => smbh_status::FileNotAvailable,
+            OpenError::DuplicateCreateGuid => smbh_status::DuplicateCreateGuid,
+            OpenError::StoreFailed => smbh_status::StoreFailed,
         }
     }
 }

@@ -100,7 +100,7 @@ impl Serialize for Names {
 
 impl Serialize for HandleInfo {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("HandleInfo", 7)?;
+        let mut st = s.serialize_struct("HandleInfo", 8)?;
         st.serialize_field("location", &self.location)?;
         st.serialize_field("version", &self.version)?;
         st.serialize_field("num_byte_range_locks", &self.num_byte_range_locks)?;
@@ -111,6 +111,13 @@ impl Serialize for HandleInfo {
         match &self.path {
             Some(p) => st.serialize_field("path", &**p)?,
             None => st.skip_field("path")?,
+        }
+        // Not in Qumulo's schema, which allows extra fields: only on a
+        // disconnected durable handle, so every other listing is as before.
+        if self.disconnected {
+            st.serialize_field("disconnected", &true)?;
+        } else {
+            st.skip_field("disconnected")?;
         }
         st.end()
     }

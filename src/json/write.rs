@@ -138,6 +138,9 @@ fn write_handle(out: &mut Vec<u8>, h: &FileHandle) {
         out.extend_from_slice(b",\"path\":");
         write_str(out, path);
     }
+    if hi.disconnected {
+        out.extend_from_slice(b",\"disconnected\":true");
+    }
     out.extend_from_slice(b"}}");
 }
 

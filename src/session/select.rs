@@ -47,6 +47,9 @@ pub struct CloseOutcome {
     pub closed: usize,
     /// Handles found whose close failed.
     pub failed: usize,
+    /// Durable handles kept, disconnected (only a
+    /// [`HandleTable::disconnect`](crate::HandleTable::disconnect) keeps any).
+    pub kept: usize,
 }
 
 impl CloseOutcome {

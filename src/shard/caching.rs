@@ -713,6 +713,16 @@ impl FileCaching {
     }
 
     /// The lease state and oplock level a holder has now (for snapshots).
+    /// Moves holder `holder`'s oplock (if it is one) to the handle's new
+    /// location (a durable reconnect).
+    pub(crate) fn relocate(&mut self, holder: u32, loc: Location) {
+        if holder != NIL && holder & OPLOCK_HOLDER != 0 {
+            if let Some(o) = self.oplocks[(holder & !OPLOCK_HOLDER) as usize].as_mut() {
+                o.loc = loc;
+            }
+        }
+    }
+
     pub(crate) fn held(&self, holder: u32) -> (OplockLevel, Option<LeaseState>) {
         if holder == NIL {
             (OplockLevel::None, None)

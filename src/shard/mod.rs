@@ -18,6 +18,7 @@
 //!   for the file's last close, the index line. Never another handle's slot.
 
 mod caching;
+mod durable;
 mod files;
 mod grants;
 mod index;
@@ -81,6 +82,10 @@ pub(crate) struct CacheCtx {
     pub(crate) lease: Option<LeaseGrant>,
     /// A waiting open run again: its id (kept when it waits again).
     pub(crate) pending: Option<PendingId>,
+    /// The durability granted (decided by the table).
+    pub(crate) durable: Option<crate::durable::DurableGrant>,
+    /// The open was a replay of an existing durable open.
+    pub(crate) replayed: bool,
 }
 
 impl CacheCtx {
@@ -416,6 +421,8 @@ impl Shard {
                 delete_on_close: s.delete_on_close(),
                 delete_pending: rec.delete_pending,
                 delete_file: false,
+                durable: s.durable(),
+                disconnected: s.disconnected(),
             },
         }
     }
@@ -485,6 +492,8 @@ impl Shard {
                     delete_on_close: doc,
                     delete_pending,
                     delete_file: last && delete_pending,
+                    durable: s.durable(),
+                    disconnected: s.disconnected(),
                 },
             },
             ext,

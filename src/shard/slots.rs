@@ -19,6 +19,11 @@ pub(crate) const FLAG_DIRECTORY: u32 = 1 << 31;
 pub(crate) const FLAG_LINKED: u32 = 1 << 30;
 /// Flag: the handle was opened with `FILE_DELETE_ON_CLOSE`.
 pub(crate) const FLAG_DELETE_ON_CLOSE: u32 = 1 << 29;
+/// Flag: the handle is durable (the table's registry holds its reconnect
+/// identity).
+pub(crate) const FLAG_DURABLE: u32 = 1 << 28;
+/// Flag: the durable handle's connection dropped; it waits for a reconnect.
+pub(crate) const FLAG_DISCONNECTED: u32 = 1 << 27;
 /// Where the share mode's three bits sit in `Slot::member`.
 pub(crate) const SHARE_SHIFT: u32 = MEMBER_BITS;
 
@@ -82,6 +87,16 @@ impl Slot {
     }
 
     #[inline]
+    pub(crate) fn durable(&self) -> bool {
+        self.member & FLAG_DURABLE != 0
+    }
+
+    #[inline]
+    pub(crate) fn disconnected(&self) -> bool {
+        self.member & FLAG_DISCONNECTED != 0
+    }
+
+    #[inline]
     pub(crate) fn directory(&self) -> bool {
         self.member & FLAG_DIRECTORY != 0
     }
@@ -123,6 +138,18 @@ impl Slots {
         } else {
             self.pages.push(Slot::vacant)
         }
+    }
+
+    /// Gives occupied slot `i` the next generation without freeing it (a
+    /// durable reconnect: the old location goes stale); false when its
+    /// generation is spent.
+    pub(crate) fn renew(&mut self, i: u32) -> bool {
+        let s = self.pages.get_mut(i);
+        if s.generation >= MAX_GENERATION {
+            return false;
+        }
+        s.generation += 1;
+        true
     }
 
     /// Marks slot `i` vacant, bumps its generation and makes it the next to

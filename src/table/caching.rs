@@ -166,14 +166,22 @@ impl HandleTable {
         args: &OpenArgs<'_>,
         id: Option<PendingId>,
     ) -> Result<OpenOutcome, OpenError> {
-        let mut ctx = id.map(|id| CacheCtx::new(self.break_timeout, Some(id)));
+        let mut ctx = match (id, args.durable) {
+            (None, None) => None,
+            (id, _) => Some(CacheCtx::new(self.break_timeout, id)),
+        };
         let res = self.open_with(args, &mut ctx);
         if let Some(ctx) = &ctx {
             self.send_breaks(&ctx.breaks);
         }
-        let (oplock, lease) = ctx.map_or((OplockLevel::None, None), |c| (c.oplock, c.lease));
+        let (oplock, lease, durable, replayed) = ctx
+            .map_or((OplockLevel::None, None, None, false), |c| {
+                (c.oplock, c.lease, c.durable, c.replayed)
+            });
         match res {
-            Ok(location) => Ok(OpenOutcome::Opened(Opened { location, oplock, lease })),
+            Ok(location) => {
+                Ok(OpenOutcome::Opened(Opened { location, oplock, lease, durable, replayed }))
+            }
             Err(OpenError::BreakPending { pending }) => Ok(OpenOutcome::Pending(pending)),
             Err(e) => Err(e),
         }

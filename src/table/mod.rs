@@ -11,6 +11,7 @@ use crate::shard::{shard_of, CacheCtx, Closed, FileExt, LeaseKeys, Refusal, Shar
 use crate::sync::{AtomicUsize, Ordering, RwLock};
 
 mod caching;
+mod durable;
 mod list;
 mod lock_listing;
 mod locks;
@@ -95,6 +96,8 @@ pub struct HandleTable {
     break_timeout: std::time::Duration,
     /// Break and completion hooks, waiting opens, outstanding breaks.
     caching: caching::Caching,
+    /// Durable handles' reconnect identities.
+    durables: durable::Durables,
 }
 
 impl std::fmt::Debug for HandleTable {
@@ -165,6 +168,10 @@ impl HandleTable {
             keys,
             break_timeout: config.break_timeout_value(),
             caching: caching::Caching::default(),
+            durables: {
+                let (default, max) = config.durable_timeout_values();
+                durable::Durables::new(default, max)
+            },
         })
     }
 
@@ -236,6 +243,11 @@ impl HandleTable {
         let full = OpenError::TableFull { max_handles: self.max_handles };
         let mut guards: Vec<_> = self.shards.iter().map(|s| s.lock.write()).collect();
         admits()?;
+        let displaced = if self.durables.any_disconnected() {
+            self.displace(&mut guards[target], args)?
+        } else {
+            Vec::new()
+        };
         let mut live = 0;
         for (s, g) in self.shards.iter().zip(guards.iter_mut()) {
             g.credits = 0;
@@ -243,13 +255,19 @@ impl HandleTable {
         }
         self.reserved.store(live, Ordering::Relaxed);
         if live >= self.max_handles {
+            drop(guards);
+            self.after_displace(displaced);
             return Err(full);
         }
         let g = &mut guards[target];
-        let loc = self.shard_open(g, args, ctx)?;
-        self.reserved.store(live + 1, Ordering::Relaxed);
-        self.shards[target].count(1);
-        Ok(loc)
+        let res = self.shard_open(g, args, ctx);
+        if res.is_ok() {
+            self.reserved.store(live + 1, Ordering::Relaxed);
+            self.shards[target].count(1);
+        }
+        drop(guards);
+        self.after_displace(displaced);
+        res
     }
 
     /// Returns a shard's spare credits above two chunks to `reserved`.
@@ -291,7 +309,12 @@ impl HandleTable {
         ctx: &mut Option<CacheCtx>,
     ) -> Result<Location, OpenError> {
         match g.open(args, ctx) {
-            Ok(loc) => Ok(loc),
+            Ok(loc) => {
+                if let Some(d) = args.durable {
+                    self.grant_durable(g, loc, args, d, ctx);
+                }
+                Ok(loc)
+            }
             Err(Refusal::Wait) => Err(self.park_waiting(args, ctx)),
             Err(r) => Err(refusal(r, self.max_handles)),
         }
@@ -330,6 +353,11 @@ impl HandleTable {
         ctx: &mut Option<CacheCtx>,
     ) -> Result<Location, OpenError> {
         args.validate()?;
+        if let Some(d) = args.durable {
+            if let Some(loc) = self.durable_preflight(args, d, ctx)? {
+                return Ok(loc);
+            }
+        }
         let Some(tree) = args.tree else {
             return self.open_checked(args, ctx, || Ok(()));
         };
@@ -358,14 +386,23 @@ impl HandleTable {
         // The tree first: an open into an ended tree answers that, whatever
         // else is wrong (then a full table, then the share mode).
         admits()?;
+        let displaced =
+            if self.durables.any_disconnected() { self.displace(&mut g, args)? } else { Vec::new() };
         if g.credits == 0 && !self.refill(&mut g) {
             drop(g);
+            self.after_displace(displaced);
             return self.open_reclaiming(target, args, ctx, admits);
         }
-        let loc = self.shard_open(&mut g, args, ctx)?;
-        g.credits -= 1;
-        shard.count(1);
-        Ok(loc)
+        let res = self.shard_open(&mut g, args, ctx);
+        if res.is_ok() {
+            g.credits -= 1;
+            shard.count(1);
+        }
+        drop(g);
+        if !displaced.is_empty() {
+            self.after_displace(displaced);
+        }
+        res
     }
 
     /// Adds `delta` to the handle's change-notify watch count (what
@@ -509,6 +546,9 @@ impl HandleTable {
         let shard = self.shard(loc).ok_or(CloseError::NotFound)?;
         let mut g = shard.lock.write();
         let Closed { handle, ext, unlocked, unblocked, tree } = g.close(loc)?;
+        if handle.handle_info.durable {
+            self.forget_durable(&handle);
+        }
         g.credits += 1;
         self.trim(&mut g);
         shard.count(-1);
@@ -542,6 +582,9 @@ impl HandleTable {
         trees: &mut Vec<u32>,
     ) -> Result<FileHandle, CloseError> {
         let Closed { handle, ext, unlocked, unblocked, tree } = g.close(loc)?;
+        if handle.handle_info.durable {
+            self.forget_durable(&handle);
+        }
         g.credits += 1;
         shard.count(-1);
         if unblocked {

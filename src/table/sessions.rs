@@ -147,7 +147,7 @@ impl HandleTable {
         }
         let mut out = CloseOutcome::default();
         let mut unlocked = Vec::new();
-        self.end_tree(tree.index(), t, &mut out, &mut unlocked);
+        self.end_tree(tree.index(), t, false, &mut out, &mut unlocked);
         // Out of its session's list (unless the session is logging off and
         // took the list already).
         if let Some(s) = reg.sessions.entry(t.parent()) {
@@ -169,6 +169,16 @@ impl HandleTable {
     /// [`SessionError::SessionDeleted`] when the session is already gone or
     /// going.
     pub fn logoff(&self, session: SessionId) -> Result<CloseOutcome, SessionError> {
+        self.end_session(session, false)
+    }
+
+    /// A logoff, or (`keep_durable`) a dropped connection: durable handles
+    /// are kept, disconnected.
+    pub(crate) fn end_session(
+        &self,
+        session: SessionId,
+        keep_durable: bool,
+    ) -> Result<CloseOutcome, SessionError> {
         let reg = self.sessions.get().ok_or(SessionError::SessionDeleted)?;
         let s = reg
             .sessions
@@ -187,7 +197,7 @@ impl HandleTable {
             let Some(t) = reg.trees.entry(i) else { continue };
             // A tree disconnect under way owns that tree's ending.
             if t.begin_end(ENDING_LOGOFF) {
-                self.end_tree(i, t, &mut out, &mut unlocked);
+                self.end_tree(i, t, keep_durable, &mut out, &mut unlocked);
                 drop(reg.trees.remove(i));
             }
         }
@@ -203,10 +213,11 @@ impl HandleTable {
         &self,
         index: u32,
         t: &Entry<TreeRec>,
+        keep_durable: bool,
         out: &mut CloseOutcome,
         unlocked: &mut Vec<FileNumber>,
     ) {
-        self.sweep_tree(index, out, unlocked);
+        self.sweep_tree(index, keep_durable, out, unlocked);
         wait_empty(t);
     }
 
@@ -217,19 +228,30 @@ impl HandleTable {
 
     /// Closes the handles of tree `index` in every shard it marked, at most
     /// [`SWEEP_STEP`] per lock hold.
-    fn sweep_tree(&self, index: u32, out: &mut CloseOutcome, unlocked: &mut Vec<FileNumber>) {
+    fn sweep_tree(
+        &self,
+        index: u32,
+        keep_durable: bool,
+        out: &mut CloseOutcome,
+        unlocked: &mut Vec<FileNumber>,
+    ) {
         let Some(t) = self.tree_entry(index) else { return };
         out.results.reserve(t.open_count() as usize);
         for shard in t.marked_shards().filter_map(|i| self.shards.get(i)) {
             loop {
                 let mut g = shard.lock.write();
-                let locs = g.take_tree_members(index, SWEEP_STEP);
+                let mut locs = g.take_tree_members(index, SWEEP_STEP);
                 if locs.is_empty() {
                     break;
                 }
-                // Taken off the tree's list: the closes unlink nothing, and
-                // the tree is uncounted once for them all.
                 let n = locs.len() as u64;
+                if keep_durable {
+                    let before = locs.len();
+                    locs.retain(|&l| !(g.is_durable(l) && self.keep_disconnected(&mut g, l)));
+                    out.kept += before - locs.len();
+                }
+                // Taken off the tree's list: the closes unlink nothing, and
+                // the tree is uncounted once for them all (kept ones too).
                 self.close_step(shard, g, locs, out, unlocked);
                 self.left_tree(index, n);
             }
@@ -408,7 +430,7 @@ impl HandleTable {
             }
             _ => {
                 for t in self.select_trees(selector)? {
-                    self.sweep_tree(t, &mut out, &mut unlocked);
+                    self.sweep_tree(t, false, &mut out, &mut unlocked);
                 }
             }
         }

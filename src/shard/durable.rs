@@ -1,0 +1,94 @@
+//! A shard's part of durable handles: the slot flags that mark a handle
+//! durable and disconnected, the reconnect that gives it a new location in
+//! place, and the question whether a new open must close a disconnected
+//! one. The reconnect identity itself is the table's (`table/durable.rs`).
+
+use crate::lease::{CacheRequest, LeaseState, OplockLevel};
+use crate::location::Location;
+use crate::record::OpenArgs;
+use crate::share::Claim;
+
+use super::slots::{FLAG_DISCONNECTED, FLAG_DURABLE, FLAG_LINKED};
+use super::{claim_of, Shard, NIL};
+
+impl Shard {
+    /// Marks the handle at `loc` durable; false when `loc` names none.
+    pub(crate) fn mark_durable(&mut self, loc: Location) -> bool {
+        let Some(i) = self.slots.find(loc) else { return false };
+        self.slots.get_mut(i).member |= FLAG_DURABLE;
+        true
+    }
+
+    /// True when `loc` names a durable handle.
+    pub(crate) fn is_durable(&self, loc: Location) -> bool {
+        self.slots.find(loc).is_some_and(|i| self.slots.get(i).durable())
+    }
+
+    /// Marks the durable handle at `loc` disconnected (a sweep took it off
+    /// its tree's list already); bumps its version.
+    pub(crate) fn mark_disconnected(&mut self, loc: Location) -> bool {
+        let Some(i) = self.slots.find(loc) else { return false };
+        let s = self.slots.get_mut(i);
+        s.member |= FLAG_DISCONNECTED;
+        s.version += 1;
+        true
+    }
+
+    /// Reconnects the disconnected handle at `loc`: it gets the slot's next
+    /// generation (so `loc` is stale from now on), joins tree connect
+    /// `tree` (registry index, or [`NIL`]) and keeps its locks, share mode
+    /// and caching. `None` when `loc` names no disconnected handle or the
+    /// slot's generations are spent.
+    pub(crate) fn take_back(&mut self, loc: Location, tree: u32) -> Option<Location> {
+        let i = self.slots.find(loc)?;
+        if !self.slots.get(i).disconnected() || !self.slots.renew(i) {
+            return None;
+        }
+        if tree != NIL {
+            self.trees.attach(i, tree);
+        }
+        let s = self.slots.get_mut(i);
+        s.member &= !FLAG_DISCONNECTED;
+        if tree != NIL {
+            s.member |= FLAG_LINKED;
+        }
+        s.version += 1;
+        let (file, pos) = (s.file, s.position() as usize);
+        let new = Location::pack(s.generation, self.index, i);
+        if let Some(ext) = self.files.get_mut(file).ext.as_deref_mut() {
+            let holder = ext.members[pos].holder;
+            if let Some(c) = ext.caching.as_deref_mut() {
+                c.relocate(holder, new);
+            }
+        }
+        Some(new)
+    }
+
+    /// True when the open `a` must end the disconnected durable handle at
+    /// `loc` to go on (MS-SMB2 §3.3.4.6–§3.3.4.7: a break that cannot reach
+    /// a disconnected holder closes its open): it conflicts with the
+    /// handle's share mode, overwrites the file, or would break write
+    /// caching (or handle caching, on a sharing violation) the handle
+    /// holds. `own_lease` is true when `a` comes with the handle's own
+    /// lease (same client and key): that lease is not broken by it.
+    pub(crate) fn displaces(&self, loc: Location, a: &OpenArgs<'_>, own_lease: bool) -> bool {
+        let Some(i) = self.slots.find(loc) else { return false };
+        let share_conflict = match (claim_of(self.slots.get(i)), Claim::of(a.access_mask, a.share_access)) {
+            (Some(held), Some(new)) => held.conflicts_with(new),
+            _ => false,
+        };
+        if share_conflict || a.overwrite {
+            return true;
+        }
+        if own_lease {
+            return false;
+        }
+        let (oplock, lease) = self.caching_of(loc).unwrap_or((OplockLevel::None, None));
+        let writes = matches!(oplock, OplockLevel::Batch | OplockLevel::Exclusive)
+            || lease.is_some_and(|l| l.contains(LeaseState::WRITE));
+        // A lease stat open breaks nothing (smbd answers it at once).
+        let stat = matches!(a.cache, CacheRequest::None)
+            && a.access_mask.bits() & !(0x0010_0000 | 0x80 | 0x100 | 0x0002_0000) == 0;
+        writes && !stat
+    }
+}

@@ -1,0 +1,523 @@
+//! Durable handles in the table: the registry of reconnect identities
+//! (by persistent id, create GUID, app instance and, while disconnected,
+//! by file and deadline), the grant at open, disconnect, reconnect,
+//! replay, app instance takeover and expiry.
+//!
+//! # Locks
+//!
+//! The registry's mutex is taken alone or under one shard's lock, never
+//! the other way round. Every change of a durable handle's state (grant,
+//! disconnect, reconnect, close) happens under its shard's lock, so a
+//! reconnect racing an expiry or a conflicting open is decided by that
+//! lock: whoever takes it first wins, and the loser finds a stale location.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::durable::{
+    AppInstanceId, CreateGuid, DurableGrant, DurableInfo, DurableRequest, DurableSpec,
+    PersistentId, ReconnectError, ReconnectSpec, Reconnected,
+};
+use crate::error::OpenError;
+use crate::lease::{CacheRequest, ClientGuid, LeaseKey, LeaseState, OplockLevel};
+use crate::location::Location;
+use crate::record::{FileHandle, FileNumber, OpenArgs};
+use crate::session::{CloseOutcome, SessionError, SessionId};
+use crate::shard::{CacheCtx, Shard, NIL};
+use crate::sync::{AtomicUsize, Mutex, Ordering};
+
+use super::HandleTable;
+
+/// One durable handle's reconnect identity.
+#[derive(Debug, Clone)]
+struct Rec {
+    /// Where the handle is now.
+    loc: Location,
+    file: FileNumber,
+    owner: Arc<str>,
+    client: ClientGuid,
+    create_guid: Option<CreateGuid>,
+    app_instance: Option<AppInstanceId>,
+    /// The lease's client and key, for a lease open.
+    lease: Option<(ClientGuid, LeaseKey)>,
+    grant: DurableGrant,
+    /// Disconnected: when it is closed.
+    deadline: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    by_id: HashMap<PersistentId, Rec>,
+    by_loc: HashMap<Location, PersistentId>,
+    by_guid: HashMap<CreateGuid, PersistentId>,
+    by_app: HashMap<AppInstanceId, Vec<PersistentId>>,
+    /// Disconnected handles by file.
+    by_file: HashMap<FileNumber, Vec<PersistentId>>,
+    deadlines: BTreeSet<(Instant, PersistentId)>,
+}
+
+impl Registry {
+    /// Forgets `id` everywhere.
+    fn remove(&mut self, id: PersistentId) -> Option<Rec> {
+        let rec = self.by_id.remove(&id)?;
+        self.by_loc.remove(&rec.loc);
+        if let Some(g) = rec.create_guid {
+            if self.by_guid.get(&g) == Some(&id) {
+                self.by_guid.remove(&g);
+            }
+        }
+        if let Some(a) = rec.app_instance {
+            drop_id(&mut self.by_app, a, id);
+        }
+        if let Some(d) = rec.deadline {
+            self.undisconnect(id, rec.file, d);
+        }
+        Some(rec)
+    }
+
+    /// Takes a disconnected `id` out of the by-file and deadline indexes.
+    fn undisconnect(&mut self, id: PersistentId, file: FileNumber, deadline: Instant) {
+        drop_id(&mut self.by_file, file, id);
+        self.deadlines.remove(&(deadline, id));
+    }
+}
+
+/// Removes `id` from `map[key]`, and the key once its list is empty.
+fn drop_id<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, Vec<PersistentId>>,
+    key: K,
+    id: PersistentId,
+) {
+    if let Some(v) = map.get_mut(&key) {
+        v.retain(|&x| x != id);
+        if v.is_empty() {
+            map.remove(&key);
+        }
+    }
+}
+
+/// The table's durable handles.
+#[derive(Debug)]
+pub(crate) struct Durables {
+    reg: Mutex<Registry>,
+    /// Disconnected handles: an open looks at the registry only when some
+    /// exist.
+    disconnected: AtomicUsize,
+    /// Handles with an app instance id: as `disconnected`, for opens that
+    /// carry one.
+    with_app: AtomicUsize,
+    default_timeout: Duration,
+    max_timeout: Duration,
+}
+
+impl Durables {
+    pub(crate) fn new(default_timeout: Duration, max_timeout: Duration) -> Durables {
+        Durables {
+            reg: Mutex::new(Registry::default()),
+            disconnected: AtomicUsize::new(0),
+            with_app: AtomicUsize::new(0),
+            default_timeout,
+            max_timeout,
+        }
+    }
+
+    /// The timeout a request is granted.
+    fn timeout_for(&self, d: &DurableSpec) -> Duration {
+        match d.request {
+            DurableRequest::V2 { timeout, .. } if !timeout.is_zero() => timeout.min(self.max_timeout),
+            _ => self.default_timeout,
+        }
+    }
+
+    /// True when some handle is disconnected.
+    #[inline(always)]
+    pub(crate) fn any_disconnected(&self) -> bool {
+        self.disconnected.load(Ordering::Relaxed) != 0
+    }
+}
+
+/// What the open asks of the lease it comes with.
+fn lease_of(a: &OpenArgs<'_>) -> Option<(ClientGuid, LeaseKey)> {
+    match a.cache {
+        CacheRequest::Lease(l) => Some((l.client, l.key)),
+        _ => None,
+    }
+}
+
+impl HandleTable {
+    /// Grants the durability `a` asks for to the open just made at `loc`
+    /// (under its shard's lock `g`), as MS-SMB2 §3.3.5.9.6 and §3.3.5.9.10
+    /// say: never to a directory; persistent when asked and the table has
+    /// a store; otherwise only with a batch oplock or a lease with handle
+    /// caching.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn grant_durable(
+        &self,
+        g: &mut Shard,
+        loc: Location,
+        a: &OpenArgs<'_>,
+        d: &DurableSpec,
+        ctx: &mut Option<CacheCtx>,
+    ) {
+        if a.directory {
+            return;
+        }
+        let persistent = d.is_persistent() && self.persists();
+        let (oplock, lease) = ctx.as_ref().map_or((OplockLevel::None, None), |c| (c.oplock, c.lease));
+        let cached = oplock == OplockLevel::Batch
+            || lease.is_some_and(|l| l.state.contains(LeaseState::HANDLE));
+        if !persistent && !cached {
+            return;
+        }
+        let grant = DurableGrant {
+            persistent_id: PersistentId(loc.as_u64()),
+            timeout: self.durables.timeout_for(d),
+            persistent,
+        };
+        g.mark_durable(loc);
+        let id = grant.persistent_id;
+        let rec = Rec {
+            loc,
+            file: a.file_number,
+            owner: a.owner.to_arc(),
+            client: d.client,
+            create_guid: d.create_guid(),
+            app_instance: d.app_instance,
+            lease: lease.and(lease_of(a)),
+            grant,
+            deadline: None,
+        };
+        let mut reg = self.durables.reg.lock();
+        if let Some(gd) = rec.create_guid {
+            reg.by_guid.insert(gd, id);
+        }
+        if let Some(app) = rec.app_instance {
+            reg.by_app.entry(app).or_default().push(id);
+            self.durables.with_app.fetch_add(1, Ordering::Relaxed);
+        }
+        reg.by_loc.insert(loc, id);
+        reg.by_id.insert(id, rec);
+        drop(reg);
+        if let Some(c) = ctx.as_mut() {
+            c.durable = Some(grant);
+        }
+    }
+
+    /// Before a durable open: a replay of a create GUID this client already
+    /// has answers that open (`Ok(Some)`); one another client has is
+    /// refused; an app instance id closes the other clients' opens of the
+    /// same file with that id (MS-SMB2 §3.3.5.9.13).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn durable_preflight(
+        &self,
+        a: &OpenArgs<'_>,
+        d: &DurableSpec,
+        ctx: &mut Option<CacheCtx>,
+    ) -> Result<Option<Location>, OpenError> {
+        let mut replaced = Vec::new();
+        {
+            let reg = self.durables.reg.lock();
+            if let Some(rec) = d.create_guid().and_then(|gd| reg.by_guid.get(&gd)).and_then(|id| reg.by_id.get(id)) {
+                if rec.client != d.client || rec.deadline.is_some() {
+                    return Err(OpenError::DuplicateCreateGuid);
+                }
+                let (loc, grant) = (rec.loc, rec.grant);
+                drop(reg);
+                let (oplock, lease) = self.caching_of(loc).unwrap_or((OplockLevel::None, None));
+                let c = ctx.get_or_insert_with(|| CacheCtx::new(self.break_timeout, None));
+                c.replayed = true;
+                c.durable = Some(grant);
+                c.oplock = oplock;
+                c.lease = match (lease, a.cache) {
+                    (Some(state), CacheRequest::Lease(l)) => {
+                        Some(crate::lease::LeaseGrant::replayed(l.key, state, l.epoch.is_some()))
+                    }
+                    _ => None,
+                };
+                return Ok(Some(loc));
+            }
+            if let Some(app) = d.app_instance.filter(|_| self.durables.with_app.load(Ordering::Relaxed) != 0) {
+                for id in reg.by_app.get(&app).into_iter().flatten() {
+                    let rec = &reg.by_id[id];
+                    if rec.client != d.client && rec.file == a.file_number {
+                        replaced.push(rec.loc);
+                    }
+                }
+            }
+        }
+        for loc in replaced {
+            let _ = self.close(loc);
+        }
+        Ok(None)
+    }
+
+    /// Under shard lock `g`, before the open `a` runs: a disconnected
+    /// persistent open of the file refuses it (`STATUS_FILE_NOT_AVAILABLE`,
+    /// MS-SMB2 §3.3.5.9); the disconnected durable opens it conflicts with
+    /// are closed (their records returned, to drop after the lock).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn displace(
+        &self,
+        g: &mut Shard,
+        a: &OpenArgs<'_>,
+    ) -> Result<Vec<FileHandle>, OpenError> {
+        let mut doomed = Vec::new();
+        {
+            let reg = self.durables.reg.lock();
+            let Some(ids) = reg.by_file.get(&a.file_number) else { return Ok(Vec::new()) };
+            for id in ids {
+                let rec = &reg.by_id[id];
+                if rec.grant.persistent {
+                    return Err(OpenError::FileNotAvailable);
+                }
+                let own = rec.lease.is_some() && rec.lease == lease_of(a);
+                if g.displaces(rec.loc, a, own) {
+                    doomed.push(rec.loc);
+                }
+            }
+        }
+        let mut closed = Vec::new();
+        for loc in doomed {
+            if let Ok(c) = g.close(loc) {
+                g.credits += 1;
+                self.shards[loc.shard()].count(-1);
+                if c.unblocked {
+                    self.caching.unblocked(c.handle.file_number);
+                }
+                self.forget_durable(&c.handle);
+                closed.push(c.handle);
+            }
+        }
+        Ok(closed)
+    }
+
+    /// After the lock of an open that closed disconnected handles: the
+    /// unlock hook hears of the files whose locks went, and opens waiting
+    /// on their breaks run.
+    pub(crate) fn after_displace(&self, closed: Vec<FileHandle>) {
+        if closed.is_empty() {
+            return;
+        }
+        let mut files: Vec<FileNumber> = closed
+            .iter()
+            .filter(|h| h.handle_info.num_byte_range_locks > 0)
+            .map(|h| h.file_number)
+            .collect();
+        files.dedup();
+        if !files.is_empty() {
+            self.notify_unlocked(&files);
+        }
+        self.run_ready();
+    }
+
+    /// Forgets a durable handle that closed (under its shard's lock).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn forget_durable(&self, h: &FileHandle) {
+        let mut reg = self.durables.reg.lock();
+        let Some(id) = reg.by_loc.get(&h.handle_info.location).copied() else { return };
+        if let Some(rec) = reg.remove(id) {
+            if rec.deadline.is_some() {
+                self.durables.disconnected.fetch_sub(1, Ordering::Relaxed);
+            }
+            if rec.app_instance.is_some() {
+                self.durables.with_app.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Marks the durable handle at `loc` disconnected (under its shard's
+    /// lock `g`, after a sweep took it off its tree): it is kept until its
+    /// timeout.
+    pub(crate) fn keep_disconnected(&self, g: &mut Shard, loc: Location) -> bool {
+        let mut reg = self.durables.reg.lock();
+        let Some(id) = reg.by_loc.get(&loc).copied() else { return false };
+        if !g.mark_disconnected(loc) {
+            return false;
+        }
+        let rec = reg.by_id.get_mut(&id).expect("indexed");
+        let deadline = Instant::now() + rec.grant.timeout;
+        rec.deadline = Some(deadline);
+        let file = rec.file;
+        reg.by_file.entry(file).or_default().push(id);
+        reg.deadlines.insert((deadline, id));
+        self.durables.disconnected.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// The connection of `session` dropped without a logoff (MS-SMB2
+    /// §3.3.7.1): its durable handles are kept, disconnected, with their
+    /// share reservations, locks and leases, until their timeouts; every
+    /// other handle is closed as by [`HandleTable::logoff`], and the
+    /// session is gone. The outcome's `results` hold the closed handles;
+    /// `kept` counts the durable ones.
+    ///
+    /// ```
+    /// use smb_handles::*;
+    ///
+    /// let table = HandleTable::new();
+    /// let s = table.session_setup(SessionSpec::new(1, User::new("S-1-5-21-1-1104", "alice"), "10.0.0.7".parse()?))?;
+    /// let t = table.tree_connect(s, "finance")?;
+    /// let client = ClientGuid(0xA11CE);
+    /// let batch = CacheRequest::Oplock(OplockLevel::Batch);
+    /// let spec = OpenSpec::new(FileNumber(7), "/q3.xlsx", "S-1-5-21-1-1104", AccessMask::FILE_READ_DATA)
+    ///     .tree(t).cache(batch).durable(DurableSpec::v1(client));
+    /// let OpenOutcome::Opened(o) = table.open_cached(spec)? else { unreachable!() };
+    /// let id = o.durable.expect("batch oplock: durable").persistent_id;
+    ///
+    /// let out = table.disconnect(s)?;
+    /// assert_eq!((out.closed, out.kept), (0, 1));
+    /// assert!(table.get(o.location).unwrap().handle_info.disconnected);
+    ///
+    /// let s2 = table.session_setup(SessionSpec::new(2, User::new("S-1-5-21-1-1104", "alice"), "10.0.0.7".parse()?))?;
+    /// let t2 = table.tree_connect(s2, "finance")?;
+    /// let back = table.reconnect(&ReconnectSpec::v1(id, client, "S-1-5-21-1-1104").tree(t2))?;
+    /// assert!(table.get(o.location).is_none()); // the old location is stale
+    /// assert_eq!(back.oplock, OplockLevel::Batch);
+    /// assert!(!table.get(back.location).unwrap().handle_info.disconnected);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::SessionDeleted`] when the session is gone or going.
+    pub fn disconnect(&self, session: SessionId) -> Result<CloseOutcome, SessionError> {
+        self.end_session(session, true)
+    }
+
+    /// Takes a disconnected durable handle back (a CREATE with DHnC or
+    /// DH2C): it joins `spec.tree` with its locks, share mode and caching,
+    /// at a new location; the old location is stale from then on.
+    ///
+    /// # Errors
+    ///
+    /// As MS-SMB2 §3.3.5.9.7 and §3.3.5.9.12 answer:
+    /// [`ReconnectError::NotFound`] when no durable handle has the id, it
+    /// is not disconnected, or its create GUID, lease key, lease client or
+    /// persistence differs; [`ReconnectError::AccessDenied`] when it is
+    /// another user's; [`ReconnectError::TreeDeleted`] for a dead tree.
+    pub fn reconnect(&self, spec: &ReconnectSpec) -> Result<Reconnected, ReconnectError> {
+        let shard = crate::location::shard_of_raw(spec.persistent_id.0);
+        let entered = match spec.tree {
+            Some(t) => Some(self.enter_tree(t, shard).map_err(|_| ReconnectError::TreeDeleted)?),
+            None => None,
+        };
+        let res = self.reconnect_entered(spec, entered.map(|e| e.0));
+        if res.is_err() {
+            if let Some(e) = entered {
+                self.leave_tree(e);
+            }
+        }
+        res
+    }
+
+    fn reconnect_entered(
+        &self,
+        spec: &ReconnectSpec,
+        tree: Option<&crate::session::registry::Entry<crate::session::TreeRec>>,
+    ) -> Result<Reconnected, ReconnectError> {
+        let check = |reg: &Registry| -> Result<Location, ReconnectError> {
+            let rec = reg.by_id.get(&spec.persistent_id).ok_or(ReconnectError::NotFound)?;
+            let lease_ok = match rec.lease {
+                Some((c, k)) => c == spec.client && spec.lease_key == Some(k),
+                None => spec.lease_key.is_none(),
+            };
+            let guid_ok = spec.create_guid.is_none_or(|gd| rec.create_guid == Some(gd));
+            if rec.deadline.is_none()
+                || !lease_ok
+                || !guid_ok
+                || (rec.grant.persistent && spec.create_guid.is_some() && !spec.persistent)
+            {
+                return Err(ReconnectError::NotFound);
+            }
+            if *rec.owner != *spec.owner {
+                return Err(ReconnectError::AccessDenied);
+            }
+            Ok(rec.loc)
+        };
+        let loc = check(&self.durables.reg.lock())?;
+        let s = self.shards.get(loc.shard()).ok_or(ReconnectError::NotFound)?;
+        let mut g = s.lock.write();
+        if let (Some(t), Some(id)) = (tree, spec.tree) {
+            super::sessions::tree_admits(t, id).map_err(|_| ReconnectError::TreeDeleted)?;
+        }
+        let mut reg = self.durables.reg.lock();
+        if check(&reg)? != loc {
+            return Err(ReconnectError::NotFound);
+        }
+        let tree_index = spec.tree.map_or(NIL, |t| t.index());
+        let new = g.take_back(loc, tree_index).ok_or(ReconnectError::NotFound)?;
+        let id = spec.persistent_id;
+        reg.by_loc.remove(&loc);
+        reg.by_loc.insert(new, id);
+        let rec = reg.by_id.get_mut(&id).expect("checked");
+        rec.loc = new;
+        let (file, deadline) = (rec.file, rec.deadline.take().expect("checked"));
+        let grant = rec.grant;
+        reg.undisconnect(id, file, deadline);
+        drop(reg);
+        self.durables.disconnected.fetch_sub(1, Ordering::Relaxed);
+        let (oplock, lease) = g.caching_of(new).unwrap_or((OplockLevel::None, None));
+        drop(g);
+        Ok(Reconnected { location: new, oplock, lease, durable: grant })
+    }
+
+    /// The earliest deadline of a disconnected durable handle, if any: when
+    /// [`HandleTable::expire_durable`] has work.
+    pub fn next_durable_deadline(&self) -> Option<Instant> {
+        if !self.durables.any_disconnected() {
+            return None;
+        }
+        self.durables.reg.lock().deadlines.first().map(|&(d, _)| d)
+    }
+
+    /// Closes the disconnected durable handles whose timeout passed by
+    /// `now` (locks released, the unlock hook called); returns how many.
+    /// The table runs no timer: call it at
+    /// [`HandleTable::next_durable_deadline`] (the admin server does).
+    pub fn expire_durable(&self, now: Instant) -> usize {
+        if !self.durables.any_disconnected() {
+            return 0;
+        }
+        let due: Vec<Location> = {
+            let reg = self.durables.reg.lock();
+            reg.deadlines
+                .iter()
+                .take_while(|(d, _)| *d <= now)
+                .filter_map(|(_, id)| reg.by_id.get(id).map(|r| r.loc))
+                .collect()
+        };
+        // A reconnect between here and the close renews the location: the
+        // close then finds nothing, and the handle stays.
+        due.into_iter().filter(|&loc| self.close(loc).is_ok()).count()
+    }
+
+    /// The durability of the handle at `loc`, or `None` when it is not a
+    /// durable handle.
+    pub fn durable_of(&self, loc: Location) -> Option<DurableInfo> {
+        let reg = self.durables.reg.lock();
+        let rec = reg.by_id.get(reg.by_loc.get(&loc)?)?;
+        let now = Instant::now();
+        Some(DurableInfo {
+            grant: rec.grant,
+            client: rec.client,
+            create_guid: rec.create_guid,
+            app_instance: rec.app_instance,
+            disconnected: rec.deadline.map(|d| d.saturating_duration_since(now)),
+        })
+    }
+
+    /// Durable handles held (connected or not).
+    pub fn durable_count(&self) -> usize {
+        self.durables.reg.lock().by_id.len()
+    }
+
+    /// True when the table keeps persistent handles (it has a store).
+    pub(crate) fn persists(&self) -> bool {
+        false
+    }
+}
