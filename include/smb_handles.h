@@ -97,6 +97,21 @@
 #define USER_SESSION_DELETED 3221225987
 
 /**
+ * STATUS_OBJECT_NAME_NOT_FOUND: a reconnect found no durable open.
+ */
+#define OBJECT_NAME_NOT_FOUND 3221225524
+
+/**
+ * STATUS_FILE_NOT_AVAILABLE: the file has a disconnected persistent open.
+ */
+#define FILE_NOT_AVAILABLE 3221226599
+
+/**
+ * STATUS_DUPLICATE_OBJECTID: the create GUID is another client's.
+ */
+#define DUPLICATE_OBJECTID 3221226026
+
+/**
  * STATUS_NETWORK_NAME_DELETED: the tree connect was disconnected.
  */
 #define NETWORK_NAME_DELETED 3221225673
@@ -417,6 +432,26 @@ enum smbh_status
      * (STATUS_INVALID_OPLOCK_PROTOCOL).
      */
     SMBH_STATUS_NO_OPLOCK_BREAK = 32,
+    /**
+     * The file has a disconnected persistent open
+     * (STATUS_FILE_NOT_AVAILABLE).
+     */
+    SMBH_STATUS_FILE_NOT_AVAILABLE = 33,
+    /**
+     * A durable v2 create GUID in use by another client
+     * (STATUS_DUPLICATE_OBJECTID).
+     */
+    SMBH_STATUS_DUPLICATE_CREATE_GUID = 34,
+    /**
+     * The store did not take a persistent open or reconnect
+     * (STATUS_INSUFFICIENT_RESOURCES).
+     */
+    SMBH_STATUS_STORE_FAILED = 35,
+    /**
+     * No disconnected durable open matches a reconnect
+     * (STATUS_OBJECT_NAME_NOT_FOUND).
+     */
+    SMBH_STATUS_NO_DURABLE_OPEN = 36,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

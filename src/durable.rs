@@ -189,7 +189,10 @@ impl ReconnectSpec {
         client: ClientGuid,
         owner: impl Into<Arc<str>>,
     ) -> ReconnectSpec {
-        ReconnectSpec { create_guid: Some(create_guid), ..ReconnectSpec::v1(persistent_id, client, owner) }
+        ReconnectSpec {
+            create_guid: Some(create_guid),
+            ..ReconnectSpec::v1(persistent_id, client, owner)
+        }
     }
 
     /// The lease key of the reconnect's lease context.

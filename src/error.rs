@@ -176,7 +176,9 @@ impl fmt::Display for OpenError {
             OpenError::FileNotAvailable => {
                 f.write_str("the file has a disconnected persistent open")
             }
-            OpenError::DuplicateCreateGuid => f.write_str("create GUID is in use by another client"),
+            OpenError::DuplicateCreateGuid => {
+                f.write_str("create GUID is in use by another client")
+            }
             OpenError::StoreFailed => f.write_str("the store did not take the persistent open"),
         }
     }

@@ -73,10 +73,11 @@ impl Shard {
     /// lease (same client and key): that lease is not broken by it.
     pub(crate) fn displaces(&self, loc: Location, a: &OpenArgs<'_>, own_lease: bool) -> bool {
         let Some(i) = self.slots.find(loc) else { return false };
-        let share_conflict = match (claim_of(self.slots.get(i)), Claim::of(a.access_mask, a.share_access)) {
-            (Some(held), Some(new)) => held.conflicts_with(new),
-            _ => false,
-        };
+        let share_conflict =
+            match (claim_of(self.slots.get(i)), Claim::of(a.access_mask, a.share_access)) {
+                (Some(held), Some(new)) => held.conflicts_with(new),
+                _ => false,
+            };
         if share_conflict || a.overwrite {
             return true;
         }

@@ -19,6 +19,7 @@ fn args(file: u64, access: AccessMask, share: ShareAccess) -> OpenArgs<'static> 
         delete_on_close: false,
         cache: &crate::lease::CacheRequest::None,
         overwrite: false,
+        durable: None,
     }
 }
 

@@ -125,7 +125,9 @@ impl Durables {
     /// The timeout a request is granted.
     fn timeout_for(&self, d: &DurableSpec) -> Duration {
         match d.request {
-            DurableRequest::V2 { timeout, .. } if !timeout.is_zero() => timeout.min(self.max_timeout),
+            DurableRequest::V2 { timeout, .. } if !timeout.is_zero() => {
+                timeout.min(self.max_timeout)
+            }
             _ => self.default_timeout,
         }
     }
@@ -165,7 +167,8 @@ impl HandleTable {
             return;
         }
         let persistent = d.is_persistent() && self.persists();
-        let (oplock, lease) = ctx.as_ref().map_or((OplockLevel::None, None), |c| (c.oplock, c.lease));
+        let (oplock, lease) =
+            ctx.as_ref().map_or((OplockLevel::None, None), |c| (c.oplock, c.lease));
         let cached = oplock == OplockLevel::Batch
             || lease.is_some_and(|l| l.state.contains(LeaseState::HANDLE));
         if !persistent && !cached {
@@ -220,7 +223,9 @@ impl HandleTable {
         let mut replaced = Vec::new();
         {
             let reg = self.durables.reg.lock();
-            if let Some(rec) = d.create_guid().and_then(|gd| reg.by_guid.get(&gd)).and_then(|id| reg.by_id.get(id)) {
+            if let Some(rec) =
+                d.create_guid().and_then(|gd| reg.by_guid.get(&gd)).and_then(|id| reg.by_id.get(id))
+            {
                 if rec.client != d.client || rec.deadline.is_some() {
                     return Err(OpenError::DuplicateCreateGuid);
                 }
@@ -239,7 +244,9 @@ impl HandleTable {
                 };
                 return Ok(Some(loc));
             }
-            if let Some(app) = d.app_instance.filter(|_| self.durables.with_app.load(Ordering::Relaxed) != 0) {
+            if let Some(app) =
+                d.app_instance.filter(|_| self.durables.with_app.load(Ordering::Relaxed) != 0)
+            {
                 for id in reg.by_app.get(&app).into_iter().flatten() {
                     let rec = &reg.by_id[id];
                     if rec.client != d.client && rec.file == a.file_number {

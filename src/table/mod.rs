@@ -386,8 +386,11 @@ impl HandleTable {
         // The tree first: an open into an ended tree answers that, whatever
         // else is wrong (then a full table, then the share mode).
         admits()?;
-        let displaced =
-            if self.durables.any_disconnected() { self.displace(&mut g, args)? } else { Vec::new() };
+        let displaced = if self.durables.any_disconnected() {
+            self.displace(&mut g, args)?
+        } else {
+            Vec::new()
+        };
         if g.credits == 0 && !self.refill(&mut g) {
             drop(g);
             self.after_displace(displaced);

@@ -92,7 +92,7 @@ static void test_status_messages(void) {
     CHECK(strcmp(smbh_status_message(SMBH_STATUS_INVALID_LOCATION), "invalid location") == 0);
     CHECK(strcmp(smbh_status_message(SMBH_STATUS_PATH_TOO_LONG),
                  "path longer than 32767 bytes") == 0);
-    CHECK(strcmp(smbh_status_message(SMBH_STATUS_NO_OPLOCK_BREAK + 1), "unknown status") == 0);
+    CHECK(strcmp(smbh_status_message(SMBH_STATUS_NO_DURABLE_OPEN + 1), "unknown status") == 0);
     CHECK(strcmp(smbh_status_message(UINT32_MAX), "unknown status") == 0);
 }
 

@@ -185,7 +185,7 @@ static void test_status_nt(void) {
     for (uint32_t s = 1; s <= SMBH_STATUS_OWNER_CONTAINS_NUL; s++) {
         CHECK((smbh_status_nt(s) & 0xC0000000u) == 0xC0000000u); /* every error is an error */
     }
-    CHECK(smbh_status_nt(SMBH_STATUS_NO_OPLOCK_BREAK + 1) == 0xC0000001u);
+    CHECK(smbh_status_nt(SMBH_STATUS_NO_DURABLE_OPEN + 1) == 0xC0000001u);
     CHECK(smbh_status_nt(UINT32_MAX) == 0xC0000001u);
 }
 
