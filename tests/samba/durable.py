@@ -162,6 +162,7 @@ class Scenario:
         self.handles = []   # {"client", "fid", "file"}
         self.t0 = time.monotonic()
         self.drop_time = {}
+        self.timed = False      # record ms_after_drop (timeout_probe only)
 
     # -- setup steps -------------------------------------------------------
     def make_file(self, f, size=64):
@@ -224,6 +225,9 @@ class Scenario:
 
     def record(self, op):
         op["status_name"] = name_of(op["status"])
+        if self.timed and self.drop_time:
+            # Not deterministic: milliseconds since the last drop, rounded to 100.
+            op["ms_after_drop"] = round((time.monotonic() - max(self.drop_time.values())) * 10) * 100
         breaks = self.barrier()
         if breaks:
             op["breaks"] = breaks
@@ -239,7 +243,7 @@ class Scenario:
     # -- requests ----------------------------------------------------------
     def create(self, client, f, access=RW, share=SH_ALL, disposition=FILE_OPEN, options=0,
                oplock=OPLOCK_NONE, lease=None, durable=None, reconnect=None, app=None,
-               replay=False, note=None):
+               replay=False, note=None, volatile=False):
         """lease: ("K1", "RWH") or ("K1", "RWH", 2) (v2 lease, epoch 0).
         durable: {"v": 1} or {"v": 2, "timeout": ms, "flags": f, "guid": "G1"}.
         reconnect: {"v": 1, "of": h} or {"v": 2, "of": h, "guid": "G1", "flags": f};
@@ -295,6 +299,8 @@ class Scenario:
             op["replay"] = True
         if note:
             op["note"] = note
+        if volatile:
+            op["volatile"] = True   # the answer depends on timing: not for replay
         req = SMB2CreateRequest()
         req["impersonation_level"] = ImpersonationLevel.Impersonation
         req["desired_access"] = access
@@ -416,6 +422,11 @@ class Scenario:
         req["file_id"] = self.fid(h)
         status = self._call(client, req)[0]
         return self.record({"op": "close", "client": client, "handle": h, "status": status})
+
+    def exists(self, f):
+        """Whether the name exists in the share directory (no request)."""
+        e = os.path.exists(os.path.join(self.args.share_dir, self.prefix + f))
+        self.ops.append({"op": "exists", "file": f, "exists": e})
 
     def expect(self, step, status, why):
         """A check on smbd's answer that the scenario depends on (later steps
@@ -561,6 +572,82 @@ def reconnect_v2_lease_lock(q):
     _reconnect_with_lock(q, 2, ("K1", "RWH", 2), same_guid=True)
 
 
+def _lock_survives(q, v, lease):
+    q.make_file("f")
+    q.connect("A")
+    durable = {"v": 1} if v == 1 else {"v": 2, "timeout": 60000, "guid": "G1"}
+    h0 = q.expect(q.create("A", "f", durable=durable, lease=lease,
+                           oplock=OPLOCK_BATCH if lease is None else 0), 0, "first open")
+    if not h0["durable_granted"]:
+        raise RuntimeError(f"{q.name}: durable not granted: {h0}")
+    q.expect(q.lock("A", 0, 0, 10, note="A locks [0,10)"), 0, "A's own lock")
+    q.drop("A")
+    q.connect("B", guid="A")
+    rc = {"v": 1, "of": 0} if v == 1 else {"v": 2, "of": 0, "guid": "G1"}
+    b = q.expect(q.create("B", "f", reconnect=rc, lease=lease), 0, "the reconnect")["handle"]
+    q.connect("C")
+    c = q.expect(q.create("C", "f"), 0, "C's plain open")["handle"]
+    q.lock("C", c, 0, 10, note="C, after B's reconnect")
+    q.lock("B", b, 0, 10, note="B: A's lock is B's now (LOCK_NOT_GRANTED: held)")
+    q.unlock("B", b, 0, 10)
+    q.lock("C", c, 0, 10, note="C, after B unlocked")
+    q.close("C", c)
+    q.close("B", b)
+
+
+def lock_survives_v1_batch(q):
+    """Durable v1 with a batch oplock and a lock [0,10); A dropped with no other
+    open on the file; B (same user, A's client GUID) reconnects with DHnC;
+    then C opens and locks the range; B unlocks; C locks again."""
+    _lock_survives(q, 1, None)
+
+
+def lock_survives_v2_lease(q):
+    """As lock_survives_v1_batch with DH2Q (60000, G1) and a v2 lease RWH."""
+    _lock_survives(q, 2, ("K1", "RWH", 2))
+
+
+def other_open_at_disconnect(q):
+    """A durable v1 (batch) and C's plain open (breaks A to level II) exist
+    when A's connection drops; nobody touches the file while A is
+    disconnected; B (A's client GUID) reconnects. Then the same with a lease
+    RWH (C's open breaks it to RH)."""
+    q.make_file("f")
+    q.make_file("g")
+    q.connect("A")
+    q.connect("C")
+    q.expect(q.create("A", "f", oplock=OPLOCK_BATCH, durable={"v": 1}), 0, "open")
+    q.expect(q.create("A", "g", lease=("K1", "RWH"), durable={"v": 1}), 0, "open")
+    c1 = q.expect(q.create("C", "f"), 0, "C's open")["handle"]
+    c2 = q.expect(q.create("C", "g"), 0, "C's open")["handle"]
+    q.drop("A")
+    q.connect("B", guid="A")
+    r1 = q.create("B", "f", reconnect={"v": 1, "of": 0}, note="batch broken to II before the drop")
+    r2 = q.create("B", "g", reconnect={"v": 1, "of": 1}, lease=("K1", "RWH"),
+                  note="lease broken to RH before the drop")
+    for x in (r1, r2):
+        if x["status"] == 0:
+            q.close("B", x["handle"])
+    q.close("C", c1)
+    q.close("C", c2)
+
+
+def delete_on_close_durable(q):
+    """DHnQ with FILE_DELETE_ON_CLOSE and a batch oplock (smb.conf(5): 'durability
+    is not granted'), A dropped, B reconnects; does the file still exist?"""
+    q.make_file("f")
+    q.connect("A")
+    q.expect(q.create("A", "f", access=RW | DELETE, options=FILE_DELETE_ON_CLOSE,
+                      oplock=OPLOCK_BATCH, durable={"v": 1}), 0, "open")
+    q.drop("A")
+    q.connect("B", guid="A")
+    r = q.create("B", "f", access=RW | DELETE, options=FILE_DELETE_ON_CLOSE,
+                 reconnect={"v": 1, "of": 0})
+    if r["status"] == 0:
+        q.close("B", r["handle"])
+    q.exists("f")
+
+
 def reconnect_v2_batch_other_guid(q):
     """DH2Q with a batch oplock; B reconnects with DH2C from another client
     GUID (MS-SMB2 3.3.5.9.12 compares Open.ClientGuid only for persistent...
@@ -671,10 +758,10 @@ def reconnect_while_connected(q):
 
 
 def reconnect_after_timeout(q):
-    """DH2Q with timeout 2000 ms (granted 2000?), A dropped; B reconnects 3.5 s
-    after the drop (past the timeout). A second file: same, and B's
-    conflicting open (share none on both) 3.5 s after the drop. A third: the
-    reconnect at 1 s (inside the timeout) for comparison."""
+    """DH2Q with timeout 2000 ms (batch, share none) on three files, A dropped;
+    B (A's client GUID) reconnects to h 1 s after the drop (inside the
+    timeout), to f 3.5 s after it (past the timeout); at 3.5 s B's plain
+    conflicting open of g (share none), then B's reconnect to g."""
     for f in ("f", "g", "h"):
         q.make_file(f)
     q.connect("A")
@@ -698,73 +785,101 @@ def reconnect_after_timeout(q):
              note="reconnect of g afterwards")
 
 
-def disconnected_share_conflict(q):
-    """A (RW, share none, batch, DHnQ) dropped; B (another client GUID) opens
-    READ sharing all, then A's client reconnects."""
+def _disconnected(q, a_kw, b_kw):
+    """A's durable v1 open of f and of g (a_kw), A dropped; B (another client
+    GUID) opens both (b_kw); B closes g; A's client GUID reconnects to f
+    (B's open still there) and to g (B's open closed)."""
     q.make_file("f")
+    q.make_file("g")
     q.connect("A")
-    q.expect(q.create("A", "f", share=SH_NONE, oplock=OPLOCK_BATCH, durable={"v": 1}), 0, "open")
+    def per_file(kw, f):
+        # One lease key per file (a key in use on another file: INVALID_PARAMETER).
+        kw = dict(kw)
+        if "lease" in kw:
+            kw["lease"] = ("K1" if f == "f" else "K2",) + tuple(kw["lease"][1:])
+        return kw
+
+    for f in ("f", "g"):
+        q.expect(q.create("A", f, durable={"v": 1}, **per_file(a_kw, f)), 0, "A's open")
+        if not q.ops[-1]["durable_granted"]:
+            raise RuntimeError(f"{q.name}: durable not granted: {q.ops[-1]}")
     q.drop("A")
     q.connect("B")
-    b = q.create("B", "f", access=R, share=SH_ALL, note="conflicting share mode")
+    bf = q.create("B", "f", note="B's open, kept", **b_kw)
+    bg = q.create("B", "g", note="B's open, closed before A's reconnect", **b_kw)
+    if bg["status"] == 0:
+        q.close("B", bg["handle"])
     q.connect("A2", guid="A")
-    r = q.create("A2", "f", share=SH_NONE, reconnect={"v": 1, "of": 0}, note="A's reconnect")
-    for x, c in ((b, "B"), (r, "A2")):
+    rkw = {k: v for k, v in a_kw.items() if k in ("access", "share", "lease")}
+    rf = q.create("A2", "f", reconnect={"v": 1, "of": 0}, note="A's reconnect, B's open there",
+                  **per_file(rkw, "f"))
+    rg = q.create("A2", "g", reconnect={"v": 1, "of": 1}, note="A's reconnect, B's open closed",
+                  **per_file(rkw, "g"))
+    for x, c in ((bf, "B"), (rf, "A2"), (rg, "A2")):
         if x["status"] == 0:
             q.close(c, x["handle"])
+
+
+def disconnected_share_conflict(q):
+    """A: RW, share none, batch (disconnected). B: READ, share all: a share
+    conflict (and a batch break: smbd breaks before it checks sharing)."""
+    _disconnected(q, dict(share=SH_NONE, oplock=OPLOCK_BATCH), dict(access=R))
+
+
+def disconnected_share_conflict_lease(q):
+    """A: READ, share none, lease RH (disconnected). B: READ, share all: a
+    share conflict that needs A's H broken."""
+    _disconnected(q, dict(access=R, share=SH_NONE, lease=("K1", "RH")), dict(access=R))
 
 
 def disconnected_lease_break(q):
-    """A (RW, share all, lease RWH, DHnQ) dropped; B opens RW sharing all (A's
-    W would be broken); then A's client GUID reconnects with the same key."""
-    q.make_file("f")
-    q.connect("A")
-    q.expect(q.create("A", "f", lease=("K1", "RWH"), durable={"v": 1}), 0, "open")
-    q.drop("A")
-    q.connect("B")
-    b = q.create("B", "f", note="RW, would break A's lease (W)")
-    q.connect("A2", guid="A")
-    r = q.create("A2", "f", reconnect={"v": 1, "of": 0}, lease=("K1", "RWH"), note="A's reconnect")
-    for x, c in ((b, "B"), (r, "A2")):
-        if x["status"] == 0:
-            q.close(c, x["handle"])
+    """A: RW, share all, lease RWH (disconnected). B: RW, share all: A's W
+    would be broken."""
+    _disconnected(q, dict(lease=("K1", "RWH")), dict())
 
 
 def disconnected_batch_break(q):
-    """A (RW, share all, batch, DHnQ) dropped; B opens RW sharing all (A's batch
-    oplock would be broken); then A's client reconnects."""
-    q.make_file("f")
-    q.connect("A")
-    q.expect(q.create("A", "f", oplock=OPLOCK_BATCH, durable={"v": 1}), 0, "open")
-    q.drop("A")
-    q.connect("B")
-    b = q.create("B", "f", note="RW, would break A's batch oplock")
-    q.connect("A2", guid="A")
-    r = q.create("A2", "f", reconnect={"v": 1, "of": 0}, note="A's reconnect")
-    for x, c in ((b, "B"), (r, "A2")):
-        if x["status"] == 0:
-            q.close(c, x["handle"])
+    """A: RW, share all, batch (disconnected). B: RW, share all: A's batch
+    oplock would be broken."""
+    _disconnected(q, dict(oplock=OPLOCK_BATCH), dict())
 
 
 def disconnected_no_conflict(q):
-    """A (READ, share all, lease RH, DHnQ) dropped; B opens READ sharing all
-    (no share conflict, no break of RH needed), B a stat open; then A's
-    client reconnects with RH."""
-    q.make_file("f")
+    """A: READ, share all, lease RH (disconnected). B: READ, share all: no share
+    conflict, no break of RH needed."""
+    _disconnected(q, dict(access=R, lease=("K1", "RH")), dict(access=R))
+
+
+def disconnected_stat_open(q):
+    """A: READ, share all, lease RH (disconnected). B: a stat open
+    (READ_ATTRIBUTES)."""
+    _disconnected(q, dict(access=R, lease=("K1", "RH")), dict(access=READ_ATTRIBUTES))
+
+
+def timeout_probe(q):
+    """Six DH2Q opens with timeout 2000 ms, A dropped; one reconnect each at
+    1.5, 2.0, 2.25, 2.5, 3.0 and 5.0 s after the drop (each on its own open):
+    when smbd forgets a disconnected open. The answers at 2.0-2.5 s depend on
+    timing ("volatile": true); every step has ms_after_drop (not
+    deterministic either)."""
+    q.timed = True
+    at = [1500, 2000, 2250, 2500, 3000, 5000]
+    for i in range(len(at)):
+        q.make_file(f"f{i}")
     q.connect("A")
-    q.expect(q.create("A", "f", access=R, lease=("K1", "RH"), durable={"v": 1}), 0, "open")
+    for i in range(len(at)):
+        q.expect(q.create("A", f"f{i}", oplock=OPLOCK_BATCH,
+                          durable={"v": 2, "timeout": 2000, "guid": f"G{i}"}), 0, "open")
     q.drop("A")
-    q.connect("B")
-    b = q.create("B", "f", access=R, note="READ, share all: no conflict")
-    s = q.create("B", "f", access=READ_ATTRIBUTES, note="stat open")
-    q.connect("A2", guid="A")
-    r = q.create("A2", "f", access=R, reconnect={"v": 1, "of": 0}, lease=("K1", "RH"),
-                 note="A's reconnect")
-    if r["status"] == 0:
-        q.read("A2", r["handle"])
-    for x, c in ((b, "B"), (s, "B"), (r, "A2")):
-        if x["status"] == 0:
-            q.close(c, x["handle"])
+    q.connect("B", guid="A")
+    for i, ms in enumerate(at):
+        left = ms / 1000 - (time.monotonic() - q.drop_time["A"])
+        if left > 0:
+            time.sleep(left)
+        r = q.create("B", f"f{i}", reconnect={"v": 2, "of": i, "guid": f"G{i}"},
+                     note=f"{ms} ms after the drop", volatile=abs(ms - 2000) <= 500)
+        if r["status"] == 0:
+            q.close("B", r["handle"])
 
 
 def replay(q):
@@ -779,12 +894,13 @@ def replay(q):
     q.create("A", "f", oplock=OPLOCK_BATCH, durable=d, replay=True, note="replay, same client")
     q.create("A", "f", oplock=OPLOCK_BATCH, durable=d, note="same CreateGuid without replay flag")
     q.connect("B")
-    q.create("B", "f", oplock=OPLOCK_BATCH, durable=d, replay=True,
-             note="replay from another client GUID")
     q.create("B", "f", oplock=OPLOCK_BATCH, durable=d,
              note="same CreateGuid, another client GUID, no replay flag")
+    q.create("B", "f", oplock=OPLOCK_BATCH, durable=d, replay=True,
+             note="replay from another client GUID")
+    first = q.handles[h0["handle"]]["fid"]
     for k, hd in enumerate(q.handles):
-        if hd["fid"] is not None and k != h0["handle"]:
+        if hd["fid"] is not None and k != h0["handle"] and hd["fid"] != first:
             q.close(hd["client"], k)
     q.close("A", h0["handle"])
     r = q.create("A", "f", oplock=OPLOCK_BATCH, durable=d, replay=True,
@@ -818,10 +934,13 @@ def app_instance_id(q):
 
 
 SCENARIOS = [v1_grants, v2_grants, reconnect_v1_batch_lock, reconnect_v1_lease_lock,
-             reconnect_v2_lease_lock, reconnect_v2_batch_other_guid, reconnect_wrong_create_guid,
+             reconnect_v2_lease_lock, lock_survives_v1_batch, lock_survives_v2_lease,
+             other_open_at_disconnect, delete_on_close_durable, reconnect_v2_batch_other_guid, reconnect_wrong_create_guid,
              reconnect_wrong_lease_key, reconnect_wrong_file_id, reconnect_other_user,
-             reconnect_while_connected, reconnect_after_timeout, disconnected_share_conflict,
+             reconnect_while_connected, reconnect_after_timeout, timeout_probe,
+             disconnected_share_conflict, disconnected_share_conflict_lease,
              disconnected_lease_break, disconnected_batch_break, disconnected_no_conflict,
+             disconnected_stat_open,
              replay, app_instance_id]
 
 
