@@ -26,7 +26,7 @@ notifications that arrived because of it (leases.py's barrier: two ECHO
 rounds on every live connection; breaks are acknowledged at once). FileIds
 and GUIDs are not recorded as numbers (they change from run to run): a
 create records which earlier handle's persistent/volatile FileId it
-returned, GUIDs are named (G1, CA, ...). The format is in
+returned; GUIDs and keys are named (G1, K1, client GUID "A"). The format is in
 tests/samba/DURABLE-FINDINGS.md. Every failure raises (non-zero exit).
 """
 
