@@ -8,6 +8,10 @@
 #       the 35 directed scenarios, then COUNT (default 500) random sequences of
 #       seed SEED (default 1); SAMBA_LEASES_SEED / SAMBA_LEASES_COUNT in the
 #       environment do the same as --seed / --count (the options win)
+#   bash scripts/samba-record.sh --durable OUT.json [--only NAME]
+#       durable handles v1/v2, reconnects, replays, app instance ids
+#       (tests/samba/durable.py; smbd with durable handles, oplocks and leases
+#       on, a second smbd user for the other-user reconnect; about 25 s)
 #
 # Installs Debian's `samba` when smbd is missing (apt-get; sudo when not root),
 # the pinned `smbprotocol` Python package into the project-local venv
@@ -31,14 +35,22 @@ if [ "${1:-}" = "--leases" ]; then
   [ -n "${SAMBA_LEASES_SEED:-}" ] && LEASES_ARGS+=(--seed "$SAMBA_LEASES_SEED")
   [ -n "${SAMBA_LEASES_COUNT:-}" ] && LEASES_ARGS+=(--count "$SAMBA_LEASES_COUNT")
   LEASES_ARGS+=("$@")   # passed on to leases.py (--seed N, --count N, --only NAME, --slow)
+elif [ "${1:-}" = "--durable" ]; then
+  MODE=durable
+  shift
+  OUT="${1:?usage: samba-record.sh --durable OUT.json [--only NAME]}"
+  shift
+  DURABLE_ARGS=("$@")   # passed on to durable.py (--only NAME)
 else
-  OUT="${1:?usage: samba-record.sh OUT.json [SEED] [COUNT] | --install-only | --leases OUT.json}"
+  OUT="${1:?usage: samba-record.sh OUT.json [SEED] [COUNT] | --install-only | --leases OUT.json | --durable OUT.json}"
 fi
 SEED="${2:-1}"
 COUNT="${3:-400}"
 SMBPROTOCOL_VERSION=1.17.0
 VENV="$PWD/.venv-samba"
 USER_NAME=root          # smbd's access checks pass for root, so only sharing and locks decide
+USER2_NAME=smbhdur2     # --durable only: a second user (reconnect by another user)
+USER2_CREATED=
 PASSWORD='smb-handles-diff-1'
 
 die() { echo "samba-record: error: $*" >&2; exit 1; }
@@ -126,6 +138,9 @@ cleanup() {
     done
   fi
   [ -n "${KEEP_TMP:-}" ] && say "kept $TMP" || $SUDO rm -rf "$TMP"
+  if [ -n "$USER2_CREATED" ]; then
+    $SUDO userdel "$USER2_NAME" 2>/dev/null || say "warning: userdel $USER2_NAME failed"
+  fi
   exit "$rc"
 }
 trap cleanup EXIT
@@ -133,7 +148,22 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$TMP"/{private,lock,state,cache,pid,ncalrpc,log,share}
 chmod 777 "$TMP/share"
-if [ "$MODE" = leases ]; then
+SHARE_CONF=
+if [ "$MODE" = durable ]; then
+  # Durable handles: smb.conf(5) grants them only with kernel oplocks = no,
+  # kernel share modes = no and posix locking = no (the last is global
+  # below); never for delete-on-close opens.
+  OPLOCK_CONF='  oplocks = yes
+  level2 oplocks = yes
+  smb2 leases = yes
+  kernel oplocks = no
+  kernel share modes = no'
+  SHARE_CONF='  durable handles = yes
+  kernel oplocks = no
+  kernel share modes = no
+  posix locking = no
+  oplocks = yes'
+elif [ "$MODE" = leases ]; then
   # Leases and oplocks granted by smbd itself (no kernel oplocks or share
   # modes: nothing outside smbd breaks or refuses).
   OPLOCK_CONF='  oplocks = yes
@@ -193,12 +223,23 @@ $OPLOCK_CONF
   guest ok = no
   create mask = 0666
   directory mask = 0777
+$SHARE_CONF
 EOF
 
 say "smbd $("$SMBD" --version | awk '{print $2}') on 127.0.0.1:$PORT, state in $TMP"
 printf '%s\n%s\n' "$PASSWORD" "$PASSWORD" |
   $SUDO "$SMBPASSWD" -c "$TMP/smb.conf" -a -s "$USER_NAME" >/dev/null ||
   die "smbpasswd -a $USER_NAME failed"
+if [ "$MODE" = durable ]; then
+  if ! id "$USER2_NAME" >/dev/null 2>&1; then
+    $SUDO useradd --system --no-create-home --shell /usr/sbin/nologin "$USER2_NAME" ||
+      die "useradd $USER2_NAME failed (the other-user reconnect needs a second Unix user)"
+    USER2_CREATED=1
+  fi
+  printf '%s\n%s\n' "$PASSWORD" "$PASSWORD" |
+    $SUDO "$SMBPASSWD" -c "$TMP/smb.conf" -a -s "$USER2_NAME" >/dev/null ||
+    die "smbpasswd -a $USER2_NAME failed"
+fi
 
 $SUDO "$SMBD" -F -s "$TMP/smb.conf" --debug-stdout -d 1 >"$TMP/log/stdout" 2>&1 </dev/null &
 SMBD_PID=$!
@@ -221,6 +262,15 @@ for f in "$TMP"/pid/*.pid; do
 done
 
 # 4. Record.
+if [ "$MODE" = durable ]; then
+  # A whole run takes about 25 s; 150 s is a hang (every receive is bounded too).
+  timeout 150 "$PY" tests/samba/durable.py --host 127.0.0.1 --port "$PORT" --user "$USER_NAME" \
+    --user2 "$USER2_NAME" --password "$PASSWORD" --share share --share-dir "$TMP/share" \
+    --out "$OUT" --server-version "$("$SMBD" --version)" ${DURABLE_ARGS[@]+"${DURABLE_ARGS[@]}"} ||
+    die "durable.py failed (or took more than 150 s)"
+  say "wrote $OUT"
+  exit 0
+fi
 if [ "$MODE" = leases ]; then
   "$PY" tests/samba/leases.py --host 127.0.0.1 --port "$PORT" --user "$USER_NAME" \
     --password "$PASSWORD" --share share --share-dir "$TMP/share" --out "$OUT" \
