@@ -30,6 +30,7 @@ case "${BENCH_ONLY:-}" in
     cargo bench --bench locks -- --noplot "$@"
     cargo bench --bench sessions -- --noplot "$@"
     cargo bench --bench leases -- --noplot "$@"
+    cargo bench --bench durable -- --noplot "$@"
     BENCH_MEMORY_JSON="$target/bench-memory.json" cargo bench --bench memory
     python3 scripts/bench_report.py "$target/criterion" "$target/bench-memory.json" "$out"
     ;;

@@ -208,6 +208,7 @@ fn run(
             Err(e) => return drop(ready.send(Err(io_err("register the TCP listener", e)))),
         };
         let _ = ready.send(Ok(()));
+        tokio::spawn(run_timers(Arc::clone(&state), stop.clone()));
         accept_loop(state, unix, tcp, stop).await;
     });
     // Dropping the runtime waits for its blocking tasks: a close under way
@@ -215,6 +216,28 @@ fn run(
     // caller may free what its callback uses as soon as it does.
     drop(rt);
     drop(socket_file);
+}
+
+/// Runs the table's timers (break timeouts, durable handle expiry) until
+/// the server stops: at each next deadline, and at least once a second.
+async fn run_timers(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let st = Arc::clone(&state);
+        // Off the runtime's thread: expiry calls the server's hooks.
+        let next =
+            tokio::task::spawn_blocking(move || st.table.run_timers(std::time::Instant::now()))
+                .await
+                .ok()
+                .flatten();
+        let now = std::time::Instant::now();
+        let wait = next.map_or(std::time::Duration::from_secs(1), |d| {
+            d.saturating_duration_since(now).min(std::time::Duration::from_secs(1))
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// The open connections, oldest first, each with its "doing authenticated

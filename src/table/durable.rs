@@ -503,6 +503,27 @@ impl HandleTable {
         due.into_iter().filter(|&loc| self.close(loc).is_ok()).count()
     }
 
+    /// Runs the table's timers due by `now`: ends unanswered breaks
+    /// ([`HandleTable::expire_breaks`]) and closes expired disconnected
+    /// durable handles ([`HandleTable::expire_durable`]); returns the next
+    /// deadline of either, for the caller to sleep until. The table has no
+    /// thread of its own: a server calls this from its event loop (the
+    /// admin endpoint's server runs it, at least once a second).
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # let table = smb_handles::HandleTable::new();
+    /// assert_eq!(table.run_timers(Instant::now()), None); // nothing pending
+    /// ```
+    pub fn run_timers(&self, now: Instant) -> Option<Instant> {
+        self.expire_breaks(now);
+        self.expire_durable(now);
+        match (self.next_break_deadline(), self.next_durable_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// The durability of the handle at `loc`, or `None` when it is not a
     /// durable handle.
     pub fn durable_of(&self, loc: Location) -> Option<DurableInfo> {
