@@ -621,3 +621,74 @@ fn lease_ack_against_close_and_timeout_of_one_waiting_open() {
         assert_eq!(t.next_break_deadline(), None);
     });
 }
+
+/// A reconnect of a disconnected durable open racing its expiry and a
+/// conflicting open of another client: exactly one of them decides the
+/// open's fate, under its shard's lock. Reconnected, it stays (the expiry
+/// finds a stale location, the newcomer a sharing violation); otherwise it
+/// is closed exactly once (by the expiry or by the newcomer, who then
+/// opens) and the reconnect finds nothing.
+#[test]
+fn durable_reconnect_against_expiry_and_a_conflicting_open() {
+    use smb_handles::{
+        CacheRequest, ClientGuid, DurableSpec, OpenOutcome, OplockLevel, ReconnectError,
+        ReconnectSpec, SessionSpec, ShareAccess, User,
+    };
+    use std::time::Duration;
+
+    let (f0, _) = files();
+    check("durable_reconnect_against_expiry_and_a_conflicting_open", 3, move || {
+        let config = Config::default()
+            .shards(2)
+            .max_handles(8)
+            .durable_timeouts(Duration::ZERO, Duration::ZERO);
+        let t = Arc::new(HandleTable::with_config(config));
+        let user = || User::new("S-1-5-21-1-1104", "alice");
+        let ip = "10.0.0.1".parse().unwrap();
+        let s = t.session_setup(SessionSpec::new(1, user(), ip)).unwrap();
+        let tree = t.tree_connect(s, "share").unwrap();
+        let client = ClientGuid(1);
+        let open = spec(f0)
+            .tree(tree)
+            .cache(CacheRequest::Oplock(OplockLevel::Batch))
+            .durable(DurableSpec::v1(client));
+        let Ok(OpenOutcome::Opened(a)) = t.open_cached(open) else { panic!("A's durable open") };
+        let id = a.durable.expect("batch: durable").persistent_id;
+        assert_eq!(t.disconnect(s).unwrap().kept, 1);
+        let s2 = t.session_setup(SessionSpec::new(2, user(), ip)).unwrap();
+        let tree2 = t.tree_connect(s2, "share").unwrap();
+
+        let t1 = Arc::clone(&t);
+        let reconnect = thread::spawn(move || {
+            t1.reconnect(&ReconnectSpec::v1(id, client, "S-1-5-21-1").tree(tree2))
+        });
+        let t2 = Arc::clone(&t);
+        let expiry =
+            thread::spawn(move || t2.expire_durable(Instant::now() + Duration::from_secs(1)));
+        let newcomer = t.open(spec(f0).share_access(ShareAccess::empty()));
+        let back = reconnect.join().unwrap();
+        let expired = expiry.join().unwrap();
+
+        assert!(t.get(a.location).is_none(), "the old location is stale or closed");
+        match back {
+            Ok(r) => {
+                assert_eq!(expired, 0, "a reconnected open does not expire");
+                // A holds its batch oplock again: the newcomer waits for its
+                // break (a sharing violation once A acknowledges).
+                assert!(matches!(newcomer, Err(OpenError::BreakPending { .. })), "{newcomer:?}");
+                assert!(t.get(r.location).is_some());
+                assert_eq!(t.len(), 1);
+            }
+            Err(e) => {
+                assert_eq!(e, ReconnectError::NotFound);
+                let by_newcomer = usize::from(newcomer.is_ok());
+                // The newcomer opens either way once A is gone; it closed A
+                // only if the expiry had not.
+                assert!(newcomer.is_ok() || expired == 1, "{newcomer:?} {expired}");
+                assert!(expired + by_newcomer >= 1);
+                assert_eq!(t.len(), by_newcomer);
+            }
+        }
+        assert_eq!(t.durable_count(), usize::from(back.is_ok()));
+    });
+}
