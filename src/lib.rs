@@ -80,6 +80,9 @@
 //!   `/v1/smb/files` REST endpoint over a Unix socket and over TCP with TLS,
 //!   for the vendor's `qq` CLI, and its C functions `smbh_admin_start` and
 //!   `smbh_admin_stop`. It pulls in tokio, hyper and rustls.
+//! * `store` (off by default): the [`store`] module, the persistent-handle
+//!   store beneath the table: records of persistent opens in SQLite (bundled)
+//!   with group commit (`docs/store.md`). It pulls in rusqlite and crc32fast.
 //!
 //! # Use from C and C++
 //!
@@ -137,6 +140,10 @@ mod words;
 pub mod admin;
 pub mod ffi;
 pub mod json;
+// Beneath the table: the persistent-handle store (issue 17).
+#[cfg(feature = "store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "store")))]
+pub mod store;
 
 #[doc = include_str!("../docs/contract.md")]
 pub mod contract {}
