@@ -197,6 +197,10 @@ pub enum CloseError {
     InvalidLocation,
     /// A close request element had no `handle_info.location` (JSON only).
     MissingLocation,
+    /// The handle was persistent and the store did not take its removal:
+    /// it is closed in the table, but a recovery after a crash may bring it
+    /// back (STATUS_INSUFFICIENT_RESOURCES).
+    StoreFailed,
 }
 
 impl CloseError {
@@ -208,6 +212,7 @@ impl CloseError {
             CloseError::InvalidLocation | CloseError::MissingLocation => {
                 ntstatus::INVALID_PARAMETER
             }
+            CloseError::StoreFailed => ntstatus::INSUFFICIENT_RESOURCES,
         }
     }
 }
@@ -218,6 +223,7 @@ impl fmt::Display for CloseError {
             CloseError::NotFound => "handle not found",
             CloseError::InvalidLocation => "invalid location",
             CloseError::MissingLocation => "missing location",
+            CloseError::StoreFailed => "closed, but the store did not take the removal",
         })
     }
 }

@@ -180,6 +180,8 @@ pub use table::{
     BreakHook, CompletionHook, GrantMode, HandleTable, LockCursor, LockGrant, LockListKind,
     LockPage, LockQuery, ParseLockCursorError, UnlockHook,
 };
+#[cfg(feature = "store")]
+pub use table::{RecoverError, Recovered};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

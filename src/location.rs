@@ -103,6 +103,15 @@ impl fmt::Debug for Location {
 }
 
 /// Parses 1 to 16 hexadecimal digits (either case) into a `u64`; nothing else.
+impl Location {
+    /// The location a raw value names, if it is one the table could issue
+    /// (not 0, not all ones).
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
+    pub(crate) fn from_raw(v: u64) -> Option<Location> {
+        (v != 0 && v != u64::MAX).then_some(Location(v))
+    }
+}
+
 /// The shard a raw location names (whether or not it is a valid one).
 pub(crate) fn shard_of_raw(raw: u64) -> usize {
     Location(raw).shard()

@@ -320,6 +320,7 @@ impl From<CloseError> for smbh_status {
             CloseError::InvalidLocation | CloseError::MissingLocation => {
                 smbh_status::InvalidLocation
             }
+            CloseError::StoreFailed => smbh_status::StoreFailed,
         }
     }
 }

@@ -12,11 +12,66 @@ use super::slots::{FLAG_DISCONNECTED, FLAG_DURABLE, FLAG_LINKED};
 use super::{claim_of, Shard, NIL};
 
 impl Shard {
+    /// Restores a handle read from a store at its location `loc` (a
+    /// fresh table's recovery, in ascending slot order per shard): durable
+    /// and disconnected, with its share claim, in no tree connect. False,
+    /// changing nothing, when the slot cannot be taken or the share mode
+    /// conflicts with a handle restored before it.
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
+    pub(crate) fn restore(&mut self, loc: Location, a: &OpenArgs<'_>) -> bool {
+        let file = a.file_number.0;
+        let hash = self.files.hash(file);
+        let claim = Claim::of(a.access_mask, a.share_access);
+        let found = self.files.find(file, hash);
+        if let (Some(f), Some(c)) = (found, claim) {
+            let rec = self.files.get(f);
+            let conflict = match &rec.ext {
+                Some(ext) => ext.share.conflicts(c),
+                None => claim_of(self.slots.get(rec.solo)).is_some_and(|o| o.conflicts_with(c)),
+            };
+            if conflict {
+                return false;
+            }
+        }
+        if !self.slots.claim_at(loc.slot(), loc.generation()) {
+            return false;
+        }
+        let (_, _, _) = self.store_at(loc.slot(), a, claim, found, hash);
+        self.slots.get_mut(loc.slot()).member |= FLAG_DURABLE | FLAG_DISCONNECTED;
+        true
+    }
+
+    /// The byte-range locks the handle at `loc` holds, oldest first:
+    /// offset, length, exclusive.
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
+    pub(crate) fn handle_locks(&self, loc: Location) -> Option<Vec<(u64, u64, bool)>> {
+        let i = self.slots.find(loc)?;
+        let mut out = Vec::new();
+        self.slot_grants(i, true, &mut out);
+        Some(
+            out.into_iter()
+                .rev()
+                .filter_map(|g| match g.kind {
+                    super::grants::GrantKind::ByteRange { offset, length, kind } => {
+                        Some((offset, length, kind == crate::lock::LockKind::Exclusive))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
     /// Marks the handle at `loc` durable; false when `loc` names none.
     pub(crate) fn mark_durable(&mut self, loc: Location) -> bool {
         let Some(i) = self.slots.find(loc) else { return false };
         self.slots.get_mut(i).member |= FLAG_DURABLE;
         true
+    }
+
+    /// The share mode bits of the handle at `loc`.
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
+    pub(crate) fn share_bits(&self, loc: Location) -> Option<u32> {
+        self.slots.find(loc).map(|i| self.slots.get(i).share_bits())
     }
 
     /// True when `loc` names a durable handle.

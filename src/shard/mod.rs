@@ -86,6 +86,8 @@ pub(crate) struct CacheCtx {
     pub(crate) durable: Option<crate::durable::DurableGrant>,
     /// The open was a replay of an existing durable open.
     pub(crate) replayed: bool,
+    /// A persistent open's store write, waited for after the lock.
+    pub(crate) ticket: Option<crate::table::Ticket>,
 }
 
 impl CacheCtx {
@@ -356,6 +358,19 @@ impl Shard {
         hash: u64,
     ) -> (Location, u32, u32) {
         let idx = self.slots.alloc();
+        self.store_at(idx, a, claim, found, hash)
+    }
+
+    /// [`Shard::store`] into slot `idx`, taken already.
+    #[inline(always)]
+    fn store_at(
+        &mut self,
+        idx: u32,
+        a: &OpenArgs<'_>,
+        claim: Option<Claim>,
+        found: Option<u32>,
+        hash: u64,
+    ) -> (Location, u32, u32) {
         let owner = self.owners.acquire(a.owner);
         let (f, position) = match found {
             None => (self.files.create(a.file_number.0, hash, a.path, idx), 0),

@@ -140,6 +140,30 @@ impl Slots {
         }
     }
 
+    /// Takes slot `i` with `generation` for a handle restored from a store
+    /// (recovery of a fresh table, slots in ascending order): the slots
+    /// before it that were never handed out are made free. False when `i`
+    /// was handed out already, is beyond a shard, or `generation` is not
+    /// one a slot can have.
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
+    pub(crate) fn claim_at(&mut self, i: u32, generation: u32) -> bool {
+        if i < self.pages.len()
+            || i >= SLOTS_PER_SHARD
+            || !(FIRST_GENERATION..=MAX_GENERATION).contains(&generation)
+        {
+            return false;
+        }
+        while self.pages.len() < i {
+            let skipped = self.pages.push(Slot::vacant);
+            self.pages.get_mut(skipped).file = self.free;
+            self.free = skipped;
+        }
+        let at = self.pages.push(Slot::vacant);
+        debug_assert_eq!(at, i);
+        self.pages.get_mut(i).generation = generation;
+        true
+    }
+
     /// Gives occupied slot `i` the next generation without freeing it (a
     /// durable reconnect: the old location goes stale); false when its
     /// generation is spent.

@@ -73,8 +73,13 @@ impl StoredLock {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoredOpen {
-    /// The open's location as a `u64`; the key in the store.
+    /// The open's persistent id (its location when it was granted); the
+    /// key in the store.
     pub persistent_id: u64,
+    /// The open's location now (a reconnect gives it a new one; a recovered
+    /// open is restored at it). [`StoredOpen::new`] sets it to
+    /// `persistent_id`.
+    pub location: u64,
     /// The file (inode) the open is on.
     pub file_number: u64,
     /// The file's path (at most [`MAX_PATH_LEN`] bytes).
@@ -118,6 +123,7 @@ impl StoredOpen {
     ) -> StoredOpen {
         StoredOpen {
             persistent_id,
+            location: persistent_id,
             file_number,
             path: path.into(),
             owner: owner.into(),
@@ -156,6 +162,7 @@ impl StoredOpen {
         let mut out = Vec::with_capacity(self.encoded_len());
         out.push(FORMAT_VERSION);
         out.extend_from_slice(&self.persistent_id.to_le_bytes());
+        out.extend_from_slice(&self.location.to_le_bytes());
         out.extend_from_slice(&self.file_number.to_le_bytes());
         out.extend_from_slice(&self.access.to_le_bytes());
         out.extend_from_slice(&self.share.to_le_bytes());
@@ -200,6 +207,7 @@ impl StoredOpen {
                 + usize::from(self.lease_key.is_some()));
         1 + 8
             + 8
+            + 8
             + 4
             + 4
             + 1
@@ -238,6 +246,7 @@ impl StoredOpen {
             return Err(DecodeError::UnknownVersion(version));
         }
         let persistent_id = r.u64("persistent_id")?;
+        let location = r.u64("location")?;
         let file_number = r.u64("file_number")?;
         let access = r.u32("access")?;
         let share = r.u32("share")?;
@@ -281,6 +290,7 @@ impl StoredOpen {
         }
         Ok(StoredOpen {
             persistent_id,
+            location,
             file_number,
             path,
             owner,

@@ -170,9 +170,10 @@ impl HandleTable {
             (None, None) => None,
             (id, _) => Some(CacheCtx::new(self.break_timeout, id)),
         };
-        let res = self.open_with(args, &mut ctx);
-        if let Some(ctx) = &ctx {
+        let mut res = self.open_with(args, &mut ctx);
+        if let Some(ctx) = ctx.as_mut() {
             self.send_breaks(&ctx.breaks);
+            res = self.settle_open(res, ctx);
         }
         let (oplock, lease, durable, replayed) = ctx
             .map_or((OplockLevel::None, None, None, false), |c| {

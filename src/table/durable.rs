@@ -31,19 +31,19 @@ use super::HandleTable;
 
 /// One durable handle's reconnect identity.
 #[derive(Debug, Clone)]
-struct Rec {
+pub(crate) struct Rec {
     /// Where the handle is now.
-    loc: Location,
-    file: FileNumber,
-    owner: Arc<str>,
-    client: ClientGuid,
-    create_guid: Option<CreateGuid>,
-    app_instance: Option<AppInstanceId>,
+    pub(crate) loc: Location,
+    pub(crate) file: FileNumber,
+    pub(crate) owner: Arc<str>,
+    pub(crate) client: ClientGuid,
+    pub(crate) create_guid: Option<CreateGuid>,
+    pub(crate) app_instance: Option<AppInstanceId>,
     /// The lease's client and key, for a lease open.
-    lease: Option<(ClientGuid, LeaseKey)>,
-    grant: DurableGrant,
+    pub(crate) lease: Option<(ClientGuid, LeaseKey)>,
+    pub(crate) grant: DurableGrant,
     /// Disconnected: when it is closed.
-    deadline: Option<Instant>,
+    pub(crate) deadline: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -201,11 +201,53 @@ impl HandleTable {
             self.durables.with_app.fetch_add(1, Ordering::Relaxed);
         }
         reg.by_loc.insert(loc, id);
+        let saved = persistent.then(|| rec.clone());
         reg.by_id.insert(id, rec);
         drop(reg);
+        let ticket = saved.and_then(|rec| self.persist_put(g, loc, &rec));
         if let Some(c) = ctx.as_mut() {
             c.durable = Some(grant);
+            c.ticket = ticket;
         }
+    }
+
+    /// Registers a handle restored from the store (under its shard's
+    /// lock): disconnected, its timeout counting from `now`.
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
+    pub(crate) fn register_restored(&self, mut rec: Rec, now: Instant) {
+        let id = rec.grant.persistent_id;
+        let deadline = now + rec.grant.timeout;
+        rec.deadline = Some(deadline);
+        let mut reg = self.durables.reg.lock();
+        if let Some(gd) = rec.create_guid {
+            reg.by_guid.insert(gd, id);
+        }
+        if let Some(app) = rec.app_instance {
+            reg.by_app.entry(app).or_default().push(id);
+            self.durables.with_app.fetch_add(1, Ordering::Relaxed);
+        }
+        reg.by_loc.insert(rec.loc, id);
+        reg.by_file.entry(rec.file).or_default().push(id);
+        reg.deadlines.insert((deadline, id));
+        reg.by_id.insert(id, rec);
+        self.durables.disconnected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Queues the state of the handle at `loc` for the store when it is a
+    /// persistent handle (under its shard's lock `g`): after a lock or an
+    /// unlock.
+    pub(crate) fn persist_update(&self, g: &Shard, loc: Location) -> Option<super::Ticket> {
+        if !self.persists() || !g.is_durable(loc) {
+            return None;
+        }
+        let rec = {
+            let reg = self.durables.reg.lock();
+            reg.by_id.get(reg.by_loc.get(&loc)?)?.clone()
+        };
+        if !rec.grant.persistent {
+            return None;
+        }
+        self.persist_put(g, loc, &rec)
     }
 
     /// Before a durable open: a replay of a create GUID this client already
@@ -295,7 +337,7 @@ impl HandleTable {
                 if c.unblocked {
                     self.caching.unblocked(c.handle.file_number);
                 }
-                self.forget_durable(&c.handle);
+                let _ = self.forget_durable(&c.handle); // never persistent
                 closed.push(c.handle);
             }
         }
@@ -324,16 +366,21 @@ impl HandleTable {
     /// Forgets a durable handle that closed (under its shard's lock).
     #[cold]
     #[inline(never)]
-    pub(crate) fn forget_durable(&self, h: &FileHandle) {
+    pub(crate) fn forget_durable(&self, h: &FileHandle) -> Option<super::Ticket> {
         let mut reg = self.durables.reg.lock();
-        let Some(id) = reg.by_loc.get(&h.handle_info.location).copied() else { return };
-        if let Some(rec) = reg.remove(id) {
-            if rec.deadline.is_some() {
-                self.durables.disconnected.fetch_sub(1, Ordering::Relaxed);
-            }
-            if rec.app_instance.is_some() {
-                self.durables.with_app.fetch_sub(1, Ordering::Relaxed);
-            }
+        let id = reg.by_loc.get(&h.handle_info.location).copied()?;
+        let rec = reg.remove(id)?;
+        drop(reg);
+        if rec.deadline.is_some() {
+            self.durables.disconnected.fetch_sub(1, Ordering::Relaxed);
+        }
+        if rec.app_instance.is_some() {
+            self.durables.with_app.fetch_sub(1, Ordering::Relaxed);
+        }
+        if rec.grant.persistent {
+            self.persist_remove(id)
+        } else {
+            None
         }
     }
 
@@ -469,7 +516,14 @@ impl HandleTable {
         drop(reg);
         self.durables.disconnected.fetch_sub(1, Ordering::Relaxed);
         let (oplock, lease) = g.caching_of(new).unwrap_or((OplockLevel::None, None));
+        let ticket = if grant.persistent { self.persist_update(&g, new) } else { None };
         drop(g);
+        if !super::settle(ticket) {
+            // The store still names the old location: the open cannot be
+            // answered as reconnected, nor stay half-moved.
+            let _ = self.close(new);
+            return Err(ReconnectError::StoreFailed);
+        }
         Ok(Reconnected { location: new, oplock, lease, durable: grant })
     }
 
@@ -542,10 +596,5 @@ impl HandleTable {
     /// Durable handles held (connected or not).
     pub fn durable_count(&self) -> usize {
         self.durables.reg.lock().by_id.len()
-    }
-
-    /// True when the table keeps persistent handles (it has a store).
-    pub(crate) fn persists(&self) -> bool {
-        false
     }
 }

@@ -124,6 +124,10 @@ impl HandleTable {
         let shard = self.shard(loc).ok_or(LockRangeError::NotFound)?;
         let mut g = shard.lock.write();
         let locked = g.lock(loc, elements);
+        let ticket = match locked.result {
+            Ok(_) => self.persist_update(&g, loc),
+            Err(_) => None,
+        };
         // A granted lock breaks other holders' read caching, as a write
         // does (smbd): nothing to do on a file nobody caches reads of.
         if locked.breaks_readers {
@@ -134,6 +138,8 @@ impl HandleTable {
         if let Some(file) = locked.released {
             self.notify_unlocked(&[file]);
         }
+        // A persistent handle's lock is answered once the store holds it.
+        super::settle(ticket);
         locked.result
     }
 
@@ -150,7 +156,11 @@ impl HandleTable {
     /// a directory handle, checked first.
     pub fn unlock(&self, loc: Location, ranges: &[LockRange]) -> Result<u32, UnlockError> {
         let shard = self.shard(loc).ok_or(UnlockError::NotFound)?;
-        let (result, released, file) = shard.lock.write().unlock(loc, ranges);
+        let mut g = shard.lock.write();
+        let (result, released, file) = g.unlock(loc, ranges);
+        let ticket = if released > 0 { self.persist_update(&g, loc) } else { None };
+        drop(g);
+        super::settle(ticket);
         if released > 0 {
             self.notify_unlocked(&[file]);
         }

@@ -15,6 +15,11 @@ mod durable;
 mod list;
 mod lock_listing;
 mod locks;
+#[cfg(feature = "store")]
+mod persist;
+#[cfg(not(feature = "store"))]
+#[path = "persist_off.rs"]
+mod persist;
 mod sessions;
 
 pub use caching::{BreakHook, CompletionHook};
@@ -23,6 +28,9 @@ pub use lock_listing::{
 };
 pub(crate) use locks::calls_on_this_thread;
 pub use locks::UnlockHook;
+pub(crate) use persist::{settle, Ticket};
+#[cfg(feature = "store")]
+pub use persist::{RecoverError, Recovered};
 
 /// One shard's lock, alone on its cache lines (128 bytes covers the adjacent
 /// line prefetcher of x86 and the 128-byte lines of some ARM cores), so two
@@ -98,6 +106,9 @@ pub struct HandleTable {
     caching: caching::Caching,
     /// Durable handles' reconnect identities.
     durables: durable::Durables,
+    /// The store persistent handles are kept in, behind group commit.
+    #[cfg(feature = "store")]
+    store: Option<crate::store::GroupCommit>,
 }
 
 impl std::fmt::Debug for HandleTable {
@@ -172,6 +183,8 @@ impl HandleTable {
                 let (default, max) = config.durable_timeout_values();
                 durable::Durables::new(default, max)
             },
+            #[cfg(feature = "store")]
+            store: None,
         })
     }
 
@@ -336,12 +349,32 @@ impl HandleTable {
     /// owner), so a caller that builds fresh strings per open (a C server)
     /// pays no allocation for a busy file or a known owner.
     pub(crate) fn open_args(&self, args: &OpenArgs<'_>) -> Result<Location, OpenError> {
-        let mut ctx = None;
+        let mut ctx = args.durable.map(|_| CacheCtx::new(self.break_timeout, None));
         let res = self.open_with(args, &mut ctx);
-        if let Some(ctx) = ctx {
+        if let Some(mut ctx) = ctx {
             self.send_breaks(&ctx.breaks);
+            return self.settle_open(res, &mut ctx);
         }
         res
+    }
+
+    /// Waits for the store to hold a persistent open before it is
+    /// answered; one the store did not take is closed again.
+    #[inline(always)]
+    pub(crate) fn settle_open(
+        &self,
+        res: Result<Location, OpenError>,
+        ctx: &mut CacheCtx,
+    ) -> Result<Location, OpenError> {
+        let Some(t) = ctx.ticket.take() else { return res };
+        match res {
+            Ok(loc) if !settle(Some(t)) => {
+                let _ = self.close(loc);
+                ctx.durable = None;
+                Err(OpenError::StoreFailed)
+            }
+            res => res,
+        }
     }
 
     /// [`HandleTable::open_args`] with what the caching rules need and
@@ -549,9 +582,7 @@ impl HandleTable {
         let shard = self.shard(loc).ok_or(CloseError::NotFound)?;
         let mut g = shard.lock.write();
         let Closed { handle, ext, unlocked, unblocked, tree } = g.close(loc)?;
-        if handle.handle_info.durable {
-            self.forget_durable(&handle);
-        }
+        let ticket = if handle.handle_info.durable { self.forget_durable(&handle) } else { None };
         g.credits += 1;
         self.trim(&mut g);
         shard.count(-1);
@@ -567,6 +598,9 @@ impl HandleTable {
             self.notify_unlocked(&[handle.file_number]);
         }
         self.run_ready();
+        if !settle(ticket) {
+            return Err(CloseError::StoreFailed);
+        }
         Ok(handle)
     }
 
@@ -575,6 +609,7 @@ impl HandleTable {
     /// if locks went, and the tree to uncount.
     #[inline(always)]
     #[allow(clippy::vec_box)] // the boxes are the records' own, moved out to drop later
+    #[allow(clippy::too_many_arguments)] // each collects one kind of after-the-lock work
     fn close_under(
         &self,
         shard: &PaddedShard,
@@ -583,10 +618,11 @@ impl HandleTable {
         garbage: &mut Vec<Box<FileExt>>,
         unlocked_files: &mut Vec<FileNumber>,
         trees: &mut Vec<u32>,
+        tickets: &mut Vec<Ticket>,
     ) -> Result<FileHandle, CloseError> {
         let Closed { handle, ext, unlocked, unblocked, tree } = g.close(loc)?;
         if handle.handle_info.durable {
-            self.forget_durable(&handle);
+            tickets.extend(self.forget_durable(&handle));
         }
         g.credits += 1;
         shard.count(-1);
@@ -656,6 +692,7 @@ impl HandleTable {
         let mut garbage = Vec::new();
         let mut unlocked_files = Vec::new();
         let mut trees = Vec::new();
+        let mut tickets = Vec::new();
         for (shard, s) in self.shards.iter().enumerate() {
             let group = &order[starts[shard] as usize..starts[shard + 1] as usize];
             if group.is_empty() {
@@ -683,6 +720,7 @@ impl HandleTable {
                     &mut garbage,
                     &mut unlocked_files,
                     &mut trees,
+                    &mut tickets,
                 );
             }
             self.trim(&mut g);
@@ -697,6 +735,11 @@ impl HandleTable {
             self.notify_unlocked(&unlocked_files);
         }
         self.run_ready();
+        // Persistent handles' removals: the batch is answered once they are
+        // durable (a failed removal is not told apart here: contract §15).
+        for t in tickets {
+            settle(Some(t));
+        }
         results
     }
 

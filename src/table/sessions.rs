@@ -505,13 +505,26 @@ impl HandleTable {
     ) {
         let mut garbage = Vec::new();
         let mut trees = Vec::new();
+        let mut tickets = Vec::new();
         for loc in locs {
-            out.push(self.close_under(shard, &mut g, loc, &mut garbage, unlocked, &mut trees));
+            let r = self.close_under(
+                shard,
+                &mut g,
+                loc,
+                &mut garbage,
+                unlocked,
+                &mut trees,
+                &mut tickets,
+            );
+            out.push(r);
         }
         self.trim(&mut g);
         drop(g);
         drop(garbage);
         self.left_trees(&trees);
+        for t in tickets {
+            super::settle(Some(t));
+        }
     }
 
     /// Closes every handle whose path is `prefix` or under it, walking each
