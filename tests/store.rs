@@ -24,7 +24,7 @@ fn scratch(name: &str) -> PathBuf {
 fn typical(id: u64) -> StoredOpen {
     let mut open = StoredOpen::new(
         id,
-        4242 + id,
+        id.wrapping_add(4242),
         format!("/project/q3/finance/report-{:08}.xlsx", id % 100_000_000),
         "S-1-5-21-1004336348-1177238915-682003330-1104",
     );
@@ -38,7 +38,8 @@ fn typical(id: u64) -> StoredOpen {
     open.timeout_ms = 60_000;
     open.share_name = "projects".into();
     open.version = id % 5 + 1;
-    open.locks = vec![StoredLock::new(0, 4096, true), StoredLock::new(id * 4096, 512, false)];
+    open.locks =
+        vec![StoredLock::new(0, 4096, true), StoredLock::new(id.wrapping_mul(4096), 512, false)];
     open
 }
 
@@ -293,6 +294,12 @@ fn the_record_count_follows_puts_replaces_and_removes() {
         StoreOp::Remove(11),
     ];
     store.commit(&batch).unwrap();
+    store.commit(&[StoreOp::Put(typical(u64::MAX - 1)), StoreOp::Remove(u64::MAX - 1)]).unwrap();
+    store.commit(&[StoreOp::Put(typical(1 << 63))]).unwrap();
+    let recovery = store.load().unwrap();
+    let ids: Vec<_> = recovery.opens.iter().map(|o| o.persistent_id).collect();
+    assert_eq!(ids, [1, 2, 4, 5, 6, 7, 8, 9, 10, 1 << 63], "ascending as u64");
+    store.commit(&[StoreOp::Remove(1 << 63)]).unwrap();
     let recovery = store.load().unwrap();
     assert_eq!(recovery.opens.len(), 9);
     assert!(recovery.damaged.is_empty(), "{:?}", recovery.damaged);

@@ -235,6 +235,8 @@ impl HandleStore for SqliteStore {
             sort_row(&mut recovery, key, value);
         }
         drop(rows);
+        // SQLite orders the keys as i64: ids with the top bit set came first.
+        recovery.opens.sort_unstable_by_key(|open| open.persistent_id);
         let expected =
             conn.query_row("SELECT value FROM store_meta WHERE key = 'records'", [], |r| {
                 r.get::<_, i64>(0)
