@@ -116,6 +116,15 @@ pub enum DamageReason {
     /// The store stopped reading here (e.g. a malformed database page); the
     /// message is the database's.
     Scan(String),
+    /// The store holds another number of records than it counted: some
+    /// were lost (a truncated file) and cannot be named, or rows were
+    /// written behind the store's back.
+    Count {
+        /// The count kept with the records, in the same transactions.
+        counted: u64,
+        /// The records found (intact or damaged).
+        found: u64,
+    },
 }
 
 impl std::fmt::Display for Damage {
@@ -127,6 +136,9 @@ impl std::fmt::Display for Damage {
         match &self.reason {
             DamageReason::Record(e) => write!(f, "{e}"),
             DamageReason::Scan(msg) => write!(f, "scan stopped: {msg}"),
+            DamageReason::Count { counted, found } => {
+                write!(f, "{counted} records were stored, {found} found")
+            }
         }
     }
 }

@@ -7,6 +7,11 @@
 //! Every commit is one `BEGIN IMMEDIATE … COMMIT` transaction, durable when
 //! it returns: in WAL mode with `synchronous=FULL` SQLite syncs the log on
 //! every commit.
+//!
+//! A second table, `store_meta`, keeps the number of records, updated in
+//! the same transaction: a file that lost pages (a truncation SQLite does
+//! not notice) then shows in [`Recovery::damaged`] as
+//! [`DamageReason::Count`] instead of fewer handles without a word.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -71,6 +76,16 @@ impl SqliteStore {
         let err =
             |e: rusqlite::Error| StoreError::Open { path: path.clone(), message: e.to_string() };
         let refuse = |message: String| StoreError::Open { path: path.clone(), message };
+        // SQLite takes a file shorter than its 100-byte header for an empty
+        // database, so a store cut that short would come back empty.
+        if let Ok(meta) = std::fs::metadata(&path) {
+            if (1..100).contains(&meta.len()) {
+                return Err(refuse(format!(
+                    "{} bytes, shorter than a database header (truncated?)",
+                    meta.len()
+                )));
+            }
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -88,16 +103,30 @@ impl SqliteStore {
         let schema: i32 =
             conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(err)?;
         match (app, schema) {
-            (0, 0) => conn
-                .execute_batch(&format!(
+            (0, 0) => {
+                // New (or created by a crash before its first commit): no
+                // tables yet. Tables without our id are another program's.
+                let tables: i64 = conn
+                    .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                    .map_err(err)?;
+                if tables > 0 {
+                    return Err(refuse(
+                        "a database without a handle store's application_id".into(),
+                    ));
+                }
+                conn.execute_batch(&format!(
                     "BEGIN IMMEDIATE;
                      CREATE TABLE IF NOT EXISTS persistent_opens
                          (id INTEGER PRIMARY KEY, record BLOB NOT NULL);
+                     CREATE TABLE IF NOT EXISTS store_meta
+                         (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                     INSERT OR IGNORE INTO store_meta VALUES ('records', 0);
                      PRAGMA application_id = {APPLICATION_ID};
                      PRAGMA user_version = {SCHEMA_VERSION};
                      COMMIT;"
                 ))
-                .map_err(err)?,
+                .map_err(err)?;
+            }
             (APPLICATION_ID, SCHEMA_VERSION) => {}
             (APPLICATION_ID, v) => {
                 return Err(refuse(format!("store schema {v}, this build reads {SCHEMA_VERSION}")))
@@ -142,11 +171,26 @@ impl HandleStore for SqliteStore {
                 .map_err(&err)?;
             let mut remove =
                 tx.prepare_cached("DELETE FROM persistent_opens WHERE id = ?1").map_err(&err)?;
+            let mut exists = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM persistent_opens WHERE id = ?1)")
+                .map_err(&err)?;
+            // The change to the record count, kept in the same transaction.
+            let mut delta = 0i64;
             for (id, record) in &rows {
                 match record {
-                    Some(bytes) => put.execute((id, bytes)).map_err(&err)?,
-                    None => remove.execute([id]).map_err(&err)?,
-                };
+                    Some(bytes) => {
+                        let existed: bool = exists.query_row([id], |r| r.get(0)).map_err(&err)?;
+                        put.execute((id, bytes)).map_err(&err)?;
+                        delta += i64::from(!existed);
+                    }
+                    None => delta -= remove.execute([id]).map_err(&err)? as i64,
+                }
+            }
+            if delta != 0 {
+                tx.prepare_cached("UPDATE store_meta SET value = value + ?1 WHERE key = 'records'")
+                    .map_err(&err)?
+                    .execute([delta])
+                    .map_err(&err)?;
             }
         }
         // On any error above, dropping `tx` rolls the batch back.
@@ -161,6 +205,7 @@ impl HandleStore for SqliteStore {
             .map_err(&err)?;
         let mut rows = stmt.query([]).map_err(&err)?;
         let mut recovery = Recovery::default();
+        let mut rows_read = 0u64;
         loop {
             let row = match rows.next() {
                 Ok(Some(row)) => row,
@@ -182,11 +227,30 @@ impl HandleStore for SqliteStore {
                     continue;
                 }
             };
+            rows_read += 1;
             let value = match row.get_ref(1) {
                 Ok(ValueRef::Blob(bytes)) => StoredOpen::decode(bytes),
                 _ => Err(DecodeError::NotBytes),
             };
             sort_row(&mut recovery, key, value);
+        }
+        drop(rows);
+        // SQLite orders the keys as i64: ids with the top bit set came first.
+        recovery.opens.sort_unstable_by_key(|open| open.persistent_id);
+        let expected =
+            conn.query_row("SELECT value FROM store_meta WHERE key = 'records'", [], |r| {
+                r.get::<_, i64>(0)
+            });
+        match expected {
+            Ok(expected) if expected as u64 == rows_read => {}
+            Ok(expected) => recovery.damaged.push(Damage {
+                key: None,
+                reason: DamageReason::Count { counted: expected as u64, found: rows_read },
+            }),
+            Err(e) => recovery.damaged.push(Damage {
+                key: None,
+                reason: DamageReason::Scan(format!("record count unreadable: {e}")),
+            }),
         }
         Ok(recovery)
     }
