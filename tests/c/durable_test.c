@@ -1,10 +1,12 @@
 /* Durable handles through the C ABI (SPEC section 15): a durable v1 open
  * with a batch oplock is granted and a plain one is not; a disconnect keeps
  * the durable handle (listed as disconnected) and closes the rest; the
- * reconnect's refusals (wrong create GUID, another owner, a bad version)
- * and its success at a new location, the old one stale; a v2 replay;
- * expiry closing a disconnected handle; the timers; NULL pointers; and a
- * caller compiled against the smbh_open_params layout before `durable`.
+ * reconnect's refusals (wrong create GUID, another owner, a dead tree, a
+ * bad version, a lease key that does not match) and its success at a new
+ * location, the old one stale; a v2 replay and a duplicate create GUID; a
+ * lease open reconnected with its lease; an app instance takeover; expiry
+ * closing a disconnected handle; the timers; NULL pointers; and a caller
+ * compiled against the smbh_open_params layout before `durable`.
  * Built with -Wall -Wextra -Wpedantic -Werror and run under ASan/UBSan by
  * tests/c_abi.rs. */
 #define _POSIX_C_SOURCE 200809L /* nanosleep under -std=c11 */
@@ -85,6 +87,32 @@ static int copy_flags(void *userdata, const smbh_handle *h) {
     return 0;
 }
 
+/* smbh_open_params as a caller compiled against the header before `durable`
+ * was added declares it (copied from that header, fields only). */
+typedef struct {
+    size_t size;
+    uint64_t file_number;
+    const char *path;
+    size_t path_len;
+    const char *owner;
+    size_t owner_len;
+    uint32_t access_mask;
+    uint32_t share_access;
+    bool directory;
+    uint64_t tree;
+    bool delete_on_close;
+    uint8_t oplock;
+    bool overwrite;
+    struct smbh_lease_request lease;
+} params_before_durable;
+
+/* smbh_disconnect's visitor: counts the closed handles. */
+static int count_closed(void *userdata, const smbh_handle *h) {
+    CHECK(!h->disconnected);
+    ++*(size_t *)userdata;
+    return 0;
+}
+
 static struct flags flags_of(smbh_table *t, uint64_t loc) {
     struct flags f = {false, false, false};
     smbh_status s = smbh_get(t, loc, copy_flags, &f);
@@ -140,9 +168,11 @@ int main(void) {
     v2.durable.client_guid[0] = 0xC1;
     v2.durable.create_guid[0] = 0x42;
     v2.durable.timeout_ms = 120000;
+    v2.durable.persistent = true; /* no store: treated as durable */
     smbh_opened d2;
     CHECK_OK(smbh_open_cached(t, &v2, &d2));
     CHECK(d2.durable.granted && d2.durable.timeout_ms == 120000 && !d2.replayed);
+    CHECK(!d2.durable.persistent);
     /* Replayed: the same create GUID of the same client answers that open. */
     smbh_opened again;
     CHECK_OK(smbh_open_cached(t, &v2, &again));
@@ -155,8 +185,9 @@ int main(void) {
 
     /* Disconnect: the two durable handles are kept, the plain one closed. */
     smbh_disconnect_counts c = {99, 99, 99};
-    CHECK_OK(smbh_disconnect(t, s1, NULL, NULL, &c));
-    CHECK(c.closed == 1 && c.failed == 0 && c.kept == 2);
+    size_t visited = 0;
+    CHECK_OK(smbh_disconnect(t, s1, count_closed, &visited, &c));
+    CHECK(c.closed == 1 && c.failed == 0 && c.kept == 2 && visited == 1);
     CHECK(len_of(t) == 2);
     f = flags_of(t, d.location);
     CHECK(f.seen && f.durable && f.disconnected);
@@ -201,6 +232,7 @@ int main(void) {
     r.has_lease_key = true; /* the open holds no lease */
     CHECK_STATUS(smbh_reconnect(t, &r, &back), SMBH_STATUS_NO_DURABLE_OPEN);
     r.has_lease_key = false;
+    r.persistent = true; /* the flag on a handle granted without it is ignored */
     CHECK(flags_of(t, d2.location).disconnected); /* the refusals changed nothing */
     CHECK_OK(smbh_reconnect(t, &r, &back));
     CHECK(back.location != d2.location && back.location != 0);
@@ -256,6 +288,53 @@ int main(void) {
     CHECK_OK(smbh_next_durable_deadline(t, &ms));
     CHECK(ms == UINT64_MAX);
 
+    /* A durable lease open (handle caching) comes back with its lease: the
+     * reconnect must carry the lease key, of the same client. */
+    uint64_t s6, t6, s7, t7;
+    CHECK_OK(setup(t, 6, &s6, &t6));
+    smbh_open_params l = params(t6, 13, SMBH_OPLOCK_LEASE);
+    l.lease.client_guid[0] = 0xC1;
+    l.lease.key[0] = 0x1E;
+    l.lease.state = 7; /* RWH */
+    l.durable.version = SMBH_DURABLE_V1;
+    l.durable.client_guid[0] = 0xC1;
+    smbh_opened lo;
+    CHECK_OK(smbh_open_cached(t, &l, &lo));
+    CHECK(lo.lease_granted && lo.lease_state == 7 && lo.durable.granted);
+    CHECK_OK(smbh_disconnect(t, s6, NULL, NULL, NULL));
+    CHECK_OK(setup(t, 7, &s7, &t7));
+    smbh_reconnect_params rl = reconnect(lo.durable.persistent_id, t7, 0xC1);
+    CHECK_STATUS(smbh_reconnect(t, &rl, &back), SMBH_STATUS_NO_DURABLE_OPEN); /* no lease key */
+    rl.has_lease_key = true;
+    rl.lease_key[0] = 0x1F;
+    CHECK_STATUS(smbh_reconnect(t, &rl, &back), SMBH_STATUS_NO_DURABLE_OPEN); /* another key */
+    rl.lease_key[0] = 0x1E;
+    rl.client_guid[0] = 0xC2;
+    CHECK_STATUS(smbh_reconnect(t, &rl, &back), SMBH_STATUS_NO_DURABLE_OPEN); /* another client */
+    rl.client_guid[0] = 0xC1;
+    CHECK_OK(smbh_reconnect(t, &rl, &back));
+    CHECK(back.has_lease && back.lease_state == 7 && back.oplock == SMBH_OPLOCK_LEASE);
+
+    /* App instance: another client's durable open with the same app
+     * instance id closes the first one's open of the file. */
+    smbh_open_params a1 = params(t7, 14, BATCH);
+    a1.durable.version = SMBH_DURABLE_V2;
+    a1.durable.client_guid[0] = 0xA1;
+    a1.durable.create_guid[0] = 0x51;
+    a1.durable.has_app_instance = true;
+    a1.durable.app_instance[0] = 0xAA;
+    smbh_opened ao1, ao2;
+    CHECK_OK(smbh_open_cached(t, &a1, &ao1));
+    CHECK(ao1.durable.granted);
+    smbh_open_params a2 = a1;
+    a2.durable.client_guid[0] = 0xA2;
+    a2.durable.create_guid[0] = 0x52;
+    CHECK_OK(smbh_open_cached(t, &a2, &ao2));
+    CHECK(ao2.durable.granted && ao2.location != ao1.location);
+    CHECK(!flags_of(t, ao1.location).seen && flags_of(t, ao2.location).seen);
+    CHECK_OK(smbh_logoff(t, s7, NULL, NULL, NULL));
+    CHECK(len_of(t) == 0);
+
     /* NULL pointers (and a misaligned output) are refused, changing nothing. */
     uint64_t s5, t5;
     CHECK_OK(setup(t, 5, &s5, &t5));
@@ -298,9 +377,25 @@ int main(void) {
     CHECK_OK(smbh_open_ex(t, &old, &old_loc)); /* no durable request seen */
     old.size = before + 4; /* between versions */
     CHECK_STATUS(smbh_open_ex(t, &old, &old_loc), SMBH_STATUS_INVALID_ARGUMENT);
+    /* The same, declared as that header declared it. */
+    CHECK(sizeof(params_before_durable) == before);
+    params_before_durable prev;
+    memset(&prev, 0, sizeof prev);
+    prev.size = sizeof prev;
+    prev.file_number = 15;
+    prev.path = "/old.txt";
+    prev.path_len = 8;
+    prev.owner = ALICE;
+    prev.owner_len = strlen(ALICE);
+    prev.access_mask = RD;
+    prev.share_access = 7;
+    prev.tree = t5;
+    prev.oplock = BATCH;
+    CHECK_OK(smbh_open_cached(t, (const smbh_open_params *)(const void *)&prev, &o));
+    CHECK(o.oplock == BATCH && !o.durable.granted);
     c.kept = 99;
     CHECK_OK(smbh_disconnect(t, s5, NULL, NULL, &c));
-    CHECK(c.closed == 2 && c.kept == 0 && len_of(t) == 0);
+    CHECK(c.closed == 3 && c.kept == 0 && len_of(t) == 0);
 
     smbh_table_free(t);
     printf("durable_test: ok\n");
