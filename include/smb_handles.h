@@ -144,6 +144,24 @@
 #define SMBH_MAX_REQUEST_BYTES 4194304
 
 /**
+ * `smbh_durable_request.version`: no durable request (the default of a
+ * zeroed struct).
+ */
+#define SMBH_DURABLE_NONE 0
+
+/**
+ * `smbh_durable_request.version`: SMB2_CREATE_DURABLE_HANDLE_REQUEST
+ * (DHnQ); `smbh_reconnect_params.version`: its reconnect (DHnC).
+ */
+#define SMBH_DURABLE_V1 1
+
+/**
+ * `smbh_durable_request.version`: SMB2_CREATE_DURABLE_HANDLE_REQUEST_V2
+ * (DH2Q); `smbh_reconnect_params.version`: its reconnect (DH2C).
+ */
+#define SMBH_DURABLE_V2 2
+
+/**
  * `smbh_open_params.oplock` asking for the lease in `smbh_open_params.lease`.
  */
 #define SMBH_OPLOCK_LEASE 255
@@ -531,6 +549,15 @@ typedef struct smbh_handle {
      * True when the file is delete-pending (new opens are refused).
      */
     bool delete_pending;
+    /**
+     * True for a durable handle (see smbh_open_params.durable).
+     */
+    bool durable;
+    /**
+     * True for a durable handle kept after its connection dropped
+     * (smbh_disconnect), waiting for smbh_reconnect until its timeout.
+     */
+    bool disconnected;
 } smbh_handle;
 
 /**
@@ -625,6 +652,133 @@ typedef struct smbh_admin_config {
 } smbh_admin_config;
 
 /**
+ * How many handles smbh_disconnect closed, failed to close, and kept.
+ */
+typedef struct smbh_disconnect_counts {
+    /**
+     * Handles closed (every handle of the session that is not durable).
+     */
+    size_t closed;
+    /**
+     * Handles found whose close failed (closed meanwhile by another caller).
+     */
+    size_t failed;
+    /**
+     * Durable handles kept, disconnected, until their timeout.
+     */
+    size_t kept;
+} smbh_disconnect_counts;
+
+/**
+ * What smbh_reconnect presents (a CREATE with DHnC or DH2C). Set `size` to
+ * `sizeof(smbh_reconnect_params)` and zero what you do not use (`memset`
+ * or `= {0}`), so that fields added later read as zero.
+ */
+typedef struct smbh_reconnect_params {
+    /**
+     * `sizeof(smbh_reconnect_params)` as the caller was compiled.
+     */
+    size_t size;
+    /**
+     * The FileId's persistent part (smbh_durable_grant.persistent_id).
+     */
+    uint64_t persistent_id;
+    /**
+     * The tree connect the open joins (from smbh_tree_connect), or 0 for
+     * none.
+     */
+    uint64_t tree;
+    /**
+     * The reconnecting user's SID, `owner_len` bytes of UTF-8: must be the
+     * open's owner (smbh_open_params.owner).
+     */
+    const char *owner;
+    /**
+     * Length of `owner` in bytes, at most SMBH_MAX_OWNER_LEN.
+     */
+    size_t owner_len;
+    /**
+     * The reconnecting connection's ClientGuid.
+     */
+    uint8_t client_guid[16];
+    /**
+     * For version 2: DH2C's CreateGuid, which must be the open's.
+     */
+    uint8_t create_guid[16];
+    /**
+     * With `has_lease_key`: the key of the reconnect's lease context.
+     */
+    uint8_t lease_key[16];
+    /**
+     * SMBH_DURABLE_V1 (DHnC) or SMBH_DURABLE_V2 (DH2C); other values are
+     * SMBH_STATUS_INVALID_ARGUMENT.
+     */
+    uint8_t version;
+    /**
+     * True when the CREATE carries a lease context (it must exactly when
+     * the open holds a lease, with its key and client).
+     */
+    bool has_lease_key;
+    /**
+     * DH2C's SMB2_DHANDLE_FLAG_PERSISTENT.
+     */
+    bool persistent;
+} smbh_reconnect_params;
+
+/**
+ * The durability an open has (smbh_opened.durable, smbh_reconnected.durable).
+ */
+typedef struct smbh_durable_grant {
+    /**
+     * The id a reconnect presents (the SMB2 FileId's persistent part): the
+     * location the open was first given. 0 when not `granted`.
+     */
+    uint64_t persistent_id;
+    /**
+     * How long the open is kept once its connection drops, in
+     * milliseconds (the DH2Q response's Timeout).
+     */
+    uint32_t timeout_ms;
+    /**
+     * True when the open is durable: the CREATE response carries the
+     * DHnQ or DH2Q response context.
+     */
+    bool granted;
+    /**
+     * SMB2_DHANDLE_FLAG_PERSISTENT granted (never, until the table has a
+     * store).
+     */
+    bool persistent;
+} smbh_durable_grant;
+
+/**
+ * What smbh_reconnect gives back (the CREATE response).
+ */
+typedef struct smbh_reconnected {
+    /**
+     * The open's new location: the old one is stale from now on.
+     */
+    uint64_t location;
+    /**
+     * The lease's state (when `has_lease`): 1 read, 2 handle, 4 write.
+     */
+    uint32_t lease_state;
+    /**
+     * The oplock level held: 0, 1 (II), 8 (exclusive), 9 (batch), or
+     * SMBH_OPLOCK_LEASE when the open holds a lease.
+     */
+    uint8_t oplock;
+    /**
+     * True when the open holds a lease.
+     */
+    bool has_lease;
+    /**
+     * Its durability, as granted at open.
+     */
+    struct smbh_durable_grant durable;
+} smbh_reconnected;
+
+/**
  * Called with `context` and a file number after byte-range locks of that
  * file were released (by smbh_unlock or by closing a handle that held
  * locks), on the releasing thread, with no table lock held: a server that
@@ -669,12 +823,62 @@ typedef struct smbh_lease_request {
 } smbh_lease_request;
 
 /**
- * What smbh_open_ex opens. Set `size` to `sizeof(smbh_open_params)`: later
- * versions of the library add fields at the end (session, durable flags,
- * lease key), and a caller built against an older header keeps working,
- * the new fields taking their defaults. A caller built against a newer
- * header may pass a larger size as long as the fields this library does
- * not know are zero; otherwise SMBH_STATUS_INVALID_ARGUMENT.
+ * The durability an open asks for, in `smbh_open_params.durable`. GUIDs
+ * are 16 bytes as on the wire, as in smbh_lease_request.
+ *
+ * Granted (see smbh_opened.durable) only to an open of a file, not a
+ * directory, that was granted a batch oplock or a lease with handle
+ * caching.
+ */
+typedef struct smbh_durable_request {
+    /**
+     * The connection's ClientGuid: a reconnect and a v2 replay are checked
+     * against it.
+     */
+    uint8_t client_guid[16];
+    /**
+     * For version 2: the CREATE's CreateGuid.
+     */
+    uint8_t create_guid[16];
+    /**
+     * With `has_app_instance`: the SMB2_CREATE_APP_INSTANCE_ID context's
+     * GUID (other clients' opens of the file with it are closed first).
+     */
+    uint8_t app_instance[16];
+    /**
+     * For version 2: the requested timeout in milliseconds; 0 takes the
+     * table's default (60 s), more than the table's maximum (300 s) is
+     * capped to it. Version 1 always gets the default.
+     */
+    uint32_t timeout_ms;
+    /**
+     * SMBH_DURABLE_NONE, SMBH_DURABLE_V1 or SMBH_DURABLE_V2; other values
+     * are SMBH_STATUS_INVALID_ARGUMENT.
+     */
+    uint8_t version;
+    /**
+     * For version 2: SMB2_DHANDLE_FLAG_PERSISTENT. This library has no
+     * store yet: the request is treated as a durable one and the grant is
+     * never persistent.
+     */
+    bool persistent;
+    /**
+     * True when `app_instance` is set.
+     */
+    bool has_app_instance;
+} smbh_durable_request;
+
+/**
+ * What smbh_open_ex and smbh_open_cached open. Set `size` to
+ * `sizeof(smbh_open_params)`: later versions of the library add fields at
+ * the end, and a caller built against an older header keeps working, the
+ * new fields taking their defaults. The sizes taken: this version's, 0.1's
+ * (the struct up to `directory`: no tree, no caching, no durable request)
+ * and that of the layout before `durable` was added (up to `lease`: no
+ * durable request; whatever lies in that struct's tail padding is not read
+ * as one). A caller built against a newer header may pass a larger size as
+ * long as the fields this library does not know are zero; any other size
+ * is SMBH_STATUS_INVALID_ARGUMENT.
  */
 typedef struct smbh_open_params {
     /**
@@ -747,10 +951,20 @@ typedef struct smbh_open_params {
      * The lease asked for when `oplock` is SMBH_OPLOCK_LEASE. Added in 0.2.
      */
     struct smbh_lease_request lease;
+    /**
+     * For smbh_open_cached: the durable handle asked for (version
+     * SMBH_DURABLE_NONE, the zero default, asks for none); smbh_open_ex
+     * refuses any other version (SMBH_STATUS_INVALID_ARGUMENT), as it
+     * cannot report the grant. Added in 0.2, after `lease`: a caller
+     * compiled before passes the smaller size and asks for none.
+     */
+    struct smbh_durable_request durable;
 } smbh_open_params;
 
 /**
  * What smbh_open_cached (and the completion hook) reports of an open.
+ * The caller allocates it and it carries no size: it changes only between
+ * releases (`replayed` and `durable` are new in 0.2, as is the struct).
  */
 typedef struct smbh_opened {
     /**
@@ -789,6 +1003,17 @@ typedef struct smbh_opened {
      * (0x2) in the response's lease flags.
      */
     bool break_in_progress;
+    /**
+     * A durable v2 create replayed: its create GUID names an open this
+     * client already has, whose location (and caching and grant) this is;
+     * nothing new was opened.
+     */
+    bool replayed;
+    /**
+     * The durability granted (`durable.granted`), for an open that asked
+     * for it in smbh_open_params.durable.
+     */
+    struct smbh_durable_grant durable;
 } smbh_opened;
 
 /**
@@ -1171,6 +1396,106 @@ smbh_status smbh_close_batch_json(const struct smbh_table *table,
                                   size_t *response_len_out);
 
 /**
+ * The session's connection dropped without a LOGOFF (MS-SMB2 §3.3.7.1):
+ * every durable handle of the session is kept, disconnected (with its
+ * share reservation, byte-range locks and lease) until its timeout, and
+ * listed with smbh_handle.disconnected set; every other handle is closed
+ * as smbh_logoff closes it, `visit` (if not NULL) called once per closed
+ * handle with no table lock held (its return value is ignored). Writes the
+ * counts to `*counts_out` (if not NULL). The session id and its tree ids
+ * are stale afterwards; a kept handle comes back with smbh_reconnect.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`),
+ * SMBH_STATUS_INVALID_ARGUMENT (`counts_out` misaligned),
+ * SMBH_STATUS_SESSION_DELETED.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `visit` is NULL or safe to call with
+ * `userdata`; `counts_out` is NULL or writable.
+ */
+smbh_status smbh_disconnect(const struct smbh_table *table,
+                            uint64_t session,
+                            smbh_visitor visit,
+                            void *userdata,
+                            struct smbh_disconnect_counts *counts_out);
+
+/**
+ * Takes a disconnected durable handle back (a CREATE with DHnC or DH2C):
+ * it joins `params->tree` with its locks, share mode and caching, at a new
+ * location written to `*reconnected_out` with the oplock or lease it holds
+ * and its grant. The old location is stale from then on, as a closed one.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`, `params`, `owner` or
+ * `reconnected_out`), SMBH_STATUS_INVALID_ARGUMENT (a `size` this library
+ * cannot take, a version other than 1 or 2), SMBH_STATUS_INVALID_UTF8,
+ * SMBH_STATUS_OWNER_TOO_LONG, SMBH_STATUS_NO_DURABLE_OPEN
+ * (STATUS_OBJECT_NAME_NOT_FOUND: no durable handle has the id, it is not
+ * disconnected, or its create GUID, lease key, lease client or
+ * persistence differs), SMBH_STATUS_ACCESS_DENIED (another owner),
+ * SMBH_STATUS_TREE_DELETED (the tree connect is gone),
+ * SMBH_STATUS_STORE_FAILED (the store did not take the reconnect of a
+ * persistent handle). On any of them nothing changed.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `params` is NULL or readable for
+ * `params->size` bytes, its `owner` readable for `owner_len` bytes;
+ * `reconnected_out` is NULL or writable.
+ */
+smbh_status smbh_reconnect(const struct smbh_table *table,
+                           const struct smbh_reconnect_params *params,
+                           struct smbh_reconnected *reconnected_out);
+
+/**
+ * Writes to `*ms_from_now_out` the milliseconds until the earliest
+ * deadline of a disconnected durable handle (0 when one is due), or
+ * UINT64_MAX when no handle is disconnected: call smbh_expire_durable (or
+ * smbh_run_timers) then.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `ms_from_now_out` is NULL or writable.
+ */
+smbh_status smbh_next_durable_deadline(const struct smbh_table *table,
+                                       uint64_t *ms_from_now_out);
+
+/**
+ * Closes the disconnected durable handles whose timeout has passed (locks
+ * released, the unlock hook called); writes how many to `*closed_out`,
+ * and to `*next_ms_out` the milliseconds until the next durable deadline
+ * (UINT64_MAX when none), as smbh_expire_breaks does for breaks.
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; the out pointers are NULL or writable.
+ */
+smbh_status smbh_expire_durable(const struct smbh_table *table,
+                                size_t *closed_out,
+                                uint64_t *next_ms_out);
+
+/**
+ * Runs every timer of the table that is due: ends unanswered breaks (as
+ * smbh_expire_breaks) and closes expired disconnected durable handles (as
+ * smbh_expire_durable); writes to `*next_ms_out` the milliseconds until
+ * the next deadline of either (UINT64_MAX when none). The table has no
+ * thread of its own: call this from the server's event loop at that time
+ * (and whenever convenient; a call with nothing due does nothing).
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER.
+ *
+ * # Safety
+ *
+ * `table` is NULL or live; `next_ms_out` is NULL or writable.
+ */
+smbh_status smbh_run_timers(const struct smbh_table *table,
+                            uint64_t *next_ms_out);
+
+/**
  * Installs `hook` (NULL removes it), called as `hook(context, file_number)`
  * after locks of a file were released; see smbh_unlock_hook. Replacing the
  * hook while other threads are releasing locks is safe: each calls the old
@@ -1194,15 +1519,21 @@ smbh_status smbh_set_unlock_hook(const struct smbh_table *table,
 
 /**
  * Opens as smbh_open_ex does, with the lease or oplock `params` asks for
- * (`oplock`, `lease`, `overwrite`), and writes what was granted to
- * `*opened_out`. When holders must first acknowledge breaks (sent through
+ * (`oplock`, `lease`, `overwrite`) and the durable handle (`durable`), and
+ * writes what was granted to `*opened_out`. A durable v2 request whose
+ * create GUID names an open of the same client answers that open
+ * (`opened_out->replayed`). When holders must first acknowledge breaks (sent through
  * the break hook), answers SMBH_STATUS_BREAK_PENDING with
  * `opened_out->pending` set: the open completes through the completion
  * hook.
  *
- * Statuses: those of smbh_open_ex, SMBH_STATUS_BREAK_PENDING, and
+ * Statuses: those of smbh_open_ex, SMBH_STATUS_BREAK_PENDING,
  * SMBH_STATUS_INVALID_ARGUMENT for an oplock level other than 0, 1, 8, 9
- * or SMBH_OPLOCK_LEASE, or a lease key the client has open on another file.
+ * or SMBH_OPLOCK_LEASE, a durable version other than 0, 1, 2, or a lease
+ * key the client has open on another file; SMBH_STATUS_FILE_NOT_AVAILABLE
+ * (the file has a disconnected persistent handle),
+ * SMBH_STATUS_DUPLICATE_CREATE_GUID (a v2 create GUID held by another
+ * client or by a disconnected handle), SMBH_STATUS_STORE_FAILED.
  *
  * # Safety
  *
@@ -1564,7 +1895,8 @@ smbh_status smbh_open(const struct smbh_table *table,
  *
  * Statuses: as smbh_open, plus SMBH_STATUS_SHARING_VIOLATION and
  * SMBH_STATUS_INVALID_ARGUMENT (a `size` this library cannot take, share
- * bits beyond the three). On any of them the table is unchanged.
+ * bits beyond the three, an oplock, lease or durable request: use
+ * smbh_open_cached). On any of them the table is unchanged.
  *
  * # Safety
  *

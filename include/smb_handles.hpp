@@ -61,6 +61,7 @@
 
 #include <smb_handles.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -95,6 +96,9 @@ using Cursor = std::uint64_t;
 using SessionId = std::uint64_t;
 /** A tree connect's id (from Table::tree_connect). */
 using TreeId = std::uint64_t;
+/** A GUID or lease key, 16 bytes as on the wire (client GUIDs, create
+ *  GUIDs, lease keys). */
+using Guid = std::array<std::uint8_t, 16>;
 
 /** The cursor that starts a listing at the beginning. */
 inline constexpr Cursor kCursorStart = SMBH_CURSOR_START;
@@ -401,6 +405,11 @@ public:
     bool delete_on_close() const noexcept { return h_->delete_on_close; }
     /** True when the file is delete-pending (new opens are refused). */
     bool delete_pending() const noexcept { return h_->delete_pending; }
+    /** True for a durable handle. */
+    bool durable() const noexcept { return h_->durable; }
+    /** True for a durable handle kept after its connection dropped
+     *  (Table::disconnect), waiting for Table::reconnect. */
+    bool disconnected() const noexcept { return h_->disconnected; }
     /** The C record. */
     const smbh_handle &raw() const noexcept { return *h_; }
 
@@ -423,6 +432,8 @@ struct Handle {
     bool directory = false;                   ///< a directory handle
     bool delete_on_close = false;             ///< opened with delete-on-close
     bool delete_pending = false;              ///< the file is delete-pending
+    bool durable = false;                     ///< a durable handle
+    bool disconnected = false;                ///< kept after a disconnect
 };
 
 inline Handle HandleView::to_owned() const {
@@ -439,6 +450,8 @@ inline Handle HandleView::to_owned() const {
     h.directory = directory();
     h.delete_on_close = delete_on_close();
     h.delete_pending = delete_pending();
+    h.durable = durable();
+    h.disconnected = disconnected();
     return h;
 }
 
@@ -466,6 +479,9 @@ struct OpenParams {
     std::uint8_t oplock = 0;           ///< for open_cached: 0, 1, 8, 9 or SMBH_OPLOCK_LEASE
     bool overwrite = false;            ///< FILE_SUPERSEDE / OVERWRITE / OVERWRITE_IF
     smbh_lease_request lease{};        ///< the lease asked for with SMBH_OPLOCK_LEASE
+    /** For open_cached: the durable handle asked for (`durable.version`
+     *  SMBH_DURABLE_V1 or SMBH_DURABLE_V2; the default asks for none). */
+    smbh_durable_request durable{};
 };
 
 /** What Table::session_setup registers (smbh_session_params). The views must
@@ -490,6 +506,23 @@ struct Selector {
 
 /** How many handles a logoff, tree disconnect or close_selected closed. */
 using CloseCounts = smbh_close_counts;
+/** How many handles Table::disconnect closed, failed to close, and kept. */
+using DisconnectCounts = smbh_disconnect_counts;
+/** What Table::reconnect gives back: the new location, the caching held
+ *  and the durable grant. */
+using Reconnected = smbh_reconnected;
+
+/** What Table::reconnect presents (smbh_reconnect_params): DHnC without a
+ *  create GUID, DH2C with one. `owner` must live until the call returns. */
+struct ReconnectParams {
+    std::uint64_t persistent_id = 0;  ///< the grant's persistent_id (the FileId's persistent part)
+    std::string_view owner;           ///< the reconnecting user's SID: the open's owner
+    Guid client_guid{};               ///< the reconnecting connection's ClientGuid
+    TreeId tree = 0;                  ///< the tree connect the open joins; 0 for none
+    std::optional<Guid> create_guid;  ///< DH2C's CreateGuid; nullopt for DHnC (v1)
+    std::optional<Guid> lease_key;    ///< the key of the CREATE's lease context, if any
+    bool persistent = false;          ///< DH2C's SMB2_DHANDLE_FLAG_PERSISTENT
+};
 
 /** One element of Table::lock: a range and whether it is exclusive. */
 using LockElement = smbh_lock_element;
@@ -622,18 +655,21 @@ public:
 
     /** Registers an open with its share mode (smbh_open_ex) and returns its new
      *  location; SMBH_STATUS_SHARING_VIOLATION when another open of the file
-     *  conflicts. */
+     *  conflicts. `p.oplock`, `p.lease` and `p.durable` are not asked for
+     *  (use open_cached). */
     Result<Location> open(const OpenParams &p) const noexcept {
         smbh_open_params raw = raw_params(p);
         raw.oplock = 0;
+        raw.durable = smbh_durable_request{};
         Location loc = 0;
         smbh_status s = smbh_open_ex(t_, &raw, &loc);
         return detail::make_result(s, loc);
     }
 
-    /** Opens asking for `p.oplock` / `p.lease` (smbh_open_cached). OK: `out`
-     *  holds what was granted; BREAK_PENDING: `out.pending` names the open,
-     *  which completes through the completion hook. */
+    /** Opens asking for `p.oplock` / `p.lease` and `p.durable`
+     *  (smbh_open_cached). OK: `out` holds what was granted (`out.durable`,
+     *  `out.replayed`); BREAK_PENDING: `out.pending` names the open, which
+     *  completes through the completion hook. */
     Status open_cached(const OpenParams &p, smbh_opened &out) const noexcept {
         smbh_open_params raw = raw_params(p);
         return Status(smbh_open_cached(t_, &raw, &out));
@@ -687,6 +723,7 @@ private:
         raw.oplock = p.oplock;
         raw.overwrite = p.overwrite;
         raw.lease = p.lease;
+        raw.durable = p.durable;
         return raw;
     }
 
@@ -930,6 +967,66 @@ public:
         return detail::make_result(s, n);
     }
 
+    /** The session's connection dropped without a logoff (smbh_disconnect):
+     *  its durable handles are kept, disconnected, until their timeout; the
+     *  others are closed. */
+    Result<DisconnectCounts> disconnect(SessionId session) const noexcept {
+        DisconnectCounts n{};
+        smbh_status s = smbh_disconnect(t_, session, nullptr, nullptr, &n);
+        return detail::make_result(s, n);
+    }
+
+    /** Takes a disconnected durable handle back (smbh_reconnect):
+     *  NO_DURABLE_OPEN when none matches, ACCESS_DENIED for another owner,
+     *  TREE_DELETED for a dead tree. The old location is stale afterwards. */
+    Result<Reconnected> reconnect(const ReconnectParams &p) const noexcept {
+        smbh_reconnect_params raw{};
+        raw.size = sizeof raw;
+        raw.persistent_id = p.persistent_id;
+        raw.tree = p.tree;
+        raw.owner = detail::ptr(p.owner);
+        raw.owner_len = p.owner.size();
+        copy_guid(raw.client_guid, p.client_guid);
+        raw.version = p.create_guid ? SMBH_DURABLE_V2 : SMBH_DURABLE_V1;
+        if (p.create_guid) {
+            copy_guid(raw.create_guid, *p.create_guid);
+        }
+        raw.has_lease_key = p.lease_key.has_value();
+        if (p.lease_key) {
+            copy_guid(raw.lease_key, *p.lease_key);
+        }
+        raw.persistent = p.persistent;
+        Reconnected out{};
+        smbh_status s = smbh_reconnect(t_, &raw, &out);
+        return detail::make_result(s, out);
+    }
+
+    /** Runs the table's due timers (smbh_run_timers: break timeouts and
+     *  durable expiry); the milliseconds until the next deadline, nullopt
+     *  when none. Call it again then from the server's event loop. */
+    Result<std::optional<std::uint64_t>> run_timers() const noexcept {
+        std::uint64_t next = UINT64_MAX;
+        smbh_status s = smbh_run_timers(t_, &next);
+        return detail::make_result(s, deadline(next));
+    }
+
+    /** Closes the expired disconnected durable handles (smbh_expire_durable);
+     *  how many it closed. */
+    Result<std::size_t> expire_durable() const noexcept {
+        std::size_t closed = 0;
+        std::uint64_t next = 0;
+        smbh_status s = smbh_expire_durable(t_, &closed, &next);
+        return detail::make_result(s, closed);
+    }
+
+    /** The milliseconds until a disconnected durable handle expires
+     *  (smbh_next_durable_deadline), nullopt when none is disconnected. */
+    Result<std::optional<std::uint64_t>> next_durable_deadline() const noexcept {
+        std::uint64_t ms = UINT64_MAX;
+        smbh_status s = smbh_next_durable_deadline(t_, &ms);
+        return detail::make_result(s, deadline(ms));
+    }
+
     /** Closes every handle a selector names (smbh_close_selected). */
     Result<CloseCounts> close_selected(const Selector &sel) const noexcept {
         smbh_selector raw{sel.kind, sel.id, detail::ptr(sel.text), sel.text.size()};
@@ -947,6 +1044,20 @@ public:
 
 private:
     explicit Table(smbh_table *t) noexcept : t_(t) {}
+
+    static void copy_guid(std::uint8_t (&to)[16], const Guid &from) noexcept {
+        for (std::size_t i = 0; i < from.size(); i++) {
+            to[i] = from[i];
+        }
+    }
+
+    /** A C deadline in milliseconds, UINT64_MAX meaning none. */
+    static std::optional<std::uint64_t> deadline(std::uint64_t ms) noexcept {
+        if (ms == UINT64_MAX) {
+            return std::nullopt;
+        }
+        return ms;
+    }
 
     // Non-NULL stand-ins for an empty vector's data() (the C ABI refuses NULL).
     static inline const LockElement empty_lock_{};

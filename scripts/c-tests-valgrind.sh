@@ -28,7 +28,7 @@ CC="${CC:-cc}"
 cflags=(-std=c11 -Wall -Wextra -Wpedantic -Werror -g -O1 -pthread -Iinclude -Itests/c)
 
 status=0 passed=0 failed=0
-for src in tests/c/api_test.c tests/c/threads_test.c tests/c/locks_test.c tests/c/sessions_test.c tests/c/leases_test.c examples/c/open_files.c; do
+for src in tests/c/api_test.c tests/c/threads_test.c tests/c/locks_test.c tests/c/sessions_test.c tests/c/leases_test.c tests/c/durable_test.c examples/c/open_files.c; do
   name="$(basename "$src" .c)"
   "$CC" "${cflags[@]}" "$src" "$lib_dir/libsmb_handles.a" -lpthread -ldl -lm -lrt \
     -o "$out/$name-static"

@@ -9,8 +9,9 @@
 #    ways and runs each: plain `cc` with `pkg-config --cflags --libs
 #    smb_handles`, CMake `find_package(smb_handles)` (shared and static), and
 #    examples/c/Makefile;
-# 3. builds the C++17 wrapper test (tests/cpp/wrapper_test.cpp) from the
-#    prefix under ASan/UBSan and runs it.
+# 3. builds the C++17 wrapper tests (tests/cpp/wrapper_test.cpp and
+#    tests/cpp/durable_test.cpp) from the prefix under ASan/UBSan and runs
+#    them.
 #
 # Nothing is built from target/: every compiler line sees only the prefix.
 #
@@ -202,17 +203,21 @@ expect_prefix_lib "$tmp/open_files_make"
 expect_example "$tmp/open_files_make"
 
 # --- the C++ wrapper -----------------------------------------------------------
-step "C++17 wrapper test under ASan/UBSan"
-# shellcheck disable=SC2046
-c++ -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror -g -O1 \
-  -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -pthread \
-  tests/cpp/wrapper_test.cpp $(pkg-config --cflags --libs smb_handles) \
-  -Wl,-rpath,"$libdir" -o "$tmp/wrapper_test"
-expect_prefix_lib "$tmp/wrapper_test"
-out="$(ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  "$tmp/wrapper_test")" || fail "tests/cpp/wrapper_test.cpp"
-[ "$(tail -n 1 <<<"$out")" = "cpp_wrapper_test: ok" ] || fail "wrapper test did not finish"
-echo "$out"
+# Each test of tests/cpp/ and the last line it prints when it finishes.
+for test in wrapper_test:cpp_wrapper_test durable_test:cpp_durable_test; do
+  name="${test%%:*}" banner="${test#*:}: ok"
+  step "C++17 tests/cpp/$name.cpp under ASan/UBSan"
+  # shellcheck disable=SC2046
+  c++ -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror -g -O1 \
+    -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -pthread \
+    "tests/cpp/$name.cpp" $(pkg-config --cflags --libs smb_handles) \
+    -Wl,-rpath,"$libdir" -o "$tmp/$name"
+  expect_prefix_lib "$tmp/$name"
+  out="$(ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$tmp/$name")" || fail "tests/cpp/$name.cpp"
+  [ "$(tail -n 1 <<<"$out")" = "$banner" ] || fail "tests/cpp/$name.cpp did not finish"
+  echo "$out"
+done
 printf '#include <smb_handles.hpp>\nint main() { smbh::Table t; return t.size().value() == 0 ? 0 : 1; }\n' \
   >"$tmp/noexcept.cpp"
 # shellcheck disable=SC2046

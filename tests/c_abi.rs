@@ -200,6 +200,7 @@ fn c_tests(link: Link) {
         ("tests/c/locks_test.c", "locks_test: ok"),
         ("tests/c/sessions_test.c", "sessions_test: ok"),
         ("tests/c/leases_test.c", "leases_test: ok"),
+        ("tests/c/durable_test.c", "durable_test: ok"),
     ] {
         let exe = build_c(source, &dir, link);
         let stdout = run_sanitized(&exe);

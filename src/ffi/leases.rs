@@ -12,9 +12,10 @@ use crate::lease::{
 };
 use crate::OpenError;
 
-use super::open::{open_params_with, smbh_open_params};
+use super::durable::{grant_out, ms_until, smbh_durable_grant};
+use super::open::{open_params_in, open_params_with, smbh_open_params};
 use super::panic::ffi_boundary;
-use super::ptr::{check_ptr, location_in, sized_in, table_ref, tri};
+use super::ptr::{check_ptr, location_in, table_ref, tri};
 use super::status::smbh_status;
 use super::table::smbh_table;
 
@@ -42,6 +43,8 @@ pub struct smbh_lease_request {
 }
 
 /// What smbh_open_cached (and the completion hook) reports of an open.
+/// The caller allocates it and it carries no size: it changes only between
+/// releases (`replayed` and `durable` are new in 0.2, as is the struct).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct smbh_opened {
@@ -65,6 +68,13 @@ pub struct smbh_opened {
     /// The lease is being broken: set SMB2_LEASE_FLAG_BREAK_IN_PROGRESS
     /// (0x2) in the response's lease flags.
     pub break_in_progress: bool,
+    /// A durable v2 create replayed: its create GUID names an open this
+    /// client already has, whose location (and caching and grant) this is;
+    /// nothing new was opened.
+    pub replayed: bool,
+    /// The durability granted (`durable.granted`), for an open that asked
+    /// for it in smbh_open_params.durable.
+    pub durable: smbh_durable_grant,
 }
 
 /// One break the server must send.
@@ -144,6 +154,8 @@ fn opened_of(o: &Opened) -> smbh_opened {
         lease_granted: lease.is_some(),
         v2: lease.is_some_and(|l| l.v2),
         break_in_progress: lease.is_some_and(|l| l.break_in_progress),
+        replayed: o.replayed,
+        durable: grant_out(o.durable),
     }
 }
 
@@ -166,15 +178,21 @@ fn break_out(b: &Break) -> smbh_break {
 }
 
 /// Opens as smbh_open_ex does, with the lease or oplock `params` asks for
-/// (`oplock`, `lease`, `overwrite`), and writes what was granted to
-/// `*opened_out`. When holders must first acknowledge breaks (sent through
+/// (`oplock`, `lease`, `overwrite`) and the durable handle (`durable`), and
+/// writes what was granted to `*opened_out`. A durable v2 request whose
+/// create GUID names an open of the same client answers that open
+/// (`opened_out->replayed`). When holders must first acknowledge breaks (sent through
 /// the break hook), answers SMBH_STATUS_BREAK_PENDING with
 /// `opened_out->pending` set: the open completes through the completion
 /// hook.
 ///
-/// Statuses: those of smbh_open_ex, SMBH_STATUS_BREAK_PENDING, and
+/// Statuses: those of smbh_open_ex, SMBH_STATUS_BREAK_PENDING,
 /// SMBH_STATUS_INVALID_ARGUMENT for an oplock level other than 0, 1, 8, 9
-/// or SMBH_OPLOCK_LEASE, or a lease key the client has open on another file.
+/// or SMBH_OPLOCK_LEASE, a durable version other than 0, 1, 2, or a lease
+/// key the client has open on another file; SMBH_STATUS_FILE_NOT_AVAILABLE
+/// (the file has a disconnected persistent handle),
+/// SMBH_STATUS_DUPLICATE_CREATE_GUID (a v2 create GUID held by another
+/// client or by a disconnected handle), SMBH_STATUS_STORE_FAILED.
 ///
 /// # Safety
 ///
@@ -190,7 +208,7 @@ pub unsafe extern "C" fn smbh_open_cached(
         let table = tri!(unsafe { table_ref(table) });
         tri!(check_ptr(opened_out));
         // SAFETY: the caller promises `params->size` readable bytes.
-        let p = tri!(unsafe { sized_in(params, &super::open::SMBH_OPEN_PARAMS_OLDER) });
+        let p = tri!(unsafe { open_params_in(params) });
         // SAFETY: the caller's promise on the strings.
         let r = tri!(unsafe { open_params_with(&p, |args| table.open_cached_args(args)) });
         let out = match r {
@@ -403,9 +421,7 @@ pub unsafe extern "C" fn smbh_expire_breaks(
         tri!(check_ptr(next_ms_out));
         let now = Instant::now();
         let ended = table.expire_breaks(now);
-        let next = table.next_break_deadline().map_or(u64::MAX, |d| {
-            u64::try_from(d.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX - 1)
-        });
+        let next = ms_until(table.next_break_deadline(), now);
         // SAFETY: non-NULL and aligned (checked), writable by the promise.
         unsafe {
             ended_out.write(ended);

@@ -64,6 +64,11 @@ pub struct smbh_handle {
     pub delete_on_close: bool,
     /// True when the file is delete-pending (new opens are refused).
     pub delete_pending: bool,
+    /// True for a durable handle (see smbh_open_params.durable).
+    pub durable: bool,
+    /// True for a durable handle kept after its connection dropped
+    /// (smbh_disconnect), waiting for smbh_reconnect until its timeout.
+    pub disconnected: bool,
 }
 
 /// A visitor: called once per handle with `userdata` as given and a record
@@ -154,6 +159,8 @@ pub(crate) unsafe fn visit_one(
         directory: info.directory,
         delete_on_close: info.delete_on_close,
         delete_pending: info.delete_pending,
+        durable: info.durable,
+        disconnected: info.disconnected,
     };
     // SAFETY: `view` and the strings it points into (owned by `h`) outlive
     // the call; the caller vouches for `visit` and `userdata`.

@@ -7,9 +7,9 @@
 //!   catches any panic and returns `SMBH_STATUS_PANIC` instead of unwinding
 //!   into C.
 //! * One file per C-facing concept: `table`, `open`, `close`, `listing`,
-//!   `location`, `locks`, `hook`, `admin`, `strings`. The statuses, their
-//!   messages, their NTSTATUS and the conversion from each Rust error are in
-//!   `status.rs`; the pointer checks and `tri!` in `ptr.rs`; this file only
+//!   `location`, `locks`, `hook`, `leases`, `durable`, `sessions`, `admin`,
+//!   `strings`. The statuses, their messages, their NTSTATUS and the
+//!   conversion from each Rust error are in `status.rs`; the pointer checks and `tri!` in `ptr.rs`; this file only
 //!   declares and re-exports.
 //! * Every pointer parameter is checked for NULL (and for alignment where C
 //!   passes a typed pointer) *before* anything happens, so a refused call has
@@ -32,6 +32,7 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
 pub mod admin;
 mod close;
+mod durable;
 mod hook;
 mod leases;
 mod listing;
@@ -46,6 +47,7 @@ mod strings;
 mod table;
 
 pub use close::*;
+pub use durable::*;
 pub use hook::*;
 pub use leases::*;
 pub use listing::*;

@@ -8,6 +8,7 @@ use crate::lease::{CacheRequest, ClientGuid, LeaseKey, LeaseRequest, LeaseState,
 use crate::record::{OpenArgs, StrArg};
 use crate::{AccessMask, FileNumber, HandleTable, Location, ShareAccess};
 
+use super::durable::{durable_spec, smbh_durable_request, SMBH_DURABLE_NONE};
 use super::leases::{smbh_lease_request, SMBH_OPLOCK_LEASE};
 use super::panic::ffi_boundary;
 use super::ptr::{check_ptr, sized_in, table_ref, tri};
@@ -34,12 +35,16 @@ pub const SMBH_SHARE_WRITE: u32 = 0x2;
 /// FILE_SHARE_DELETE, for smbh_open_params.share_access.
 pub const SMBH_SHARE_DELETE: u32 = 0x4;
 
-/// What smbh_open_ex opens. Set `size` to `sizeof(smbh_open_params)`: later
-/// versions of the library add fields at the end (session, durable flags,
-/// lease key), and a caller built against an older header keeps working,
-/// the new fields taking their defaults. A caller built against a newer
-/// header may pass a larger size as long as the fields this library does
-/// not know are zero; otherwise SMBH_STATUS_INVALID_ARGUMENT.
+/// What smbh_open_ex and smbh_open_cached open. Set `size` to
+/// `sizeof(smbh_open_params)`: later versions of the library add fields at
+/// the end, and a caller built against an older header keeps working, the
+/// new fields taking their defaults. The sizes taken: this version's, 0.1's
+/// (the struct up to `directory`: no tree, no caching, no durable request)
+/// and that of the layout before `durable` was added (up to `lease`: no
+/// durable request; whatever lies in that struct's tail padding is not read
+/// as one). A caller built against a newer header may pass a larger size as
+/// long as the fields this library does not know are zero; any other size
+/// is SMBH_STATUS_INVALID_ARGUMENT.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct smbh_open_params {
@@ -85,12 +90,42 @@ pub struct smbh_open_params {
     pub overwrite: bool,
     /// The lease asked for when `oplock` is SMBH_OPLOCK_LEASE. Added in 0.2.
     pub lease: smbh_lease_request,
+    /// For smbh_open_cached: the durable handle asked for (version
+    /// SMBH_DURABLE_NONE, the zero default, asks for none); smbh_open_ex
+    /// refuses any other version (SMBH_STATUS_INVALID_ARGUMENT), as it
+    /// cannot report the grant. Added in 0.2, after `lease`: a caller
+    /// compiled before passes the smaller size and asks for none.
+    pub durable: smbh_durable_request,
 }
 
+/// The size of the layout before `durable` was added: up to `lease`, padded
+/// to the struct's alignment.
+const SMBH_OPEN_PARAMS_BEFORE_DURABLE: usize = std::mem::offset_of!(smbh_open_params, durable)
+    .next_multiple_of(std::mem::align_of::<smbh_open_params>());
+
 /// The sizes of the older versions of smbh_open_params: 0.1's (up to
-/// `directory`, padded).
-pub(crate) const SMBH_OPEN_PARAMS_OLDER: [usize; 1] =
-    [std::mem::offset_of!(smbh_open_params, tree)];
+/// `directory`, padded) and the one before `durable`.
+const SMBH_OPEN_PARAMS_OLDER: [usize; 2] =
+    [std::mem::offset_of!(smbh_open_params, tree), SMBH_OPEN_PARAMS_BEFORE_DURABLE];
+
+/// Reads a caller's smbh_open_params of any size this library takes (see
+/// [`sized_in`]). An older layout has no durable request: its `durable`
+/// reads as none even where its tail padding, copied over the start of
+/// `durable`, held garbage.
+///
+/// # Safety
+///
+/// As [`sized_in`].
+pub(crate) unsafe fn open_params_in(
+    params: *const smbh_open_params,
+) -> Result<smbh_open_params, smbh_status> {
+    // SAFETY: the caller's promise, passed on.
+    let mut p = unsafe { sized_in(params, &SMBH_OPEN_PARAMS_OLDER) }?;
+    if p.size < size_of::<smbh_open_params>() {
+        p.durable = smbh_durable_request::default();
+    }
+    Ok(p)
+}
 
 /// Registers an open and writes its new location to `*location_out`.
 ///
@@ -143,6 +178,7 @@ pub unsafe extern "C" fn smbh_open(
             oplock: 0,
             overwrite: false,
             lease: smbh_lease_request::default(),
+            durable: smbh_durable_request::default(),
         };
         // SAFETY: the caller's promise on `path` and `owner`.
         let loc = tri!(unsafe { open_params(table, &params) });
@@ -160,7 +196,8 @@ pub unsafe extern "C" fn smbh_open(
 ///
 /// Statuses: as smbh_open, plus SMBH_STATUS_SHARING_VIOLATION and
 /// SMBH_STATUS_INVALID_ARGUMENT (a `size` this library cannot take, share
-/// bits beyond the three). On any of them the table is unchanged.
+/// bits beyond the three, an oplock, lease or durable request: use
+/// smbh_open_cached). On any of them the table is unchanged.
 ///
 /// # Safety
 ///
@@ -180,8 +217,8 @@ pub unsafe extern "C" fn smbh_open_ex(
         tri!(check_ptr(location_out));
         // SAFETY: the caller promises `params->size` readable bytes; an
         // all-zero `smbh_open_params` is valid.
-        let p = tri!(unsafe { sized_in(params, &SMBH_OPEN_PARAMS_OLDER) });
-        if p.oplock != 0 {
+        let p = tri!(unsafe { open_params_in(params) });
+        if p.oplock != 0 || p.durable.version != SMBH_DURABLE_NONE {
             return smbh_status::InvalidArgument;
         }
         // SAFETY: the caller's promise on the strings.
@@ -205,8 +242,8 @@ unsafe fn open_params(table: &HandleTable, p: &smbh_open_params) -> Result<Locat
     unsafe { open_params_with(p, |args| table.open_args(args)) }?.map_err(smbh_status::from)
 }
 
-/// The checks of an open's parameters (share bits, the caching request,
-/// then the strings in the order Rust's `open` checks them), then `open`
+/// The checks of an open's parameters (share bits, the caching and durable
+/// requests, then the strings in the order Rust's `open` checks them), then `open`
 /// with the borrowed arguments.
 ///
 /// # Safety
@@ -239,6 +276,7 @@ pub(crate) unsafe fn open_params_with<T>(
                 .ok_or(smbh_status::InvalidArgument)?,
         ),
     };
+    let durable = durable_spec(&p.durable)?;
     // SAFETY: the caller's promise on `path`.
     let path = unsafe { path_in(p.path, p.path_len) }?;
     // SAFETY: the caller's promise on `owner`.
@@ -255,7 +293,7 @@ pub(crate) unsafe fn open_params_with<T>(
         delete_on_close: p.delete_on_close,
         cache: &cache,
         overwrite: p.overwrite,
-        durable: None,
+        durable: durable.as_ref(),
     };
     Ok(open(&args))
 }

@@ -259,8 +259,22 @@ pub unsafe extern "C" fn smbh_touch(table: *const smbh_table, session: u64) -> s
     }
 }
 
-/// Hands an outcome to C: `visit` (if not NULL) once per closed handle,
-/// borrowed for the call, then the counts.
+/// Shows C the handles an outcome closed: `visit` (if not NULL) once per
+/// closed handle, borrowed for the call.
+///
+/// # Safety
+///
+/// `visit` is safe to call with `userdata`.
+pub(crate) unsafe fn visit_closed(out: &CloseOutcome, visit: smbh_visitor, userdata: *mut c_void) {
+    if let Some(visit) = visit {
+        for h in out.results.iter().flatten() {
+            // SAFETY: the caller vouches for `visit` and `userdata`.
+            unsafe { visit_one(visit, userdata, h) };
+        }
+    }
+}
+
+/// Hands an outcome to C: [`visit_closed`], then the counts.
 ///
 /// # Safety
 ///
@@ -271,12 +285,8 @@ unsafe fn outcome_out(
     userdata: *mut c_void,
     counts_out: *mut smbh_close_counts,
 ) -> smbh_status {
-    if let Some(visit) = visit {
-        for h in out.results.iter().flatten() {
-            // SAFETY: the caller vouches for `visit` and `userdata`.
-            unsafe { visit_one(visit, userdata, h) };
-        }
-    }
+    // SAFETY: the caller's promise, passed on.
+    unsafe { visit_closed(&out, visit, userdata) };
     if !counts_out.is_null() {
         // SAFETY: non-NULL; aligned and writable by the caller's promise.
         unsafe { counts_out.write(smbh_close_counts { closed: out.closed, failed: out.failed }) };

@@ -5,6 +5,7 @@
 
 use std::ffi::c_char;
 
+use crate::durable::ReconnectError;
 use crate::error::ntstatus;
 use crate::lease::AckError;
 use crate::{
@@ -304,6 +305,17 @@ impl From<OpenError> for smbh_status {
     }
 }
 
+impl From<ReconnectError> for smbh_status {
+    fn from(e: ReconnectError) -> Self {
+        match e {
+            ReconnectError::NotFound => smbh_status::NoDurableOpen,
+            ReconnectError::AccessDenied => smbh_status::AccessDenied,
+            ReconnectError::TreeDeleted => smbh_status::TreeDeleted,
+            ReconnectError::StoreFailed => smbh_status::StoreFailed,
+        }
+    }
+}
+
 impl From<DispositionError> for smbh_status {
     fn from(e: DispositionError) -> Self {
         match e {
@@ -443,6 +455,15 @@ mod tests {
             OpenError::TableFull { max_handles: 1 },
             OpenError::SessionDeleted,
             OpenError::TreeDeleted,
+        ] {
+            let nt = e.nt_status();
+            agree(e, nt);
+        }
+        for e in [
+            ReconnectError::NotFound,
+            ReconnectError::AccessDenied,
+            ReconnectError::TreeDeleted,
+            ReconnectError::StoreFailed,
         ] {
             let nt = e.nt_status();
             agree(e, nt);
