@@ -6,8 +6,15 @@
 //! cargo run --release --features admin --example admin_server -- \
 //!     --unix /tmp/smbh.sock --tcp 127.0.0.1:8000 --user admin --password secret [--handles N]
 //!     [--sessions M] [--read-only-user NAME --read-only-password PW]
-//!     [--cert cert.pem --key key.pem]
+//!     [--cert cert.pem --key key.pem] [--state-dir DIR [--persistent N]]
 //! ```
+//!
+//! `--state-dir DIR` (built with the `store` feature: `--features
+//! admin,store`) keeps persistent handles in `DIR/handles.db`: on start it
+//! recovers what the store holds (each handle at its location,
+//! disconnected, closed when its timeout of 300 s passes unless its client
+//! reconnects), and makes its example handles only into an empty store;
+//! `--persistent N` makes N of those `--handles` persistent.
 //!
 //! With `--sessions M` the `--handles N` are opened through M SMB sessions
 //! (users `user1`…, SIDs `S-1-5-21-1004336348-1177238915-682003330-1101`…,
@@ -32,15 +39,15 @@ use std::sync::Arc;
 
 use smb_handles::admin::{self, AdminConfig, Credentials, TlsIdentity};
 use smb_handles::{
-    AccessMask, FileNumber, HandleTable, LockElement, LockKind, OpenSpec, SessionSpec, ShareAccess,
-    User,
+    AccessMask, ClientGuid, CreateGuid, DurableSpec, FileNumber, HandleTable, LockElement,
+    LockKind, OpenSpec, SessionSpec, ShareAccess, User,
 };
 use tokio::signal::unix::{signal, SignalKind};
 
 const USAGE: &str =
     "usage: admin_server [--unix PATH] [--tcp ADDR:PORT] --user NAME --password SECRET \
 [--handles N] [--sessions M] [--read-only-user NAME --read-only-password PW] \
-[--cert CERT.pem --key KEY.pem]";
+[--cert CERT.pem --key KEY.pem] [--state-dir DIR [--persistent N]]";
 
 /// Handles opened when `--handles` is not given.
 const DEFAULT_HANDLES: usize = 100;
@@ -57,6 +64,8 @@ struct Args {
     read_only_password: Option<String>,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    persistent: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -87,6 +96,10 @@ fn parse_args() -> Result<Args, String> {
             "--read-only-password" => args.read_only_password = Some(value),
             "--cert" => args.cert = Some(value.into()),
             "--key" => args.key = Some(value.into()),
+            "--state-dir" => args.state_dir = Some(value.into()),
+            "--persistent" => {
+                args.persistent = value.parse().map_err(|e| format!("--persistent {value}: {e}"))?
+            }
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -96,6 +109,9 @@ fn parse_args() -> Result<Args, String> {
     if args.cert.is_some() != args.key.is_some() {
         return Err("--cert and --key go together".into());
     }
+    if args.persistent > 0 && args.state_dir.is_none() {
+        return Err("--persistent needs --state-dir (persistent handles live in a store)".into());
+    }
     if args.read_only_user.is_some() != args.read_only_password.is_some() {
         return Err("--read-only-user and --read-only-password go together".into());
     }
@@ -104,8 +120,8 @@ fn parse_args() -> Result<Args, String> {
 
 /// Opens `n` handles the way a small office would: a few hot files opened
 /// by many clients, directories held open for change notification, some
-/// byte-range locks.
-fn simulate(table: &HandleTable, n: usize) {
+/// byte-range locks; the first `persistent` files' opens persistent.
+fn simulate(table: &HandleTable, n: usize, persistent: usize) {
     const SHARES: [&str; 4] = ["projects", "finance", "home", "scratch"];
     const FILES: [&str; 5] = ["report.xlsx", "budget.ods", "notes.txt", "build.log", "photo.jpg"];
     let files = (n * 2 / 3).max(1) as u64;
@@ -136,8 +152,14 @@ fn simulate(table: &HandleTable, n: usize) {
             (false, _) => AccessMask::DELETE | AccessMask::FILE_READ_ATTRIBUTES,
         };
         let owner = format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1100 + i % 9);
-        let spec =
+        let mut spec =
             OpenSpec::new(FileNumber(1000 + f), path, owner, access_mask).directory(directory);
+        if i < persistent {
+            let client = ClientGuid(0xC0DE_0000 + i as u128);
+            let timeout = std::time::Duration::from_secs(300);
+            let d = DurableSpec::v2(client, CreateGuid(i as u128 + 1), timeout).persistent(true);
+            spec = spec.durable(d);
+        }
         let loc = table.open(spec).expect("the example's opens are valid");
         if !directory && i % 4 == 1 {
             let _ = table.adjust_byte_range_locks(loc, (i % 3 + 1) as i64);
@@ -207,6 +229,26 @@ fn simulate_sessions(table: &HandleTable, n: usize, m: usize) {
     }
 }
 
+/// The table over `DIR/handles.db`, and how many handles it recovered.
+#[cfg(feature = "store")]
+fn recover(dir: &std::path::Path) -> Result<(HandleTable, Option<usize>), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    let store = smb_handles::store::SqliteStore::open(dir.join("handles.db"))?;
+    let (table, r) = HandleTable::with_store(smb_handles::Config::default(), Arc::new(store))?;
+    for d in &r.damaged {
+        eprintln!("admin_server: store: damaged record: {d}");
+    }
+    for (id, why) in &r.refused {
+        eprintln!("admin_server: store: record {id:#x} not restored: {why}");
+    }
+    Ok((table, Some(r.restored)))
+}
+
+#[cfg(not(feature = "store"))]
+fn recover(_: &std::path::Path) -> Result<(HandleTable, Option<usize>), Box<dyn std::error::Error>> {
+    Err("--state-dir needs the store feature: build with --features admin,store".into())
+}
+
 fn self_signed() -> Result<TlsIdentity, Box<dyn std::error::Error>> {
     let ck =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
@@ -222,11 +264,18 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .read_only_user
         .zip(args.read_only_password)
         .map(|(name, pw)| std::thread::spawn(move || Credentials::new(&name, &pw)));
-    let table = Arc::new(HandleTable::new());
+    let (table, recovered) = match &args.state_dir {
+        Some(dir) => recover(dir)?,
+        None => (HandleTable::new(), None),
+    };
+    let table = Arc::new(table);
     let handles = args.handles.unwrap_or(DEFAULT_HANDLES);
-    match args.sessions {
-        Some(m) => simulate_sessions(&table, handles, m),
-        None => simulate(&table, handles),
+    // The example's handles go only into an empty store.
+    if recovered.unwrap_or(0) == 0 {
+        match args.sessions {
+            Some(m) => simulate_sessions(&table, handles, m),
+            None => simulate(&table, handles, args.persistent),
+        }
     }
 
     let mut config = AdminConfig::new(Credentials::new(&user, &password)?).on_force_close(|h| {
@@ -257,6 +306,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let server = admin::serve(table.clone(), config)?;
     let mut ready = format!("ready handles={}", table.len());
+    if let Some(n) = recovered {
+        ready += &format!(" recovered={n}");
+    }
     if args.sessions.is_some() {
         ready += &format!(" sessions={}", table.session_count());
     }
