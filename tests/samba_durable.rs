@@ -760,7 +760,7 @@ impl<'a> Replay<'a> {
         let class = match (class, to_lost) {
             (None, Some(c)) if ours_kept == smbd => Some(Class {
                 id: c,
-                expect: |_| true,
+                expect: Box::new(|_| true),
                 why: "the only difference: breaks to the disconnected durable open the table kept \
                       and smbd closed (nobody receives them; not acknowledged)"
                     .to_string(),
@@ -853,7 +853,7 @@ impl<'a> Replay<'a> {
         });
         let class = d6.then(|| Class {
             id: "D6",
-            expect: |o| o == "exists=true",
+            expect: Box::new(|o| o == "exists=true"),
             why: "the table kept (and the reconnect took back) the delete-on-close durable open, \
                   so the file is not deleted"
                 .to_string(),
@@ -1021,7 +1021,7 @@ impl<'a> Replay<'a> {
                 .all(|&j| self.handles[j].loc.is_some_and(|l| self.table.get(l).is_none()));
             Some(Class {
                 id: "D4",
-                expect: if closed { |o| o.starts_with("SUCCESS") } else { |_| false },
+                expect: Box::new(move |o| closed && o.starts_with("SUCCESS")),
                 why: format!(
                     "MS-SMB2 3.3.5.9.13: the create with app instance {} closes the other \
                      client's open h{:?} first (closed: {closed})",
@@ -1033,7 +1033,7 @@ impl<'a> Replay<'a> {
             self.diverged.insert(h, "T2");
             Some(Class {
                 id: "T2",
-                expect: |o| o == status_name(STATUS_DUPLICATE_OBJECTID),
+                expect: Box::new(|o| o == status_name(STATUS_DUPLICATE_OBJECTID)),
                 why: format!(
                     "h{j}, an open of another client GUID, holds the CreateGuid; MS-SMB2 \
                      3.3.5.9.10 matches CreateGuid and ClientGuid, so smbd's new open is right"
@@ -1131,6 +1131,12 @@ impl<'a> Replay<'a> {
             })
             .map(|f| f.handle_info.owner.to_string());
         let lost = self.lost.get(&pid).copied();
+        // MS-SMB2's answer where smbd refuses: the reconnect takes back the
+        // open with its persistent id (the first handle that had it).
+        let first = self.handles.iter().position(|x| x.persistent == Some(pid));
+        let took_back = move |o: &str| {
+            o.starts_with("SUCCESS") && first.is_some_and(|p| o.contains(&format!(" P=h{p} ")))
+        };
         let result = self.table.reconnect(&spec);
         self.settle();
         let ours = match result {
@@ -1161,7 +1167,7 @@ impl<'a> Replay<'a> {
             if let Some(c) = lost {
                 Some(Class {
                     id: c,
-                    expect: |o| o.starts_with("SUCCESS"),
+                    expect: Box::new(took_back),
                     why: format!(
                         "smbd no longer has the durable open of h{} ({}); the table kept it",
                         r.of, target.file
@@ -1170,13 +1176,13 @@ impl<'a> Replay<'a> {
             } else if stat_open {
                 Some(Class {
                     id: "D3",
-                    expect: |o| o.starts_with("SUCCESS"),
+                    expect: Box::new(took_back),
                     why: "another client's stat open of the file exists".to_string(),
                 })
             } else if owner.is_some_and(|o| o != SIDS[user - 1]) {
                 Some(Class {
                     id: "D5",
-                    expect: |o| o == status_name(STATUS_ACCESS_DENIED),
+                    expect: Box::new(|o| o == status_name(STATUS_ACCESS_DENIED)),
                     why: format!("user {user} is not the open's owner"),
                 })
             } else {
@@ -1194,7 +1200,7 @@ impl<'a> Replay<'a> {
         let diverged = self.diverged.get(&h).copied();
         let class_closed = diverged.map(|c| Class {
             id: c,
-            expect: |o| o == status_name(STATUS_FILE_CLOSED),
+            expect: Box::new(|o| o == status_name(STATUS_FILE_CLOSED)),
             why: format!("the table has no open at h{h} ({c} earlier)"),
         });
         let Some(loc) = x.loc else {
@@ -1232,7 +1238,7 @@ impl<'a> Replay<'a> {
                 let locks = self.table.get(l)?.handle_info.num_byte_range_locks;
                 (locks > 0).then(|| Class {
                     id: c,
-                    expect: |o| o.starts_with(&status_name(STATUS_LOCK_NOT_GRANTED)),
+                    expect: Box::new(|o| o.starts_with(&status_name(STATUS_LOCK_NOT_GRANTED))),
                     why: format!(
                         "the durable open of h{j}, which the table kept and smbd closed, \
                          holds its {locks} lock(s)"
@@ -1299,7 +1305,7 @@ impl<'a> Replay<'a> {
 /// Why a step may differ, and what the table must have answered then.
 struct Class {
     id: &'static str,
-    expect: fn(&str) -> bool,
+    expect: Box<dyn Fn(&str) -> bool>,
     why: String,
 }
 
