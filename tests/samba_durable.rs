@@ -37,6 +37,8 @@
 //! `close`. Breaks reach the break hook; every client acknowledges at once
 //! with the offered state or level, as the recorder's clients do, and the
 //! breaks of a step (with their acknowledgements' statuses) are compared.
+//! A break addressed only to disconnected opens reaches nobody: it is not
+//! acknowledged, and shows as `undelivered`.
 //!
 //! The server's part (what an SMB server embedding the table decides
 //! itself, compared and counted as the server's): the names in the share
