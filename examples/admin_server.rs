@@ -231,7 +231,9 @@ fn simulate_sessions(table: &HandleTable, n: usize, m: usize) {
 
 /// The table over `DIR/handles.db`, and how many handles it recovered.
 #[cfg(feature = "store")]
-fn recover(dir: &std::path::Path) -> Result<(HandleTable, Option<usize>), Box<dyn std::error::Error>> {
+fn recover(
+    dir: &std::path::Path,
+) -> Result<(HandleTable, Option<usize>), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
     let store = smb_handles::store::SqliteStore::open(dir.join("handles.db"))?;
     let (table, r) = HandleTable::with_store(smb_handles::Config::default(), Arc::new(store))?;
@@ -245,7 +247,9 @@ fn recover(dir: &std::path::Path) -> Result<(HandleTable, Option<usize>), Box<dy
 }
 
 #[cfg(not(feature = "store"))]
-fn recover(_: &std::path::Path) -> Result<(HandleTable, Option<usize>), Box<dyn std::error::Error>> {
+fn recover(
+    _: &std::path::Path,
+) -> Result<(HandleTable, Option<usize>), Box<dyn std::error::Error>> {
     Err("--state-dir needs the store feature: build with --features admin,store".into())
 }
 

@@ -99,16 +99,10 @@
 //! - D6: a delete-on-close durable open is kept: the reconnect SUCCESS, the
 //!   name still there.
 //!
-//! Two more classes are table bugs, not deviations (MS-SMB2 sides with
-//! smbd; reported, not fixed here — the library is not changed by this
-//! test): the replay pins exactly what the table answers so that every
-//! other difference still fails, and prints them in its summary.
+//! One more class is not smbd's deviation but the issue's rule (T2; T1, a
+//! table bug this replay found, is fixed, and a kept open without batch or
+//! an H lease now fails the test):
 //!
-//! - T1: `disconnect` keeps a durable open that no longer holds a batch
-//!   oplock or a lease with H (its batch oplock was broken to level II).
-//!   §3.3.7.1 preserves an open only if it is durable AND holds batch (or a
-//!   lease with H); smbd closes it. The table's reconnect then succeeds
-//!   (spec and smbd: OBJECT_NAME_NOT_FOUND) and its lock stays held.
 //! - T2: a DH2Q create whose CreateGuid an open of ANOTHER client holds is
 //!   refused STATUS_DUPLICATE_OBJECTID. §3.3.5.9.10 looks for an open with
 //!   that CreateGuid AND the connection's ClientGuid; another client's is
@@ -197,13 +191,9 @@ const CLASSES: &[(&str, &str)] = &[
     ("D5", "smbd answers a reconnect by another user OBJECT_NAME_NOT_FOUND, not ACCESS_DENIED"),
     ("D6", "smbd grants durability to a delete-on-close open, then closes it at disconnect"),
     (
-        "T1",
-        "TABLE BUG: disconnect keeps a durable open without batch or an H lease (MS-SMB2 3.3.7.1)",
-    ),
-    (
         "T2",
-        "TABLE BUG: a CreateGuid held by another client's open refuses the create \
-         (MS-SMB2 3.3.5.9.10 matches CreateGuid AND ClientGuid)",
+        "issue 17's rule: a CreateGuid held by another client's open refuses the create \
+         (MS-SMB2 3.3.5.9.10 and smbd open it)",
     ),
 ];
 
@@ -830,9 +820,11 @@ impl<'a> Replay<'a> {
                 continue;
             }
             self.dropped.insert(pid, self.drops.len() - 1);
-            let class = if !cached {
-                Some("T1")
-            } else if doc {
+            // T1 (fixed): a durable open without batch or an H lease is
+            // closed at disconnect, as MS-SMB2 §3.3.7.1 and smbd do; kept,
+            // it is a regression, never a class.
+            assert!(cached, "T1 regression: disconnect kept durable open {loc} that holds neither a batch oplock nor an H lease");
+            let class = if doc {
                 Some("D6")
             } else if others {
                 Some("D1")

@@ -390,6 +390,17 @@ impl HandleTable {
     pub(crate) fn keep_disconnected(&self, g: &mut Shard, loc: Location) -> bool {
         let mut reg = self.durables.reg.lock();
         let Some(id) = reg.by_loc.get(&loc).copied() else { return false };
+        // MS-SMB2 §3.3.7.1: a durable open is kept only while it holds a
+        // batch oplock or a lease with handle caching (a persistent one
+        // always); one broken below that is closed like any other.
+        if !reg.by_id[&id].grant.persistent {
+            let (oplock, lease) = g.caching_of(loc).unwrap_or((OplockLevel::None, None));
+            let holds = oplock == OplockLevel::Batch
+                || lease.is_some_and(|l| l.contains(LeaseState::HANDLE));
+            if !holds {
+                return false;
+            }
+        }
         if !g.mark_disconnected(loc) {
             return false;
         }
@@ -404,8 +415,10 @@ impl HandleTable {
     }
 
     /// The connection of `session` dropped without a logoff (MS-SMB2
-    /// §3.3.7.1): its durable handles are kept, disconnected, with their
-    /// share reservations, locks and leases, until their timeouts; every
+    /// §3.3.7.1): its durable handles that still hold a batch oplock or a
+    /// lease with handle caching (and its persistent ones) are kept,
+    /// disconnected, with their share reservations, locks and leases,
+    /// until their timeouts; every
     /// other handle is closed as by [`HandleTable::logoff`], and the
     /// session is gone. The outcome's `results` hold the closed handles;
     /// `kept` counts the durable ones.

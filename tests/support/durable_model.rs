@@ -142,6 +142,20 @@ impl Rig {
             Op::Disconnect { client } | Op::Logoff { client } => {
                 let Some((s, _)) = self.sessions[client].take() else { return Ok(()) };
                 let keep = matches!(op, Op::Disconnect { .. });
+                // What each open holds now (the lease rules' own model covers
+                // the breaks): a durable open is kept only while it holds a
+                // batch oplock or a lease with handle caching.
+                let holds: std::collections::HashSet<Location> = self
+                    .handles
+                    .iter()
+                    .filter(|h| h.alive && !h.disconnected && h.client == client)
+                    .filter(|h| match self.t.caching_of(h.loc) {
+                        Some((OplockLevel::Batch, _)) => true,
+                        Some((_, Some(l))) => l.contains(LeaseState::HANDLE),
+                        _ => false,
+                    })
+                    .map(|h| h.loc)
+                    .collect();
                 let out = if keep { self.t.disconnect(s) } else { self.t.logoff(s) }
                     .map_err(|e| format!("{op:?}: {e}"))?;
                 let (mut kept, mut closed) = (0, 0);
@@ -150,7 +164,7 @@ impl Rig {
                     .iter_mut()
                     .filter(|h| h.alive && !h.disconnected && h.client == client)
                 {
-                    if keep && h.grant.is_some() {
+                    if keep && h.grant.is_some() && holds.contains(&h.loc) {
                         h.disconnected = true;
                         kept += 1;
                     } else {
