@@ -93,12 +93,18 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, handles: usize) -> Server {
+        Server::start_with(dir, handles, &[])
+    }
+
+    /// [`Server::start`] with more options.
+    fn start_with(dir: &Path, handles: usize, extra: &[&str]) -> Server {
         let sock = dir.join("admin.sock");
         let mut child = Command::new(example_binary())
             .args(["--unix"])
             .arg(&sock)
             .args(["--tcp", "127.0.0.1:0", "--user", "admin", "--password", "secret"])
             .args(["--handles", &handles.to_string()])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -314,6 +320,51 @@ fn qq_drives_the_example_over_tls_and_the_unix_socket() {
     }
     assert!(!sock.exists());
     std::thread::sleep(Duration::from_millis(10));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 17: the example with `--state-dir` and `--persistent`: qq's
+/// listing before a SIGKILL names the persistent handles, and after the
+/// restart (which recovers them and populates nothing) it names exactly
+/// them, at the same locations, marked disconnected.
+#[test]
+fn qq_lists_persistent_handles_across_a_sigkill_of_the_example() {
+    let qq_bin = qq_path();
+    let dir = fresh_dir("smbh-admin-qq-state");
+    let state = dir.join("state");
+    let state_arg = state.display().to_string();
+    let extra = ["--state-dir", state_arg.as_str(), "--persistent", "5"];
+    let qq_for = |server: &Server, name: &str| Qq {
+        bin: qq_bin.clone(),
+        home: dir.join(format!("home-{name}")),
+        global: tcp_options(server.port, &dir.join(format!("creds-{name}"))),
+    };
+    let mut server = Server::start_with(&dir, 12, &extra);
+    let qq = qq_for(&server, "before");
+    assert_eq!(qq.ok(&["login", "-u", "admin", "-p", "secret"], None), "");
+    let before = qq.list(&[]);
+    assert_eq!(before.len(), 12);
+    assert!(before.iter().all(|h| h["handle_info"].get("disconnected").is_none()));
+    // SIGKILL: no shutdown, no flush but what each acknowledgement made.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+
+    let server = Server::start_with(&dir, 12, &extra);
+    let qq = qq_for(&server, "after");
+    assert_eq!(qq.ok(&["login", "-u", "admin", "-p", "secret"], None), "");
+    let after = qq.list(&[]);
+    // The example's first 5 opens (files, not directories) are persistent.
+    assert_eq!(after.len(), 5, "recovered: {after:?}");
+    let before_locs: BTreeSet<String> = locations(&before).into_iter().collect();
+    for h in &after {
+        let loc = h["handle_info"]["location"].as_str().unwrap();
+        assert!(before_locs.contains(loc), "{loc} was not listed before the crash");
+        assert_eq!(h["handle_info"]["disconnected"], Value::Bool(true), "{h}");
+    }
+    let (status, out, _) = server.stop();
+    assert!(status.success());
+    assert!(out.contains("stopped on SIGTERM"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
