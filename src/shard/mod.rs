@@ -39,7 +39,7 @@ use crate::lock::{IoKind, LockElement, LockRange, Span};
 use crate::record::{FileHandle, FileNumber, HandleInfo, OpenArgs};
 use crate::share::{map_generic, Claim, ShareAccess};
 
-pub(crate) use caching::LeaseKeys;
+pub(crate) use caching::{KeyHash, LeaseKeys};
 use caching::{Ask, Due};
 pub(crate) use files::FileExt;
 use files::Files;

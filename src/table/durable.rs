@@ -12,6 +12,7 @@
 //! lock: whoever takes it first wins, and the loser finds a stale location.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ use crate::lease::{CacheRequest, ClientGuid, LeaseKey, LeaseState, OplockLevel};
 use crate::location::Location;
 use crate::record::{FileHandle, FileNumber, OpenArgs};
 use crate::session::{CloseOutcome, SessionError, SessionId};
-use crate::shard::{CacheCtx, Shard, NIL};
+use crate::shard::{CacheCtx, KeyHash, Shard, NIL};
 use crate::sync::{AtomicUsize, Mutex, Ordering};
 
 use super::HandleTable;
@@ -46,14 +47,40 @@ pub(crate) struct Rec {
     pub(crate) deadline: Option<Instant>,
 }
 
+/// Hashes a table-issued 64-bit id (a location or persistent id, not
+/// client input) with one multiply and a shift.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// For table-issued ids.
+type Ids = BuildHasherDefault<IdHasher>;
+
+/// Client-chosen keys (create GUIDs, app instance ids, file numbers) get
+/// the seeded hash of lease keys: cheap, and unpredictable to clients.
+type ClientKeys = KeyHash;
+
 #[derive(Debug, Default)]
 struct Registry {
-    by_id: HashMap<PersistentId, Rec>,
-    by_loc: HashMap<Location, PersistentId>,
-    by_guid: HashMap<CreateGuid, PersistentId>,
-    by_app: HashMap<AppInstanceId, Vec<PersistentId>>,
+    by_id: HashMap<PersistentId, Rec, Ids>,
+    by_loc: HashMap<Location, PersistentId, Ids>,
+    by_guid: HashMap<CreateGuid, PersistentId, ClientKeys>,
+    by_app: HashMap<AppInstanceId, Vec<PersistentId>, ClientKeys>,
     /// Disconnected handles by file.
-    by_file: HashMap<FileNumber, Vec<PersistentId>>,
+    by_file: HashMap<FileNumber, Vec<PersistentId>, ClientKeys>,
     deadlines: BTreeSet<(Instant, PersistentId)>,
 }
 
@@ -85,7 +112,7 @@ impl Registry {
 
 /// Removes `id` from `map[key]`, and the key once its list is empty.
 fn drop_id<K: std::hash::Hash + Eq>(
-    map: &mut HashMap<K, Vec<PersistentId>>,
+    map: &mut HashMap<K, Vec<PersistentId>, ClientKeys>,
     key: K,
     id: PersistentId,
 ) {
@@ -262,6 +289,9 @@ impl HandleTable {
         d: &DurableSpec,
         ctx: &mut Option<CacheCtx>,
     ) -> Result<Option<Location>, OpenError> {
+        if d.create_guid().is_none() && d.app_instance.is_none() {
+            return Ok(None); // a v1 request: nothing to look up
+        }
         let mut replaced = Vec::new();
         {
             let reg = self.durables.reg.lock();
