@@ -75,8 +75,10 @@ type ClientKeys = KeyHash;
 
 #[derive(Debug, Default)]
 struct Registry {
-    by_id: HashMap<PersistentId, Rec, Ids>,
-    by_loc: HashMap<Location, PersistentId, Ids>,
+    /// By slot (the low 32 bits of a location: shard and slot), which a
+    /// handle keeps across reconnects and which its persistent id names
+    /// too: one map answers both lookups.
+    by_slot: HashMap<u32, Rec, Ids>,
     by_guid: HashMap<CreateGuid, PersistentId, ClientKeys>,
     by_app: HashMap<AppInstanceId, Vec<PersistentId>, ClientKeys>,
     /// Disconnected handles by file.
@@ -84,11 +86,30 @@ struct Registry {
     deadlines: BTreeSet<(Instant, PersistentId)>,
 }
 
+/// A location's (or persistent id's) shard and slot.
+fn slot_key(raw: u64) -> u32 {
+    raw as u32
+}
+
 impl Registry {
+    /// The durable handle with persistent id `id`.
+    fn rec(&self, id: PersistentId) -> Option<&Rec> {
+        self.by_slot.get(&slot_key(id.0)).filter(|r| r.grant.persistent_id == id)
+    }
+
+    fn rec_mut(&mut self, id: PersistentId) -> Option<&mut Rec> {
+        self.by_slot.get_mut(&slot_key(id.0)).filter(|r| r.grant.persistent_id == id)
+    }
+
+    /// The durable handle at `loc`.
+    fn at(&self, loc: Location) -> Option<&Rec> {
+        self.by_slot.get(&slot_key(loc.as_u64())).filter(|r| r.loc == loc)
+    }
+
     /// Forgets `id` everywhere.
     fn remove(&mut self, id: PersistentId) -> Option<Rec> {
-        let rec = self.by_id.remove(&id)?;
-        self.by_loc.remove(&rec.loc);
+        self.rec(id)?;
+        let rec = self.by_slot.remove(&slot_key(id.0))?;
         if let Some(g) = rec.create_guid {
             if self.by_guid.get(&g) == Some(&id) {
                 self.by_guid.remove(&g);
@@ -227,9 +248,8 @@ impl HandleTable {
             reg.by_app.entry(app).or_default().push(id);
             self.durables.with_app.fetch_add(1, Ordering::Relaxed);
         }
-        reg.by_loc.insert(loc, id);
         let saved = persistent.then(|| rec.clone());
-        reg.by_id.insert(id, rec);
+        reg.by_slot.insert(slot_key(loc.as_u64()), rec);
         drop(reg);
         let ticket = saved.and_then(|rec| self.persist_put(g, loc, &rec));
         if let Some(c) = ctx.as_mut() {
@@ -253,10 +273,9 @@ impl HandleTable {
             reg.by_app.entry(app).or_default().push(id);
             self.durables.with_app.fetch_add(1, Ordering::Relaxed);
         }
-        reg.by_loc.insert(rec.loc, id);
         reg.by_file.entry(rec.file).or_default().push(id);
         reg.deadlines.insert((deadline, id));
-        reg.by_id.insert(id, rec);
+        reg.by_slot.insert(slot_key(rec.loc.as_u64()), rec);
         self.durables.disconnected.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -269,7 +288,7 @@ impl HandleTable {
         }
         let rec = {
             let reg = self.durables.reg.lock();
-            reg.by_id.get(reg.by_loc.get(&loc)?)?.clone()
+            reg.at(loc)?.clone()
         };
         if !rec.grant.persistent {
             return None;
@@ -296,7 +315,7 @@ impl HandleTable {
         {
             let reg = self.durables.reg.lock();
             if let Some(rec) =
-                d.create_guid().and_then(|gd| reg.by_guid.get(&gd)).and_then(|id| reg.by_id.get(id))
+                d.create_guid().and_then(|gd| reg.by_guid.get(&gd)).and_then(|id| reg.rec(*id))
             {
                 if rec.client != d.client || rec.deadline.is_some() {
                     return Err(OpenError::DuplicateCreateGuid);
@@ -320,7 +339,7 @@ impl HandleTable {
                 d.app_instance.filter(|_| self.durables.with_app.load(Ordering::Relaxed) != 0)
             {
                 for id in reg.by_app.get(&app).into_iter().flatten() {
-                    let rec = &reg.by_id[id];
+                    let rec = reg.rec(*id).expect("indexed");
                     if rec.client != d.client && rec.file == a.file_number {
                         replaced.push(rec.loc);
                     }
@@ -349,7 +368,7 @@ impl HandleTable {
             let reg = self.durables.reg.lock();
             let Some(ids) = reg.by_file.get(&a.file_number) else { return Ok(Vec::new()) };
             for id in ids {
-                let rec = &reg.by_id[id];
+                let rec = reg.rec(*id).expect("indexed");
                 if rec.grant.persistent {
                     return Err(OpenError::FileNotAvailable);
                 }
@@ -398,7 +417,7 @@ impl HandleTable {
     #[inline(never)]
     pub(crate) fn forget_durable(&self, h: &FileHandle) -> Option<super::Ticket> {
         let mut reg = self.durables.reg.lock();
-        let id = reg.by_loc.get(&h.handle_info.location).copied()?;
+        let id = reg.at(h.handle_info.location)?.grant.persistent_id;
         let rec = reg.remove(id)?;
         drop(reg);
         if rec.deadline.is_some() {
@@ -419,11 +438,11 @@ impl HandleTable {
     /// timeout.
     pub(crate) fn keep_disconnected(&self, g: &mut Shard, loc: Location) -> bool {
         let mut reg = self.durables.reg.lock();
-        let Some(id) = reg.by_loc.get(&loc).copied() else { return false };
+        let Some(id) = reg.at(loc).map(|r| r.grant.persistent_id) else { return false };
         // MS-SMB2 §3.3.7.1: a durable open is kept only while it holds a
         // batch oplock or a lease with handle caching (a persistent one
         // always); one broken below that is closed like any other.
-        if !reg.by_id[&id].grant.persistent {
+        if !reg.rec(id).expect("indexed").grant.persistent {
             let (oplock, lease) = g.caching_of(loc).unwrap_or((OplockLevel::None, None));
             let holds = oplock == OplockLevel::Batch
                 || lease.is_some_and(|l| l.contains(LeaseState::HANDLE));
@@ -434,7 +453,7 @@ impl HandleTable {
         if !g.mark_disconnected(loc) {
             return false;
         }
-        let rec = reg.by_id.get_mut(&id).expect("indexed");
+        let rec = reg.rec_mut(id).expect("indexed");
         let deadline = Instant::now() + rec.grant.timeout;
         rec.deadline = Some(deadline);
         let file = rec.file;
@@ -518,7 +537,7 @@ impl HandleTable {
         tree: Option<&crate::session::registry::Entry<crate::session::TreeRec>>,
     ) -> Result<Reconnected, ReconnectError> {
         let check = |reg: &Registry| -> Result<Location, ReconnectError> {
-            let rec = reg.by_id.get(&spec.persistent_id).ok_or(ReconnectError::NotFound)?;
+            let rec = reg.rec(spec.persistent_id).ok_or(ReconnectError::NotFound)?;
             let lease_ok = match rec.lease {
                 Some((c, k)) => c == spec.client && spec.lease_key == Some(k),
                 None => spec.lease_key.is_none(),
@@ -549,9 +568,7 @@ impl HandleTable {
         let tree_index = spec.tree.map_or(NIL, |t| t.index());
         let new = g.take_back(loc, tree_index).ok_or(ReconnectError::NotFound)?;
         let id = spec.persistent_id;
-        reg.by_loc.remove(&loc);
-        reg.by_loc.insert(new, id);
-        let rec = reg.by_id.get_mut(&id).expect("checked");
+        let rec = reg.rec_mut(id).expect("checked");
         rec.loc = new;
         let (file, deadline) = (rec.file, rec.deadline.take().expect("checked"));
         let grant = rec.grant;
@@ -592,7 +609,7 @@ impl HandleTable {
             reg.deadlines
                 .iter()
                 .take_while(|(d, _)| *d <= now)
-                .filter_map(|(_, id)| reg.by_id.get(id).map(|r| r.loc))
+                .filter_map(|(_, id)| reg.rec(*id).map(|r| r.loc))
                 .collect()
         };
         // A reconnect between here and the close renews the location: the
@@ -625,7 +642,7 @@ impl HandleTable {
     /// durable handle.
     pub fn durable_of(&self, loc: Location) -> Option<DurableInfo> {
         let reg = self.durables.reg.lock();
-        let rec = reg.by_id.get(reg.by_loc.get(&loc)?)?;
+        let rec = reg.at(loc)?;
         let now = Instant::now();
         Some(DurableInfo {
             grant: rec.grant,
@@ -638,6 +655,6 @@ impl HandleTable {
 
     /// Durable handles held (connected or not).
     pub fn durable_count(&self) -> usize {
-        self.durables.reg.lock().by_id.len()
+        self.durables.reg.lock().by_slot.len()
     }
 }
