@@ -15,6 +15,21 @@
 //! database in `target/store-bench/`. After each function and value the
 //! bench prints syncs per op (`GroupCommit::commits() / ops()`).
 //!
+//! Group `persistent_open` (value = callers): the same question through
+//! the table. Each caller opens new persistent handles
+//! (`OpenSpec::durable(DurableSpec::v2(..).persistent(true))`, fresh file
+//! numbers and create GUIDs; the specs and their strings are made before
+//! the clock starts) and waits for each answer:
+//!
+//! - `table_group_commit`: `HandleTable::with_store` over `SqliteStore`
+//!   (the table's `GroupCommit`); syncs per open from `store_counters`.
+//! - `table_commit_per_open`: the same table over a `SqliteStore` wrapped
+//!   so that every op of a batch is its own commit (one transaction, one
+//!   sync per open), the table otherwise unchanged.
+//! - `sqlite_peer`: a plain in-memory `HandleTable::open` of the same spec
+//!   (no store) followed by the peer above, one transaction per open (its
+//!   record built before the clock starts).
+//!
 //! ```text
 //! cargo bench --features store --bench store -- --noplot
 //! python3 scripts/store_bench_report.py target/criterion
@@ -29,7 +44,12 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use parking_lot::Mutex;
-use smb_handles::store::{GroupCommit, HandleStore, SqliteStore, StoreOp, StoredLock, StoredOpen};
+use smb_handles::store::{
+    GroupCommit, HandleStore, Recovery, SqliteStore, StoreError, StoreOp, StoredLock, StoredOpen,
+};
+use smb_handles::{
+    AccessMask, ClientGuid, Config, CreateGuid, DurableSpec, FileNumber, HandleTable, OpenSpec,
+};
 
 const CALLERS: [usize; 3] = [1, 8, 64];
 
@@ -154,12 +174,15 @@ fn store_put(c: &mut Criterion) {
                 })
             })
         });
-        println!(
-            "store_put/group_commit/{callers}: syncs/op = {:.3} ({} commits, {} ops)",
-            group.commits() as f64 / group.ops() as f64,
-            group.commits(),
-            group.ops()
-        );
+        if group.ops() > 0 {
+            // (None when a filter skipped the group.)
+            println!(
+                "store_put/group_commit/{callers}: syncs/op = {:.3} ({} commits, {} ops)",
+                group.commits() as f64 / group.ops() as f64,
+                group.commits(),
+                group.ops()
+            );
+        }
 
         let store = SqliteStore::open(fresh_dir("per_put").join("h.db")).expect("store");
         g.bench_with_input(BenchmarkId::new("commit_per_put", callers), &callers, |b, &n| {
@@ -176,5 +199,171 @@ fn store_put(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, store_put);
+/// A `SqliteStore` that commits every op of a batch on its own (one
+/// transaction and one sync per op): the table's group commit undone.
+#[derive(Debug)]
+struct CommitPerOp {
+    inner: SqliteStore,
+    commits: AtomicU64,
+}
+
+impl HandleStore for CommitPerOp {
+    fn commit(&self, batch: &[StoreOp]) -> Result<(), StoreError> {
+        for op in batch {
+            self.inner.commit(std::slice::from_ref(op))?;
+            self.commits.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+    fn load(&self) -> Result<Recovery, StoreError> {
+        self.inner.load()
+    }
+}
+
+const OWNER: &str = "S-1-5-21-1004336348-1177238915-682003330-1104";
+
+/// The `id`th persistent open of caller `caller`: a new file, a new create
+/// GUID, its own path and owner strings.
+fn persistent_spec(caller: usize, id: u64) -> OpenSpec {
+    let d = DurableSpec::v2(
+        ClientGuid(caller as u128 + 1),
+        CreateGuid(u128::from(id)),
+        Duration::from_secs(60),
+    )
+    .persistent(true);
+    OpenSpec::new(
+        FileNumber(4242 + id),
+        format!("/project/q3/finance/report-{:08}.xlsx", id % 100_000_000),
+        OWNER,
+        AccessMask::from_bits_retain(0x0012_019f),
+    )
+    .durable(d)
+}
+
+/// The record the peer writes for the same open.
+fn peer_record(spec: &OpenSpec, id: u64) -> StoredOpen {
+    let mut open = StoredOpen::new(id, spec.file_number.0, &*spec.path, &*spec.owner);
+    open.access = 0x0012_019f;
+    open.share = 0x7;
+    open.create_guid = u128::from(id).to_le_bytes();
+    open.client_guid = [0xc1; 16];
+    open.timeout_ms = 60_000;
+    open
+}
+
+/// `iters` opens spread over `callers` threads, each made by `open` from
+/// what `prepare` made for it before the common start; the wall time from
+/// that start to the last open answered.
+fn run_prepared<T: Send>(
+    callers: usize,
+    iters: u64,
+    next: &AtomicU64,
+    prepare: &(dyn Fn(usize, u64) -> T + Sync),
+    open: &(dyn Fn(T) + Sync),
+) -> Duration {
+    let barrier = Barrier::new(callers + 1);
+    let per = iters.div_ceil(callers as u64);
+    let start = std::thread::scope(|s| {
+        for caller in 0..callers {
+            let barrier = &barrier;
+            s.spawn(move || {
+                let todo: Vec<T> = (0..per)
+                    .map(|_| prepare(caller, next.fetch_add(1, Ordering::Relaxed)))
+                    .collect();
+                barrier.wait();
+                for t in todo {
+                    open(t);
+                }
+            });
+        }
+        barrier.wait();
+        Instant::now()
+    });
+    let done = (per * callers as u64) as f64;
+    Duration::from_secs_f64(start.elapsed().as_secs_f64() * iters as f64 / done)
+}
+
+fn persistent_open(c: &mut Criterion) {
+    let mut g = c.benchmark_group("persistent_open");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(1));
+    let open_persistent = |table: &HandleTable, spec: OpenSpec| {
+        table.open(spec).expect("persistent open");
+    };
+    for &callers in &CALLERS {
+        let next = AtomicU64::new(1);
+
+        let store = SqliteStore::open(fresh_dir("table_group").join("h.db")).expect("store");
+        let (table, _) =
+            HandleTable::with_store(Config::default(), Arc::new(store)).expect("table");
+        let before = table.store_counters().expect("a store");
+        g.bench_with_input(BenchmarkId::new("table_group_commit", callers), &callers, |b, &n| {
+            b.iter_custom(|iters| {
+                run_prepared(n, iters, &next, &persistent_spec, &|spec| {
+                    open_persistent(&table, spec)
+                })
+            })
+        });
+        let after = table.store_counters().expect("a store");
+        let (commits, ops) = (after.0 - before.0, after.1 - before.1);
+        println!(
+            "persistent_open/table_group_commit/{callers}: syncs/open = {:.3} ({commits} commits, {ops} ops)",
+            commits as f64 / ops as f64,
+        );
+        drop(table);
+
+        let store = Arc::new(CommitPerOp {
+            inner: SqliteStore::open(fresh_dir("table_per_open").join("h.db")).expect("store"),
+            commits: AtomicU64::new(0),
+        });
+        let (table, _) = HandleTable::with_store(Config::default(), store.clone()).expect("table");
+        let before = (store.commits.load(Ordering::Relaxed), table.store_counters().expect("").1);
+        g.bench_with_input(
+            BenchmarkId::new("table_commit_per_open", callers),
+            &callers,
+            |b, &n| {
+                b.iter_custom(|iters| {
+                    run_prepared(n, iters, &next, &persistent_spec, &|spec| {
+                        open_persistent(&table, spec)
+                    })
+                })
+            },
+        );
+        let commits = store.commits.load(Ordering::Relaxed) - before.0;
+        let ops = table.store_counters().expect("").1 - before.1;
+        println!(
+            "persistent_open/table_commit_per_open/{callers}: syncs/open = {:.3} ({commits} commits, {ops} ops)",
+            commits as f64 / ops as f64,
+        );
+        drop(table);
+
+        let table = HandleTable::new();
+        let peer = SqlitePeer::open(&fresh_dir("table_peer"));
+        g.bench_with_input(BenchmarkId::new("sqlite_peer", callers), &callers, |b, &n| {
+            b.iter_custom(|iters| {
+                run_prepared(
+                    n,
+                    iters,
+                    &next,
+                    &|caller, id| {
+                        let mut spec = persistent_spec(caller, id);
+                        spec.durable = None;
+                        let record = peer_record(&spec, id);
+                        (spec, record)
+                    },
+                    &|(spec, record)| {
+                        table.open(spec).expect("open");
+                        peer.put(&record);
+                    },
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, store_put, persistent_open);
 criterion_main!(benches);
