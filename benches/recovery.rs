@@ -16,8 +16,10 @@
 //! already holding N handles (the new handles are closed, untimed, after
 //! each chunk of 1 000 so the table keeps its size).
 //!
-//! Records: location = 1 << 32 | (i % 16) << 24 | i / 16 (generation 1),
-//! persistent id = location, distinct file numbers, a 40-byte path, a
+//! Records: distinct file numbers, each at the location the table itself
+//! gives its file (its shard, found by opening it once in a probe table
+//! with the same configuration; slots in order per shard; generation 1),
+//! persistent id = location, a 40-byte path, a
 //! 45-byte SID, one exclusive lock on every third. The store file stays
 //! in the page cache between runs (a warm recovery; a cold one adds the
 //! disk's read time).
@@ -61,9 +63,32 @@ fn path(i: u64) -> String {
     p
 }
 
+/// The shard the table puts file `0x1_0000_0000 + i` in, and the slot
+/// within it, for every `i` below `n` (computed once, with a probe table).
+fn layout(n: usize) -> &'static [(u64, u64)] {
+    static LAYOUT: std::sync::OnceLock<Vec<(u64, u64)>> = std::sync::OnceLock::new();
+    let all = LAYOUT.get_or_init(|| {
+        let max = sizes().into_iter().max().unwrap_or(0);
+        let probe = HandleTable::try_with_config(config()).expect("table");
+        let mut next = [0u64; SHARDS];
+        (0..max as u64)
+            .map(|i| {
+                let spec =
+                    OpenSpec::new(FileNumber(0x1_0000_0000 + i), "/p", "o", AccessMask::empty());
+                let loc = probe.open(spec).expect("probe open");
+                probe.close(loc).expect("probe close");
+                let shard = (loc.as_u64() >> 24) & 0xFF;
+                let slot = next[shard as usize];
+                next[shard as usize] += 1;
+                (shard, slot)
+            })
+            .collect()
+    });
+    &all[..n]
+}
+
 fn record(i: u64) -> StoredOpen {
-    let shard = i % SHARDS as u64;
-    let slot = i / SHARDS as u64;
+    let (shard, slot) = layout(i as usize + 1)[i as usize];
     let location = (1 << 32) | (shard << 24) | slot;
     let mut o = StoredOpen::new(location, 0x1_0000_0000 + i, path(i), OWNER);
     o.location = location;

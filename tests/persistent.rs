@@ -144,6 +144,44 @@ fn a_reconnected_open_is_recovered_at_its_new_location() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn a_record_the_table_cannot_hold_where_it_was_is_refused_not_misplaced() {
+    use smb_handles::store::{StoreOp, StoredOpen};
+    let store = Arc::new(MemoryStore::new());
+    let (t, _) = HandleTable::with_store(Config::default().shards(8), store.clone()).unwrap();
+    let locs: Vec<Location> = (1..=20)
+        .map(|f| opened(&t, spec(f).durable(persistent(1, u128::from(f)))).location)
+        .collect();
+    drop(t);
+    // The same store read by a table of 16 shards: a file in shard s of 8
+    // lives in shard 2s or 2s + 1 of 16, so every record outside shard 0
+    // cannot be restored where it was, and is refused, never misplaced.
+    let shard = |l: &Location| (l.as_u64() >> 24) & 0xFF;
+    let (t, rec) = HandleTable::with_store(Config::default().shards(16), store.clone()).unwrap();
+    let outside = locs.iter().filter(|l| shard(l) != 0).count();
+    assert!(outside > 0);
+    // (A file of shard 0 may be in shard 1 of 16: refused too.)
+    assert!(rec.refused.len() >= outside, "{rec:?}");
+    assert_eq!(rec.restored + rec.refused.len(), 20);
+    let refused: Vec<u64> = rec.refused.iter().map(|(id, _)| *id).collect();
+    for l in &locs {
+        let back = t.get(*l).is_some();
+        assert_eq!(back, !refused.contains(&l.as_u64()), "{l}");
+        assert!(!(back && shard(l) != 0), "{l} restored in a shard that is not its file's");
+    }
+    drop(t);
+    store.commit(&locs.iter().map(|l| StoreOp::Remove(l.as_u64())).collect::<Vec<_>>()).unwrap();
+    // A record with a location no table issues, and one in a shard the
+    // table does not have.
+    let mut bad = StoredOpen::new(0, 7, "/x", SID);
+    bad.location = 0;
+    let mut far = StoredOpen::new(0x1_FF00_0001, 8, "/y", SID);
+    far.location = 0x1_FF00_0001;
+    store.commit(&[StoreOp::Put(bad), StoreOp::Put(far)]).unwrap();
+    let (_, rec) = HandleTable::with_store(Config::default().shards(8), store).unwrap();
+    assert_eq!((rec.restored, rec.refused.len()), (0, 2), "{rec:?}");
+}
+
 /// A fresh directory under the target's tmp dir.
 fn tempdir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("smbh-persistent-{name}-{}", std::process::id()));

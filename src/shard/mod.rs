@@ -39,8 +39,8 @@ use crate::lock::{IoKind, LockElement, LockRange, Span};
 use crate::record::{FileHandle, FileNumber, HandleInfo, OpenArgs};
 use crate::share::{map_generic, Claim, ShareAccess};
 
-pub(crate) use caching::{KeyHash, LeaseKeys};
 use caching::{Ask, Due};
+pub(crate) use caching::{KeyHash, LeaseKeys};
 pub(crate) use files::FileExt;
 use files::Files;
 pub(crate) use grants::{Grant, GrantKind};

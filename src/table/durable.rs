@@ -258,6 +258,15 @@ impl HandleTable {
         }
     }
 
+    /// Makes room for `n` restored handles at once (a recovery).
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
+    pub(crate) fn reserve_durable(&self, n: usize) {
+        let mut reg = self.durables.reg.lock();
+        reg.by_slot.reserve(n);
+        reg.by_guid.reserve(n);
+        reg.by_file.reserve(n);
+    }
+
     /// Registers a handle restored from the store (under its shard's
     /// lock): disconnected, its timeout counting from `now`.
     #[cfg_attr(not(feature = "store"), allow(dead_code))]

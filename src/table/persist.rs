@@ -104,6 +104,7 @@ impl HandleTable {
         // Per shard, ascending slots: each slot is taken fresh.
         opens.sort_by_key(|o| o.location & 0xFFFF_FFFF);
         let now = Instant::now();
+        table.reserve_durable(opens.len());
         for o in &opens {
             match table.restore_one(o, now) {
                 Ok(()) => out.restored += 1,
@@ -119,6 +120,12 @@ impl HandleTable {
     fn restore_one(&self, o: &StoredOpen, now: Instant) -> Result<(), &'static str> {
         let loc = Location::from_raw(o.location).ok_or("not a location")?;
         let shard = self.shards.get(loc.shard()).ok_or("a shard this table does not have")?;
+        // A file's handles live in its file's shard (share modes and locks
+        // are checked there): a record in another one (a table configured
+        // with another shard count) cannot be restored where it was.
+        if crate::shard::shard_of(FileNumber(o.file_number), self.shards.len()) != loc.shard() {
+            return Err("its file belongs to another shard of this table (another shard count?)");
+        }
         if self.reserved.load(crate::sync::Ordering::Relaxed)
             + shard.live.load(crate::sync::Ordering::Relaxed)
             >= self.max_handles
