@@ -166,7 +166,7 @@ impl HandleTable {
         let rec = Rec {
             loc,
             file: FileNumber(o.file_number),
-            owner: Arc::from(o.owner.as_str()),
+            owner: g.owner_of(loc).expect("just restored"),
             client: ClientGuid(guid(o.client_guid)),
             create_guid: (o.create_guid != [0; 16]).then(|| CreateGuid(guid(o.create_guid))),
             app_instance: o.app_instance_id.map(|a| AppInstanceId(guid(a))),
