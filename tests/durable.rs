@@ -333,3 +333,18 @@ proptest! {
         durable_model::run(&ops).map_err(TestCaseError::fail)?;
     }
 }
+
+#[test]
+fn a_reconnect_with_any_id_is_refused_without_panicking() {
+    let t = HandleTable::with_config(Config::default().shards(4));
+    let (s, tree) = session(&t, SID);
+    for raw in [0, 1, u64::MAX, 0xFF00_0000, 0x1_FF00_0001, 0xFFFF_FFFF_0000_0000, 0x7_0300_0005] {
+        let r = ReconnectSpec::v1(PersistentId(raw), ClientGuid(1), SID).tree(tree);
+        assert_eq!(t.reconnect(&r), Err(ReconnectError::NotFound), "{raw:#x}");
+        let r2 = ReconnectSpec::v2(PersistentId(raw), CreateGuid(1), ClientGuid(1), SID);
+        assert_eq!(t.reconnect(&r2), Err(ReconnectError::NotFound), "{raw:#x}");
+    }
+    // Every refused reconnect left the tree it was counted into.
+    assert_eq!(t.session(s).unwrap().num_opens, 0);
+    assert_eq!(t.logoff(s).unwrap().closed, 0);
+}
