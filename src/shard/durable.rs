@@ -1,7 +1,7 @@
 //! A shard's part of durable handles: the slot flags that mark a handle
 //! durable and disconnected, the reconnect that gives it a new location in
 //! place, and the question whether a new open must close a disconnected
-//! one. The reconnect identity itself is the table's (`table/durable.rs`).
+//! one. The reconnect identity itself is the table's (`table/durable/`).
 
 use crate::lease::{CacheRequest, LeaseState, OplockLevel};
 use crate::location::Location;
