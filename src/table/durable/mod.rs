@@ -73,7 +73,6 @@ impl HandleTable {
             persistent,
         };
         g.mark_durable(loc);
-        let id = grant.persistent_id;
         let rec = Rec {
             loc,
             file: a.file_number,
@@ -85,17 +84,8 @@ impl HandleTable {
             grant,
             deadline: None,
         };
-        let mut reg = self.durables.reg.lock();
-        if let Some(gd) = rec.create_guid {
-            reg.by_guid.insert(gd, id);
-        }
-        if let Some(app) = rec.app_instance {
-            add_id(&mut reg.by_app, app, id);
-            self.durables.with_app.fetch_add(1, Ordering::Relaxed);
-        }
         let saved = persistent.then(|| rec.clone());
-        reg.by_slot.insert(slot_key(loc.as_u64()), rec);
-        drop(reg);
+        self.register(rec);
         let ticket = saved.and_then(|rec| self.persist_put(g, loc, &rec));
         if let Some(c) = ctx.as_mut() {
             c.durable = Some(grant);
@@ -119,6 +109,17 @@ impl HandleTable {
         let id = rec.grant.persistent_id;
         let deadline = now + rec.grant.timeout;
         rec.deadline = Some(deadline);
+        let file = rec.file;
+        let mut reg = self.register(rec);
+        add_id(&mut reg.by_file, file, id);
+        reg.deadlines.insert((deadline, id));
+        self.durables.disconnected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Puts `rec` in the registry, indexed by slot, create GUID and app
+    /// instance; returns the registry's guard, still held.
+    fn register(&self, rec: Rec) -> impl std::ops::DerefMut<Target = Registry> + '_ {
+        let id = rec.grant.persistent_id;
         let mut reg = self.durables.reg.lock();
         if let Some(gd) = rec.create_guid {
             reg.by_guid.insert(gd, id);
@@ -127,10 +128,8 @@ impl HandleTable {
             add_id(&mut reg.by_app, app, id);
             self.durables.with_app.fetch_add(1, Ordering::Relaxed);
         }
-        add_id(&mut reg.by_file, rec.file, id);
-        reg.deadlines.insert((deadline, id));
         reg.by_slot.insert(slot_key(rec.loc.as_u64()), rec);
-        self.durables.disconnected.fetch_add(1, Ordering::Relaxed);
+        reg
     }
 
     /// Queues the state of the handle at `loc` for the store when it is a
