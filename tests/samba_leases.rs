@@ -83,7 +83,7 @@
 //! `check_io` then (when it passes) `break_for_write`, READ `check_io`, LOCK `lock`,
 //! SET_INFO EndOfFile `break_for_write`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -782,6 +782,34 @@ fn open_answer(answered: Option<&Answered>, reply: &Reply, still: &str, note: &s
     }
 }
 
+/// R1 (tests/samba/LEASES-FINDINGS.md, section 7): smbd 4.17 removes a
+/// closing handle's share-mode entry (`close_remove_share_mode`, which wakes
+/// the opens waiting on the file) before it releases the handle's
+/// byte-range locks (`locking_close_file`). An open retried in between sees
+/// those locks and is granted no R (`grant_fsp_oplock_type`: "file has byte
+/// range locks"); the table releases a handle's locks in its close, so it
+/// grants R. True when smbd's create answer `smbd` is the table's `ours`
+/// without R: a lease state less its R, an oplock none (smbd maps a lease
+/// state without R to no oplock).
+fn raced_without_read(ours: &str, smbd: &str) -> bool {
+    let mut tokens: Vec<String> = ours.split(' ').map(str::to_string).collect();
+    match tokens.iter().position(|t| t == "lease") {
+        Some(i) if i + 2 < tokens.len() && tokens[i + 2].contains('R') => {
+            let state = tokens[i + 2].replace('R', "");
+            tokens[i + 2] = if state.is_empty() { "''".into() } else { state };
+        }
+        Some(_) => return false,
+        None if tokens.len() == 1
+            && tokens[0].starts_with("oplock=")
+            && tokens[0] != "oplock=0x00" =>
+        {
+            tokens[0] = "oplock=0x00".into();
+        }
+        None => return false,
+    }
+    tokens.join(" ") == smbd
+}
+
 /// Steps the table deliberately leaves to the server.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Skip {
@@ -845,6 +873,12 @@ enum Outcome {
     },
     Skipped(Skip),
     Setup,
+    /// smbd's grant is the table's without R, after smbd's close race
+    /// (R1, [`raced_without_read`]): the states part here, so the rest of
+    /// the scenario is not compared.
+    Raced {
+        ours: String,
+    },
 }
 
 impl Outcome {
@@ -858,7 +892,7 @@ impl Outcome {
                 ours != smbd || detail.as_ref().is_some_and(|(o, s)| o != s)
             }
             Outcome::Async { ours, smbd } | Outcome::Exists { ours, smbd } => ours != smbd,
-            Outcome::Skipped(_) | Outcome::Setup => false,
+            Outcome::Skipped(_) | Outcome::Setup | Outcome::Raced { .. } => false,
         }
     }
 
@@ -881,6 +915,9 @@ impl Outcome {
             Outcome::Exists { ours, .. } => format!("exists={ours}"),
             Outcome::Skipped(skip) => format!("skipped: {}", skip.reason()),
             Outcome::Setup => "(setup)".into(),
+            Outcome::Raced { ours, .. } => {
+                format!("{ours} (smbd raced: R1; the rest not compared)")
+            }
         }
     }
 
@@ -890,7 +927,7 @@ impl Outcome {
             Outcome::Answer { ours, by, what, .. } => Some(answer_key(kind, *ours, what, *by)),
             Outcome::Async { ours, .. } => Some(format!("{kind} async, answered in step {ours}")),
             Outcome::Exists { ours, .. } => Some(format!("exists {ours}")),
-            Outcome::Skipped(_) | Outcome::Setup => None,
+            Outcome::Skipped(_) | Outcome::Setup | Outcome::Raced { .. } => None,
         }
     }
 }
@@ -1035,6 +1072,8 @@ struct Answered {
 #[derive(Default)]
 struct Counts {
     compared: usize,
+    /// Scenarios ended early at smbd's close race (R1).
+    raced: usize,
     breaks: usize,
     skipped: BTreeMap<Skip, usize>,
     setup: usize,
@@ -1045,6 +1084,7 @@ struct Counts {
 impl Counts {
     fn add(&mut self, other: Counts) {
         self.compared += other.compared;
+        self.raced += other.raced;
         self.breaks += other.breaks;
         self.setup += other.setup;
         for (k, n) in other.skipped {
@@ -1081,6 +1121,11 @@ struct Replay<'a> {
     step_breaks: Vec<String>,
     /// Answer kinds seen in the current step.
     tags: Vec<String>,
+    /// Handles granted a byte-range lock (the replay has no unlock step:
+    /// they hold it until their close).
+    locked: HashSet<usize>,
+    /// Steps whose close released byte-range locks.
+    closed_locked: HashSet<usize>,
 }
 
 impl Replay<'_> {
@@ -1108,6 +1153,8 @@ impl Replay<'_> {
             step: 0,
             step_kind: "",
             step_breaks: Vec::new(),
+            locked: HashSet::new(),
+            closed_locked: HashSet::new(),
             tags: Vec::new(),
         }
     }
@@ -1379,7 +1426,20 @@ impl Replay<'_> {
             }
             note = format!(" (the table answered it at step {}, {})", a.step, a.kind);
         }
-        open_answer(answered.as_ref(), reply, "the table has not answered it", &note)
+        let outcome = open_answer(answered.as_ref(), reply, "the table has not answered it", &note);
+        if let (Some(a), Outcome::Answer { ours, smbd, detail: Some((o, s)), .. }) =
+            (answered.as_ref(), &outcome)
+        {
+            if a.kind == "close"
+                && self.closed_locked.contains(&a.step)
+                && *ours == STATUS_SUCCESS
+                && *smbd == STATUS_SUCCESS
+                && raced_without_read(o, s)
+            {
+                return Outcome::Raced { ours: o.clone() };
+            }
+        }
+        outcome
     }
 
     fn close(&mut self, handle: usize, smbd: u32) -> Outcome {
@@ -1389,6 +1449,9 @@ impl Replay<'_> {
             Err(e) => return Outcome::answer(e.nt_status(), smbd, By::Table, ""),
             Ok(closed) => closed,
         };
+        if self.locked.remove(&handle) {
+            self.closed_locked.insert(self.step);
+        }
         if !closed.delete_file() {
             let what = if closed.handle_info.delete_pending { STAYS_PENDING } else { "" };
             return Outcome::answer(STATUS_SUCCESS, smbd, By::Table, what);
@@ -1559,7 +1622,11 @@ impl Replay<'_> {
                 let loc = self.loc(*handle);
                 let kind = if *exclusive { LockKind::Exclusive } else { LockKind::Shared };
                 let el = LockElement { offset: *offset, length: *length, kind };
-                Outcome::answer(nt!(self.table.lock(loc, &[el])), reply.status(), By::Table, "")
+                let ours = nt!(self.table.lock(loc, &[el]));
+                if ours == STATUS_SUCCESS {
+                    self.locked.insert(*handle);
+                }
+                Outcome::answer(ours, reply.status(), By::Table, "")
             }
             Op::SetEof { handle, reply, .. } => {
                 let loc = self.loc(*handle);
@@ -1625,7 +1692,12 @@ fn replay(sc: &Scenario) -> Result<Counts, String> {
         for t in tags {
             *counts.tags.entry(t).or_default() += 1;
         }
+        let raced = matches!(outcome, Outcome::Raced { .. });
         steps.push(Stepped { outcome, breaks: (ours_b, smbd_b) });
+        if raced && !breaks_differ {
+            counts.raced += 1;
+            return Ok(counts);
+        }
         if differs || wrong_skip || breaks_differ {
             let why = if differs {
                 "first difference"
@@ -1719,6 +1791,20 @@ fn print_totals(part: &str, n: usize, total: &Counts) {
     for (k, n) in &total.skipped {
         eprintln!("samba_leases:   skipped {:<50} {n}", k.reason());
     }
+    if total.raced > 0 {
+        eprintln!(
+            "samba_leases:   {} scenario(s) compared up to smbd's close race R1 (a waiting open \
+             granted no R before the closing handle's locks were released), not after",
+            total.raced
+        );
+    }
+    // R1 is a race of smbd's: a few scenarios of a run meet it under load,
+    // never most; more would be a difference of the table's own.
+    assert!(
+        total.raced <= 2 + n / 20,
+        "{part}: {} of {n} scenarios ended at smbd's close race R1: more than a race explains",
+        total.raced
+    );
     for (k, n) in &total.tallies {
         eprintln!("samba_leases:   {k:<75} {n}");
     }
@@ -1950,6 +2036,28 @@ fn table_answers_like_samba() {
     let count = usize::try_from(count).expect("SAMBA_LEASES_COUNT fits usize");
     replay_all(&rec, &out, true, Some(count));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The R1 rule takes R away and nothing else.
+#[test]
+fn close_race_rule_is_narrow() {
+    let lease = "oplock=0xFF lease K1 RWH flags=0 v2 epoch=1";
+    assert!(raced_without_read(lease, "oplock=0xFF lease K1 WH flags=0 v2 epoch=1"));
+    assert!(raced_without_read(
+        "oplock=0xFF lease K1 R flags=0 v1",
+        "oplock=0xFF lease K1 '' flags=0 v1"
+    ));
+    assert!(raced_without_read("oplock=0x09", "oplock=0x00"));
+    assert!(!raced_without_read(lease, lease));
+    assert!(!raced_without_read(lease, "oplock=0xFF lease K1 RH flags=0 v2 epoch=1"));
+    assert!(!raced_without_read(lease, "oplock=0xFF lease K1 H flags=0 v2 epoch=1"));
+    assert!(!raced_without_read(lease, "oplock=0xFF lease K1 WH flags=0 v2 epoch=2"));
+    assert!(!raced_without_read(
+        "oplock=0xFF lease K1 WH flags=0 v1",
+        "oplock=0xFF lease K1 WH flags=0 v1"
+    ));
+    assert!(!raced_without_read("oplock=0x00", "oplock=0x00"));
+    assert!(!raced_without_read("SHARING_VIOLATION", "oplock=0x00"));
 }
 
 /// Replays the committed recording (no smbd needed; directed scenarios only).
