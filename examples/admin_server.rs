@@ -66,6 +66,10 @@ struct Args {
     key: Option<PathBuf>,
     state_dir: Option<PathBuf>,
     persistent: usize,
+    etcd: Option<String>,
+    cluster: Option<String>,
+    node: Option<String>,
+    cluster_key: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -100,6 +104,10 @@ fn parse_args() -> Result<Args, String> {
             "--persistent" => {
                 args.persistent = value.parse().map_err(|e| format!("--persistent {value}: {e}"))?
             }
+            "--etcd" => args.etcd = Some(value),
+            "--cluster" => args.cluster = Some(value),
+            "--node" => args.node = Some(value),
+            "--cluster-key" => args.cluster_key = Some(value.into()),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -115,13 +123,27 @@ fn parse_args() -> Result<Args, String> {
     if args.read_only_user.is_some() != args.read_only_password.is_some() {
         return Err("--read-only-user and --read-only-password go together".into());
     }
+    let clustered = [args.etcd.is_some(), args.cluster.is_some(), args.node.is_some()];
+    if clustered.iter().any(|&c| c) || args.cluster_key.is_some() {
+        if !clustered.iter().all(|&c| c) {
+            return Err("--etcd, --cluster and --node go together".into());
+        }
+        if args.cluster_key.is_none() {
+            return Err("a cluster needs --cluster-key FILE (at least 32 random bytes): a node \
+                        refuses to join rather than talk to its peers unauthenticated"
+                .into());
+        }
+        if args.tcp.is_none() {
+            return Err("a cluster needs --tcp ADDR: where the other nodes reach this one".into());
+        }
+    }
     Ok(args)
 }
 
 /// Opens `n` handles the way a small office would: a few hot files opened
 /// by many clients, directories held open for change notification, some
 /// byte-range locks; the first `persistent` files' opens persistent.
-fn simulate(table: &HandleTable, n: usize, persistent: usize) {
+fn simulate(table: &HandleTable, n: usize, persistent: usize, base: u64) {
     const SHARES: [&str; 4] = ["projects", "finance", "home", "scratch"];
     const FILES: [&str; 5] = ["report.xlsx", "budget.ods", "notes.txt", "build.log", "photo.jpg"];
     let files = (n * 2 / 3).max(1) as u64;
@@ -152,8 +174,8 @@ fn simulate(table: &HandleTable, n: usize, persistent: usize) {
             (false, _) => AccessMask::DELETE | AccessMask::FILE_READ_ATTRIBUTES,
         };
         let owner = format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1100 + i % 9);
-        let mut spec =
-            OpenSpec::new(FileNumber(1000 + f), path, owner, access_mask).directory(directory);
+        let mut spec = OpenSpec::new(FileNumber(base + 1000 + f), path, owner, access_mask)
+            .directory(directory);
         if i < persistent {
             let client = ClientGuid(0xC0DE_0000 + i as u128);
             let timeout = std::time::Duration::from_secs(300);
@@ -180,7 +202,7 @@ const SESSION_SHARES: [&str; 3] = ["finance", "eng", "home"];
 /// reads sharing everything. Byte-range locks: odd `j`
 /// holds an exclusive lock on `[0, 4096)`, `j % 4 == 3` also a shared one
 /// on `[8192, 8292)`.
-fn simulate_sessions(table: &HandleTable, n: usize, m: usize) {
+fn simulate_sessions(table: &HandleTable, n: usize, m: usize, base: u64) {
     let mut trees = Vec::with_capacity(m);
     for i in 0..m {
         let k = i + 11;
@@ -215,7 +237,7 @@ fn simulate_sessions(table: &HandleTable, n: usize, m: usize) {
         };
         let owner = format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1101 + i);
         let path = format!("/{share}/user{}/file{j}.dat", i + 1);
-        let spec = OpenSpec::new(FileNumber(2000 + j as u64), path, owner, access)
+        let spec = OpenSpec::new(FileNumber(base + 2000 + j as u64), path, owner, access)
             .share_access(share_access)
             .tree(tree);
         let loc = table.open(spec).expect("the example's opens are valid");
@@ -253,6 +275,38 @@ fn recover(
     Err("--state-dir needs the store feature: build with --features admin,store".into())
 }
 
+/// A joined cluster, as the example uses it.
+struct Joined {
+    federation: Arc<dyn smb_handles::admin::Federation>,
+    id: u64,
+    leave: Box<dyn Fn()>,
+}
+
+/// Joins the cluster the flags name, reachable at `addr`.
+#[cfg(feature = "cluster")]
+fn join(
+    args: &Args,
+    addr: SocketAddr,
+    identity: &TlsIdentity,
+) -> Result<Joined, Box<dyn std::error::Error>> {
+    use smb_handles::cluster::{Cluster, ClusterConfig, ClusterKey};
+    let key = ClusterKey::from_file(args.cluster_key.as_deref().ok_or("no --cluster-key")?)?;
+    let etcd = args.etcd.clone().ok_or("no --etcd")?;
+    let name = args.cluster.clone().ok_or("no --cluster")?;
+    let node = args.node.clone().ok_or("no --node")?;
+    let config = ClusterConfig::new(etcd, name, node, addr, key)
+        .certificate_sha256(identity.certificate_sha256());
+    let cluster = Cluster::join(config)?;
+    let c = cluster.clone();
+    Ok(Joined { federation: cluster.clone(), id: cluster.id(), leave: Box::new(move || c.leave()) })
+}
+
+/// Without the cluster feature there is nothing to join.
+#[cfg(not(feature = "cluster"))]
+fn join(_: &Args, _: SocketAddr, _: &TlsIdentity) -> Result<Joined, Box<dyn std::error::Error>> {
+    Err("--etcd needs the cluster feature: build with --features admin,cluster".into())
+}
+
 fn self_signed() -> Result<TlsIdentity, Box<dyn std::error::Error>> {
     let ck =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
@@ -260,13 +314,14 @@ fn self_signed() -> Result<TlsIdentity, Box<dyn std::error::Error>> {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let user = args.user.ok_or("--user is required")?;
-    let password = args.password.ok_or("--password is required")?;
+    let user = args.user.clone().ok_or("--user is required")?;
+    let password = args.password.clone().ok_or("--password is required")?;
     // The read-only user's password is hashed meanwhile on a thread of its
     // own (Argon2 takes a while), so `ready` comes no later for it.
     let read_only = args
         .read_only_user
-        .zip(args.read_only_password)
+        .clone()
+        .zip(args.read_only_password.clone())
         .map(|(name, pw)| std::thread::spawn(move || Credentials::new(&name, &pw)));
     let (table, recovered) = match &args.state_dir {
         Some(dir) => recover(dir)?,
@@ -274,13 +329,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let table = Arc::new(table);
     let handles = args.handles.unwrap_or(DEFAULT_HANDLES);
-    // The example's handles go only into an empty store.
-    if recovered.unwrap_or(0) == 0 {
-        match args.sessions {
-            Some(m) => simulate_sessions(&table, handles, m),
-            None => simulate(&table, handles, args.persistent),
-        }
-    }
 
     let mut config = AdminConfig::new(Credentials::new(&user, &password)?).on_force_close(|h| {
         eprintln!("closed {} (file {})", h.handle_info.location, h.file_number.0);
@@ -291,12 +339,33 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.unix {
         config = config.unix_socket(path);
     }
-    if let Some(addr) = args.tcp {
+    let mut cluster = None;
+    if let Some(mut addr) = args.tcp {
         let identity = match (&args.cert, &args.key) {
             (Some(c), Some(k)) => TlsIdentity::from_pem_files(c, k)?,
             _ => self_signed()?,
         };
+        if args.etcd.is_some() {
+            if addr.port() == 0 {
+                // The peers need the port before the endpoint serves.
+                addr = std::net::TcpListener::bind(addr)?.local_addr()?;
+            }
+            let joined = join(&args, addr, &identity)?;
+            config = config.federation(joined.federation.clone());
+            cluster = Some(joined);
+        }
         config = config.tls(addr, identity);
+    }
+
+    // The example's handles go only into an empty store. In a cluster each
+    // node's files are its own (file numbers from node id x 10^6), as if
+    // each served its own shares.
+    let base = cluster.as_ref().map_or(0, |c| c.id * 1_000_000);
+    if recovered.unwrap_or(0) == 0 {
+        match args.sessions {
+            Some(m) => simulate_sessions(&table, handles, m, base),
+            None => simulate(&table, handles, args.persistent, base),
+        }
     }
 
     // Signals are set up before serving, so none is missed after `ready`.
@@ -322,6 +391,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(a) = server.tcp_addr() {
         ready += &format!(" tcp={a}");
     }
+    if let Some(c) = &cluster {
+        ready += &format!(" node={}", c.id);
+    }
     println!("{ready}");
 
     let name = rt.block_on(async {
@@ -331,6 +403,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     server.shutdown();
+    if let Some(c) = &cluster {
+        (c.leave)();
+    }
     println!("stopped on {name} with {} handles open", table.len());
     Ok(())
 }

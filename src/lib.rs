@@ -138,6 +138,9 @@ mod words;
 #[cfg(feature = "admin")]
 #[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
 pub mod admin;
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+pub mod cluster;
 pub mod ffi;
 pub mod json;
 // Beneath the table: the persistent-handle store (issue 17).

@@ -12,6 +12,7 @@ use tokio_rustls::rustls;
 
 use super::auth::Credentials;
 use super::error::TlsError;
+use super::federation::Federation;
 
 /// The longest wait the endpoint sets a clock to (about 100 years): a limit
 /// of `Duration::MAX` ("never") is cut to it where it is added to an
@@ -30,6 +31,7 @@ pub type ForceCloseCallback = Arc<dyn Fn(&FileHandle) + Send + Sync + 'static>;
 #[derive(Clone)]
 pub struct TlsIdentity {
     pub(crate) config: Arc<rustls::ServerConfig>,
+    leaf_sha256: [u8; 32],
 }
 
 impl fmt::Debug for TlsIdentity {
@@ -52,6 +54,9 @@ impl TlsIdentity {
         if certs.is_empty() {
             return Err(TlsError::Certificate("no CERTIFICATE section".into()));
         }
+        let digest = ring::digest::digest(&ring::digest::SHA256, certs[0].as_ref());
+        let mut leaf_sha256 = [0u8; 32];
+        leaf_sha256.copy_from_slice(digest.as_ref());
         let key = PrivateKeyDer::from_pem_slice(key_pem)
             .map_err(|e| TlsError::PrivateKey(e.to_string()))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -62,7 +67,13 @@ impl TlsIdentity {
             .with_single_cert(certs, key)
             .map_err(|e| TlsError::Rejected(e.to_string()))?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(TlsIdentity { config: Arc::new(config) })
+        Ok(TlsIdentity { config: Arc::new(config), leaf_sha256 })
+    }
+
+    /// The SHA-256 of the leaf certificate (DER): what a cluster's peers
+    /// pin this node's TLS endpoint to.
+    pub fn certificate_sha256(&self) -> [u8; 32] {
+        self.leaf_sha256
     }
 
     /// From PEM files (see [`TlsIdentity::from_pem`]).
@@ -169,6 +180,7 @@ pub struct AdminConfig {
     pub(crate) read_only: Option<Credentials>,
     pub(crate) limits: Limits,
     pub(crate) on_force_close: Option<ForceCloseCallback>,
+    pub(crate) federation: Option<Arc<dyn Federation>>,
 }
 
 impl fmt::Debug for AdminConfig {
@@ -179,6 +191,7 @@ impl fmt::Debug for AdminConfig {
             .field("credentials", &self.credentials)
             .field("limits", &self.limits)
             .field("on_force_close", &self.on_force_close.is_some())
+            .field("federation", &self.federation.as_ref().map(|f| f.node_id()))
             .finish()
     }
 }
@@ -193,6 +206,7 @@ impl AdminConfig {
             read_only: None,
             limits: Limits::default(),
             on_force_close: None,
+            federation: None,
         }
     }
 
@@ -234,6 +248,16 @@ impl AdminConfig {
         f: impl Fn(&FileHandle) + Send + Sync + 'static,
     ) -> AdminConfig {
         self.on_force_close = Some(Arc::new(f));
+        self
+    }
+
+    /// Answers for a cluster: listings walk every member, closes go to the
+    /// members that hold their locations, and locations are
+    /// `NODE-LOCATION` (see [`Federation`] and `docs/contract.md` §17).
+    /// Requests that carry the cluster's peer credential are answered for
+    /// this node alone.
+    pub fn federation(mut self, federation: Arc<dyn Federation>) -> AdminConfig {
+        self.federation = Some(federation);
         self
     }
 }

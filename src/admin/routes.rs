@@ -21,6 +21,8 @@ use tokio::sync::Semaphore;
 use super::auth::{Credentials, LoginThrottle, Peer, TokenStore};
 use super::config::{AdminConfig, ForceCloseCallback, Limits};
 use super::error::ApiError;
+use super::federated;
+use super::federation::{Federation, PEER_HEADER};
 use super::query::ListRequest;
 use super::{locks, sessions};
 use crate::json::{close_response, parse_close_request};
@@ -49,6 +51,8 @@ pub(crate) struct State {
     pub(crate) login_gate: Arc<Semaphore>,
     pub(crate) throttle: LoginThrottle,
     pub(crate) limits: Limits,
+    /// The cluster this endpoint answers for, if any.
+    pub(crate) federation: Option<Arc<dyn Federation>>,
 }
 
 impl State {
@@ -68,6 +72,7 @@ impl State {
             login_gate: Arc::new(Semaphore::new(limits.concurrent_logins.max(1))),
             throttle: LoginThrottle::new(limits.free_failed_logins, limits.max_login_backoff),
             limits,
+            federation: config.federation,
         }
     }
 }
@@ -123,15 +128,42 @@ where
         }
         return login(state, req).await;
     }
+    if let Some(credential) = req.headers().get(PEER_HEADER) {
+        // A peer's node-local request: the cluster credential, never a
+        // bearer token.
+        let ok = state
+            .federation
+            .as_ref()
+            .is_some_and(|f| credential.to_str().is_ok_and(|c| f.is_peer(c)));
+        if !ok {
+            return Err(ApiError::unauthenticated());
+        }
+        mark_busy(&req);
+        return local_route(state, req, false).await;
+    }
     let Some(read_only) = authorized(&state.tokens, req.headers()) else {
         return Err(ApiError::unauthenticated());
     };
     mark_busy(&req);
-    route_more(state, req, read_only).await
+    if let Some(fed) = &state.federation {
+        if let Some(kind) = federated::kind_of(req.method(), req.uri().path()) {
+            let path = req.uri().path().to_owned();
+            let query = req.uri().query().map(str::to_owned);
+            let body = if matches!(kind, federated::Kind::Close) {
+                read_body(req, MAX_REQUEST_BYTES).await?
+            } else {
+                Bytes::new()
+            };
+            return federated::route(state, fed, kind, &path, query.as_deref(), body, read_only)
+                .await;
+        }
+    }
+    local_route(state, req, read_only).await
 }
 
-/// The routes but login: the handle, session and lock ones.
-async fn route_more<B>(
+/// The routes but login, for this node alone: the handle, session and lock
+/// ones.
+pub(crate) async fn local_route<B>(
     state: &Arc<State>,
     req: Request<B>,
     read_only: bool,
