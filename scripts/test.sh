@@ -112,6 +112,9 @@ need cmake || missing+=(cmake)
 need pkg-config || missing+=(pkg-config)
 need readelf || missing+=(binutils)
 need python3 || missing+=(python3 python3-venv)
+# etcd for the cluster test (tests/cluster.rs), curl for its raw requests.
+need etcd || missing+=(etcd-server)
+need curl || missing+=(curl)
 if [ "${#missing[@]}" -gt 0 ]; then install "apt-get: ${missing[*]}" apt_install "${missing[@]}"; fi
 
 # The vendor CLI for the admin endpoint tests, in a project-local venv (its

@@ -12,11 +12,15 @@
 //! Without `QQ` the test fails; it never skips.
 #![cfg(feature = "admin")]
 
+#[path = "support/qq.rs"]
+mod qq_support;
+use qq_support::{example_binary, qq_path, Qq};
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,57 +34,6 @@ use smb_handles::{
 
 const PROMPT: &str =
     "Are you sure you want to force close this file? The client's cached\nwrites will be lost. (yes/no): ";
-
-fn qq_path() -> PathBuf {
-    let qq = std::env::var_os("QQ").unwrap_or_else(|| {
-        panic!(
-            "QQ is not set: this test needs the vendor CLI. Install it with \
-             `bash scripts/install-qq.sh` and run with QQ=<the path it prints>"
-        )
-    });
-    let qq = PathBuf::from(qq);
-    let out = Command::new(&qq)
-        .arg("--version")
-        .output()
-        .unwrap_or_else(|e| panic!("QQ={} cannot be run: {e}", qq.display()));
-    let version = String::from_utf8_lossy(&out.stdout);
-    assert!(version.starts_with("qq "), "QQ={} is not qq: {version:?}", qq.display());
-    qq
-}
-
-/// Builds the example the way this test binary was built (same target
-/// directory and profile, all features as CI uses) and returns its path.
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
-    let target_dir = profile_dir.parent().unwrap();
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--example", "admin_server", "--all-features", "--target-dir"])
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    // Cargo sets these for the test process; left in, they make build
-    // scripts that watch them (ring's) rerun on every build.
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        let set_for_tests = k.starts_with("CARGO_PKG_")
-            || k.starts_with("CARGO_BIN_")
-            || k.starts_with("CARGO_MANIFEST_")
-            || k.starts_with("CARGO_CFG_")
-            || ["CARGO_CRATE_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"]
-                .contains(&k.as_str());
-        if set_for_tests {
-            cmd.env_remove(&k);
-        }
-    }
-    let status = cmd.status().expect("run cargo build for the example");
-    assert!(status.success(), "building examples/admin_server.rs failed");
-    let bin = profile_dir.join("examples").join("admin_server");
-    assert!(bin.exists(), "{} missing after the build", bin.display());
-    bin
-}
 
 /// The example server, stopped with SIGTERM when dropped.
 struct Server {
@@ -142,59 +95,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// One way to reach the server: global options placed before the command.
-struct Qq {
-    bin: PathBuf,
-    home: PathBuf,
-    global: Vec<String>,
-}
-
-impl Qq {
-    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(&self.global)
-            .args(args)
-            .env("HOME", &self.home)
-            .env("XDG_CONFIG_HOME", self.home.join(".config"))
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("run qq");
-        if let Some(input) = stdin {
-            let mut pipe = child.stdin.take().unwrap();
-            pipe.write_all(input).unwrap();
-        }
-        child.wait_with_output().unwrap()
-    }
-
-    /// Runs and asserts exit code 0; returns stdout.
-    fn ok(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
-        let out = self.run(args, stdin);
-        assert!(
-            out.status.success(),
-            "qq {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn list(&self, args: &[&str]) -> Vec<Value> {
-        self.listing("smb_list_file_handles", "file_handles", args)
-    }
-
-    /// A paginated listing command's entries under `key`.
-    fn listing(&self, command: &str, key: &str, args: &[&str]) -> Vec<Value> {
-        let mut all = vec![command];
-        all.extend_from_slice(args);
-        let stdout = self.ok(&all, None);
-        let v: Value = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("qq {all:?} printed invalid JSON ({e}):\n{stdout}"));
-        v[key].as_array().unwrap().clone()
     }
 }
 

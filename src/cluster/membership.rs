@@ -248,9 +248,13 @@ impl Cluster {
     /// The members, fresh from etcd (then remembered), or the last read
     /// while etcd does not answer. This node is always among them.
     pub(crate) async fn view(&self) -> Vec<Record> {
-        let read = self.etcd.range_prefix(&format!("{}members/", prefix(&self.cluster))).await;
+        let members = format!("{}members/", prefix(&self.cluster));
+        // etcd on loopback or a LAN answers in milliseconds: a second at
+        // most before the last view stands in.
+        let wait = self.timeout.min(Duration::from_secs(1));
+        let read = tokio::time::timeout(wait, self.etcd.range_prefix(&members)).await;
         let mut view = self.last_view.lock().clone();
-        if let Ok(kvs) = read {
+        if let Ok(Ok(kvs)) = read {
             view = kvs.iter().filter_map(|kv| serde_json::from_slice(&kv.value).ok()).collect();
             if !view.iter().any(|r: &Record| r.id == self.id) {
                 // Our lease lapsed while etcd was away; the keep-alive
@@ -280,7 +284,8 @@ async fn register(etcd: &Etcd, cluster: &str, record: &Record, ttl: u64) -> Resu
 }
 
 /// Renews the lease every third of its TTL until told to leave; registers
-/// again (same id, new lease) when etcd let it lapse.
+/// again (same id, new lease) when etcd let it lapse; reads the members
+/// each time (the view that stands in while etcd is away).
 async fn keep_alive(
     cluster: &Cluster,
     record: Record,
@@ -305,5 +310,7 @@ async fn keep_alive(
                 }
             }
         }
+        // Keeps the last view at most a period old for when etcd is away.
+        cluster.view().await;
     }
 }

@@ -1,0 +1,440 @@
+//! One cluster, one view, against a real etcd and three processes of the
+//! example admin server, driven by the vendor's `qq` (and curl for the raw
+//! answers qq does not print):
+//!
+//! - qq asked of node 1 lists the handles and sessions of all three, each
+//!   exactly once, in small pages; closes a handle and a session of node 3;
+//!   lists the locks of a file of node 2;
+//! - SIGKILL of node 2: within its lease's TTL plus one second no listing
+//!   names it, not even as unreachable;
+//! - node 2 restarted joins with a new id; its old locations are refused;
+//! - etcd stopped (SIGSTOP) for 10 s: every node goes on listing and
+//!   closing; after SIGCONT the cluster is whole (no node missing).
+//!
+//! Needs `etcd` (Debian's etcd-server; `ETCD` may name the binary), `curl`
+//! and `QQ` (scripts/test.sh installs all three). Fails without them;
+//! never skips.
+#![cfg(feature = "cluster")]
+
+#[path = "support/qq.rs"]
+mod qq_support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use qq_support::{example_binary, qq_path, Qq};
+use serde_json::Value;
+
+/// The example's lease TTL (smb_handles::cluster::DEFAULT_LEASE_TTL).
+const TTL: Duration = Duration::from_secs(5);
+const HANDLES: usize = 6;
+const SESSIONS: usize = 2;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn etcd_binary() -> PathBuf {
+    let bin = std::env::var_os("ETCD").map_or_else(|| PathBuf::from("etcd"), PathBuf::from);
+    let ok = Command::new(&bin).arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "{} cannot be run: this test needs etcd (Debian's etcd-server; scripts/test.sh \
+         installs it), or ETCD=<path>",
+        bin.display()
+    );
+    bin
+}
+
+fn pid_signal(pid: u32, sig: &str) {
+    let st = Command::new("kill").args([sig, &pid.to_string()]).status().unwrap();
+    assert!(st.success(), "kill {sig} {pid}");
+}
+
+/// etcd on two free loopback ports, its data in `dir`; killed when dropped.
+struct Etcd {
+    child: Child,
+    url: String,
+}
+
+impl Etcd {
+    fn start(dir: &Path) -> Etcd {
+        let (client, peer) = (free_port(), free_port());
+        let url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let log = std::fs::File::create(dir.join("etcd.log")).unwrap();
+        let child = Command::new(etcd_binary())
+            .arg("--data-dir")
+            .arg(dir.join("etcd-data"))
+            .args(["--name", "test", "--listen-client-urls", &url, "--advertise-client-urls", &url])
+            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("test={peer_url}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start etcd");
+        let e = Etcd { child, url };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let out = Command::new("curl")
+                .args(["-s", "-m", "1", "-X", "POST", &format!("{}/v3/kv/range", e.url)])
+                .args(["-d", r#"{"key":"eA=="}"#])
+                .output()
+                .expect("curl is needed");
+            if out.status.success() && String::from_utf8_lossy(&out.stdout).contains("header") {
+                return e;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("etcd did not answer within 20 s; see {}", dir.join("etcd.log").display());
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = pid_signal_quiet(self.child.id(), "-CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pid_signal_quiet(pid: u32, sig: &str) -> std::io::Result<std::process::ExitStatus> {
+    Command::new("kill").args([sig, &pid.to_string()]).status()
+}
+
+/// One node: the example admin server in the cluster; killed when dropped.
+struct Node {
+    child: Child,
+    id: u64,
+    sock: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Node {
+    fn start(dir: &Path, etcd: &Etcd, name: &str, key: &Path) -> Node {
+        let sock = dir.join(format!("{name}.sock"));
+        let stderr = dir.join(format!("{name}.stderr"));
+        let mut child = Command::new(example_binary())
+            .arg("--unix")
+            .arg(&sock)
+            .args(["--tcp", "127.0.0.1:0", "--user", "admin", "--password", "secret"])
+            .args(["--handles", &HANDLES.to_string(), "--sessions", &SESSIONS.to_string()])
+            .args(["--etcd", &etcd.url, "--cluster", "test", "--node", name, "--cluster-key"])
+            .arg(key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start the example");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(
+            line.starts_with("ready"),
+            "{name}: first line {line:?}; stderr: {}",
+            std::fs::read_to_string(&stderr).unwrap_or_default()
+        );
+        let id = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("node="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no node=ID in {line:?}"));
+        Node { child, id, sock, stderr }
+    }
+
+    fn qq(&self, home: &Path) -> Qq {
+        std::fs::create_dir_all(home).unwrap();
+        let qq = Qq {
+            bin: qq_path(),
+            home: home.to_path_buf(),
+            global: vec![
+                "--host".into(),
+                "localhost".into(),
+                "--socket-path".into(),
+                self.sock.display().to_string(),
+            ],
+        };
+        assert_eq!(qq.ok(&["login", "-u", "admin", "-p", "secret"], None), "");
+        qq
+    }
+
+    /// A raw walk of `/v1/smb/files/` through every page: the locations,
+    /// and the node ids any page named unreachable.
+    fn raw_walk(&self) -> (Vec<String>, Vec<u64>) {
+        let (mut locs, mut missing) = (Vec::new(), Vec::new());
+        let mut path = "/v1/smb/files/?limit=3".to_owned();
+        let token = self.token();
+        loop {
+            let (status, page) = curl(&self.sock, "GET", &path, Some(&token), None);
+            assert_eq!(status, 200, "{page}");
+            locs.extend(handle_locations(page["file_handles"].as_array().unwrap()));
+            for n in page.get("unreachable_nodes").and_then(Value::as_array).into_iter().flatten() {
+                missing.push(n["node_id"].as_u64().unwrap());
+            }
+            match page["paging"]["next"].as_str() {
+                Some(next) if !next.is_empty() => path = next.to_owned(),
+                _ => return (locs, missing),
+            }
+        }
+    }
+
+    /// A raw request over the Unix socket with a fresh token: (status, body).
+    fn raw(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        curl(&self.sock, method, path, Some(&self.token()), body)
+    }
+
+    /// A fresh bearer token.
+    fn token(&self) -> String {
+        let login = curl(
+            &self.sock,
+            "POST",
+            "/v1/session/login",
+            None,
+            Some(r#"{"username":"admin","password":"secret"}"#),
+        );
+        login.1["bearer_token"].as_str().expect("a token").to_owned()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn curl(
+    sock: &Path,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-m", "20", "-w", "\n%{http_code}", "--unix-socket"]).arg(sock).args([
+        "-X",
+        method,
+        &format!("http://localhost{path}"),
+    ]);
+    if let Some(t) = token {
+        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    if let Some(b) = body {
+        cmd.args(["-H", "Content-Type: application/json", "-d", b]);
+    }
+    let out = cmd.output().expect("curl is needed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (json, code) = text.rsplit_once('\n').unwrap_or((&text, "0"));
+    let v = serde_json::from_str(json).unwrap_or(Value::String(json.to_owned()));
+    (code.trim().parse().unwrap_or(0), v)
+}
+
+/// The node id of a cluster location `NODE-LOCAL`.
+fn node_of(location: &str) -> u64 {
+    location
+        .split_once('-')
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("{location:?} is not a cluster location"))
+}
+
+fn handle_locations(handles: &[Value]) -> Vec<String> {
+    handles.iter().map(|h| h["handle_info"]["location"].as_str().unwrap().to_owned()).collect()
+}
+
+/// How many of `locations` each node has.
+fn per_node(locations: &[String]) -> BTreeMap<u64, usize> {
+    let mut m = BTreeMap::new();
+    for l in locations {
+        *m.entry(node_of(l)).or_default() += 1;
+    }
+    m
+}
+
+fn unique(locations: &[String]) -> bool {
+    let mut v = locations.to_vec();
+    v.sort();
+    v.dedup();
+    v.len() == locations.len()
+}
+
+/// How many members etcd holds for the test's cluster.
+fn members_in_etcd(etcd: &Etcd) -> String {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    // The members prefix, and its range end (the last byte one higher).
+    let range = format!(
+        r#"{{"key":"{}","range_end":"{}","count_only":true}}"#,
+        b64("/smb-handles/test/members/"),
+        b64("/smb-handles/test/members0")
+    );
+    let out = Command::new("curl")
+        .args(["-s", "-m", "2", "-X", "POST", &format!("{}/v3/kv/range", etcd.url), "-d", &range])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    v["count"].as_str().unwrap_or("0").to_owned()
+}
+
+#[test]
+fn three_nodes_on_etcd_listed_and_closed_as_one() {
+    let dir = std::env::temp_dir().join(format!("smbh-cluster-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("cluster.key");
+    let secret: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(97).wrapping_add(13)).collect();
+    std::fs::write(&key, &secret).unwrap();
+    let short = dir.join("short.key");
+    std::fs::write(&short, &secret[..31]).unwrap();
+
+    let etcd = Etcd::start(&dir);
+    // A key under 32 bytes: the node refuses to join.
+    let refused = Command::new(example_binary())
+        .args(["--tcp", "127.0.0.1:0", "--user", "admin", "--password", "secret"])
+        .args(["--etcd", &etcd.url, "--cluster", "test", "--node", "x", "--cluster-key"])
+        .arg(&short)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "a 31-byte key was accepted");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("at least 32"));
+
+    let n1 = Node::start(&dir, &etcd, "n1", &key);
+    let n2 = Node::start(&dir, &etcd, "n2", &key);
+    let n3 = Node::start(&dir, &etcd, "n3", &key);
+    let ids = [n1.id, n2.id, n3.id];
+    assert!(ids[0] < ids[1] && ids[1] < ids[2], "node ids {ids:?}");
+    let qq1 = n1.qq(&dir.join("home1"));
+
+    // Every handle of the three, once, in pages of 4.
+    let listed = handle_locations(&qq1.list(&["--page-size", "4"]));
+    assert_eq!(listed.len(), 3 * HANDLES, "{listed:?}");
+    assert!(unique(&listed), "a handle listed twice: {listed:?}");
+    assert_eq!(per_node(&listed), ids.iter().map(|&i| (i, HANDLES)).collect());
+    // Node 3 answers the same (any node answers for the cluster).
+    let from3 = handle_locations(&n3.qq(&dir.join("home3")).list(&["--page-size", "5"]));
+    let (mut a, mut b) = (listed.clone(), from3);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+
+    // Every session of the three, once, in pages of 1.
+    let sessions = qq1.listing("smb_list_sessions", "session_infos", &["--page-size", "1"]);
+    let s_locs: Vec<String> =
+        sessions.iter().map(|s| s["location"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(per_node(&s_locs), ids.iter().map(|&i| (i, SESSIONS)).collect());
+    assert!(unique(&s_locs));
+
+    // Close a handle of node 3 through node 1: node 3 closed it.
+    let victim = listed.iter().find(|l| node_of(l) == n3.id).unwrap().clone();
+    qq1.ok(&["smb_close_file_handle", "--location", &victim], Some(b"yes\n"));
+    let after = handle_locations(&qq1.list(&[]));
+    assert_eq!(after.len(), 3 * HANDLES - 1);
+    assert!(!after.contains(&victim));
+    let local = victim.split_once('-').unwrap().1;
+    let log3 = std::fs::read_to_string(&n3.stderr).unwrap();
+    assert!(log3.contains(&format!("closed {local}")), "node 3 did not close {local}: {log3}");
+
+    // Close a session of node 3 through node 1.
+    let s_victim = s_locs.iter().find(|l| node_of(l) == n3.id).unwrap().clone();
+    qq1.ok(&["smb_close_sessions", "--location", &s_victim], Some(b"yes\n"));
+    let sessions = qq1.listing("smb_list_sessions", "session_infos", &[]);
+    let s_after: Vec<&str> = sessions.iter().map(|s| s["location"].as_str().unwrap()).collect();
+    assert_eq!(s_after.len(), 3 * SESSIONS - 1);
+    assert!(!s_after.contains(&s_victim.as_str()));
+
+    // The share-mode locks of a file of node 2 (its files are numbered
+    // from 2 x 10^6): listed through node 1, and only that file's.
+    let file2 = n2.id * 1_000_000 + 2000;
+    let (status, grants) = n1.raw("GET", &format!("/v1/files/{file2}/locks/smb/share-mode/"), None);
+    assert_eq!(status, 200, "{grants}");
+    let grants = grants["grants"].as_array().unwrap().clone();
+    assert!(!grants.is_empty(), "no lock of node 2's file {file2} listed through node 1");
+    let want = file2.to_string();
+    assert!(grants.iter().all(|g| g["file_id"] == want.as_str()), "{grants:?}");
+    let id = file2.to_string();
+    let qq_locks = qq1.ok(
+        &["fs_list_locks", "--protocol", "smb", "--lock-type", "share-mode", "--id", &id, "--json"],
+        None,
+    );
+    let qq_grants: Value =
+        serde_json::from_str(&qq_locks).unwrap_or_else(|e| panic!("{e}: {qq_locks}"));
+    let qq_grants = qq_grants.as_array().or_else(|| qq_grants["grants"].as_array()).unwrap();
+    assert_eq!(qq_grants.len(), grants.len(), "{qq_locks}");
+
+    // SIGKILL node 2: within TTL + 1 s it is gone, not even unreachable.
+    let old2 = listed.iter().find(|l| node_of(l) == n2.id).unwrap().clone();
+    let (id2, pid2) = (n2.id, n2.child.id());
+    pid_signal(pid2, "-KILL");
+    let killed = Instant::now();
+    let mut saw_unreachable = false;
+    let gone = loop {
+        let (locs, missing) = n1.raw_walk();
+        assert!(locs.iter().all(|l| node_of(l) != id2), "a killed node's handle listed");
+        saw_unreachable |= missing.contains(&id2);
+        if !missing.contains(&id2) {
+            break killed.elapsed();
+        }
+        assert!(killed.elapsed() < TTL + Duration::from_secs(1), "node 2 still a member");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(saw_unreachable, "node 2 was never named unreachable before its lease lapsed");
+    eprintln!("cluster: node {id2} gone from node 1's listing {gone:?} after SIGKILL");
+    drop(n2);
+
+    // Node 2 restarted: a new id; its old locations are refused.
+    let n2b = Node::start(&dir, &etcd, "n2", &key);
+    assert!(n2b.id > n3.id, "restarted node 2 got id {} (not new)", n2b.id);
+    let body = format!(r#"[{{"handle_info":{{"location":"{old2}"}}}}]"#);
+    let (status, answer) = n1.raw("POST", "/v1/smb/files/close", Some(&body));
+    assert_eq!(status, 200, "{answer}");
+    let msg = answer[0]["error_message"].as_str().unwrap();
+    assert!(msg.contains("not a member"), "{msg}");
+    let listed = handle_locations(&qq1.list(&["--page-size", "7"]));
+    assert_eq!(per_node(&listed).get(&n2b.id), Some(&HANDLES));
+
+    // etcd stopped for 10 s: each node goes on listing (the last membership
+    // read) and closing.
+    // Each node reads the members every third of the TTL: wait one such
+    // period, so every node has seen the restarted node 2 before etcd stops
+    // (a node that joined less than a period before an outage is unknown to
+    // the others until etcd answers again).
+    std::thread::sleep(TTL / 3 + Duration::from_millis(700));
+    pid_signal(etcd.child.id(), "-STOP");
+    let stopped = Instant::now();
+    let qq3 = n3.qq(&dir.join("home3b"));
+    let during = handle_locations(&qq3.list(&[]));
+    assert_eq!(during.len(), listed.len(), "listing while etcd is stopped");
+    let mine = during.iter().find(|l| node_of(l) == n3.id).unwrap().clone();
+    qq3.ok(&["smb_close_file_handle", "--location", &mine], Some(b"yes\n"));
+    let mine1 = during.iter().find(|l| node_of(l) == n1.id).unwrap().clone();
+    qq1.ok(&["smb_close_file_handle", "--location", &mine1], Some(b"yes\n"));
+    let during2 = handle_locations(&qq1.list(&[]));
+    assert_eq!(during2.len(), listed.len() - 2);
+    if let Some(left) = Duration::from_secs(10).checked_sub(stopped.elapsed()) {
+        std::thread::sleep(left);
+    }
+    pid_signal(etcd.child.id(), "-CONT");
+
+    // Whole again: every node listed, none unreachable, and membership read
+    // from etcd names all three (re-registered if their leases lapsed).
+    let deadline = Instant::now() + TTL * 3;
+    loop {
+        let (locs, missing) = n1.raw_walk();
+        // Leases lapsed while etcd was stopped: every node registers again.
+        let whole = missing.is_empty()
+            && per_node(&locs).len() == 3
+            && locs.len() == listed.len() - 2
+            && members_in_etcd(&etcd) == "3";
+        if whole {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not whole after SIGCONT: {locs:?} {missing:?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop((n1, n2b, n3, etcd));
+    let _ = std::fs::remove_dir_all(&dir);
+}
