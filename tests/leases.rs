@@ -269,6 +269,45 @@ fn writes_and_locks_break_read_caching_of_others_only() {
     assert!(rig.t.break_for_write(a.location).unwrap().is_empty());
 }
 
+/// smbd (`random_00065` of seed 5, LEASES-FINDINGS §5): a lock that would
+/// break a lease's R while the lease's own break (RH -> R) is outstanding
+/// breaks nothing then; the acknowledgement to R is answered, and R -> ''
+/// (no ack) follows at once, with the epoch of the break acknowledged.
+#[test]
+fn a_read_break_held_back_by_an_outstanding_break_follows_its_ack() {
+    let rig = Rig::new();
+    let v2 =
+        |state| CacheRequest::Lease(LeaseRequest::v2(ClientGuid(1), LeaseKey(1), state, 7, None));
+    let a = rig.opened(spec(RD).cache(v2(R | H)));
+    let b = rig.opened(spec(RD | WR));
+    assert!(rig.take_breaks().is_empty());
+    // Sharing READ only conflicts with B's write access: A's H is broken
+    // first (RH -> R, ack required) and the open waits.
+    rig.pending(spec(RD).share_access(ShareAccess::READ));
+    assert_eq!(rig.take_breaks(), [(target(1, 1), R | H, R, true)]);
+    // B's lock while A's break is outstanding: nothing yet.
+    rig.t
+        .lock(b.location, &[LockElement { offset: 0, length: 2, kind: LockKind::Exclusive }])
+        .unwrap();
+    assert!(rig.take_breaks().is_empty());
+    // A acknowledges R; R goes at once, no ack needed.
+    assert_eq!(rig.t.ack_lease_break(ClientGuid(1), LeaseKey(1), R), Ok(R));
+    let sent = rig.breaks.lock().unwrap().drain(..).collect::<Vec<Break>>();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!((sent[0].from, sent[0].to, sent[0].ack_required), (R, LeaseState::empty(), false));
+    assert_eq!(sent[0].epoch, 9, "the epoch of the RH -> R break (granted 8, broken 9)");
+    assert_eq!(rig.t.caching_of(a.location), Some((OplockLevel::None, Some(LeaseState::empty()))));
+    // Without the lock in between, the ack to R leaves R.
+    let rig = Rig::new();
+    let a = rig.opened(spec(RD).cache(lease(1, 1, R | H)));
+    rig.opened(spec(RD | WR));
+    rig.pending(spec(RD).share_access(ShareAccess::READ));
+    rig.take_breaks();
+    rig.t.ack_lease_break(ClientGuid(1), LeaseKey(1), R).unwrap();
+    assert!(rig.take_breaks().is_empty());
+    assert_eq!(rig.t.caching_of(a.location), Some((OplockLevel::None, Some(R))));
+}
+
 #[test]
 fn closing_the_holder_completes_the_waiting_open() {
     let rig = Rig::new();

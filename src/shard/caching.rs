@@ -106,6 +106,10 @@ struct LeaseRec {
     epoch: u16,
     /// Handles of the file open with this lease.
     opens: u32,
+    /// A write or lock took its read caching while its break was
+    /// outstanding: once acknowledged, R goes too (smbd sends that second
+    /// break at the acknowledgement; tests/samba/LEASES-FINDINGS.md §5).
+    read_after_ack: bool,
 }
 
 /// One oplock (a handle's).
@@ -373,9 +377,11 @@ impl FileCaching {
             if Some(i) == own_lease {
                 continue;
             }
-            let Some(l) = self.leases[i as usize].as_ref() else { continue };
+            let Some(l) = self.leases[i as usize].as_mut() else { continue };
             if l.state.contains(R) && l.breaking.is_none() {
                 self.break_lease(i, LeaseState::empty(), file, due, out);
+            } else if l.breaking.is_some_and(|b| b.to.contains(R)) {
+                l.read_after_ack = true;
             }
         }
         // Every level II oplock, the writer's own too (as smbd breaks it).
@@ -396,10 +402,25 @@ impl FileCaching {
         due: &mut Due,
         out: &mut Vec<Break>,
     ) -> bool {
+        self.break_lease_at(i, to, file, due, out, true)
+    }
+
+    /// [`Self::break_lease`]; `new_epoch`: a v2 lease's epoch goes up (not
+    /// for the read break that follows an acknowledgement: smbd sends it
+    /// with the epoch of the break acknowledged).
+    fn break_lease_at(
+        &mut self,
+        i: u32,
+        to: LeaseState,
+        file: FileNumber,
+        due: &mut Due,
+        out: &mut Vec<Break>,
+        new_epoch: bool,
+    ) -> bool {
         let l = self.leases[i as usize].as_mut().expect("live lease");
         let from = l.state;
         let ack_required = from.intersects(W | H);
-        if l.v2 {
+        if l.v2 && new_epoch {
             l.epoch = l.epoch.wrapping_add(1);
         }
         let epoch = if l.v2 { l.epoch } else { 0 };
@@ -559,6 +580,7 @@ impl FileCaching {
             v2: req.epoch.is_some(),
             epoch: req.epoch.map_or(0, |e| e.wrapping_add(1)),
             opens: 0,
+            read_after_ack: false,
         };
         let i = match self.lease_free.pop() {
             Some(i) => {
@@ -623,12 +645,16 @@ impl FileCaching {
         false
     }
 
-    /// Acknowledges the break of lease (`client`, `key`) with `state`.
+    /// Acknowledges the break of lease (`client`, `key`) with `state`; a
+    /// read break a write or lock left for after it goes into `out`.
     pub(crate) fn ack_lease(
         &mut self,
         client: ClientGuid,
         key: LeaseKey,
         state: LeaseState,
+        file: FileNumber,
+        due: &mut Due,
+        out: &mut Vec<Break>,
     ) -> Result<LeaseState, AckError> {
         let i = self.find(client, key).ok_or(AckError::LeaseNotFound)?;
         let l = self.leases[i as usize].as_mut().expect("live lease");
@@ -639,10 +665,14 @@ impl FileCaching {
         let old = l.state;
         l.state = state;
         l.breaking = None;
+        let read_after = std::mem::take(&mut l.read_after_ack) && state.contains(R);
         self.breaking -= 1;
         self.breaking_leases -= 1;
         self.count(i, old, false);
         self.count(i, state, true);
+        if read_after {
+            self.break_lease_at(i, state - R, file, due, out, false);
+        }
         Ok(state)
     }
 
@@ -686,6 +716,7 @@ impl FileCaching {
                 changes.push((i as u32, l.state));
                 l.state = LeaseState::empty();
                 l.breaking = None;
+                l.read_after_ack = false;
                 self.breaking_leases -= 1;
             }
         }
@@ -775,15 +806,21 @@ impl super::Shard {
         Some((holder, FileNumber(rec.file_number)))
     }
 
-    /// Acknowledges a lease break on `file`.
+    /// Acknowledges a lease break on `file`; the breaks it releases go
+    /// into `out`.
     pub(crate) fn ack_lease(
         &mut self,
         file: FileNumber,
         client: ClientGuid,
         key: LeaseKey,
         state: LeaseState,
+        timeout: Duration,
+        out: &mut Vec<Break>,
     ) -> Result<LeaseState, AckError> {
-        self.caching_mut(file).ok_or(AckError::LeaseNotFound)?.ack_lease(client, key, state)
+        let mut due = Due::new(timeout);
+        self.caching_mut(file)
+            .ok_or(AckError::LeaseNotFound)?
+            .ack_lease(client, key, state, file, &mut due, out)
     }
 
     /// Acknowledges the oplock break of the handle at `loc`; returns the

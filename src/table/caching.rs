@@ -286,10 +286,12 @@ impl HandleTable {
         let file = self.keys.file_of(client, key).ok_or(AckError::LeaseNotFound)?;
         let shard = &self.shards[crate::shard::shard_of(file, self.shards.len())];
         let mut g = shard.lock.write();
-        let r = g.ack_lease(file, client, key, state);
+        let mut out = Vec::new();
+        let r = g.ack_lease(file, client, key, state, self.break_timeout, &mut out);
         let next = g.next_break_of(file);
         drop(g);
         if r.is_ok() {
+            self.send_breaks(&out);
             self.note_deadline(file, next);
             self.retry_file(file);
         }

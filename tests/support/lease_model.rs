@@ -100,6 +100,9 @@ struct Lease {
     breaking: Option<LeaseState>,
     v2: bool,
     epoch: u16,
+    /// A write or lock came while the break was outstanding (LEASES-FINDINGS
+    /// §5, seed 5): after the ack, R goes too.
+    read_after_ack: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -231,12 +234,18 @@ impl LeaseModel {
     /// Breaks lease `i` to `to`; true when an acknowledgement is needed
     /// (the state held has W or H: findings §4–§5).
     fn break_lease(&mut self, i: usize, to: LeaseState) -> bool {
+        if self.leases[i].v2 {
+            self.leases[i].epoch = self.leases[i].epoch.wrapping_add(1);
+        }
+        self.break_lease_keeping_epoch(i, to)
+    }
+
+    /// [`Self::break_lease`] without a new epoch (the read break after an
+    /// acknowledgement).
+    fn break_lease_keeping_epoch(&mut self, i: usize, to: LeaseState) -> bool {
         let l = &mut self.leases[i];
         let from = l.state;
         let ack_required = from.intersects(W | H);
-        if l.v2 {
-            l.epoch = l.epoch.wrapping_add(1);
-        }
         if ack_required {
             l.breaking = Some(to);
         } else {
@@ -443,6 +452,7 @@ impl LeaseModel {
                             breaking: None,
                             v2: q.epoch.is_some(),
                             epoch: q.epoch.map_or(0, |e| e.wrapping_add(1)),
+                            read_after_ack: false,
                         });
                         self.leases.len() - 1
                     }
@@ -543,6 +553,9 @@ impl LeaseModel {
         }
         self.leases[i].state = state;
         self.leases[i].breaking = None;
+        if std::mem::take(&mut self.leases[i].read_after_ack) && state.contains(R) {
+            self.break_lease_keeping_epoch(i, state - R);
+        }
         let file = self.file_of_lease(i);
         self.retry(file);
         Ok(state)
@@ -588,8 +601,15 @@ impl LeaseModel {
         }
         for i in 0..self.leases.len() {
             let l = &self.leases[i];
-            // UNRECORDED: a lease whose break is outstanding is left alone.
-            if Some(i) == own || l.file != file || !l.state.contains(R) || l.breaking.is_some() {
+            if Some(i) == own || l.file != file || !l.state.contains(R) {
+                continue;
+            }
+            // A lease whose break is outstanding: its R goes after the ack
+            // (smbd, `random_00065` of seed 5).
+            if let Some(to) = l.breaking {
+                if to.contains(R) {
+                    self.leases[i].read_after_ack = true;
+                }
                 continue;
             }
             self.break_lease(i, LeaseState::empty());
@@ -651,6 +671,7 @@ impl LeaseModel {
             for l in self.leases.iter_mut().filter(|l| l.file == file && l.breaking.is_some()) {
                 l.state = LeaseState::empty();
                 l.breaking = None;
+                l.read_after_ack = false;
                 ended += 1;
             }
             for o in self.opens.iter_mut().filter(|o| o.file == file) {
