@@ -24,6 +24,16 @@
 //! byte-range locks. Without it the handles are opened outside sessions.
 //! `--read-only-user` adds a login that may list but not close.
 //!
+//! `--etcd URL --cluster NAME --node NAME --cluster-key FILE` (built with
+//! `--features admin,cluster`) joins a cluster (contract §17): the admin
+//! endpoint answers for every node, peers reach this one at its `--tcp`
+//! address, and `ready` names the node id (`node=N`). Its example files
+//! are numbered from N x 10^6, and `--persistent N` keeps persistent
+//! handles in etcd. `--commands` reads `reconnect PERSISTENT_ID_HEX
+//! CREATE_GUID CLIENT_GUID OWNER` lines on stdin (a client's DH2C
+//! reconnect; a dead node's open is taken over first) and answers each
+//! with a `reconnected LOCATION locks=N` or `refused REASON` line.
+//!
 //! Either transport may be left out. Without `--cert`/`--key` a self-signed
 //! certificate for `localhost` and `127.0.0.1` is generated (qq does not
 //! verify certificates). Says on stderr, at once, that it is starting (before
@@ -40,14 +50,15 @@ use std::sync::Arc;
 use smb_handles::admin::{self, AdminConfig, Credentials, TlsIdentity};
 use smb_handles::{
     AccessMask, ClientGuid, CreateGuid, DurableSpec, FileNumber, HandleTable, LockElement,
-    LockKind, OpenSpec, SessionSpec, ShareAccess, User,
+    LockKind, OpenSpec, PersistentId, ReconnectSpec, SessionSpec, ShareAccess, User,
 };
 use tokio::signal::unix::{signal, SignalKind};
 
 const USAGE: &str =
     "usage: admin_server [--unix PATH] [--tcp ADDR:PORT] --user NAME --password SECRET \
 [--handles N] [--sessions M] [--read-only-user NAME --read-only-password PW] \
-[--cert CERT.pem --key KEY.pem] [--state-dir DIR [--persistent N]]";
+[--cert CERT.pem --key KEY.pem] [--state-dir DIR [--persistent N]] \
+[--etcd URL --cluster NAME --node NAME --cluster-key FILE [--persistent N]] [--commands]";
 
 /// Handles opened when `--handles` is not given.
 const DEFAULT_HANDLES: usize = 100;
@@ -70,12 +81,17 @@ struct Args {
     cluster: Option<String>,
     node: Option<String>,
     cluster_key: Option<PathBuf>,
+    commands: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args::default();
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--commands" {
+            args.commands = true;
+            continue;
+        }
         if flag == "-h" || flag == "--help" {
             println!("{USAGE}");
             std::process::exit(0);
@@ -117,8 +133,10 @@ fn parse_args() -> Result<Args, String> {
     if args.cert.is_some() != args.key.is_some() {
         return Err("--cert and --key go together".into());
     }
-    if args.persistent > 0 && args.state_dir.is_none() {
-        return Err("--persistent needs --state-dir (persistent handles live in a store)".into());
+    if args.persistent > 0 && args.state_dir.is_none() && args.etcd.is_none() {
+        return Err(
+            "--persistent needs --state-dir or --etcd (persistent handles live in a store)".into(),
+        );
     }
     if args.read_only_user.is_some() != args.read_only_password.is_some() {
         return Err("--read-only-user and --read-only-password go together".into());
@@ -183,6 +201,11 @@ fn simulate(table: &HandleTable, n: usize, persistent: usize, base: u64) {
             spec = spec.durable(d);
         }
         let loc = table.open(spec).expect("the example's opens are valid");
+        if i < persistent && !directory {
+            // Each persistent open holds a byte-range lock of its own.
+            let el = LockElement { offset: 64 * i as u64, length: 16, kind: LockKind::Exclusive };
+            table.lock(loc, &[el]).expect("a free range");
+        }
         if !directory && i % 4 == 1 {
             let _ = table.adjust_byte_range_locks(loc, (i % 3 + 1) as i64);
         }
@@ -201,8 +224,8 @@ const SESSION_SHARES: [&str; 3] = ["finance", "eng", "home"];
 /// denies write and delete, `1` reads and writes and denies delete, `2`
 /// reads sharing everything. Byte-range locks: odd `j`
 /// holds an exclusive lock on `[0, 4096)`, `j % 4 == 3` also a shared one
-/// on `[8192, 8292)`.
-fn simulate_sessions(table: &HandleTable, n: usize, m: usize, base: u64) {
+/// on `[8192, 8292)`. The first `persistent` handles are persistent.
+fn simulate_sessions(table: &HandleTable, n: usize, m: usize, persistent: usize, base: u64) {
     let mut trees = Vec::with_capacity(m);
     for i in 0..m {
         let k = i + 11;
@@ -237,9 +260,18 @@ fn simulate_sessions(table: &HandleTable, n: usize, m: usize, base: u64) {
         };
         let owner = format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1101 + i);
         let path = format!("/{share}/user{}/file{j}.dat", i + 1);
-        let spec = OpenSpec::new(FileNumber(base + 2000 + j as u64), path, owner, access)
+        let mut spec = OpenSpec::new(FileNumber(base + 2000 + j as u64), path, owner, access)
             .share_access(share_access)
             .tree(tree);
+        if j < persistent {
+            // Client 0xC0DE0000 + j, create GUID j + 1: what a reconnect
+            // (`--commands`) names.
+            let client = ClientGuid(0xC0DE_0000 + j as u128);
+            let timeout = std::time::Duration::from_secs(300);
+            spec = spec.durable(
+                DurableSpec::v2(client, CreateGuid(j as u128 + 1), timeout).persistent(true),
+            );
+        }
         let loc = table.open(spec).expect("the example's opens are valid");
         let lock = |offset, length, kind| LockElement { offset, length, kind };
         if j % 2 == 1 {
@@ -275,11 +307,72 @@ fn recover(
     Err("--state-dir needs the store feature: build with --features admin,store".into())
 }
 
+/// Takes a dead node's persistent open over into the table (the cluster's
+/// `take_over`), for a reconnect that found it nowhere here.
+type TakeOverFn = dyn Fn(&HandleTable, PersistentId) -> Result<(), String> + Send + Sync;
+type TakeOver = Arc<TakeOverFn>;
+
+/// Makes the table over this node's store in etcd (and what it recovered).
+type Recovering = (HandleTable, Option<usize>);
+type MakeTable = Box<dyn Fn() -> Result<Recovering, Box<dyn std::error::Error>>>;
+
 /// A joined cluster, as the example uses it.
 struct Joined {
     federation: Arc<dyn smb_handles::admin::Federation>,
     id: u64,
     leave: Box<dyn Fn()>,
+    /// The table over this node's store in etcd.
+    table: MakeTable,
+    take_over: TakeOver,
+}
+
+/// `--commands`: reads lines from stdin, as an SMB server's connections
+/// would ask, and answers each with one line on stdout:
+///
+/// `reconnect PERSISTENT_ID_HEX CREATE_GUID CLIENT_GUID OWNER` (a DH2C
+/// reconnect of a persistent handle): `reconnected LOCATION locks=N`, or
+/// `refused REASON`. An open no handle of this table has is taken over from
+/// a dead node of the cluster first.
+fn commands(table: &HandleTable, take_over: Option<&TakeOverFn>) {
+    use std::io::BufRead;
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { return };
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let answer = match w.as_slice() {
+            ["reconnect", id, guid, client, owner] => {
+                let parsed =
+                    (u64::from_str_radix(id, 16), guid.parse::<u128>(), client.parse::<u128>());
+                match parsed {
+                    (Ok(id), Ok(guid), Ok(client)) => {
+                        let id = PersistentId(id);
+                        let spec =
+                            ReconnectSpec::v2(id, CreateGuid(guid), ClientGuid(client), *owner)
+                                .persistent(true);
+                        let mut r = table.reconnect(&spec).map_err(|e| e.to_string());
+                        if r.is_err() {
+                            if let Some(take) = take_over {
+                                r = take(table, id).and_then(|()| {
+                                    table.reconnect(&spec).map_err(|e| e.to_string())
+                                });
+                            }
+                        }
+                        match r {
+                            Ok(back) => {
+                                let locks = table
+                                    .get(back.location)
+                                    .map_or(0, |h| h.handle_info.num_byte_range_locks);
+                                format!("reconnected {} locks={locks}", back.location)
+                            }
+                            Err(e) => format!("refused {e}"),
+                        }
+                    }
+                    _ => "refused bad numbers".to_owned(),
+                }
+            }
+            _ => format!("refused unknown command {line:?}"),
+        };
+        println!("{answer}");
+    }
 }
 
 /// Joins the cluster the flags name, reachable at `addr`.
@@ -297,8 +390,21 @@ fn join(
     let config = ClusterConfig::new(etcd, name, node, addr, key)
         .certificate_sha256(identity.certificate_sha256());
     let cluster = Cluster::join(config)?;
-    let c = cluster.clone();
-    Ok(Joined { federation: cluster.clone(), id: cluster.id(), leave: Box::new(move || c.leave()) })
+    let (c, s, t) = (cluster.clone(), cluster.clone(), cluster.clone());
+    Ok(Joined {
+        federation: cluster.clone(),
+        id: cluster.id(),
+        leave: Box::new(move || c.leave()),
+        table: Box::new(move || {
+            let store = smb_handles::cluster::EtcdStore::new(&s)?;
+            let (table, r) =
+                HandleTable::with_store(smb_handles::Config::default(), Arc::new(store))?;
+            Ok((table, Some(r.restored)))
+        }),
+        take_over: Arc::new(move |table, id| {
+            t.take_over(table, id).map(|_| ()).map_err(|e| e.to_string())
+        }),
+    })
 }
 
 /// Without the cluster feature there is nothing to join.
@@ -323,11 +429,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .clone()
         .zip(args.read_only_password.clone())
         .map(|(name, pw)| std::thread::spawn(move || Credentials::new(&name, &pw)));
-    let (table, recovered) = match &args.state_dir {
-        Some(dir) => recover(dir)?,
-        None => (HandleTable::new(), None),
-    };
-    let table = Arc::new(table);
     let handles = args.handles.unwrap_or(DEFAULT_HANDLES);
 
     let mut config = AdminConfig::new(Credentials::new(&user, &password)?).on_force_close(|h| {
@@ -356,6 +457,17 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         config = config.tls(addr, identity);
     }
+    let (table, recovered) = match (&args.state_dir, &cluster) {
+        (Some(dir), _) => recover(dir)?,
+        // In a cluster, persistent handles are kept in etcd.
+        (None, Some(c)) if args.persistent > 0 => (c.table)()?,
+        _ => (HandleTable::new(), None),
+    };
+    let table = Arc::new(table);
+    if args.commands {
+        let (t, take_over) = (table.clone(), cluster.as_ref().map(|c| c.take_over.clone()));
+        std::thread::spawn(move || commands(&t, take_over.as_deref()));
+    }
 
     // The example's handles go only into an empty store. In a cluster each
     // node's files are its own (file numbers from node id x 10^6), as if
@@ -363,7 +475,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let base = cluster.as_ref().map_or(0, |c| c.id * 1_000_000);
     if recovered.unwrap_or(0) == 0 {
         match args.sessions {
-            Some(m) => simulate_sessions(&table, handles, m, base),
+            Some(m) => simulate_sessions(&table, handles, m, args.persistent, base),
             None => simulate(&table, handles, args.persistent, base),
         }
     }

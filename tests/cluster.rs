@@ -113,10 +113,18 @@ struct Node {
     id: u64,
     sock: PathBuf,
     stderr: PathBuf,
+    /// With `--commands`: where to write them, and their answers.
+    commands: Option<(std::process::ChildStdin, BufReader<std::process::ChildStdout>)>,
 }
 
 impl Node {
     fn start(dir: &Path, etcd: &Etcd, name: &str, key: &Path) -> Node {
+        Node::start_with(dir, etcd, name, key, &[])
+    }
+
+    /// [`Node::start`] with more flags (`--commands` keeps stdin open).
+    fn start_with(dir: &Path, etcd: &Etcd, name: &str, key: &Path, extra: &[&str]) -> Node {
+        let commands = extra.contains(&"--commands");
         let sock = dir.join(format!("{name}.sock"));
         let stderr = dir.join(format!("{name}.stderr"));
         let mut child = Command::new(example_binary())
@@ -126,13 +134,15 @@ impl Node {
             .args(["--handles", &HANDLES.to_string(), "--sessions", &SESSIONS.to_string()])
             .args(["--etcd", &etcd.url, "--cluster", "test", "--node", name, "--cluster-key"])
             .arg(key)
-            .stdin(Stdio::null())
+            .args(extra)
+            .stdin(if commands { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .expect("start the example");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
         assert!(
             line.starts_with("ready"),
             "{name}: first line {line:?}; stderr: {}",
@@ -143,7 +153,19 @@ impl Node {
             .find_map(|w| w.strip_prefix("node="))
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("no node=ID in {line:?}"));
-        Node { child, id, sock, stderr }
+        let commands = commands.then(|| (child.stdin.take().unwrap(), out));
+        Node { child, id, sock, stderr, commands }
+    }
+
+    /// Sends one `--commands` line; its answer.
+    fn command(&mut self, line: &str) -> String {
+        use std::io::Write;
+        let (input, output) = self.commands.as_mut().expect("started with --commands");
+        writeln!(input, "{line}").unwrap();
+        input.flush().unwrap();
+        let mut answer = String::new();
+        output.read_line(&mut answer).unwrap();
+        answer.trim().to_owned()
     }
 
     fn qq(&self, home: &Path) -> Qq {
@@ -165,15 +187,21 @@ impl Node {
     /// A raw walk of `/v1/smb/files/` through every page: the locations,
     /// and the node ids any page named unreachable.
     fn raw_walk(&self) -> (Vec<String>, Vec<u64>) {
+        let (entries, missing) = self.raw_entries();
+        (handle_locations(&entries), missing)
+    }
+
+    /// [`Node::raw_walk`] with whole entries.
+    fn raw_entries(&self) -> (Vec<Value>, Vec<u64>) {
         let (mut locs, mut missing) = (Vec::new(), Vec::new());
         let mut path = "/v1/smb/files/?limit=3".to_owned();
         let token = self.token();
         loop {
             let (status, page) = curl(&self.sock, "GET", &path, Some(&token), None);
             assert_eq!(status, 200, "{page}");
-            locs.extend(handle_locations(page["file_handles"].as_array().unwrap()));
+            locs.extend(page["file_handles"].as_array().unwrap().iter().cloned());
             for n in page.get("unreachable_nodes").and_then(Value::as_array).into_iter().flatten() {
-                missing.push(n["node_id"].as_u64().unwrap());
+                missing.push(n["node_id"].as_u64().unwrap_or(0));
             }
             match page["paging"]["next"].as_str() {
                 Some(next) if !next.is_empty() => path = next.to_owned(),
@@ -303,8 +331,8 @@ fn three_nodes_on_etcd_listed_and_closed_as_one() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("at least 32"));
 
     let n1 = Node::start(&dir, &etcd, "n1", &key);
-    let n2 = Node::start(&dir, &etcd, "n2", &key);
-    let n3 = Node::start(&dir, &etcd, "n3", &key);
+    let n2 = Node::start_with(&dir, &etcd, "n2", &key, &["--persistent", "2"]);
+    let mut n3 = Node::start_with(&dir, &etcd, "n3", &key, &["--commands"]);
     let ids = [n1.id, n2.id, n3.id];
     assert!(ids[0] < ids[1] && ids[1] < ids[2], "node ids {ids:?}");
     let qq1 = n1.qq(&dir.join("home1"));
@@ -365,25 +393,62 @@ fn three_nodes_on_etcd_listed_and_closed_as_one() {
     let qq_grants = qq_grants.as_array().or_else(|| qq_grants["grants"].as_array()).unwrap();
     assert_eq!(qq_grants.len(), grants.len(), "{qq_locks}");
 
-    // SIGKILL node 2: within TTL + 1 s it is gone, not even unreachable.
-    let old2 = listed.iter().find(|l| node_of(l) == n2.id).unwrap().clone();
+    // SIGKILL node 2: within TTL + 1 s it is no member; its two persistent
+    // handles (files 2000 and 2001 of its own) stay, listed as
+    // disconnected by every node; its other handles are gone.
     let (id2, pid2) = (n2.id, n2.child.id());
+    let base2 = id2 * 1_000_000;
+    let entries = qq1.list(&[]);
+    let file_of = |e: &Value| e["file_number"].as_str().unwrap().parse::<u64>().unwrap();
+    let loc_of = |e: &Value| e["handle_info"]["location"].as_str().unwrap().to_owned();
+    let persistent2: Vec<String> = entries
+        .iter()
+        .filter(|e| node_of(&loc_of(e)) == id2 && file_of(e) < base2 + 2002)
+        .map(loc_of)
+        .collect();
+    assert_eq!(persistent2.len(), 2, "{entries:?}");
+    let old2 =
+        entries.iter().map(loc_of).find(|l| node_of(l) == id2 && !persistent2.contains(l)).unwrap();
     pid_signal(pid2, "-KILL");
     let killed = Instant::now();
     let mut saw_unreachable = false;
-    let gone = loop {
-        let (locs, missing) = n1.raw_walk();
-        assert!(locs.iter().all(|l| node_of(l) != id2), "a killed node's handle listed");
+    let (gone, after_kill) = loop {
+        let (entries, missing) = n1.raw_entries();
+        let of2: Vec<&Value> = entries.iter().filter(|e| node_of(&loc_of(e)) == id2).collect();
         saw_unreachable |= missing.contains(&id2);
         if !missing.contains(&id2) {
-            break killed.elapsed();
+            break (killed.elapsed(), of2.into_iter().cloned().collect::<Vec<Value>>());
         }
+        assert!(of2.is_empty(), "an unreachable node's handles listed");
         assert!(killed.elapsed() < TTL + Duration::from_secs(1), "node 2 still a member");
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(saw_unreachable, "node 2 was never named unreachable before its lease lapsed");
-    eprintln!("cluster: node {id2} gone from node 1's listing {gone:?} after SIGKILL");
+    eprintln!("cluster: node {id2} no member of node 1's listing {gone:?} after SIGKILL");
+    let mut left: Vec<String> = after_kill.iter().map(loc_of).collect();
+    left.sort();
+    let mut want = persistent2.clone();
+    want.sort();
+    assert_eq!(left, want, "node 2's persistent handles, and only those, stay listed");
+    assert!(after_kill.iter().all(|e| e["handle_info"]["disconnected"] == true), "{after_kill:?}");
     drop(n2);
+
+    // The client of node 2's file 2001 (j = 1: client 0xC0DE0001, create
+    // GUID 2, user1102, a lock on [0, 4096)) reconnects through node 3.
+    let lost = after_kill.iter().find(|e| file_of(e) == base2 + 2001).unwrap();
+    let pid = loc_of(lost).split_once('-').unwrap().1.to_owned();
+    let owner = "S-1-5-21-1004336348-1177238915-682003330-1102";
+    let line = format!("reconnect {pid} 2 {} {owner}", 0xC0DE_0001u128);
+    let answer = n3.command(&line);
+    assert!(answer.starts_with("reconnected ") && answer.ends_with(" locks=1"), "{answer}");
+    let new_loc = format!("{}-{}", n3.id, answer.split_whitespace().nth(1).unwrap());
+    let (entries, _) = n1.raw_entries();
+    let back = entries.iter().find(|e| loc_of(e) == new_loc).expect("listed at node 3");
+    assert!(back["handle_info"].get("disconnected").is_none(), "{back}");
+    assert_eq!(back["handle_info"]["num_byte_range_locks"], 1);
+    assert!(!entries.iter().any(|e| loc_of(e) == loc_of(lost)), "still listed as node 2's");
+    // Taken over once: the same reconnect again finds nothing to take.
+    assert!(n3.command(&line).starts_with("refused "), "a second take-over");
 
     // Node 2 restarted: a new id; its old locations are refused.
     let n2b = Node::start(&dir, &etcd, "n2", &key);
@@ -407,13 +472,19 @@ fn three_nodes_on_etcd_listed_and_closed_as_one() {
     let stopped = Instant::now();
     let qq3 = n3.qq(&dir.join("home3b"));
     let during = handle_locations(&qq3.list(&[]));
-    assert_eq!(during.len(), listed.len(), "listing while etcd is stopped");
+    // Every live node's handles; the dead node's persistent ones are read
+    // from etcd, so they are missing meanwhile (and the page says so).
+    let kept_for_dead = listed.iter().filter(|l| node_of(l) == id2).count();
+    assert_eq!(kept_for_dead, 1, "{listed:?}");
+    assert_eq!(during.len(), listed.len() - kept_for_dead, "listing while etcd is stopped");
+    let (_, missing) = n3.raw_walk();
+    assert!(!missing.is_empty(), "a listing while etcd is stopped says what it could not read");
     let mine = during.iter().find(|l| node_of(l) == n3.id).unwrap().clone();
     qq3.ok(&["smb_close_file_handle", "--location", &mine], Some(b"yes\n"));
     let mine1 = during.iter().find(|l| node_of(l) == n1.id).unwrap().clone();
     qq1.ok(&["smb_close_file_handle", "--location", &mine1], Some(b"yes\n"));
     let during2 = handle_locations(&qq1.list(&[]));
-    assert_eq!(during2.len(), listed.len() - 2);
+    assert_eq!(during2.len(), listed.len() - kept_for_dead - 2);
     if let Some(left) = Duration::from_secs(10).checked_sub(stopped.elapsed()) {
         std::thread::sleep(left);
     }
@@ -426,7 +497,7 @@ fn three_nodes_on_etcd_listed_and_closed_as_one() {
         let (locs, missing) = n1.raw_walk();
         // Leases lapsed while etcd was stopped: every node registers again.
         let whole = missing.is_empty()
-            && per_node(&locs).len() == 3
+            && per_node(&locs).len() == per_node(&listed).len()
             && locs.len() == listed.len() - 2
             && members_in_etcd(&etcd) == "3";
         if whole {

@@ -116,6 +116,55 @@ fn a_recovered_table_holds_every_persistent_open_disconnected_at_its_location() 
     assert_eq!(t.reconnect(&r2), Err(ReconnectError::NotFound));
 }
 
+/// A node that dies leaves its persistent opens in its store; another
+/// table takes one in (`adopt`) at a location of its own, and the client
+/// reconnects there with its persistent id, its lock and share mode intact.
+#[test]
+fn another_table_adopts_a_persistent_open_and_its_client_reconnects_there() {
+    let dead_store = Arc::new(MemoryStore::new());
+    let (dead, _) = HandleTable::with_store(Config::default(), dead_store.clone()).unwrap();
+    let o = opened(&dead, spec(5).durable(persistent(1, 31)));
+    dead.lock(o.location, &[x(10)]).unwrap();
+    let id = o.durable.unwrap().persistent_id;
+    drop(dead);
+    let stored = dead_store.load().unwrap().opens;
+    assert_eq!(stored.len(), 1);
+
+    let (t, _) = HandleTable::with_store(Config::default(), Arc::new(MemoryStore::new())).unwrap();
+    // This table's own handles take the same slots the dead table used.
+    let own: Vec<Opened> = (1000..1512).map(|f| opened(&t, spec(f))).collect();
+    assert!(own.iter().any(|h| h.location == o.location), "a slot of the dead table is in use");
+    let at = t.adopt(&stored[0]).unwrap();
+    assert_ne!(at, o.location);
+    let h = t.get(at).unwrap();
+    assert!(h.handle_info.disconnected);
+    assert_eq!(h.handle_info.num_byte_range_locks, 1);
+    // Taken in once only.
+    assert!(t.adopt(&stored[0]).is_err());
+    // Its share mode (READ only) and its lock are in force before the
+    // client is back.
+    let writer = OpenSpec::new(FileNumber(5), "/vm/5.vhdx", SID, AccessMask::FILE_WRITE_DATA)
+        .share_access(ShareAccess::all());
+    assert!(t.open(writer).is_err(), "the adopted share mode is not in force");
+    // The client reconnects with its persistent id.
+    let spec = ReconnectSpec::v2(id, CreateGuid(31), ClientGuid(1), SID).persistent(true);
+    let back = t.reconnect(&spec).unwrap();
+    let h = t.get(back.location).unwrap();
+    assert!(!h.handle_info.disconnected);
+    assert_eq!(h.handle_info.num_byte_range_locks, 1);
+    let other = opened(&t, spec_reader(5));
+    assert!(t.lock(other.location, &[x(10)]).is_err(), "the adopted lock is not held");
+    // The local handle at the dead table's location is untouched.
+    assert!(t.get(o.location).is_some());
+    assert_eq!(t.len(), own.len() + 2);
+}
+
+/// A reader of `file` that shares everything.
+fn spec_reader(file: u64) -> OpenSpec {
+    OpenSpec::new(FileNumber(file), format!("/vm/{file}.vhdx"), SID, AccessMask::FILE_READ_DATA)
+        .share_access(ShareAccess::all())
+}
+
 #[test]
 fn a_reconnected_open_is_recovered_at_its_new_location() {
     let dir = tempdir("reconnected");

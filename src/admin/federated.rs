@@ -163,15 +163,24 @@ async fn list(
 ) -> Result<Resp, ApiError> {
     let mut carried: Vec<(String, String)> = Vec::new();
     let mut cursor: Option<(u64, Option<String>)> = None;
+    let mut orphans_from: Option<usize> = None;
     for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         if k == "after" {
             let bad = || ApiError::bad_parameter("after", format!("{v:?} is not from paging.next"));
             let (node, local) = v.split_once('.').ok_or_else(bad)?;
+            if node == "o" {
+                orphans_from = Some(local.parse().map_err(|_| bad())?);
+                continue;
+            }
             let node: u64 = node.parse().map_err(|_| bad())?;
             cursor = Some((node, (!local.is_empty()).then(|| local.to_owned())));
         } else {
             carried.push((k.into_owned(), v.into_owned()));
         }
+    }
+    let with_orphans = key == "file_handles";
+    if let Some(skip) = orphans_from {
+        return orphans_page(fed, path, &carried, skip).await;
     }
     let members = fed.members().await;
     let (start, mut local_after) = cursor.unwrap_or((0, None));
@@ -265,7 +274,18 @@ async fn list(
                     missing,
                 );
             }
+            if with_orphans && has_orphans(fed).await {
+                // The dead nodes' handles follow on a page of their own.
+                let v = page_value(key, items, next_uri(path, &carried, "o.0"), missing);
+                return Ok(json_response(
+                    StatusCode::OK,
+                    serde_json::to_vec(&v).map_err(ApiError::internal)?,
+                ));
+            }
         }
+    }
+    if with_orphans && items.is_empty() && has_orphans(fed).await {
+        return orphans_page(fed, path, &carried, 0).await;
     }
     let mut resp = page_value(key, items, last_next, missing);
     if resp.pointer("/paging/next").is_some_and(Value::is_string) {
@@ -282,6 +302,55 @@ fn page_value(key: &str, items: Vec<Value>, next: Value, missing: Vec<Value>) ->
         out.insert("unreachable_nodes".into(), Value::Array(missing));
     }
     Value::Object(out)
+}
+
+/// Whether the cluster keeps handles of dead nodes (an error counts as
+/// yes: the orphans page then says what could not be read).
+async fn has_orphans(fed: &Arc<dyn Federation>) -> bool {
+    fed.orphan_handles(false).await.map_or(true, |o| !o.is_empty())
+}
+
+/// A `next` URI: the request's parameters and `after`.
+fn next_uri(path: &str, carried: &[(String, String)], after: &str) -> Value {
+    let mut pairs = carried.to_vec();
+    pairs.push(("after".into(), after.to_owned()));
+    Value::String(format!("{path}?{}", encode(&pairs)))
+}
+
+/// The listing's last part: the handles the cluster keeps for dead nodes,
+/// from the `skip`th on, `limit` at a time.
+async fn orphans_page(
+    fed: &Arc<dyn Federation>,
+    path: &str,
+    carried: &[(String, String)],
+    skip: usize,
+) -> Result<Resp, ApiError> {
+    let param = |k: &str| carried.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let limit =
+        param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(1000).clamp(1, 10_000);
+    let resolve =
+        param("resolve_paths").is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    let (items, missing, next) = match fed.orphan_handles(resolve).await {
+        Ok(all) => {
+            let rest: Vec<Value> = all.into_iter().skip(skip).collect();
+            let more = rest.len() > limit;
+            let page: Vec<Value> = rest.into_iter().take(limit).collect();
+            let next = if more {
+                next_uri(path, carried, &format!("o.{}", skip + limit))
+            } else {
+                Value::String(String::new())
+            };
+            (page, Vec::new(), next)
+        }
+        Err(why) => (
+            Vec::new(),
+            vec![json!({ "node_id": Value::Null, "node_name": "",
+                         "error_message": format!("the dead nodes' handles could not be read: {why}") })],
+            Value::String(String::new()),
+        ),
+    };
+    let v = page_value("file_handles", items, next, missing);
+    Ok(json_response(StatusCode::OK, serde_json::to_vec(&v).map_err(ApiError::internal)?))
 }
 
 fn page_response(

@@ -80,4 +80,17 @@ pub trait Federation: Send + Sync + 'static {
     /// Whether `credential` (the [`PEER_HEADER`] value of a request) is the
     /// cluster's peer credential. Compared in constant time.
     fn is_peer(&self, credential: &str) -> bool;
+
+    /// Handles no member holds but the cluster keeps (a dead node's
+    /// persistent handles, waiting for their clients), as
+    /// `GET /v1/smb/files/` entries: cluster locations, `"disconnected":
+    /// true`, paths when `resolve_paths`. They end the listing, after every
+    /// member's handles. None by default.
+    fn orphan_handles(
+        &self,
+        resolve_paths: bool,
+    ) -> FederationFuture<'_, Result<Vec<serde_json::Value>, String>> {
+        let _ = resolve_paths;
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }

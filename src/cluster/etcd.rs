@@ -21,9 +21,10 @@ pub(crate) struct Etcd {
     timeout: Duration,
 }
 
-/// A key's value, with the revision it was last written at.
+/// A key and its value, with the revision it was last written at.
 #[derive(Clone, Debug)]
 pub(crate) struct Kv {
+    pub(crate) key: String,
     pub(crate) value: Vec<u8>,
     pub(crate) mod_revision: i64,
 }
@@ -118,6 +119,19 @@ impl Etcd {
         Ok(kvs(&v["kvs"])?.into_iter().next())
     }
 
+    /// One transaction: `success` if every comparison holds; whether they
+    /// did. Build its parts with [`cmp_version`], [`cmp_mod`], [`op_put`]
+    /// and [`op_delete`].
+    pub(crate) async fn txn(
+        &self,
+        compare: Vec<Value>,
+        success: Vec<Value>,
+    ) -> Result<bool, String> {
+        let body = json!({ "compare": compare, "success": success });
+        let v = self.call("/v3/kv/txn", body).await?;
+        Ok(v.get("succeeded").and_then(Value::as_bool).unwrap_or(false))
+    }
+
     /// Writes `key` = `value` only if it is still at `mod_revision` (0: only
     /// if it does not exist); whether it was written.
     pub(crate) async fn put_if(
@@ -126,20 +140,32 @@ impl Etcd {
         value: &[u8],
         mod_revision: i64,
     ) -> Result<bool, String> {
-        let k = b64(key.as_bytes());
-        let compare = if mod_revision == 0 {
-            json!({ "key": k, "target": "VERSION", "result": "EQUAL", "version": "0" })
-        } else {
-            json!({ "key": k, "target": "MOD", "result": "EQUAL",
-                    "mod_revision": mod_revision.to_string() })
-        };
-        let body = json!({
-            "compare": [compare],
-            "success": [{ "request_put": { "key": k, "value": b64(value) } }],
-        });
-        let v = self.call("/v3/kv/txn", body).await?;
-        Ok(v.get("succeeded").and_then(Value::as_bool).unwrap_or(false))
+        let compare =
+            if mod_revision == 0 { cmp_version(key, 0) } else { cmp_mod(key, mod_revision) };
+        self.txn(vec![compare], vec![op_put(key, value)]).await
     }
+}
+
+/// A comparison: `key` has `version` (0: it does not exist).
+pub(crate) fn cmp_version(key: &str, version: i64) -> Value {
+    json!({ "key": b64(key.as_bytes()), "target": "VERSION", "result": "EQUAL",
+            "version": version.to_string() })
+}
+
+/// A comparison: `key` was last written at `mod_revision`.
+pub(crate) fn cmp_mod(key: &str, mod_revision: i64) -> Value {
+    json!({ "key": b64(key.as_bytes()), "target": "MOD", "result": "EQUAL",
+            "mod_revision": mod_revision.to_string() })
+}
+
+/// A put in a transaction.
+pub(crate) fn op_put(key: &str, value: &[u8]) -> Value {
+    json!({ "request_put": { "key": b64(key.as_bytes()), "value": b64(value) } })
+}
+
+/// A delete of one key in a transaction.
+pub(crate) fn op_delete(key: &str) -> Value {
+    json!({ "request_delete_range": { "key": b64(key.as_bytes()) } })
 }
 
 fn kvs(v: &Value) -> Result<Vec<Kv>, String> {
@@ -152,7 +178,11 @@ fn kvs(v: &Value) -> Result<Vec<Kv>, String> {
                     .map_or(Ok(Vec::new()), |s| B64.decode(s))
                     .map_err(|e| format!("etcd: bad base64 in {f}: {e}"))
             };
-            Ok(Kv { value: decode("value")?, mod_revision: num(&kv["mod_revision"]).unwrap_or(0) })
+            Ok(Kv {
+                key: String::from_utf8_lossy(&decode("key")?).into_owned(),
+                value: decode("value")?,
+                mod_revision: num(&kv["mod_revision"]).unwrap_or(0),
+            })
         })
         .collect()
 }

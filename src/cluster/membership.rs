@@ -94,8 +94,13 @@ fn prefix(cluster: &str) -> String {
     format!("/smb-handles/{cluster}/")
 }
 
-fn member_key(cluster: &str, id: u64) -> String {
+pub(crate) fn member_key(cluster: &str, id: u64) -> String {
     format!("{}members/{id:020}", prefix(cluster))
+}
+
+/// Where node `id`'s persistent opens are kept.
+pub(crate) fn opens_prefix(cluster: &str, id: u64) -> String {
+    format!("{}opens/{id:020}/", prefix(cluster))
 }
 
 /// Takes the next node id: the counter read, then written one higher only
@@ -227,6 +232,10 @@ impl Cluster {
         if let Some(t) = self.thread.lock().take() {
             let _ = t.join();
         }
+    }
+
+    pub(crate) fn etcd(&self) -> &Etcd {
+        &self.etcd
     }
 
     pub(crate) fn cluster_name(&self) -> &str {

@@ -26,7 +26,8 @@
 //! # Examples
 //!
 //! ```no_run
-//! //! use smb_handles::admin::{self, AdminConfig, Credentials, TlsIdentity};
+//! use std::sync::Arc;
+//! use smb_handles::admin::{self, AdminConfig, Credentials, TlsIdentity};
 //! use smb_handles::cluster::{Cluster, ClusterConfig, ClusterKey};
 //! use smb_handles::HandleTable;
 //!
@@ -49,6 +50,7 @@ mod etcd;
 mod http;
 mod key;
 mod membership;
+mod store;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -59,6 +61,7 @@ use crate::admin::{Federation, FederationFuture, Member, PeerReply, PEER_HEADER}
 
 pub use key::{ClusterKey, KeyError, MIN_KEY_BYTES};
 pub use membership::{Cluster, JoinError};
+pub use store::{EtcdStore, Orphan, TakeOverError};
 
 /// The lease TTL when none is given: a dead node is gone within 5 s.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(5);
@@ -155,5 +158,15 @@ impl Federation for Cluster {
 
     fn is_peer(&self, credential: &str) -> bool {
         self.key().verify(self.cluster_name(), credential)
+    }
+
+    fn orphan_handles(
+        &self,
+        resolve_paths: bool,
+    ) -> FederationFuture<'_, Result<Vec<serde_json::Value>, String>> {
+        Box::pin(async move {
+            let orphans = self.orphans().await?;
+            Ok(orphans.iter().filter_map(|o| o.to_json(resolve_paths)).collect())
+        })
     }
 }

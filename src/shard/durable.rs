@@ -41,6 +41,37 @@ impl Shard {
         true
     }
 
+    /// Takes in a handle another table stored (a node that died): like
+    /// [`Shard::restore`], at a free slot of this shard (its new location).
+    /// None, changing nothing, when the shard is full, the file is delete
+    /// pending or the share mode conflicts with a handle open here.
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
+    pub(crate) fn adopt(&mut self, a: &OpenArgs<'_>) -> Option<Location> {
+        if !self.slots.can_alloc() {
+            return None;
+        }
+        let file = a.file_number.0;
+        let hash = self.files.hash(file);
+        let claim = Claim::of(a.access_mask, a.share_access);
+        let found = self.files.find(file, hash);
+        if let Some(f) = found {
+            let rec = self.files.get(f);
+            let conflict = match (&rec.ext, claim) {
+                (_, None) => false,
+                (Some(ext), Some(c)) => ext.share.conflicts(c),
+                (None, Some(c)) => {
+                    claim_of(self.slots.get(rec.solo)).is_some_and(|o| o.conflicts_with(c))
+                }
+            };
+            if rec.delete_pending || conflict {
+                return None;
+            }
+        }
+        let (loc, _, _) = self.store(a, claim, found, hash);
+        self.slots.get_mut(loc.slot()).member |= FLAG_DURABLE | FLAG_DISCONNECTED;
+        Some(loc)
+    }
+
     /// The byte-range locks the handle at `loc` holds, oldest first:
     /// offset, length, exclusive.
     #[cfg_attr(not(feature = "store"), allow(dead_code))]

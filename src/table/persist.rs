@@ -106,8 +106,8 @@ impl HandleTable {
         let now = Instant::now();
         table.reserve_durable(opens.len());
         for o in &opens {
-            match table.restore_one(o, now) {
-                Ok(()) => out.restored += 1,
+            match table.take_in(o, now, true) {
+                Ok(_) => out.restored += 1,
                 Err(why) => out.refused.push((o.persistent_id, why)),
             }
         }
@@ -116,10 +116,39 @@ impl HandleTable {
         Ok((table, out))
     }
 
-    /// Restores one stored open.
-    fn restore_one(&self, o: &StoredOpen, now: Instant) -> Result<(), &'static str> {
-        let loc = Location::from_raw(o.location).ok_or("not a location")?;
-        let shard = self.shards.get(loc.shard()).ok_or("a shard this table does not have")?;
+    /// Takes in a persistent open another table stored (a node of a
+    /// cluster that died, or a server whose store moved here): restored
+    /// with its share mode, locks and reconnect identity, disconnected (its
+    /// timeout counting from now), at a new location of this table, for its
+    /// client to reconnect with its persistent id. It is not written to
+    /// this table's store: the caller does that with the move of the
+    /// record (the cluster, in the etcd transaction that takes it from the
+    /// dead node), and closes the handle if the move fails.
+    ///
+    /// # Errors
+    ///
+    /// Why it could not be taken in: its persistent id is in use here, the
+    /// table is full, its share mode or a lock conflicts with an open
+    /// here, or the record is not one this table can hold.
+    pub fn adopt(&self, open: &StoredOpen) -> Result<Location, &'static str> {
+        let id = PersistentId(open.persistent_id);
+        if self.holds_persistent_id(id) {
+            return Err("its persistent id is in use in this table");
+        }
+        self.take_in(open, Instant::now(), false)
+    }
+
+    /// Restores one stored open: at its own location (`at_own`: a
+    /// recovery), or at a new one (an adoption).
+    fn take_in(
+        &self,
+        o: &StoredOpen,
+        now: Instant,
+        at_own: bool,
+    ) -> Result<Location, &'static str> {
+        let own = Location::from_raw(o.location).ok_or("not a location")?;
+        let shard = self.shards.get(own.shard()).ok_or("a shard this table does not have")?;
+        let loc = own;
         // A file's handles live in its file's shard (share modes and locks
         // are checked there): a record in another one (a table configured
         // with another shard count) cannot be restored where it was.
@@ -148,9 +177,14 @@ impl HandleTable {
         };
         args.validate().map_err(|_| "a path, owner or access mask the table refuses")?;
         let mut g = shard.lock.write();
-        if !g.restore(loc, &args) {
-            return Err("its slot is taken, or its share mode conflicts");
-        }
+        let loc = if at_own {
+            if !g.restore(loc, &args) {
+                return Err("its slot is taken, or its share mode conflicts");
+            }
+            loc
+        } else {
+            g.adopt(&args).ok_or("the shard is full, or its share mode conflicts")?
+        };
         shard.count(1);
         for l in &o.locks {
             let kind = if l.exclusive { LockKind::Exclusive } else { LockKind::Shared };
@@ -180,7 +214,7 @@ impl HandleTable {
         };
         self.register_restored(rec, now);
         drop(g);
-        Ok(())
+        Ok(loc)
     }
 
     /// True when the table keeps persistent handles (it has a store).

@@ -67,6 +67,11 @@ impl HandleTable {
         if !persistent && !cached {
             return;
         }
+        // A handle taken in from another table holds this persistent id
+        // (HandleTable::adopt): this open is not made durable.
+        if self.durables.reg.lock().aliases.contains_key(&PersistentId(loc.as_u64())) {
+            return;
+        }
         let grant = DurableGrant {
             persistent_id: PersistentId(loc.as_u64()),
             timeout: self.durables.timeout_for(d),
@@ -91,6 +96,12 @@ impl HandleTable {
             c.durable = Some(grant);
             c.ticket = ticket;
         }
+    }
+
+    /// Whether a durable handle of this table has persistent id `id`.
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
+    pub(crate) fn holds_persistent_id(&self, id: PersistentId) -> bool {
+        self.durables.reg.lock().rec(id).is_some()
     }
 
     /// Makes room for `n` restored handles at once (a recovery).
@@ -128,7 +139,11 @@ impl HandleTable {
             add_id(&mut reg.by_app, app, id);
             self.durables.with_app.fetch_add(1, Ordering::Relaxed);
         }
-        reg.by_slot.insert(slot_key(rec.loc.as_u64()), rec);
+        let key = slot_key(rec.loc.as_u64());
+        if key != slot_key(id.0) {
+            reg.aliases.insert(id, key);
+        }
+        reg.by_slot.insert(key, rec);
         reg
     }
 

@@ -71,6 +71,10 @@ pub(super) struct Registry {
     /// Disconnected handles by file.
     pub(super) by_file: HashMap<FileNumber, IdList, ClientKeys>,
     pub(super) deadlines: BTreeSet<(Instant, PersistentId)>,
+    /// The slots of handles whose persistent id names another slot: those
+    /// taken in from another table (`HandleTable::adopt`). Almost always
+    /// empty.
+    pub(super) aliases: HashMap<PersistentId, u32, Ids>,
 }
 
 /// A location's (or persistent id's) shard and slot.
@@ -81,11 +85,20 @@ pub(super) fn slot_key(raw: u64) -> u32 {
 impl Registry {
     /// The durable handle with persistent id `id`.
     pub(super) fn rec(&self, id: PersistentId) -> Option<&Rec> {
-        self.by_slot.get(&slot_key(id.0)).filter(|r| r.grant.persistent_id == id)
+        self.by_slot.get(&self.key_of(id)).filter(|r| r.grant.persistent_id == id)
     }
 
     pub(super) fn rec_mut(&mut self, id: PersistentId) -> Option<&mut Rec> {
-        self.by_slot.get_mut(&slot_key(id.0)).filter(|r| r.grant.persistent_id == id)
+        let key = self.key_of(id);
+        self.by_slot.get_mut(&key).filter(|r| r.grant.persistent_id == id)
+    }
+
+    /// The slot key the record of `id` is under.
+    fn key_of(&self, id: PersistentId) -> u32 {
+        if self.aliases.is_empty() {
+            return slot_key(id.0);
+        }
+        self.aliases.get(&id).copied().unwrap_or(slot_key(id.0))
     }
 
     /// The durable handle at `loc`.
@@ -96,7 +109,8 @@ impl Registry {
     /// Forgets `id` everywhere.
     pub(super) fn remove(&mut self, id: PersistentId) -> Option<Rec> {
         self.rec(id)?;
-        let rec = self.by_slot.remove(&slot_key(id.0))?;
+        let rec = self.by_slot.remove(&self.key_of(id))?;
+        self.aliases.remove(&id);
         if let Some(g) = rec.create_guid {
             if self.by_guid.get(&g) == Some(&id) {
                 self.by_guid.remove(&g);
