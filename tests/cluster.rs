@@ -5,8 +5,12 @@
 //! - qq asked of node 1 lists the handles and sessions of all three, each
 //!   exactly once, in small pages; closes a handle and a session of node 3;
 //!   lists the locks of a file of node 2;
-//! - SIGKILL of node 2: within its lease's TTL plus one second no listing
-//!   names it, not even as unreachable;
+//! - SIGKILL of node 2: until its lease lapses it is named unreachable
+//!   (and a close of its handle says so); within the TTL plus one second it
+//!   is no member, its non-persistent handles are gone from every listing
+//!   and its two persistent handles (kept in etcd) are listed as
+//!   disconnected; one of them reconnects through node 3 (the example's
+//!   `--commands`) with its lock, and is taken over once only;
 //! - node 2 restarted joins with a new id; its old locations are refused;
 //! - etcd stopped (SIGSTOP) for 10 s: every node goes on listing and
 //!   closing; after SIGCONT the cluster is whole (no node missing).
@@ -412,6 +416,7 @@ fn three_nodes_on_etcd_listed_and_closed_as_one() {
     pid_signal(pid2, "-KILL");
     let killed = Instant::now();
     let mut saw_unreachable = false;
+    let mut saw_close_refused = false;
     let (gone, after_kill) = loop {
         let (entries, missing) = n1.raw_entries();
         let of2: Vec<&Value> = entries.iter().filter(|e| node_of(&loc_of(e)) == id2).collect();
@@ -420,10 +425,24 @@ fn three_nodes_on_etcd_listed_and_closed_as_one() {
             break (killed.elapsed(), of2.into_iter().cloned().collect::<Vec<Value>>());
         }
         assert!(of2.is_empty(), "an unreachable node's handles listed");
+        if missing.contains(&id2) && !saw_close_refused {
+            // A close of its handle meanwhile: answered, with why.
+            let body = format!(r#"[{{"handle_info":{{"location":"{old2}"}}}}]"#);
+            let (status, answer) = n1.raw("POST", "/v1/smb/files/close", Some(&body));
+            assert_eq!(status, 200, "{answer}");
+            let msg = answer[0]["error_message"].as_str().unwrap_or_default().to_owned();
+            if msg.contains("could not be reached") {
+                saw_close_refused = true;
+            } else {
+                // Its lease lapsed between the listing and the close.
+                assert!(msg.contains("not a member"), "{msg}");
+            }
+        }
         assert!(killed.elapsed() < TTL + Duration::from_secs(1), "node 2 still a member");
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(saw_unreachable, "node 2 was never named unreachable before its lease lapsed");
+    assert!(saw_close_refused, "no close was answered 'could not be reached'");
     eprintln!("cluster: node {id2} no member of node 1's listing {gone:?} after SIGKILL");
     let mut left: Vec<String> = after_kill.iter().map(loc_of).collect();
     left.sort();
