@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark (criterion groups, then memory) and writes
-# BENCHMARKS.md from that one run. Budget: at most 25 minutes on the
+# BENCHMARKS.md from that one run, with a chart per group (docs/bench/*.svg,
+# scripts/bench_plots.py) above its tables. Budget: at most 25 minutes on the
 # 2-core machine (3 shapes x 9 tables; 1 000 000 live handles), and
 # about 7 more for benches/sessions.rs and 5 for benches/leases.rs.
 #   scripts/bench.sh                                # everything

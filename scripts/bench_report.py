@@ -28,6 +28,9 @@ import os
 import platform
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_plots  # noqa: E402  (the charts, scripts/bench_plots.py)
+
 OURS = "ours"
 # Index-free peers, then the peers that keep per-file state.
 PEERS = ["mutex_hashmap", "dashmap", "sharded_slab", "rwlock_slotmap", "naive_sharded_slab",
@@ -369,6 +372,8 @@ def main():
 
     summary = []  # (operation, shape, value, best peer, ratio, per-file best, ratio, target, ok)
     body = []
+    charts = []  # (title, path relative to the report)
+    chart_dir = os.path.join(os.path.dirname(output) or ".", "docs", "bench")
     for group, what in GROUPS:
         for shape in [s for s, _ in SHAPES] + [None]:
             gid = f"{group}/{shape}" if shape else group
@@ -376,6 +381,15 @@ def main():
                 continue
             g = data[gid]
             body += render_group(group, shape, what, g)
+            chart_values = sorted({v for f in g.values() for v in f}, key=value_key)
+            rows = bench_plots.rows_of(g, OURS, PEERS, chart_values)
+            if rows:
+                title = f"{group} — {shape}" if shape else group
+                name = f"{group}-{shape}.svg" if shape else f"{group}.svg"
+                os.makedirs(chart_dir, exist_ok=True)
+                with open(os.path.join(chart_dir, name), "w") as f:
+                    f.write(bench_plots.group_chart(title, rows))
+                charts.append((title, f"docs/bench/{name}"))
             ours = g.get(OURS, {})
             values = sorted({v for f in g.values() for v in f}, key=value_key)
             for op, only, target in RATIO_TARGETS:
@@ -446,6 +460,18 @@ def main():
                                     least / ours["bytes_per_handle"], "", None,
                                     "below every peer", ours["bytes_per_handle"] < least))
 
+    if charts:
+        lines += [
+            "## Charts",
+            "",
+            "Each chart is one group of the tables below: per value, one bar per peer,",
+            "the ratio peer ÷ ours on a log scale (green, right of 1×: ours is faster;",
+            "red, left of it: the peer is). Drawn from this same run by",
+            "`scripts/bench_plots.py`.",
+            "",
+        ]
+        for title, path in charts:
+            lines += [f"![{title}]({path})", ""]
     if summary:
         lines += [
             "## Targets (issue 8)",
