@@ -110,13 +110,11 @@ fn split_location(text: &str) -> Option<(u64, &str)> {
     Some((node.parse().ok()?, local))
 }
 
-/// The location string of a listed entry or a close element: its own
-/// `location`, or its `handle_info`'s.
-fn location_slot(v: &mut Value) -> Option<&mut Value> {
-    if v.get("location").is_some_and(Value::is_string) {
-        return v.get_mut("location");
-    }
-    v.get_mut("handle_info")?.get_mut("location").filter(|l| l.is_string())
+/// The location string of a listed entry or a close element: a handle's
+/// is its `handle_info`'s (`in_handle_info`), a session's its own.
+fn location_slot(v: &mut Value, in_handle_info: bool) -> Option<&mut Value> {
+    let holder = if in_handle_info { v.get_mut("handle_info")? } else { v };
+    holder.get_mut("location").filter(|l| l.is_string())
 }
 
 /// The `after` parameter of a `paging.next` URI.
@@ -236,7 +234,7 @@ async fn list(
             };
             if let Some(entries) = page.get_mut(key).and_then(Value::as_array_mut) {
                 for e in entries.iter_mut() {
-                    if let Some(Value::String(s)) = location_slot(e) {
+                    if let Some(Value::String(s)) = location_slot(e, key == "file_handles") {
                         *s = format!("{}-{s}", member.id);
                     }
                     items.push(e.take());
@@ -382,11 +380,12 @@ async fn close(
         return Err(ApiError::bad_body("too many elements in one request"));
     }
     let members = fed.members().await;
+    let handles = path.starts_with("/v1/smb/files/");
     let mut answers: Vec<Option<Value>> = vec![None; elements.len()];
     // node -> (indices, rewritten elements)
     let mut groups: Vec<(u64, Vec<usize>, Vec<Value>)> = Vec::new();
     for (i, mut el) in elements.into_iter().enumerate() {
-        let message = match location_slot(&mut el) {
+        let message = match location_slot(&mut el, handles) {
             // No location string: this node's parser says what is wrong.
             None => {
                 push(&mut groups, fed.node_id(), i, el);
@@ -474,12 +473,14 @@ mod tests {
     }
 
     #[test]
-    fn a_location_is_found_in_the_element_or_its_handle_info() {
+    fn a_location_is_a_handles_handle_info_or_a_sessions_own() {
         let mut a = json!({"location": "1-a"});
-        let mut b = json!({"handle_info": {"location": "2-b"}});
+        let mut b = json!({"handle_info": {"location": "2-b"}, "location": "9-z"});
         let mut c = json!({"handle_info": {"location": 5}});
-        assert_eq!(location_slot(&mut a).cloned(), Some(json!("1-a")));
-        assert_eq!(location_slot(&mut b).cloned(), Some(json!("2-b")));
-        assert_eq!(location_slot(&mut c), None);
+        assert_eq!(location_slot(&mut a, false).cloned(), Some(json!("1-a")));
+        assert_eq!(location_slot(&mut a, true), None);
+        assert_eq!(location_slot(&mut b, true).cloned(), Some(json!("2-b")));
+        assert_eq!(location_slot(&mut b, false).cloned(), Some(json!("9-z")));
+        assert_eq!(location_slot(&mut c, true), None);
     }
 }
