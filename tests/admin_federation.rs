@@ -285,3 +285,23 @@ fn peer_requests_need_the_credential_and_answer_for_their_node_alone() {
     assert_eq!(status, 200, "{s}");
     assert_eq!(s["session_infos"], Value::Array(Vec::new()));
 }
+
+#[test]
+fn attributes_and_resolve_answer_from_the_member_that_has_the_file() {
+    let (world, nodes) = cluster(3, 2);
+    let h = &nodes[0].1;
+    let (status, attrs) = get(h, "/v1/files/3001/info/attributes");
+    assert_eq!(status, 200, "{attrs}");
+    assert_eq!(attrs["path"], "/s/3/1");
+    let (status, _) = get(h, "/v1/files/9999/info/attributes");
+    assert_eq!(status, 404);
+    let (status, paths) = post(h, "/v1/files/resolve", r#"["2000","1001","77"]"#);
+    assert_eq!(status, 200, "{paths}");
+    let got: Vec<&str> =
+        paths.as_array().unwrap().iter().map(|p| p["path"].as_str().unwrap()).collect();
+    assert_eq!(got, ["/s/2/0", "/s/1/1", ""]);
+    // A member that cannot be reached has nothing to say.
+    world.lock().unwrap().down.insert(2);
+    let (_, paths) = post(h, "/v1/files/resolve", r#"["2000"]"#);
+    assert_eq!(paths[0]["path"], "");
+}

@@ -31,6 +31,10 @@ pub(crate) enum Kind {
     List { key: &'static str, absent_is_empty: bool },
     /// A close of handles or sessions, one answer per element.
     Close,
+    /// A file's attributes: the first member that has the file open.
+    Attributes,
+    /// File ids to paths: per id, the first member that has a path for it.
+    Resolve,
 }
 
 /// The cluster-wide route of a request, if it has one.
@@ -49,6 +53,13 @@ pub(crate) fn kind_of(method: &Method, path: &str) -> Option<Kind> {
         (&Method::GET, p) if p.starts_with("/v1/files/") && p.contains("/locks/smb/") => {
             Some(Kind::List { key: "grants", absent_is_empty: true })
         }
+        (&Method::GET, p)
+            if p.starts_with("/v1/files/")
+                && (p.ends_with("/info/attributes") || p.ends_with("/info/attributes/")) =>
+        {
+            Some(Kind::Attributes)
+        }
+        (&Method::POST, "/v1/files/resolve" | "/v1/files/resolve/") => Some(Kind::Resolve),
         _ => None,
     }
 }
@@ -69,6 +80,8 @@ pub(crate) async fn route(
         }
         Kind::Close if read_only => Err(ApiError::forbidden()),
         Kind::Close => close(state, fed, path, body).await,
+        Kind::Attributes => attributes(state, fed, path, read_only).await,
+        Kind::Resolve => resolve(state, fed, path, body, read_only).await,
     }
 }
 
@@ -438,6 +451,72 @@ async fn close(
         }
     }
     let out: Vec<Value> = answers.into_iter().map(|a| a.unwrap_or(Value::Null)).collect();
+    Ok(json_response(StatusCode::OK, serde_json::to_vec(&out).map_err(ApiError::internal)?))
+}
+
+/// The first member's answer that is not a 404 (this node's 404 when every
+/// member answers so, or none answers).
+async fn attributes(
+    state: &Arc<State>,
+    fed: &Arc<dyn Federation>,
+    path: &str,
+    read_only: bool,
+) -> Result<Resp, ApiError> {
+    for member in fed.members().await {
+        if let Ok((status, body)) =
+            ask(state, fed, &member, Method::GET, path, Bytes::new(), read_only).await
+        {
+            if status != 404 {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+                return Ok(json_response(status, body.to_vec()));
+            }
+        }
+    }
+    local_route(
+        state,
+        Request::get(path).body(Full::new(Bytes::new())).map_err(ApiError::internal)?,
+        read_only,
+    )
+    .await
+}
+
+/// Every member's paths, merged: per id, the first non-empty one.
+async fn resolve(
+    state: &Arc<State>,
+    fed: &Arc<dyn Federation>,
+    path: &str,
+    body: Bytes,
+    read_only: bool,
+) -> Result<Resp, ApiError> {
+    let mut merged: Option<Vec<Value>> = None;
+    for member in fed.members().await {
+        let Ok((200, answer)) =
+            ask(state, fed, &member, Method::POST, path, body.clone(), read_only).await
+        else {
+            if member.id == fed.node_id() {
+                // This node's refusal (a bad body) is the answer.
+                return local_route(
+                    state,
+                    Request::post(path).body(Full::new(body)).map_err(ApiError::internal)?,
+                    read_only,
+                )
+                .await;
+            }
+            continue;
+        };
+        let Ok(part) = serde_json::from_slice::<Vec<Value>>(&answer) else { continue };
+        match &mut merged {
+            None => merged = Some(part),
+            Some(m) => {
+                for (have, new) in m.iter_mut().zip(part) {
+                    if have["path"].as_str().is_some_and(str::is_empty) {
+                        *have = new;
+                    }
+                }
+            }
+        }
+    }
+    let out = merged.unwrap_or_default();
     Ok(json_response(StatusCode::OK, serde_json::to_vec(&out).map_err(ApiError::internal)?))
 }
 

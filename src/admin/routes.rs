@@ -149,7 +149,7 @@ where
         if let Some(kind) = federated::kind_of(req.method(), req.uri().path()) {
             let path = req.uri().path().to_owned();
             let query = req.uri().query().map(str::to_owned);
-            let body = if matches!(kind, federated::Kind::Close) {
+            let body = if matches!(kind, federated::Kind::Close | federated::Kind::Resolve) {
                 read_body(req, MAX_REQUEST_BYTES).await?
             } else {
                 Bytes::new()
