@@ -210,12 +210,13 @@ fn a_node_that_joins_mid_walk_is_walked_whole_and_one_that_leaves_is_skipped() {
     // Node 2 leaves while the walk is in it: the rest of it is skipped,
     // node 3 is still walked whole.
     let w = world.clone();
-    let (locs, _) = walk(&nodes[0].1, 4, move |page| {
+    let (locs, missing) = walk(&nodes[0].1, 4, move |page| {
         if page == 2 {
             w.lock().unwrap().members.remove(&2);
         }
     });
     assert!(locs.iter().filter(|l| node_of(l) == 2).count() < 6);
+    assert_eq!(missing, vec![2], "the page after it left names it");
     assert_eq!(locs.iter().filter(|l| node_of(l) == 3).count(), 6);
     assert_eq!(locs.iter().collect::<BTreeSet<_>>().len(), locs.len(), "nothing twice");
 }

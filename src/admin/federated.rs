@@ -194,10 +194,23 @@ async fn list(
         return orphans_page(fed, path, &carried, skip).await;
     }
     let members = fed.members().await;
+    let resumed = cursor.is_some();
     let (start, mut local_after) = cursor.unwrap_or((0, None));
     let mut items: Vec<Value> = Vec::new();
     let mut missing: Vec<Value> = Vec::new();
     let mut last_next = Value::Null;
+    if resumed && !members.iter().any(|m| m.id == start) {
+        // The walk was in a node that has left since: the rest of it is
+        // skipped, and the page says so.
+        missing.push(json!({
+            "node_id": start,
+            "node_name": "",
+            "error_message": format!(
+                "node {start} left the cluster during this walk: its handles after the cursor \
+                 are not listed"
+            ),
+        }));
+    }
     let walk: Vec<&Member> = members.iter().filter(|m| m.id >= start).collect();
     for (i, member) in walk.iter().enumerate() {
         if member.id != start {
