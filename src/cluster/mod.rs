@@ -13,7 +13,7 @@
 //!   (TLS) and the SHA-256 of its certificate; a node connects to a peer
 //!   only if the peer presents that certificate, and proves itself with the
 //!   cluster credential (HMAC-SHA-256 of the cluster's name under the
-//!   shared key, in [`PEER_HEADER`](crate::admin::PEER_HEADER)), never an
+//!   shared key, in [`PEER_HEADER`]), never an
 //!   administrator's token.
 //! * **While etcd is away** every node goes on serving its own table; the
 //!   membership last read stands in (peers are still asked directly), and
