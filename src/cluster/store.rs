@@ -4,7 +4,12 @@
 //!
 //! * A commit is one etcd transaction per 128 operations (etcd's default
 //!   `--max-txn-ops`); [`GroupCommit`](crate::store::GroupCommit) answers
-//!   its tickets only once every transaction of the batch is in etcd.
+//!   its tickets only once every transaction of the batch is in etcd. A
+//!   batch of more than 128 is therefore not atomic as a whole: when a later
+//!   transaction fails, the earlier ones stay applied and every ticket of
+//!   the batch reports the failure. Nothing acknowledged is lost; an open
+//!   reported as failed may still be found by a take-over, as after a
+//!   crash between a commit and its answer.
 //! * A node that dies leaves its records: they are listed as disconnected
 //!   by every node ([`Cluster::orphans`]) until one takes them over.
 //! * [`Cluster::take_over`] moves one to the node that asks, in a
