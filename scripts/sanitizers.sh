@@ -40,12 +40,13 @@ asan() {
   local tests=()
   for f in tests/*.rs; do
     name="$(basename "$f" .rs)"
-    case "$name" in c_abi | admin_qq | admin_scale | cluster) ;; *) tests+=(--test "$name") ;; esac
+    case "$name" in c_abi | admin_qq | admin_scale | cluster | cluster_adopt) ;; *) tests+=(--test "$name") ;; esac
   done
   echo "== AddressSanitizer: unit tests and ${tests[*]//--test /}"
   echo "   (not under ASan here: c_abi, whose C programs run under ASan+UBSan in scripts/test.sh;"
   echo "    admin_qq and cluster, which need the external qq CLI (cluster also etcd;"
-  echo "    its routes run under ASan in admin_federation); doc tests)"
+  echo "    its routes run under ASan in admin_federation); cluster_adopt, which needs etcd;"
+  echo "    doc tests)"
   # std is not rebuilt: ASan's checks are in the instrumented code (ours and
   # our dependencies'); the flag below allows linking the uninstrumented std.
   RUSTFLAGS="-Zsanitizer=address -Cunsafe-allow-abi-mismatch=sanitizer -Cdebug-assertions=on" \

@@ -20,16 +20,18 @@
 //! never skips.
 #![cfg(feature = "cluster")]
 
+#[path = "support/etcd.rs"]
+mod etcd_support;
 #[path = "support/qq.rs"]
 mod qq_support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use etcd_support::{pid_signal, Etcd};
 use qq_support::{example_binary, qq_path, Qq};
 use serde_json::Value;
 
@@ -37,79 +39,6 @@ use serde_json::Value;
 const TTL: Duration = Duration::from_secs(5);
 const HANDLES: usize = 6;
 const SESSIONS: usize = 2;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn etcd_binary() -> PathBuf {
-    let bin = std::env::var_os("ETCD").map_or_else(|| PathBuf::from("etcd"), PathBuf::from);
-    let ok = Command::new(&bin).arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "{} cannot be run: this test needs etcd (Debian's etcd-server; scripts/test.sh \
-         installs it), or ETCD=<path>",
-        bin.display()
-    );
-    bin
-}
-
-fn pid_signal(pid: u32, sig: &str) {
-    let st = Command::new("kill").args([sig, &pid.to_string()]).status().unwrap();
-    assert!(st.success(), "kill {sig} {pid}");
-}
-
-/// etcd on two free loopback ports, its data in `dir`; killed when dropped.
-struct Etcd {
-    child: Child,
-    url: String,
-}
-
-impl Etcd {
-    fn start(dir: &Path) -> Etcd {
-        let (client, peer) = (free_port(), free_port());
-        let url = format!("http://127.0.0.1:{client}");
-        let peer_url = format!("http://127.0.0.1:{peer}");
-        let log = std::fs::File::create(dir.join("etcd.log")).unwrap();
-        let child = Command::new(etcd_binary())
-            .arg("--data-dir")
-            .arg(dir.join("etcd-data"))
-            .args(["--name", "test", "--listen-client-urls", &url, "--advertise-client-urls", &url])
-            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &format!("test={peer_url}")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start etcd");
-        let e = Etcd { child, url };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            let out = Command::new("curl")
-                .args(["-s", "-m", "1", "-X", "POST", &format!("{}/v3/kv/range", e.url)])
-                .args(["-d", r#"{"key":"eA=="}"#])
-                .output()
-                .expect("curl is needed");
-            if out.status.success() && String::from_utf8_lossy(&out.stdout).contains("header") {
-                return e;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("etcd did not answer within 20 s; see {}", dir.join("etcd.log").display());
-    }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = pid_signal_quiet(self.child.id(), "-CONT");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn pid_signal_quiet(pid: u32, sig: &str) -> std::io::Result<std::process::ExitStatus> {
-    Command::new("kill").args([sig, &pid.to_string()]).status()
-}
 
 /// One node: the example admin server in the cluster; killed when dropped.
 struct Node {
