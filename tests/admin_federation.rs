@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_reply::CHEAP_HASH;
+use proptest::prelude::*;
 use serde_json::Value;
 use smb_handles::admin::{
     AdminConfig, Credentials, Federation, FederationFuture, Harness, Member, PeerReply, PEER_HEADER,
@@ -94,29 +95,30 @@ type Node = (Arc<HandleTable>, Arc<Harness>);
 /// `n` members with `per_node` handles each; the world and the nodes.
 fn cluster(n: u64, per_node: u64) -> (Arc<Mutex<World>>, Vec<Node>) {
     let world = Arc::new(Mutex::new(World::default()));
-    let mut out = Vec::new();
-    for id in 1..=n {
-        let table = Arc::new(HandleTable::new());
-        for f in 0..per_node {
-            let spec = OpenSpec::new(
-                FileNumber(id * 1000 + f),
-                format!("/s/{id}/{f}"),
-                "S-1-5-21-1",
-                AccessMask::FILE_READ_DATA,
-            );
-            table.open(spec).unwrap();
-        }
-        let creds = Credentials::from_password_hash("admin", CHEAP_HASH).unwrap();
-        let fed = Arc::new(Fake { me: id, world: world.clone() });
-        let h =
-            Arc::new(Harness::new(table.clone(), AdminConfig::new(creds).federation(fed)).unwrap());
-        let mut w = world.lock().unwrap();
-        w.nodes.insert(id, h.clone());
-        w.members.insert(id);
-        drop(w);
-        out.push((table, h));
+    let nodes = (1..=n).map(|id| member(&world, id, per_node)).collect();
+    (world, nodes)
+}
+
+/// A new member `id` of `world` with `handles` handles (files `id*1000+f`).
+fn member(world: &Arc<Mutex<World>>, id: u64, handles: u64) -> Node {
+    let table = Arc::new(HandleTable::new());
+    for f in 0..handles {
+        let spec = OpenSpec::new(
+            FileNumber(id * 1000 + f),
+            format!("/s/{id}/{f}"),
+            "S-1-5-21-1",
+            AccessMask::FILE_READ_DATA,
+        );
+        table.open(spec).unwrap();
     }
-    (world, out)
+    let creds = Credentials::from_password_hash("admin", CHEAP_HASH).unwrap();
+    let fed = Arc::new(Fake { me: id, world: world.clone() });
+    let h = Arc::new(Harness::new(table.clone(), AdminConfig::new(creds).federation(fed)).unwrap());
+    let mut w = world.lock().unwrap();
+    w.nodes.insert(id, h.clone());
+    w.members.insert(id);
+    drop(w);
+    (table, h)
 }
 
 fn get(h: &Harness, path: &str) -> (u16, Value) {
@@ -195,14 +197,11 @@ fn one_cursor_walks_every_member_once() {
 #[test]
 fn a_node_that_joins_mid_walk_is_walked_whole_and_one_that_leaves_is_skipped() {
     let (world, nodes) = cluster(3, 6);
-    let (_, extra) = cluster(1, 5).1.pop().unwrap();
     // Node 4 joins after the first page.
     let w = world.clone();
     let (locs, _) = walk(&nodes[0].1, 4, move |page| {
         if page == 0 {
-            let mut w = w.lock().unwrap();
-            w.nodes.insert(4, extra.clone());
-            w.members.insert(4);
+            member(&w, 4, 5);
         }
     });
     assert_eq!(locs.iter().filter(|l| node_of(l) == 4).count(), 5, "the new node whole");
@@ -305,4 +304,168 @@ fn attributes_and_resolve_answer_from_the_member_that_has_the_file() {
     world.lock().unwrap().down.insert(2);
     let (_, paths) = post(h, "/v1/files/resolve", r#"["2000"]"#);
     assert_eq!(paths[0]["path"], "");
+}
+
+/// What may happen to the cluster between two pages of a walk.
+#[derive(Clone, Debug)]
+enum Change {
+    /// A new node (the next id, as etcd's counter gives) with this many handles.
+    Join(u64),
+    /// The member at this index (of the members then) leaves.
+    Leave(usize),
+    /// The member at this index stops answering.
+    Down(usize),
+    /// Every member answers again.
+    Up,
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        (0u64..6).prop_map(Change::Join),
+        (0usize..6).prop_map(Change::Leave),
+        (0usize..6).prop_map(Change::Down),
+        Just(Change::Up),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The merged cursor, whatever the membership does between pages:
+    /// nothing is listed twice or invented; a node that is a member and
+    /// answers throughout is listed whole; a node listed in part was named
+    /// unreachable (it left during the walk, or stopped answering); only a
+    /// node that left or stopped answering is named.
+    #[test]
+    fn the_merged_cursor_keeps_the_paging_guarantee_per_node(
+        counts in proptest::collection::vec(0u64..8, 1..5),
+        limit in 1usize..6,
+        changes in proptest::collection::vec((0usize..8, change()), 0..4),
+    ) {
+        let world = Arc::new(Mutex::new(World::default()));
+        let mut handles: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+        let mut tables = Vec::new();
+        for (i, &n) in counts.iter().enumerate() {
+            tables.push(member(&world, i as u64 + 1, n));
+        }
+        let asker = tables[0].1.clone();
+        // Node 1 asks, so it stays a member and up (a walk is its own).
+        let (troubled, joined) = (Arc::new(Mutex::new(BTreeSet::new())), Arc::new(Mutex::new(Vec::new())));
+        let (w, t, j) = (world.clone(), troubled.clone(), joined.clone());
+        let (locs, missing) = walk(&asker, limit, move |page| {
+            for (_, c) in changes.iter().filter(|(at, _)| *at == page) {
+                let ids: Vec<u64> = w.lock().unwrap().members.iter().copied().filter(|&m| m != 1).collect();
+                match c {
+                    Change::Join(n) => {
+                        let id = w.lock().unwrap().nodes.keys().max().unwrap() + 1;
+                        j.lock().unwrap().push(member(&w, id, *n));
+                    }
+                    Change::Leave(i) if !ids.is_empty() => {
+                        let id = ids[i % ids.len()];
+                        w.lock().unwrap().members.remove(&id);
+                        t.lock().unwrap().insert(id);
+                    }
+                    Change::Down(i) if !ids.is_empty() => {
+                        let id = ids[i % ids.len()];
+                        w.lock().unwrap().down.insert(id);
+                        t.lock().unwrap().insert(id);
+                    }
+                    Change::Up => w.lock().unwrap().down.clear(),
+                    _ => {}
+                }
+            }
+        });
+        let troubled = troubled.lock().unwrap().clone();
+        let all_nodes = world.lock().unwrap().nodes.clone();
+        for (id, h) in &all_nodes {
+            // Each node's own handles, asked as its peers ask.
+            let req = format!(
+                "GET /v1/smb/files/?limit=100000 HTTP/1.1\r\nHost: x\r\n{PEER_HEADER}: {CREDENTIAL}\r\n\r\n"
+            );
+            let (_, body) = parse(&h.exchange(req.as_bytes()));
+            let own: Value = serde_json::from_slice(&body).unwrap();
+            handles.insert(*id, locations(&own).into_iter().map(|l| format!("{id}-{l}")).collect());
+        }
+        let unique: BTreeSet<&String> = locs.iter().collect();
+        prop_assert_eq!(unique.len(), locs.len(), "nothing twice: {:?}", locs);
+        let mut listed: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+        for l in &locs {
+            let id = node_of(l);
+            prop_assert!(handles.get(&id).is_some_and(|h| h.contains(l)), "{} is no handle", l);
+            listed.entry(id).or_default().insert(l.clone());
+        }
+        for (id, all) in &handles {
+            let got = listed.get(id).map_or(0, BTreeSet::len);
+            if !troubled.contains(id) {
+                prop_assert_eq!(got, all.len(), "node {} listed whole", id);
+            } else if got > 0 && got < all.len() {
+                prop_assert!(missing.contains(id), "node {} listed in part and not named", id);
+            }
+        }
+        for id in &missing {
+            prop_assert!(troubled.contains(id), "node {} named without cause", id);
+        }
+    }
+
+    /// Close routing: every element goes to the node its location names and
+    /// is answered in order; a handle of a member that answers is closed
+    /// (once: a second close of it is refused), anything else is refused
+    /// with a message and closes nothing.
+    #[test]
+    fn closes_go_to_the_node_the_location_names(
+        counts in proptest::collection::vec(1u64..6, 2..5),
+        picks in proptest::collection::vec((0usize..5, 0usize..6, 0u8..5), 1..12),
+    ) {
+        let world = Arc::new(Mutex::new(World::default()));
+        let nodes: Vec<Node> =
+            counts.iter().enumerate().map(|(i, &n)| member(&world, i as u64 + 1, n)).collect();
+        let h = &nodes[0].1;
+        // Node 2 is down, the last node has left (node 1 asks).
+        let last = nodes.len() as u64;
+        world.lock().unwrap().down.insert(2);
+        world.lock().unwrap().members.remove(&last);
+        let own: Vec<Vec<String>> = nodes
+            .iter()
+            .map(|(t, _)| t.list(&Default::default()).unwrap().file_handles.iter()
+                .map(|f| f.handle_info.location.to_string()).collect())
+            .collect();
+        let mut body = Vec::new();
+        let mut expect = Vec::new(); // Some(node index) when it must close
+        let mut closed: BTreeSet<String> = BTreeSet::new();
+        for &(n, k, kind) in &picks {
+            let n = n % nodes.len();
+            let id = n as u64 + 1;
+            let loc = &own[n][k % own[n].len()];
+            let (text, ok) = match kind {
+                0 | 1 | 2 => {
+                    let t = format!("{id}-{loc}");
+                    let ok = id != 2 && id != last && closed.insert(t.clone());
+                    (t, ok)
+                }
+                3 => (format!("{}-{loc}", last + 7), false), // never a member
+                _ => (loc.clone(), false),                   // no node named
+            };
+            body.push(serde_json::json!({"handle_info": {"location": text}}));
+            expect.push(ok.then_some(n));
+        }
+        let before: Vec<usize> = nodes.iter().map(|(t, _)| t.len()).collect();
+        let (status, answer) = post(h, "/v1/smb/files/close", &Value::Array(body).to_string());
+        prop_assert_eq!(status, 200, "{}", answer);
+        let results = answer.as_array().unwrap();
+        prop_assert_eq!(results.len(), expect.len(), "one result per element");
+        let mut closes = vec![0usize; nodes.len()];
+        for (r, e) in results.iter().zip(&expect) {
+            let msg = r["error_message"].as_str().unwrap();
+            match e {
+                Some(n) => {
+                    prop_assert_eq!(msg, "", "closed");
+                    closes[*n] += 1;
+                }
+                None => prop_assert!(!msg.is_empty(), "refused with a message: {}", r),
+            }
+        }
+        for (i, (t, _)) in nodes.iter().enumerate() {
+            prop_assert_eq!(t.len(), before[i] - closes[i], "node {} closed what was routed to it", i + 1);
+        }
+    }
 }
