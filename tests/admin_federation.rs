@@ -6,88 +6,20 @@
 //! failing between two pages, cursors of departed nodes, close routing.
 #![cfg(feature = "admin")]
 
+#[path = "support/federation.rs"]
+mod federation;
 #[path = "support/http_reply.rs"]
 mod http_reply;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use federation::{parse, Fake, World, CREDENTIAL};
 use http_reply::CHEAP_HASH;
 use proptest::prelude::*;
 use serde_json::Value;
-use smb_handles::admin::{
-    AdminConfig, Credentials, Federation, FederationFuture, Harness, Member, PeerReply, PEER_HEADER,
-};
+use smb_handles::admin::{AdminConfig, Credentials, Harness, PEER_HEADER};
 use smb_handles::{AccessMask, FileNumber, HandleTable, OpenSpec};
-
-const CREDENTIAL: &str = "peer-credential-of-the-test";
-
-/// The members' endpoints by id, who is a member, who is down.
-#[derive(Default)]
-struct World {
-    nodes: BTreeMap<u64, Arc<Harness>>,
-    members: BTreeSet<u64>,
-    down: BTreeSet<u64>,
-}
-
-struct Fake {
-    me: u64,
-    world: Arc<Mutex<World>>,
-}
-
-fn parse(answer: &[u8]) -> (u16, Bytes) {
-    let text = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP answer");
-    let head = String::from_utf8_lossy(&answer[..text]);
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, Bytes::copy_from_slice(&answer[text + 4..]))
-}
-
-impl Federation for Fake {
-    fn node_id(&self) -> u64 {
-        self.me
-    }
-
-    fn members(&self) -> FederationFuture<'_, Vec<Member>> {
-        let ids: Vec<u64> = self.world.lock().unwrap().members.iter().copied().collect();
-        Box::pin(async move { ids.into_iter().map(|i| Member::new(i, format!("n{i}"))).collect() })
-    }
-
-    fn forward<'a>(
-        &'a self,
-        member: &'a Member,
-        method: &'a str,
-        path_and_query: &'a str,
-        body: Bytes,
-    ) -> FederationFuture<'a, Result<PeerReply, String>> {
-        let (node, down) = {
-            let w = self.world.lock().unwrap();
-            (w.nodes.get(&member.id).cloned(), w.down.contains(&member.id))
-        };
-        let request = format!(
-            "{method} {path_and_query} HTTP/1.1\r\nHost: x\r\n{PEER_HEADER}: {CREDENTIAL}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        Box::pin(async move {
-            let node = node.ok_or("no such node")?;
-            if down {
-                return Err("connection refused".to_owned());
-            }
-            let mut bytes = request.into_bytes();
-            bytes.extend_from_slice(&body);
-            let answer = tokio::task::spawn_blocking(move || node.exchange(&bytes))
-                .await
-                .map_err(|e| e.to_string())?;
-            let (status, body) = parse(&answer);
-            Ok(PeerReply::new(status, body))
-        })
-    }
-
-    fn is_peer(&self, credential: &str) -> bool {
-        credential == CREDENTIAL
-    }
-}
 
 /// A member: its table and its endpoint.
 type Node = (Arc<HandleTable>, Arc<Harness>);
@@ -437,7 +369,7 @@ proptest! {
             let id = n as u64 + 1;
             let loc = &own[n][k % own[n].len()];
             let (text, ok) = match kind {
-                0 | 1 | 2 => {
+                0..=2 => {
                     let t = format!("{id}-{loc}");
                     let ok = id != 2 && id != last && closed.insert(t.clone());
                     (t, ok)

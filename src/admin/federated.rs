@@ -16,10 +16,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
-use serde_json::{json, Map, Value};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::federation::{Federation, Member};
+use super::pages;
 use super::routes::{json_response, local_route, Resp, State};
 use crate::MAX_REQUEST_ELEMENTS;
 
@@ -196,7 +198,7 @@ async fn list(
     let members = fed.members().await;
     let resumed = cursor.is_some();
     let (start, mut local_after) = cursor.unwrap_or((0, None));
-    let mut items: Vec<Value> = Vec::new();
+    let mut items: Vec<Box<RawValue>> = Vec::new();
     let mut missing: Vec<Value> = Vec::new();
     let mut last_next = Value::Null;
     if resumed && !members.iter().any(|m| m.id == start) {
@@ -254,19 +256,12 @@ async fn list(
                 missing.push(unreachable(member, &describe(status, &body)));
                 break;
             }
-            let Ok(mut page) = serde_json::from_slice::<Value>(&body) else {
-                missing.push(unreachable(member, "its answer is not JSON"));
+            let Some(page) = pages::read(&body, key) else {
+                missing.push(unreachable(member, "its answer is not a JSON listing"));
                 break;
             };
-            if let Some(entries) = page.get_mut(key).and_then(Value::as_array_mut) {
-                for e in entries.iter_mut() {
-                    if let Some(Value::String(s)) = location_slot(e, key == "file_handles") {
-                        *s = format!("{}-{s}", member.id);
-                    }
-                    items.push(e.take());
-                }
-            }
-            let next = page.pointer("/paging/next").cloned().unwrap_or(Value::Null);
+            items.extend(page.entries.iter().map(|e| pages::with_node(e, member.id)));
+            let next = page.next;
             match next.as_str().filter(|s| !s.is_empty()).and_then(after_of) {
                 Some(after) => {
                     if !items.is_empty() {
@@ -300,10 +295,10 @@ async fn list(
             }
             if with_orphans && has_orphans(fed).await {
                 // The dead nodes' handles follow on a page of their own.
-                let v = page_value(key, items, next_uri(path, &carried, "o.0"), missing);
+                let next = next_uri(path, &carried, "o.0");
                 return Ok(json_response(
                     StatusCode::OK,
-                    serde_json::to_vec(&v).map_err(ApiError::internal)?,
+                    pages::write(key, &items, &next, &missing),
                 ));
             }
         }
@@ -311,21 +306,10 @@ async fn list(
     if with_orphans && items.is_empty() && has_orphans(fed).await {
         return orphans_page(fed, path, &carried, 0).await;
     }
-    let mut resp = page_value(key, items, last_next, missing);
-    if resp.pointer("/paging/next").is_some_and(Value::is_string) {
-        resp["paging"]["next"] = Value::String(String::new());
+    if last_next.is_string() {
+        last_next = Value::String(String::new());
     }
-    Ok(json_response(StatusCode::OK, serde_json::to_vec(&resp).map_err(ApiError::internal)?))
-}
-
-fn page_value(key: &str, items: Vec<Value>, next: Value, missing: Vec<Value>) -> Value {
-    let mut out = Map::new();
-    out.insert(key.to_owned(), Value::Array(items));
-    out.insert("paging".into(), json!({ "next": next }));
-    if !missing.is_empty() {
-        out.insert("unreachable_nodes".into(), Value::Array(missing));
-    }
-    Value::Object(out)
+    Ok(json_response(StatusCode::OK, pages::write(key, &items, &last_next, &missing)))
 }
 
 /// Whether the cluster keeps handles of dead nodes (an error counts as
@@ -358,7 +342,12 @@ async fn orphans_page(
         Ok(all) => {
             let rest: Vec<Value> = all.into_iter().skip(skip).collect();
             let more = rest.len() > limit;
-            let page: Vec<Value> = rest.into_iter().take(limit).collect();
+            let page: Vec<Box<RawValue>> = rest
+                .iter()
+                .take(limit)
+                .map(serde_json::value::to_raw_value)
+                .collect::<Result<_, _>>()
+                .map_err(ApiError::internal)?;
             let next = if more {
                 next_uri(path, carried, &format!("o.{}", skip + limit))
             } else {
@@ -373,15 +362,14 @@ async fn orphans_page(
             Value::String(String::new()),
         ),
     };
-    let v = page_value("file_handles", items, next, missing);
-    Ok(json_response(StatusCode::OK, serde_json::to_vec(&v).map_err(ApiError::internal)?))
+    Ok(json_response(StatusCode::OK, pages::write("file_handles", &items, &next, &missing)))
 }
 
 fn page_response(
     path: &str,
     carried: &[(String, String)],
     key: &str,
-    items: Vec<Value>,
+    items: Vec<Box<RawValue>>,
     next: Option<(u64, String)>,
     missing: Vec<Value>,
 ) -> Result<Resp, ApiError> {
@@ -390,8 +378,7 @@ fn page_response(
         pairs.push(("after".into(), format!("{node}.{local}")));
         Value::String(format!("{path}?{}", encode(&pairs)))
     });
-    let v = page_value(key, items, next, missing);
-    Ok(json_response(StatusCode::OK, serde_json::to_vec(&v).map_err(ApiError::internal)?))
+    Ok(json_response(StatusCode::OK, pages::write(key, &items, &next, &missing)))
 }
 
 async fn close(

@@ -71,6 +71,7 @@ mod federated;
 mod federation;
 mod harness;
 mod locks;
+mod pages;
 mod query;
 mod routes;
 mod server;
