@@ -16,7 +16,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
@@ -198,7 +197,7 @@ async fn list(
     let members = fed.members().await;
     let resumed = cursor.is_some();
     let (start, mut local_after) = cursor.unwrap_or((0, None));
-    let mut items: Vec<Box<RawValue>> = Vec::new();
+    let mut items: Vec<String> = Vec::new();
     let mut missing: Vec<Value> = Vec::new();
     let mut last_next = Value::Null;
     if resumed && !members.iter().any(|m| m.id == start) {
@@ -342,12 +341,7 @@ async fn orphans_page(
         Ok(all) => {
             let rest: Vec<Value> = all.into_iter().skip(skip).collect();
             let more = rest.len() > limit;
-            let page: Vec<Box<RawValue>> = rest
-                .iter()
-                .take(limit)
-                .map(serde_json::value::to_raw_value)
-                .collect::<Result<_, _>>()
-                .map_err(ApiError::internal)?;
+            let page: Vec<String> = rest.iter().take(limit).map(Value::to_string).collect();
             let next = if more {
                 next_uri(path, carried, &format!("o.{}", skip + limit))
             } else {
@@ -369,7 +363,7 @@ fn page_response(
     path: &str,
     carried: &[(String, String)],
     key: &str,
-    items: Vec<Box<RawValue>>,
+    items: Vec<String>,
     next: Option<(u64, String)>,
     missing: Vec<Value>,
 ) -> Result<Resp, ApiError> {

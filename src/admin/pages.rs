@@ -6,8 +6,7 @@
 //! parsed, rewritten and serialized again (benches/cluster.rs
 //! `cluster_list`).
 
-use std::collections::BTreeMap;
-
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -18,20 +17,40 @@ pub(crate) struct MemberPage<'a> {
     pub(crate) next: Value,
 }
 
+/// A listing's page as members answer it: the entries under one of the
+/// listings' keys (read in the same pass as the rest: one scan of the
+/// text), then the paging.
+#[derive(Deserialize)]
+struct Listing<'a> {
+    #[serde(borrow, default)]
+    file_handles: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    session_infos: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    grants: Option<Vec<&'a RawValue>>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    #[serde(default)]
+    next: Value,
+}
+
 /// Reads a member's page; `None` when it is not a JSON object whose `key`
-/// holds an array (a missing key is an empty part).
+/// (`file_handles`, `session_infos` or `grants`) holds an array (a missing
+/// key is an empty part).
 pub(crate) fn read<'a>(body: &'a [u8], key: &str) -> Option<MemberPage<'a>> {
-    let top: BTreeMap<String, &RawValue> = serde_json::from_slice(body).ok()?;
-    let entries = match top.get(key) {
-        Some(raw) => serde_json::from_str::<Vec<&RawValue>>(raw.get()).ok()?,
-        None => Vec::new(),
+    let page: Listing<'a> = serde_json::from_slice(body).ok()?;
+    let entries = match key {
+        "file_handles" => page.file_handles,
+        "session_infos" => page.session_infos,
+        "grants" => page.grants,
+        _ => return None,
     };
-    let next = top
-        .get("paging")
-        .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
-        .and_then(|mut p| p.get_mut("next").map(Value::take))
-        .unwrap_or(Value::Null);
-    Some(MemberPage { entries, next })
+    let next = page.paging.map_or(Value::Null, |p| p.next);
+    Some(MemberPage { entries: entries.unwrap_or_default(), next })
 }
 
 /// The key whose string value is an entry's location. A member's entries
@@ -41,31 +60,27 @@ pub(crate) fn read<'a>(body: &'a [u8], key: &str) -> Option<MemberPage<'a>> {
 /// match is that key.
 const LOCATION: &str = "\"location\":\"";
 
-/// The entry with `NODE-` put before its location (the entry as it is
-/// when it has none: a lock grant).
-pub(crate) fn with_node(entry: &RawValue, node: u64) -> Box<RawValue> {
+/// The entry's text with `NODE-` put before its location (as it is when
+/// it has none: a lock grant). Still one JSON value: digits and '-' went
+/// inside a string.
+pub(crate) fn with_node(entry: &RawValue, node: u64) -> String {
     let text = entry.get();
     let Some(at) = text.find(LOCATION).map(|i| i + LOCATION.len()) else {
-        return entry.to_owned();
+        return text.to_owned();
     };
     let mut out = String::with_capacity(text.len() + 21);
     out.push_str(&text[..at]);
     out.push_str(&node.to_string());
     out.push('-');
     out.push_str(&text[at..]);
-    // Still one JSON value: digits and '-' went inside a string.
-    RawValue::from_string(out).unwrap_or_else(|_| entry.to_owned())
+    out
 }
 
 /// A merged page: `{"KEY":[entries],"paging":{"next":NEXT}}`, with
-/// `unreachable_nodes` when a member could not answer.
-pub(crate) fn write(
-    key: &str,
-    entries: &[Box<RawValue>],
-    next: &Value,
-    missing: &[Value],
-) -> Vec<u8> {
-    let size: usize = entries.iter().map(|e| e.get().len() + 1).sum();
+/// `unreachable_nodes` when a member could not answer; each entry is the
+/// text of one JSON value (from [`with_node`], or a value written).
+pub(crate) fn write(key: &str, entries: &[String], next: &Value, missing: &[Value]) -> Vec<u8> {
+    let size: usize = entries.iter().map(|e| e.len() + 1).sum();
     let mut out = Vec::with_capacity(size + 128);
     out.push(b'{');
     push_json(&mut out, &Value::String(key.to_owned()));
@@ -74,7 +89,7 @@ pub(crate) fn write(
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(e.get().as_bytes());
+        out.extend_from_slice(e.as_bytes());
     }
     out.extend_from_slice(b"],\"paging\":{\"next\":");
     push_json(&mut out, next);
@@ -101,7 +116,7 @@ mod tests {
         let body = br#"{"file_handles":[{"file_number":"7","handle_info":{"owner":"a\"location\":\"x","location":"0000000100000002","path":"/p"}},{"handle_info":{"location":"3"}}],"paging":{"next":"/v1/smb/files/?after=9"}}"#;
         let page = read(body, "file_handles").expect("a page");
         assert_eq!(page.next, Value::String("/v1/smb/files/?after=9".into()));
-        let merged: Vec<Box<RawValue>> = page.entries.iter().map(|e| with_node(e, 12)).collect();
+        let merged: Vec<String> = page.entries.iter().map(|e| with_node(e, 12)).collect();
         let out = write("file_handles", &merged, &Value::Null, &[]);
         let v: Value = serde_json::from_slice(&out).expect("JSON");
         assert_eq!(v["file_handles"][0]["handle_info"]["location"], "12-0000000100000002");
@@ -112,7 +127,7 @@ mod tests {
         // A grant has no location: unchanged; a missing key is empty.
         let grants =
             read(br#"{"grants":[{"mode":["READ"]}],"paging":{"next":""}}"#, "grants").unwrap();
-        assert_eq!(with_node(grants.entries[0], 3).get(), r#"{"mode":["READ"]}"#);
+        assert_eq!(with_node(grants.entries[0], 3), r#"{"mode":["READ"]}"#);
         assert!(read(br#"{"paging":{}}"#, "grants").unwrap().entries.is_empty());
         assert!(read(b"[1]", "grants").is_none());
         assert!(read(br#"{"grants":7}"#, "grants").is_none());
