@@ -212,6 +212,25 @@ fn peer_requests_need_the_credential_and_answer_for_their_node_alone() {
     let locs = locations(&page);
     assert_eq!(locs.len(), 2, "node 1's own only");
     assert!(locs.iter().all(|l| !l.contains('-')), "node-local locations: {locs:?}");
+    // Asked for the cluster form, a peer writes its node id in them.
+    let req = format!(
+        "GET /v1/smb/files/?cluster_form=1 HTTP/1.1\r\nHost: x\r\n{PEER_HEADER}: {CREDENTIAL}\r\n\r\n"
+    );
+    let (status, body) = parse(&h.exchange(req.as_bytes()));
+    assert_eq!(status, 200);
+    let page: Value = serde_json::from_slice(&body).unwrap();
+    let cluster_form = locations(&page);
+    let prefixed: Vec<String> = locs.iter().map(|l| format!("1-{l}")).collect();
+    assert_eq!(cluster_form, prefixed);
+    // An administrator's request for it on a lone node is not heeded.
+    let lone = Arc::new(HandleTable::new());
+    lone.open(OpenSpec::new(FileNumber(1), "/a", "S-1-5-21-1", AccessMask::FILE_READ_DATA))
+        .unwrap();
+    let creds = Credentials::from_password_hash("admin", CHEAP_HASH).unwrap();
+    let alone = Harness::new(lone, AdminConfig::new(creds)).unwrap();
+    let (status, page) = get(&alone, "/v1/smb/files/?cluster_form=1");
+    assert_eq!(status, 200);
+    assert!(locations(&page).iter().all(|l| !l.contains('-')), "{page}");
     // Sessions are listed across the cluster too (none here).
     let (status, s) = get(h, "/v1/smb/sessions/");
     assert_eq!(status, 200, "{s}");

@@ -98,11 +98,12 @@ async fn ask(
     read_only: bool,
 ) -> Result<(u16, Bytes), String> {
     if member.id == fed.node_id() {
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(method)
             .uri(path_and_query)
             .body(Full::new(body))
             .map_err(|e| format!("bad request to this node: {e}"))?;
+        super::federation::mark_cluster_form(&mut req, member.id);
         let resp = match local_route(state, req, read_only).await {
             Ok(resp) => resp,
             Err(e) => super::routes::error_response(&e),
@@ -197,7 +198,7 @@ async fn list(
     let members = fed.members().await;
     let resumed = cursor.is_some();
     let (start, mut local_after) = cursor.unwrap_or((0, None));
-    let mut items: Vec<String> = Vec::new();
+    let mut items: Vec<Vec<u8>> = Vec::new();
     let mut missing: Vec<Value> = Vec::new();
     let mut last_next = Value::Null;
     if resumed && !members.iter().any(|m| m.id == start) {
@@ -221,6 +222,10 @@ async fn list(
             let mut pairs = carried.clone();
             if let Some(a) = &local_after {
                 pairs.push(("after".into(), a.clone()));
+            }
+            if key == "file_handles" {
+                let (k, v) = super::federation::CLUSTER_FORM;
+                pairs.push((k.into(), v.into()));
             }
             let q = encode(&pairs);
             let target = if q.is_empty() { path.to_owned() } else { format!("{path}?{q}") };
@@ -255,12 +260,20 @@ async fn list(
                 missing.push(unreachable(member, &describe(status, &body)));
                 break;
             }
-            let Some(page) = pages::read(&body, key) else {
-                missing.push(unreachable(member, "its answer is not a JSON listing"));
-                break;
+            let next = if let Some(page) = pages::on_node(&body, member.id) {
+                // Written in the cluster form by the member: passed on.
+                if !page.entries.is_empty() {
+                    items.push(page.entries.to_vec());
+                }
+                page.next
+            } else {
+                let Some(page) = pages::read(&body, key) else {
+                    missing.push(unreachable(member, "its answer is not a JSON listing"));
+                    break;
+                };
+                items.extend(page.entries.iter().map(|e| pages::with_node(e, member.id)));
+                page.next
             };
-            items.extend(page.entries.iter().map(|e| pages::with_node(e, member.id)));
-            let next = page.next;
             match next.as_str().filter(|s| !s.is_empty()).and_then(after_of) {
                 Some(after) => {
                     if !items.is_empty() {
@@ -341,7 +354,8 @@ async fn orphans_page(
         Ok(all) => {
             let rest: Vec<Value> = all.into_iter().skip(skip).collect();
             let more = rest.len() > limit;
-            let page: Vec<String> = rest.iter().take(limit).map(Value::to_string).collect();
+            let page: Vec<Vec<u8>> =
+                rest.iter().take(limit).map(|v| v.to_string().into_bytes()).collect();
             let next = if more {
                 next_uri(path, carried, &format!("o.{}", skip + limit))
             } else {
@@ -363,7 +377,7 @@ fn page_response(
     path: &str,
     carried: &[(String, String)],
     key: &str,
-    items: Vec<String>,
+    items: Vec<Vec<u8>>,
     next: Option<(u64, String)>,
     missing: Vec<Value>,
 ) -> Result<Resp, ApiError> {

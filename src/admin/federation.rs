@@ -18,6 +18,30 @@ use bytes::Bytes;
 /// an administrator's bearer token).
 pub const PEER_HEADER: &str = "x-smb-handles-peer";
 
+/// The query parameter (`cluster_form=1`) a node adds to a member's part
+/// of a handle listing: the member then writes its locations in the
+/// cluster form `NODE-LOCATION` itself, and the asking node passes its
+/// entries on without reading them. Heeded only on a peer's request (or
+/// the asking node's own part); anyone else's is ignored, as unknown
+/// parameters are.
+pub(crate) const CLUSTER_FORM: (&str, &str) = ("cluster_form", "1");
+
+/// A request's mark that its listing is a member's part in the cluster
+/// form, for this node id (see [`CLUSTER_FORM`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClusterForm(pub(crate) u64);
+
+/// Marks `req` with [`ClusterForm`] for `node` when its query asks for it.
+pub(crate) fn mark_cluster_form<B>(req: &mut hyper::Request<B>, node: u64) {
+    let asked = req.uri().query().is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .any(|(k, v)| k == CLUSTER_FORM.0 && v == CLUSTER_FORM.1)
+    });
+    if asked {
+        req.extensions_mut().insert(ClusterForm(node));
+    }
+}
+
 /// One member of the cluster: its node id (unique among the members that
 /// ever joined) and the name it joined with.
 #[derive(Clone, Debug, PartialEq, Eq)]

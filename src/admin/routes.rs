@@ -139,6 +139,10 @@ where
             return Err(ApiError::unauthenticated());
         }
         mark_busy(&req);
+        let mut req = req;
+        if let Some(f) = &state.federation {
+            super::federation::mark_cluster_form(&mut req, f.node_id());
+        }
         return local_route(state, req, false).await;
     }
     let Some(read_only) = authorized(&state.tokens, req.headers()) else {
@@ -206,7 +210,8 @@ where
         if req.method() != Method::GET {
             return Err(ApiError::method_not_allowed(req.method(), path, "GET"));
         }
-        return list(state, path.to_owned(), req.uri().query()).await;
+        let node = req.extensions().get::<super::federation::ClusterForm>().map(|c| c.0);
+        return list(state, path.to_owned(), req.uri().query(), node).await;
     }
     if CLOSE.contains(&path) {
         if req.method() != Method::POST {
@@ -335,7 +340,14 @@ where
     Ok(resp)
 }
 
-async fn list(state: &Arc<State>, path: String, query: Option<&str>) -> Result<Resp, ApiError> {
+/// A handle listing page; `node`: its locations in the cluster form (a
+/// member's part of a cluster listing).
+async fn list(
+    state: &Arc<State>,
+    path: String,
+    query: Option<&str>,
+    node: Option<u64>,
+) -> Result<Resp, ApiError> {
     let request = ListRequest::parse(query)?;
     let table = state.table.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
@@ -349,7 +361,7 @@ async fn list(state: &Arc<State>, path: String, query: Option<&str>) -> Result<R
             page = table.list(&query).map_err(list_error)?;
         }
         let next = page.next.map(|c| request.next_uri(&path, c)).unwrap_or_default();
-        Ok(crate::json::listing_to_json(&page.file_handles, Some(&next)))
+        Ok(crate::json::listing_on_node(&page.file_handles, Some(&next), node))
     })
     .await
     .map_err(|e| ApiError::internal(format!("listing failed: {e}")))??;

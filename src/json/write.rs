@@ -108,12 +108,17 @@ fn write_hex16(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&buf);
 }
 
-/// Appends one listing element, as its `Serialize` impl writes it.
-fn write_handle(out: &mut Vec<u8>, h: &FileHandle) {
+/// Appends one listing element, as its `Serialize` impl writes it; with
+/// `node`, its location in the cluster form `NODE-LOCATION`.
+fn write_handle(out: &mut Vec<u8>, h: &FileHandle, node: Option<u64>) {
     let hi = &h.handle_info;
     out.extend_from_slice(b"{\"file_number\":\"");
     write_u64(out, h.file_number.0);
     out.extend_from_slice(b"\",\"handle_info\":{\"location\":\"");
+    if let Some(node) = node {
+        write_u64(out, node);
+        out.push(b'-');
+    }
     write_hex16(out, hi.location.0);
     out.extend_from_slice(b"\",\"version\":");
     write_u64(out, hi.version);
@@ -144,8 +149,9 @@ fn write_handle(out: &mut Vec<u8>, h: &FileHandle) {
     out.extend_from_slice(b"}}");
 }
 
-/// Appends `handles` as a JSON array of listing elements.
-fn write_handles(out: &mut Vec<u8>, handles: &[FileHandle]) {
+/// Appends `handles` as a JSON array of listing elements (locations in
+/// the cluster form with `node`).
+fn write_handles(out: &mut Vec<u8>, handles: &[FileHandle], node: Option<u64>) {
     out.push(b'[');
     for (k, h) in handles.iter().enumerate() {
         if k > 0 {
@@ -156,7 +162,7 @@ fn write_handles(out: &mut Vec<u8>, handles: &[FileHandle]) {
         out.reserve(
             1024 + h.handle_info.owner.len() + h.handle_info.path.as_ref().map_or(0, |p| p.len()),
         );
-        write_handle(out, h);
+        write_handle(out, h, node);
     }
     out.push(b']');
 }
@@ -176,9 +182,20 @@ fn write_handles(out: &mut Vec<u8>, handles: &[FileHandle]) {
 /// assert_eq!(listing_to_json(&[], None), br#"{"file_handles":[],"paging":{"next":null}}"#);
 /// ```
 pub fn listing_to_json(handles: &[FileHandle], next: Option<&str>) -> Vec<u8> {
+    listing_on_node(handles, next, None)
+}
+
+/// [`listing_to_json`] with each location in the cluster form
+/// `NODE-LOCATION` when `node` is given (a node's part of a cluster
+/// listing, which the asking node then passes on without rewriting it).
+pub(crate) fn listing_on_node(
+    handles: &[FileHandle],
+    next: Option<&str>,
+    node: Option<u64>,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + handles.len() * 400);
     out.extend_from_slice(b"{\"file_handles\":");
-    write_handles(&mut out, handles);
+    write_handles(&mut out, handles, node);
     out.extend_from_slice(b",\"paging\":{\"next\":");
     match next {
         Some(next) => write_str(&mut out, next),
@@ -207,7 +224,7 @@ pub fn listing_to_json(handles: &[FileHandle], next: Option<&str>) -> Vec<u8> {
 pub fn page_to_json(page: &Page) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + page.file_handles.len() * 400);
     out.extend_from_slice(b"{\"file_handles\":");
-    write_handles(&mut out, &page.file_handles);
+    write_handles(&mut out, &page.file_handles, None);
     out.extend_from_slice(b",\"paging\":{\"next\":");
     match page.next {
         Some(c) => {
