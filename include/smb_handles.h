@@ -1251,6 +1251,26 @@ typedef struct smbh_selector {
     size_t text_len;
 } smbh_selector;
 
+/**
+ * What smbh_store_table_new found in the store.
+ */
+typedef struct smbh_recovered {
+    /**
+     * Persistent opens restored, each disconnected at its location and
+     * waiting for its client's reconnect (or its deadline).
+     */
+    size_t restored;
+    /**
+     * Records the store could not read (damaged); they are not restored.
+     */
+    size_t damaged;
+    /**
+     * Records read but not restored (a share or lock conflict with an
+     * open restored before it, a location or a size the table cannot hold).
+     */
+    size_t refused;
+} smbh_recovered;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -2066,6 +2086,41 @@ const char *smbh_status_message(uint32_t status);
  * STATUS_UNSUCCESSFUL (0xC0000001) for a value that is no status.
  */
 uint32_t smbh_status_nt(uint32_t status);
+
+/**
+ * Makes a table over the SQLite store at `path` (`path_len` bytes, not
+ * necessarily NUL-terminated; created when absent) and writes it to
+ * `*table_out`: every persistent open the store holds is restored,
+ * disconnected, at its location, and from then on every persistent open,
+ * lock change, reconnect and close is in the store before it is answered
+ * (one sync shared by concurrent callers). Durable requests with the
+ * persistent flag are granted persistence on this table only. `shards`
+ * and `max_handles` as smbh_table_new. What was recovered is written to
+ * `*recovered_out` when it is not NULL.
+ *
+ * Only in a library built with the `store` feature (`cargo build
+ * --features store`; not in the default build).
+ *
+ * Statuses: SMBH_STATUS_NULL_PARAMETER (`path` or `table_out` NULL),
+ * SMBH_STATUS_INVALID_ARGUMENT (`shards`, `max_handles`, or a path longer
+ * than 4096 bytes or containing NUL), SMBH_STATUS_STORE_FAILED (the store
+ * cannot be opened or read: not a store, a file cut short, no access).
+ *
+ * Ownership: the caller owns the table and frees it with smbh_table_free
+ * (which waits for the store's outstanding commit).
+ *
+ * # Safety
+ *
+ * `path` is NULL or readable for `path_len` bytes; `table_out` is NULL or
+ * valid for writing one pointer; `recovered_out` is NULL or valid for
+ * writing one `smbh_recovered`.
+ */
+smbh_status smbh_store_table_new(const char *path,
+                                 size_t path_len,
+                                 size_t shards,
+                                 size_t max_handles,
+                                 struct smbh_recovered *recovered_out,
+                                 struct smbh_table **table_out);
 
 /**
  * Frees a string returned by smbh_list_json or smbh_close_batch_json.

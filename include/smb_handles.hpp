@@ -628,6 +628,24 @@ public:
         return Table(t);
     }
 
+    /**
+     * Makes a table over the SQLite store at `path` (smbh_store_table_new:
+     * created when absent; every persistent open it holds is restored,
+     * disconnected; what was found is written to `*recovered` when given).
+     * Only with a library built with the `store` feature. Does not throw.
+     */
+    static Result<Table> with_store(std::string_view path, smbh_recovered *recovered = nullptr,
+                                    std::size_t shards = 0,
+                                    std::size_t max_handles = 0) noexcept {
+        smbh_table *t = nullptr;
+        Status s(smbh_store_table_new(detail::ptr(path), path.size(), shards, max_handles, recovered,
+                                      &t));
+        if (!s.ok()) {
+            return s;
+        }
+        return Table(t);
+    }
+
     /** Takes ownership of a table from smbh_table_new (may be NULL). */
     static Table adopt(smbh_table *table) noexcept { return Table(table); }
 

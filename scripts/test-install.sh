@@ -98,13 +98,13 @@ done
 got_soname="$(readelf -d "$libdir/libsmb_handles.so.$version" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
 [ "$got_soname" = "$soname" ] || fail "SONAME is '$got_soname', expected $soname"
 echo "SONAME: $got_soname"
-# Every function of the header is exported, except the admin feature's (off
-# in a default install).
+# Every function of the header is exported, except the admin and store
+# features' (off in a default install).
 exported="$(nm -D --defined-only "$libdir/libsmb_handles.so.$version" | awk '{print $3}' | sort)"
-declared="$(grep -oE '\bsmbh_[a-z_]+\(' include/smb_handles.h | tr -d '(' | sort -u | grep -v '^smbh_admin_')"
+declared="$(grep -oE '\bsmbh_[a-z_]+\(' include/smb_handles.h | tr -d '(' | sort -u | grep -v -e '^smbh_admin_' -e '^smbh_store_')"
 missing_fns="$(comm -23 <(echo "$declared") <(echo "$exported"))"
 [ -z "$missing_fns" ] || fail "the installed library lacks: $missing_fns"
-echo "exports the header's $(echo "$declared" | wc -l) functions (admin ones need --features admin)"
+echo "exports the header's $(echo "$declared" | wc -l) functions (admin and store ones need --features admin, store)"
 cmp include/smb_handles.h "$prefix/include/smb_handles.h" \
   || fail "installed smb_handles.h differs from the committed include/smb_handles.h"
 cmp include/smb_handles.hpp "$prefix/include/smb_handles.hpp" \

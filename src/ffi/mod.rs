@@ -43,6 +43,9 @@ mod panic;
 mod ptr;
 mod sessions;
 mod status;
+#[cfg(feature = "store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "store")))]
+mod store;
 mod strings;
 mod table;
 
@@ -56,5 +59,7 @@ pub use locks::*;
 pub use open::*;
 pub use sessions::*;
 pub use status::*;
+#[cfg(feature = "store")]
+pub use store::*;
 pub use strings::smbh_string_free;
 pub use table::*;

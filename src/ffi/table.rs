@@ -39,20 +39,37 @@ pub unsafe extern "C" fn smbh_table_new(
 ) -> smbh_status {
     ffi_boundary! {
         tri!(check_ptr(table_out));
-        let mut config = Config::default();
-        if shards != 0 {
-            config = config.shards(shards);
-        }
-        if max_handles != 0 {
-            config = config.max_handles(max_handles);
-        }
-        let inner = tri!(HandleTable::try_with_config(config).map_err(smbh_status::from));
-        let table = Box::into_raw(Box::new(smbh_table { inner }));
+        let config = tri!(config_of(shards, max_handles));
         // SAFETY: `table_out` is non-NULL and aligned (checked), writable by
         // the caller's promise.
-        unsafe { table_out.write(table) };
+        unsafe { hand_out(HandleTable::with_config(config), table_out) };
         smbh_status::Ok
     }
+}
+
+/// The configuration smbh_table_new's `shards` and `max_handles` ask for
+/// (0: the default), checked.
+pub(super) fn config_of(shards: usize, max_handles: usize) -> Result<Config, smbh_status> {
+    let mut config = Config::default();
+    if shards != 0 {
+        config = config.shards(shards);
+    }
+    if max_handles != 0 {
+        config = config.max_handles(max_handles);
+    }
+    config.validate().map_err(smbh_status::from)?;
+    Ok(config)
+}
+
+/// Boxes `inner` as an `smbh_table` and writes it to `*table_out`.
+///
+/// # Safety
+///
+/// `table_out` is non-NULL, aligned and writable.
+pub(super) unsafe fn hand_out(inner: HandleTable, table_out: *mut *mut smbh_table) {
+    let table = Box::into_raw(Box::new(smbh_table { inner }));
+    // SAFETY: the caller's promise.
+    unsafe { table_out.write(table) };
 }
 
 /// Frees a table made by smbh_table_new, with every handle still in it.

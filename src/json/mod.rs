@@ -32,6 +32,7 @@ mod sessions;
 mod write;
 
 pub use sessions::{auth_id, sessions_to_json};
+#[cfg(feature = "admin")]
 pub(crate) use write::listing_on_node;
 pub use write::{listing_to_json, page_to_json};
 
