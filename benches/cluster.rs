@@ -39,38 +39,43 @@ mod etcd_support;
 mod federation;
 #[path = "../tests/support/http_reply.rs"]
 mod http_reply;
+#[path = "support/persistent.rs"]
+mod persistent;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use criterion::{
-    criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput,
-};
+use criterion::{criterion_group, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use etcd_support::Etcd;
 use federation::{parse, Fake, World};
 use http_reply::CHEAP_HASH;
+use persistent::{peer_record, persistent_spec, run_prepared, OWNER};
 use smb_handles::admin::{AdminConfig, Credentials, Harness};
 use smb_handles::cluster::{Cluster, ClusterConfig, ClusterKey, EtcdStore};
-use smb_handles::store::{HandleStore, StoreOp, StoredOpen};
-use smb_handles::{
-    AccessMask, ClientGuid, Config, CreateGuid, DurableSpec, FileNumber, HandleTable, Location,
-    OpenSpec,
-};
+use smb_handles::store::{HandleStore, StoreOp};
+use smb_handles::{AccessMask, Config, FileNumber, HandleTable, Location, OpenSpec};
 
 const LIVE: u64 = 100_000;
 const BATCH: u64 = 1_000;
 const CALLERS: [usize; 3] = [1, 8, 64];
-const OWNER: &str = "S-1-5-21-1004336348-1177238915-682003330-1104";
+
+/// The bench's etcd, started by the first group that needs it, stopped by
+/// `main` at the end.
+static ETCD: std::sync::OnceLock<Etcd> = std::sync::OnceLock::new();
+
+/// Where the bench's etcd keeps its data.
+fn etcd_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cluster-bench")
+}
 
 /// The bench's etcd, started once.
 fn etcd() -> &'static Etcd {
-    static ETCD: std::sync::OnceLock<Etcd> = std::sync::OnceLock::new();
     ETCD.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cluster-bench");
+        let dir = etcd_dir();
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("bench folder");
         Etcd::start(&dir)
@@ -240,66 +245,6 @@ fn cluster_list(c: &mut Criterion) {
     g.finish();
 }
 
-/// The `id`th persistent open of caller `caller`: a new file, a new create GUID.
-fn persistent_spec(caller: usize, id: u64) -> OpenSpec {
-    let d = DurableSpec::v2(
-        ClientGuid(caller as u128 + 1),
-        CreateGuid(u128::from(id)),
-        Duration::from_secs(60),
-    )
-    .persistent(true);
-    OpenSpec::new(
-        FileNumber(4242 + id),
-        format!("/project/q3/finance/report-{:08}.xlsx", id % 100_000_000),
-        OWNER,
-        AccessMask::from_bits_retain(0x0012_019f),
-    )
-    .durable(d)
-}
-
-/// The record the peer writes for the same open.
-fn peer_record(spec: &OpenSpec, id: u64) -> StoredOpen {
-    let mut open = StoredOpen::new(id, spec.file_number.0, &*spec.path, &*spec.owner);
-    open.access = 0x0012_019f;
-    open.share = 0x7;
-    open.create_guid = u128::from(id).to_le_bytes();
-    open.client_guid = [0xc1; 16];
-    open.timeout_ms = 60_000;
-    open
-}
-
-/// `iters` opens over `callers` threads; caller `k` runs `open(k, item)`
-/// over the items `prepare` made for it before the common start. The wall
-/// time from that start to the last answer, per `iters`.
-fn run<T: Send>(
-    callers: usize,
-    iters: u64,
-    next: &AtomicU64,
-    prepare: &(dyn Fn(usize, u64) -> T + Sync),
-    open: &(dyn Fn(usize, T) + Sync),
-) -> Duration {
-    let barrier = Barrier::new(callers + 1);
-    let per = iters.div_ceil(callers as u64);
-    let start = std::thread::scope(|s| {
-        for caller in 0..callers {
-            let barrier = &barrier;
-            s.spawn(move || {
-                let todo: Vec<T> = (0..per)
-                    .map(|_| prepare(caller, next.fetch_add(1, Ordering::Relaxed)))
-                    .collect();
-                barrier.wait();
-                for t in todo {
-                    open(caller, t);
-                }
-            });
-        }
-        barrier.wait();
-        Instant::now()
-    });
-    let done = (per * callers as u64) as f64;
-    Duration::from_secs_f64(start.elapsed().as_secs_f64() * iters as f64 / done)
-}
-
 fn cluster_persistent_open(c: &mut Criterion) {
     let mut g = c.benchmark_group("cluster_persistent_open");
     g.sampling_mode(SamplingMode::Flat)
@@ -313,7 +258,7 @@ fn cluster_persistent_open(c: &mut Criterion) {
         let before = table.store_counters().expect("a store");
         g.bench_with_input(BenchmarkId::new("table_group_commit", callers), &callers, |b, &n| {
             b.iter_custom(|iters| {
-                run(n, iters, &next, &persistent_spec, &|_, spec| {
+                run_prepared(n, iters, &next, &persistent_spec, &|_, spec| {
                     table.open(spec).expect("persistent open");
                 })
             })
@@ -335,7 +280,7 @@ fn cluster_persistent_open(c: &mut Criterion) {
         let txns = AtomicU64::new(0);
         g.bench_with_input(BenchmarkId::new("etcd_txn_per_open", callers), &callers, |b, &n| {
             b.iter_custom(|iters| {
-                run(
+                run_prepared(
                     n,
                     iters,
                     &next,
@@ -363,4 +308,14 @@ fn cluster_persistent_open(c: &mut Criterion) {
 }
 
 criterion_group!(benches, cluster_open, cluster_list, cluster_persistent_open);
-criterion_main!(benches);
+
+/// criterion's main, then the bench's etcd stopped (a static is never
+/// dropped, so it is killed here by its pid) and its folder removed.
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if let Some(e) = ETCD.get() {
+        let _ = etcd_support::pid_signal_quiet(e.child.id(), "-KILL");
+        let _ = std::fs::remove_dir_all(etcd_dir());
+    }
+}

@@ -35,6 +35,9 @@
 //! python3 scripts/store_bench_report.py target/criterion
 //! ```
 
+#[path = "support/persistent.rs"]
+mod persistent;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -44,12 +47,11 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use parking_lot::Mutex;
+use persistent::{peer_record, persistent_spec, run_prepared};
 use smb_handles::store::{
     GroupCommit, HandleStore, Recovery, SqliteStore, StoreError, StoreOp, StoredLock, StoredOpen,
 };
-use smb_handles::{
-    AccessMask, ClientGuid, Config, CreateGuid, DurableSpec, FileNumber, HandleTable, OpenSpec,
-};
+use smb_handles::{Config, HandleTable, OpenSpec};
 
 const CALLERS: [usize; 3] = [1, 8, 64];
 
@@ -220,69 +222,6 @@ impl HandleStore for CommitPerOp {
     }
 }
 
-const OWNER: &str = "S-1-5-21-1004336348-1177238915-682003330-1104";
-
-/// The `id`th persistent open of caller `caller`: a new file, a new create
-/// GUID, its own path and owner strings.
-fn persistent_spec(caller: usize, id: u64) -> OpenSpec {
-    let d = DurableSpec::v2(
-        ClientGuid(caller as u128 + 1),
-        CreateGuid(u128::from(id)),
-        Duration::from_secs(60),
-    )
-    .persistent(true);
-    OpenSpec::new(
-        FileNumber(4242 + id),
-        format!("/project/q3/finance/report-{:08}.xlsx", id % 100_000_000),
-        OWNER,
-        AccessMask::from_bits_retain(0x0012_019f),
-    )
-    .durable(d)
-}
-
-/// The record the peer writes for the same open.
-fn peer_record(spec: &OpenSpec, id: u64) -> StoredOpen {
-    let mut open = StoredOpen::new(id, spec.file_number.0, &*spec.path, &*spec.owner);
-    open.access = 0x0012_019f;
-    open.share = 0x7;
-    open.create_guid = u128::from(id).to_le_bytes();
-    open.client_guid = [0xc1; 16];
-    open.timeout_ms = 60_000;
-    open
-}
-
-/// `iters` opens spread over `callers` threads, each made by `open` from
-/// what `prepare` made for it before the common start; the wall time from
-/// that start to the last open answered.
-fn run_prepared<T: Send>(
-    callers: usize,
-    iters: u64,
-    next: &AtomicU64,
-    prepare: &(dyn Fn(usize, u64) -> T + Sync),
-    open: &(dyn Fn(T) + Sync),
-) -> Duration {
-    let barrier = Barrier::new(callers + 1);
-    let per = iters.div_ceil(callers as u64);
-    let start = std::thread::scope(|s| {
-        for caller in 0..callers {
-            let barrier = &barrier;
-            s.spawn(move || {
-                let todo: Vec<T> = (0..per)
-                    .map(|_| prepare(caller, next.fetch_add(1, Ordering::Relaxed)))
-                    .collect();
-                barrier.wait();
-                for t in todo {
-                    open(t);
-                }
-            });
-        }
-        barrier.wait();
-        Instant::now()
-    });
-    let done = (per * callers as u64) as f64;
-    Duration::from_secs_f64(start.elapsed().as_secs_f64() * iters as f64 / done)
-}
-
 fn persistent_open(c: &mut Criterion) {
     let mut g = c.benchmark_group("persistent_open");
     g.sampling_mode(SamplingMode::Flat)
@@ -302,7 +241,7 @@ fn persistent_open(c: &mut Criterion) {
         let before = table.store_counters().expect("a store");
         g.bench_with_input(BenchmarkId::new("table_group_commit", callers), &callers, |b, &n| {
             b.iter_custom(|iters| {
-                run_prepared(n, iters, &next, &persistent_spec, &|spec| {
+                run_prepared(n, iters, &next, &persistent_spec, &|_, spec| {
                     open_persistent(&table, spec)
                 })
             })
@@ -326,7 +265,7 @@ fn persistent_open(c: &mut Criterion) {
             &callers,
             |b, &n| {
                 b.iter_custom(|iters| {
-                    run_prepared(n, iters, &next, &persistent_spec, &|spec| {
+                    run_prepared(n, iters, &next, &persistent_spec, &|_, spec| {
                         open_persistent(&table, spec)
                     })
                 })
@@ -354,7 +293,7 @@ fn persistent_open(c: &mut Criterion) {
                         let record = peer_record(&spec, id);
                         (spec, record)
                     },
-                    &|(spec, record)| {
+                    &|_, (spec, record)| {
                         table.open(spec).expect("open");
                         peer.put(&record);
                     },
