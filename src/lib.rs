@@ -51,12 +51,14 @@
 //! Handles are spread over shards by file number (so every per-file query,
 //! share check and lock touches one shard); each shard is a
 //! `parking_lot::RwLock` padded to its own cache lines. A shard keeps
-//! 32-byte handle slots (reused most recently freed first, each with a
-//! generation), one 32-byte record per open file found through an
-//! open-addressing index, an interner for owner strings, and, for files with
-//! several opens or any lock, an extension with the share-mode counts, the
-//! member list and an interval tree of byte-range locks. See the
-//! [`location`] module for the bit layout of a location.
+//! 64-byte handle slots, one cache line each (reused most recently freed
+//! first, each with a generation), which also hold the file's number, path
+//! and delete-pending state, so a `get` reads one slot; an open-addressing
+//! index from file number to the slot of a file's only open or, for a file
+//! with several opens, any lock or a lease, to its record, with the
+//! share-mode counts, the member list, an interval tree of byte-range locks
+//! and the leases; and an interner for owner strings. See the [`location`]
+//! module for the bit layout of a location.
 //!
 //! # Share modes and byte-range locks
 //!

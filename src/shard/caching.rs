@@ -793,17 +793,18 @@ fn break_to(
 impl super::Shard {
     /// The caching state of `file`, if it has any.
     fn caching_mut(&mut self, file: FileNumber) -> Option<&mut FileCaching> {
-        let f = self.files.find(file.0, self.files.hash(file.0))?;
-        self.files.get_mut(f).ext.as_deref_mut()?.caching.as_deref_mut()
+        match self.find_file(file.0, self.files.hash(file.0))? {
+            super::At::Rec(f) => self.ext_mut(f).caching.as_deref_mut(),
+            super::At::Slot(_) => None,
+        }
     }
 
     /// The holder id and file of the handle at `loc`.
     fn holder_of(&self, loc: Location) -> Option<(u32, FileNumber)> {
         let idx = self.slots.find(loc)?;
         let s = self.slots.get(idx);
-        let rec = self.files.get(s.file);
-        let holder = rec.ext.as_deref().map_or(NIL, |e| e.members[s.position() as usize].holder);
-        Some((holder, FileNumber(rec.file_number)))
+        let holder = self.ext_of(s).map_or(NIL, |e| e.members[s.position() as usize].holder);
+        Some((holder, FileNumber(s.file_number)))
     }
 
     /// Acknowledges a lease break on `file`; the breaks it releases go
@@ -846,9 +847,9 @@ impl super::Shard {
         let idx = self.slots.find(loc)?;
         let s = self.slots.get(idx);
         let pos = s.position() as usize;
-        let rec = self.files.get_mut(s.file);
-        let file = FileNumber(rec.file_number);
-        if let Some(ext) = rec.ext.as_deref_mut() {
+        let file = FileNumber(s.file_number);
+        if !s.home() {
+            let ext = self.ext_mut(s.file);
             let holder = ext.members[pos].holder;
             if let Some(c) = ext.caching.as_deref_mut().filter(|c| c.n_r > 0) {
                 c.write_breaks(holder, file, &mut Due::new(timeout), out);
@@ -879,8 +880,7 @@ impl super::Shard {
     pub(crate) fn caching_of(&self, loc: Location) -> Option<(OplockLevel, Option<LeaseState>)> {
         let (holder, _) = self.holder_of(loc)?;
         let idx = self.slots.find(loc)?;
-        let rec = self.files.get(self.slots.get(idx).file);
-        Some(match rec.ext.as_deref().and_then(|e| e.caching.as_deref()) {
+        Some(match self.ext_of(self.slots.get(idx)).and_then(|e| e.caching.as_deref()) {
             Some(c) => c.held(holder),
             None => (OplockLevel::None, None),
         })

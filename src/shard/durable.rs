@@ -22,21 +22,16 @@ impl Shard {
         let file = a.file_number.0;
         let hash = self.files.hash(file);
         let claim = Claim::of(a.access_mask, a.share_access);
-        let found = self.files.find(file, hash);
-        if let (Some(f), Some(c)) = (found, claim) {
-            let rec = self.files.get(f);
-            let conflict = match &rec.ext {
-                Some(ext) => ext.share.conflicts(c),
-                None => claim_of(self.slots.get(rec.solo)).is_some_and(|o| o.conflicts_with(c)),
-            };
-            if conflict {
+        let found = self.find_file(file, hash);
+        if let (Some(at), Some(c)) = (found, claim) {
+            if self.share_conflicts(at, c) {
                 return false;
             }
         }
         if !self.slots.claim_at(loc.slot(), loc.generation()) {
             return false;
         }
-        let (_, _, _) = self.store_at(loc.slot(), a, claim, found, hash);
+        self.store_at(loc.slot(), a, claim, found, hash);
         self.slots.get_mut(loc.slot()).member |= FLAG_DURABLE | FLAG_DISCONNECTED;
         true
     }
@@ -53,21 +48,14 @@ impl Shard {
         let file = a.file_number.0;
         let hash = self.files.hash(file);
         let claim = Claim::of(a.access_mask, a.share_access);
-        let found = self.files.find(file, hash);
-        if let Some(f) = found {
-            let rec = self.files.get(f);
-            let conflict = match (&rec.ext, claim) {
-                (_, None) => false,
-                (Some(ext), Some(c)) => ext.share.conflicts(c),
-                (None, Some(c)) => {
-                    claim_of(self.slots.get(rec.solo)).is_some_and(|o| o.conflicts_with(c))
-                }
-            };
-            if rec.delete_pending || conflict {
+        let found = self.find_file(file, hash);
+        if let Some(at) = found {
+            let conflict = claim.is_some_and(|c| self.share_conflicts(at, c));
+            if self.delete_pending_at(at) || conflict {
                 return None;
             }
         }
-        let (loc, _, _) = self.store(a, claim, found, hash);
+        let (loc, _) = self.store(a, claim, found, hash);
         self.slots.get_mut(loc.slot()).member |= FLAG_DURABLE | FLAG_DISCONNECTED;
         Some(loc)
     }
@@ -146,9 +134,10 @@ impl Shard {
             s.member |= FLAG_LINKED;
         }
         s.version += 1;
-        let (file, pos) = (s.file, s.position() as usize);
+        let (file, pos, home) = (s.file, s.position() as usize, s.home());
         let new = Location::pack(s.generation, self.index, i);
-        if let Some(ext) = self.files.get_mut(file).ext.as_deref_mut() {
+        if !home {
+            let ext = self.ext_mut(file);
             let holder = ext.members[pos].holder;
             if let Some(c) = ext.caching.as_deref_mut() {
                 c.relocate(holder, new);

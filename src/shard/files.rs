@@ -1,25 +1,24 @@
-//! A shard's file records: one per open file, found from the file number
-//! through an [`Index`], created by the file's first open and freed with its
-//! last close.
+//! A shard's files: the index from a file number to where the file's state
+//! is, and the records of shared files.
 //!
-//! A record is 32 bytes: the file number, the file's path (the data pointer
-//! of an `Arc<str>` and its length), and either the slot of its only open or
-//! a [`FileExt`] with what only shared or locked files need: the count of
-//! opens, the aggregate share-mode claims, the list of member slots and the
-//! byte-range locks. Most files have one open and never allocate an
-//! extension.
+//! A file with one open lives in its slot (see `slots`): the index names
+//! the slot. Its second open, first lock or first lease gives it a record:
+//! the file number, the path's count, the delete-pending state and a
+//! [`FileExt`] with what only shared, locked or leased files need: the
+//! count of opens, the aggregate share-mode claims, the list of member
+//! slots, the byte-range locks and the leases. Most files have one open and
+//! never have a record.
 
-use std::mem::ManuallyDrop;
-use std::ptr;
 use std::sync::Arc;
 
-use crate::record::StrArg;
 use crate::share::ShareCounts;
 
 use super::caching::FileCaching;
 use super::index::Index;
 use super::locks::LockSet;
 use super::pages::Pages;
+use super::path::RawPath;
+use super::slots::Slots;
 use super::NIL;
 
 /// One member of a shared file: a slot and the head of its locks' list.
@@ -112,108 +111,100 @@ impl FileExt {
     }
 }
 
-/// One open file. 32 bytes.
+/// A shared file (or a locked or leased one). 40 bytes.
 #[derive(Debug)]
 pub(crate) struct FileRec {
     /// The file number.
     pub(crate) file_number: u64,
-    /// Data pointer of the path's `Arc<str>` (a strong count this record
-    /// owns); null exactly while the record is free.
-    path: *const u8,
-    /// Present once the file has had a second open or a lock.
+    /// The file's path, whose count this record owns (every member slot
+    /// has a copy); [`RawPath::NONE`] exactly while the record is free or
+    /// dead (its index entry still pending).
+    path: RawPath,
+    /// What shared files keep (present while the record is live).
     pub(crate) ext: Option<Box<FileExt>>,
-    path_len: u16,
-    /// The file is delete-pending (in the record's padding: free).
+    /// The file is delete-pending (every member slot has a copy).
     pub(crate) delete_pending: bool,
-    /// The slot of the only open while `ext` is `None`; the next free
-    /// record while free.
-    pub(crate) solo: u32,
+    /// The next free record while free.
+    next_free: u32,
 }
 
-// SAFETY: `path` is an `Arc<str>` this record owns (see `into_raw`), and
-// `Arc<str>` is `Send + Sync`; everything else is plain data.
+// SAFETY: `path` is an `Arc<str>` (`Send + Sync`) this record owns;
+// everything else is plain data or `Send + Sync` itself.
 unsafe impl Send for FileRec {}
-// SAFETY: as above; `&FileRec` only ever clones that `Arc`.
+// SAFETY: as above; through `&FileRec` the path is only read or cloned.
 unsafe impl Sync for FileRec {}
-
-/// Gives up an `Arc<str>` for its data pointer and length.
-fn into_raw(s: Arc<str>) -> (*const u8, u16) {
-    let len = u16::try_from(s.len()).expect("validated path length fits u16");
-    (Arc::into_raw(s) as *const u8, len)
-}
-
-/// Where the reference counts of the `Arc<str>` whose data is at `p` live
-/// (two words before the data), for prefetching only: never dereferenced.
-#[inline]
-fn arc_header(p: *const u8) -> *const u8 {
-    p.wrapping_sub(2 * std::mem::size_of::<usize>())
-}
-
-/// Takes back the `Arc<str>` that `into_raw` gave up.
-///
-/// # Safety
-///
-/// `(p, len)` came from `into_raw`, and the count it stands for is not
-/// taken back twice.
-unsafe fn from_raw(p: *const u8, len: u16) -> Arc<str> {
-    // SAFETY: by the caller, `p..p+len` is the data of a live `Arc<str>`
-    // whose strong count we own; `*const [u8]` to `*const str` keeps the
-    // length metadata.
-    unsafe { Arc::from_raw(ptr::slice_from_raw_parts(p, len as usize) as *const str) }
-}
 
 impl FileRec {
     fn free() -> FileRec {
         FileRec {
             file_number: 0,
-            path: ptr::null(),
+            path: RawPath::NONE,
             ext: None,
-            path_len: 0,
             delete_pending: false,
-            solo: NIL,
+            next_free: NIL,
         }
+    }
+
+    /// The path (the same pointer the member slots hold).
+    #[inline]
+    pub(crate) fn raw_path(&self) -> RawPath {
+        self.path
     }
 
     /// A new count of the path.
     pub(crate) fn path(&self) -> Arc<str> {
-        debug_assert!(!self.path.is_null());
-        // SAFETY: a live record owns its path count (set in `create` or
-        // `set_path`); `ManuallyDrop` leaves that count in place.
-        let arc = ManuallyDrop::new(unsafe { from_raw(self.path, self.path_len) });
-        Arc::clone(&arc)
-    }
-
-    /// The path, borrowed for as long as the record is (no count taken).
-    pub(crate) fn path_str(&self) -> &str {
-        debug_assert!(!self.path.is_null());
-        // SAFETY: a live record owns a count of its path's `Arc<str>`, so
-        // `path..path+path_len` is that string's UTF-8 data, alive and
-        // unchanged until the record gives the count up, which needs `&mut
-        // self` and so cannot happen while the returned borrow lives.
-        unsafe {
-            std::str::from_utf8_unchecked(std::slice::from_raw_parts(
-                self.path,
-                self.path_len as usize,
-            ))
-        }
+        debug_assert!(!self.path.is_none());
+        // SAFETY: a live record owns its path's count until `take_path`,
+        // which needs `&mut self`.
+        unsafe { self.path.to_arc() }
     }
 
     /// Takes the path count out; the record must be freed or given a new
     /// path right after.
     fn take_path(&mut self) -> Arc<str> {
-        debug_assert!(!self.path.is_null());
-        // SAFETY: a live record owns its path count; nulling `path` makes
-        // sure it is taken once.
-        let p = unsafe { from_raw(self.path, self.path_len) };
-        self.path = ptr::null();
-        p
+        let p = std::mem::replace(&mut self.path, RawPath::NONE);
+        // SAFETY: a live record owns its path's count; the record's copy
+        // was just replaced, so it is taken once.
+        unsafe { p.take() }
     }
 }
 
 impl Drop for FileRec {
     fn drop(&mut self) {
-        if !self.path.is_null() {
+        if !self.path.is_none() {
             drop(self.take_path());
+        }
+    }
+}
+
+/// Where a file's state is: in the slot of its only open, or in a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum At {
+    /// The slot of the file's only open (`Slot::file` is `HOME`).
+    Slot(u32),
+    /// A file record.
+    Rec(u32),
+}
+
+/// The bit of an index element that says it names a slot (elements are
+/// below 2^24).
+const SLOT_BIT: u32 = 1 << 31;
+
+impl At {
+    #[inline]
+    fn element(self) -> u32 {
+        match self {
+            At::Slot(i) => i | SLOT_BIT,
+            At::Rec(i) => i,
+        }
+    }
+
+    #[inline]
+    fn of(element: u32) -> At {
+        if element & SLOT_BIT != 0 {
+            At::Slot(element & !SLOT_BIT)
+        } else {
+            At::Rec(element)
         }
     }
 }
@@ -230,21 +221,29 @@ pub(crate) fn file_hash(file: u64, seed: u64) -> u64 {
 /// Index removals a shard defers and then applies together.
 const DEFERRED_REMOVALS: usize = 32;
 
-/// The file records of one shard.
+/// The file index and the records of one shard's shared files.
 ///
-/// A file's last close frees its record at once (its path is taken, which
-/// marks it dead: lookups skip it) but removes its index entry later,
-/// together with 31 others after prefetching all their index lines. So the
-/// close waits on its slot and its record only, not on a third random line,
-/// and the index upkeep costs independent, overlapped loads.
+/// A file's last close frees its home slot or its record at once (the
+/// slot is vacant, the record's path taken: lookups skip either) but
+/// removes its index entry later, together with 31 others after
+/// prefetching all their index lines. So the close waits on its slot (and
+/// the record of a shared file) only, not on a random index line, and the
+/// index upkeep costs independent, overlapped loads.
+///
+/// A slot freed with its entry pending may be reused at once, by the same
+/// file or another: index entries are the hash's tag and the element only,
+/// so two entries naming one slot under one tag are the same value, and
+/// each removal, insert or replacement acts on one of them; a lookup
+/// confirms an entry against the slot's current state.
 #[derive(Debug)]
 pub(crate) struct Files {
     recs: Pages<FileRec>,
     index: Index,
     free: u32,
     seed: u64,
-    /// Dead records still in the index.
-    pending: Vec<u32>,
+    /// Entries of dead homes and records still in the index: hash and
+    /// element.
+    pending: Vec<(u64, u32)>,
 }
 
 impl Files {
@@ -260,7 +259,7 @@ impl Files {
     /// A secret seed for the lock treap of record `f`'s file: the table's
     /// random seed mixed with the file number and the record (a client
     /// cannot predict the treap's priorities, see [`LockSet::with_seed`]).
-    pub(crate) fn lock_seed(&self, f: u32) -> u32 {
+    fn lock_seed(&self, f: u32) -> u32 {
         let file = self.get(f).file_number;
         (file_hash(file ^ u64::from(f) << 40, self.seed.rotate_left(29)) >> 32) as u32
     }
@@ -273,23 +272,23 @@ impl Files {
         }
     }
 
-    /// Starts loading the path header of record `i` (in cache).
+    /// Where the state of `file` is, if it has open handles (dead homes
+    /// and records, whose index entries are still pending, do not count).
     #[inline]
-    pub(crate) fn prefetch_path(&self, i: u32) {
-        if i < self.recs.len() {
-            super::pages::prefetch(arc_header(self.recs.get(i).path));
-        }
-    }
-
-    /// The record of `file`, if it has open handles (dead records, whose
-    /// index entries are still pending, do not count).
-    #[inline]
-    pub(crate) fn find(&self, file: u64, hash: u64) -> Option<u32> {
+    pub(crate) fn find(&self, file: u64, hash: u64, slots: &Slots) -> Option<At> {
         let recs = &self.recs;
-        self.index.find(hash, |i| {
-            let r = recs.get(i);
-            r.file_number == file && !r.path.is_null()
-        })
+        self.index
+            .find(hash, |e| match At::of(e) {
+                At::Slot(i) => {
+                    let s = slots.get(i);
+                    s.occupied() && s.home() && s.file_number == file
+                }
+                At::Rec(i) => {
+                    let r = recs.get(i);
+                    r.file_number == file && !r.path.is_none()
+                }
+            })
+            .map(At::of)
     }
 
     #[inline]
@@ -302,25 +301,47 @@ impl Files {
         self.recs.get_mut(i)
     }
 
-    /// A record for a file with no open handle yet, whose only open is
-    /// `solo`.
-    pub(crate) fn create(&mut self, file: u64, hash: u64, path: StrArg<'_>, solo: u32) -> u32 {
+    /// Enters a new file, living in slot `slot` alone, in the index.
+    #[inline]
+    pub(crate) fn insert_home(&mut self, hash: u64, slot: u32) {
+        self.index.insert(hash, At::Slot(slot).element());
+    }
+
+    /// The last close of the file living in slot `slot`: its index entry
+    /// goes with the next batch of deferred removals.
+    #[inline]
+    pub(crate) fn remove_home(&mut self, hash: u64, slot: u32) {
+        self.defer(hash, At::Slot(slot).element());
+    }
+
+    /// Gives the file living in slot `slot` a record (its second open,
+    /// first lock or first lease): the record takes the slot's path count
+    /// (`path`; the slot keeps a copy), its delete-pending state and an
+    /// extension whose only member is `slot`, and the index names the
+    /// record instead of the slot.
+    pub(crate) fn promote(
+        &mut self,
+        file: u64,
+        path: RawPath,
+        delete_pending: bool,
+        slot: u32,
+    ) -> u32 {
         let i = if self.free != NIL {
             let i = self.free;
-            self.free = self.recs.get(i).solo;
+            self.free = self.recs.get(i).next_free;
             i
         } else {
             self.recs.push(FileRec::free)
         };
-        let (p, len) = into_raw(path.to_arc());
         let r = self.recs.get_mut(i);
         r.file_number = file;
-        r.path = p;
-        r.path_len = len;
-        r.delete_pending = false;
-        r.solo = solo;
+        r.path = path;
+        r.delete_pending = delete_pending;
         debug_assert!(r.ext.is_none());
-        self.index.insert(hash, i);
+        let ext = FileExt::with_member(slot, self.lock_seed(i));
+        self.recs.get_mut(i).ext = Some(Box::new(ext));
+        let hash = self.hash(file);
+        self.index.replace(hash, At::Slot(slot).element(), At::Rec(i).element());
         i
     }
 
@@ -328,38 +349,46 @@ impl Files {
     /// extension for the caller to drop after the lock. The index entry goes
     /// with the next batch of deferred removals.
     pub(crate) fn remove(&mut self, i: u32) -> (Arc<str>, Option<Box<FileExt>>) {
+        let hash = self.hash(self.recs.get(i).file_number);
         let r = self.recs.get_mut(i);
         let path = r.take_path();
         let ext = r.ext.take();
-        self.pending.push(i);
-        if self.pending.len() == DEFERRED_REMOVALS {
-            self.apply_removals();
-        }
+        self.defer(hash, At::Rec(i).element());
         (path, ext)
     }
 
-    /// Removes the pending records' index entries (all their lines loading
-    /// at once) and puts the records on the free list.
+    #[inline]
+    fn defer(&mut self, hash: u64, element: u32) {
+        self.pending.push((hash, element));
+        if self.pending.len() == DEFERRED_REMOVALS {
+            self.apply_removals();
+        }
+    }
+
+    /// Removes the pending index entries (all their lines loading at once)
+    /// and puts the dead records on the free list.
     fn apply_removals(&mut self) {
         let pending = std::mem::take(&mut self.pending);
-        for &i in &pending {
-            self.index.prefetch(self.hash(self.recs.get(i).file_number));
+        for &(hash, _) in &pending {
+            self.index.prefetch(hash);
         }
-        for &i in &pending {
-            let hash = self.hash(self.recs.get(i).file_number);
-            self.index.remove(hash, i);
-            self.recs.get_mut(i).solo = self.free;
-            self.free = i;
+        for &(hash, e) in &pending {
+            self.index.remove(hash, e);
+            if let At::Rec(i) = At::of(e) {
+                self.recs.get_mut(i).next_free = self.free;
+                self.free = i;
+            }
         }
         self.pending = pending;
         self.pending.clear();
     }
 
-    /// Replaces the path of record `i`; returns the old one.
+    /// Replaces the path of record `i`; returns the old one (the caller
+    /// updates the member slots' copies to [`FileRec::raw_path`]).
     pub(crate) fn set_path(&mut self, i: u32, path: Arc<str>) -> Arc<str> {
         let r = self.recs.get_mut(i);
         let old = r.take_path();
-        (r.path, r.path_len) = into_raw(path);
+        r.path = RawPath::from_arc(path);
         old
     }
 }
@@ -369,41 +398,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn record_is_32_bytes() {
-        assert_eq!(std::mem::size_of::<FileRec>(), 32);
-    }
-
-    #[test]
-    fn records_are_found_freed_and_reused() {
-        let mut f = Files::new(5);
-        let h1 = f.hash(1);
-        let a = f.create(1, h1, StrArg::Borrowed("/a"), 10);
-        let b = f.create(2, f.hash(2), StrArg::Borrowed("/b"), 11);
-        assert_eq!(f.find(1, h1), Some(a));
-        assert_eq!(f.find(3, f.hash(3)), None);
-        assert_eq!(&*f.get(b).path(), "/b");
-        let old = f.set_path(b, Arc::from("/c"));
-        assert_eq!((&*old, &*f.get(b).path()), ("/b", "/c"));
-        let (path, ext) = f.remove(a);
-        assert_eq!((&*path, ext.is_none()), ("/a", true));
-        assert_eq!(f.find(1, h1), None, "a dead record is not found");
-        // Reopened before its entry is removed: a second entry, found alone.
-        let again = f.create(1, h1, StrArg::Borrowed("/a2"), 13);
-        assert_ne!(again, a);
-        assert_eq!(f.find(1, h1), Some(again));
-        // After a batch of removals, freed records are reused.
-        let many: Vec<u32> = (100..100 + DEFERRED_REMOVALS as u64)
-            .map(|n| f.create(n, f.hash(n), StrArg::Borrowed("/m"), 0))
-            .collect();
-        for &m in &many {
-            drop(f.remove(m));
+    fn record_is_40_bytes_and_elements_say_slot_or_record() {
+        assert_eq!(std::mem::size_of::<FileRec>(), 40);
+        let top = (1 << 24) - 1;
+        for at in [At::Slot(0), At::Slot(top), At::Rec(0), At::Rec(top)] {
+            assert_eq!(At::of(at.element()), at);
         }
-        assert!(f.pending.len() < DEFERRED_REMOVALS);
-        assert_eq!(f.index.len() as usize, 2 + f.pending.len(), "b and again, and the pending");
-        let reused = f.create(4, f.hash(4), StrArg::Borrowed("/d"), 12);
-        assert!(many.contains(&reused) || reused == a);
-        assert_eq!(f.find(1, h1), Some(again));
-        assert_eq!(f.find(4, f.hash(4)), Some(reused));
     }
 
     #[test]

@@ -44,9 +44,8 @@ impl Shard {
     /// for a stat open) or its byte-range locks, newest first.
     pub(crate) fn slot_grants(&self, idx: u32, byte_range: bool, out: &mut Vec<Grant>) {
         let s = self.slots.get(idx);
-        let rec = self.files.get(s.file);
         let location = Location::pack(s.generation, self.index, idx);
-        let file = FileNumber(rec.file_number);
+        let file = FileNumber(s.file_number);
         let tree = if s.linked() { self.trees.link(idx).tree } else { NIL };
         let grant = |kind| Grant { location, file, tree, kind };
         if !byte_range {
@@ -56,7 +55,7 @@ impl Shard {
             }
             return;
         }
-        let Some(ext) = rec.ext.as_deref() else { return };
+        let Some(ext) = self.ext_of(s) else { return };
         if s.locks == 0 {
             return;
         }

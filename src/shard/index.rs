@@ -104,6 +104,21 @@ impl Index {
         }
     }
 
+    /// Makes the entry of `old` under `hash` (which must be present) name
+    /// `new` instead: same tag, so it stays where it is.
+    pub(crate) fn replace(&mut self, hash: u64, old: u32, new: u32) {
+        let want = ((tag(hash) as u64) << 32) | old as u64;
+        let mut i = self.home(tag(hash));
+        while self.entries[i] != want {
+            if self.entries[i] == EMPTY {
+                debug_assert!(false, "replacing an absent entry");
+                return;
+            }
+            i = (i + 1) & self.mask();
+        }
+        self.entries[i] = ((tag(hash) as u64) << 32) | new as u64;
+    }
+
     /// Removes the entry of `element` under `hash` (which must be present).
     pub(crate) fn remove(&mut self, hash: u64, element: u32) {
         let want = ((tag(hash) as u64) << 32) | element as u64;
@@ -158,6 +173,15 @@ mod tests {
             } else if let Some((&e, &h)) = model.iter().next() {
                 idx.remove(h, e);
                 model.remove(&e);
+            }
+            if round % 5 == 0 {
+                // Renaming an element keeps it findable under its hash.
+                if let Some((&e, &h)) = model.iter().next() {
+                    let renamed = e | 1 << 31;
+                    idx.replace(h, e, renamed);
+                    assert_eq!(idx.find(h, |x| x == renamed), Some(renamed));
+                    idx.replace(h, renamed, e);
+                }
             }
             if round % 997 == 0 {
                 assert_eq!(idx.len() as usize, model.len());

@@ -1,5 +1,6 @@
-//! One shard: its handle slots, its file records and their index, its
-//! interned owners, and the per-file share-mode counts and byte-range locks.
+//! One shard: its handle slots, its file index and the records of shared
+//! files, its interned owners, and the per-file share-mode counts and
+//! byte-range locks.
 //!
 //! Everything here runs under the shard's lock, which the table owns; this
 //! module never locks and never calls user code. What an operation removes
@@ -8,14 +9,17 @@
 //!
 //! # What an open and a close touch
 //!
-//! * An open of a new file: the file index line, a free file record, the
-//!   owner's index line and entry (cached for a busy owner), and the most
-//!   recently freed slot (usually cached).
+//! * An open of a new file: the file index line, the owner's index line
+//!   and entry (cached for a busy owner), and the most recently freed slot
+//!   (usually cached): the file lives in that slot until it is shared.
 //! * An open of an open file: the index line and the file record, its
-//!   extension (share counts, members), the owner and a slot. The share
-//!   check is three counters, whatever the number of opens.
-//! * A close: its slot, its file record (and extension), its owner entry;
-//!   for the file's last close, the index line. Never another handle's slot.
+//!   extension (share counts, members), the owner and a slot; the second
+//!   open also the first open's slot, whose file moves into a new record.
+//!   The share check is three counters, whatever the number of opens.
+//! * A close: its slot and its owner entry; of a shared file, the file
+//!   record and extension too. The index entry of a file's last close is
+//!   removed later, in a batch. Never another handle's slot.
+//! * A `get`: its slot and its owner entry (and the path's count).
 
 mod caching;
 mod durable;
@@ -25,6 +29,7 @@ mod index;
 mod locks;
 mod owners;
 mod pages;
+mod path;
 mod slots;
 mod trees;
 
@@ -42,10 +47,11 @@ use crate::share::{map_generic, Claim, ShareAccess};
 use caching::{Ask, Due};
 pub(crate) use caching::{KeyHash, LeaseKeys};
 pub(crate) use files::FileExt;
-use files::Files;
+use files::{At, Files};
 pub(crate) use grants::{Grant, GrantKind};
 use owners::Owners;
-use slots::{Slot, Slots, FLAG_DELETE_ON_CLOSE, FLAG_DIRECTORY, FLAG_LINKED, SHARE_SHIFT};
+use path::RawPath;
+use slots::{Slot, Slots, FLAG_DELETE_ON_CLOSE, FLAG_DIRECTORY, FLAG_LINKED, HOME, SHARE_SHIFT};
 #[cfg(test)]
 pub(crate) use trees::Link as TreeLink;
 use trees::Trees;
@@ -197,36 +203,88 @@ impl Shard {
         self.slots.prefetch(loc);
     }
 
-    /// Starts loading the file record of the handle at `loc` (whose slot
-    /// should be in cache by now).
+    /// Starts loading the file record of the handle at `loc`, if its file
+    /// has one (its slot should be in cache by now).
     #[inline]
     pub(crate) fn prefetch_file(&self, loc: Location) {
         if let Some(i) = self.slots.find(loc) {
-            self.files.prefetch(self.slots.get(i).file);
+            let s = self.slots.get(i);
+            if !s.home() {
+                self.files.prefetch(s.file);
+            }
         }
     }
 
     /// Starts loading the path header the close of `loc` touches (its slot
-    /// and file record should be in cache by now).
+    /// should be in cache by now).
     #[inline]
     pub(crate) fn prefetch_path(&self, loc: Location) {
         if let Some(i) = self.slots.find(loc) {
-            self.files.prefetch_path(self.slots.get(i).file);
+            pages::prefetch(self.slots.get(i).path.header());
         }
     }
 
-    /// Gives file `f` an extension if it has none (a second open or a first
-    /// lock), counting its only open's share-mode claim.
-    fn extend(&mut self, f: u32) -> &mut FileExt {
-        let solo = self.files.get(f).solo;
-        if self.files.get(f).ext.is_none() {
-            let mut ext = FileExt::with_member(solo, self.files.lock_seed(f));
-            if let Some(c) = claim_of(self.slots.get(solo)) {
-                ext.share.add(c);
-            }
-            self.files.get_mut(f).ext = Some(Box::new(ext));
+    /// Where the state of `file` is, if it has open handles.
+    #[inline]
+    fn find_file(&self, file: u64, hash: u64) -> Option<At> {
+        self.files.find(file, hash, &self.slots)
+    }
+
+    /// True when `claim` conflicts with the share modes of the open file at
+    /// `at`.
+    fn share_conflicts(&self, at: At, claim: Claim) -> bool {
+        match at {
+            At::Slot(j) => claim_of(self.slots.get(j)).is_some_and(|o| o.conflicts_with(claim)),
+            At::Rec(f) => self.ext(f).share.conflicts(claim),
         }
-        self.files.get_mut(f).ext.as_deref_mut().expect("just extended")
+    }
+
+    /// The delete-pending state of the open file at `at`.
+    fn delete_pending_at(&self, at: At) -> bool {
+        match at {
+            At::Slot(j) => self.slots.get(j).delete_pending,
+            At::Rec(f) => self.files.get(f).delete_pending,
+        }
+    }
+
+    /// The extension of live record `f`.
+    #[inline]
+    fn ext(&self, f: u32) -> &FileExt {
+        self.files.get(f).ext.as_deref().expect("a live record has an extension")
+    }
+
+    /// The extension of live record `f`, to change.
+    #[inline]
+    fn ext_mut(&mut self, f: u32) -> &mut FileExt {
+        self.files.get_mut(f).ext.as_deref_mut().expect("a live record has an extension")
+    }
+
+    /// The extension of the file of occupied slot `s`: `None` while the
+    /// file lives in the slot alone.
+    #[inline]
+    fn ext_of(&self, s: &Slot) -> Option<&FileExt> {
+        if s.home() {
+            None
+        } else {
+            Some(self.ext(s.file))
+        }
+    }
+
+    /// The record of the file of occupied slot `idx`; a file that lives in
+    /// the slot alone gets one now (its second open, first lock or first
+    /// lease), which counts the slot's share-mode claim.
+    fn shared(&mut self, idx: u32) -> u32 {
+        let s = self.slots.get(idx);
+        if !s.home() {
+            return s.file;
+        }
+        let claim = claim_of(s);
+        let f = self.files.promote(s.file_number, s.path, s.delete_pending, idx);
+        if let Some(c) = claim {
+            self.ext_mut(f).share.add(c);
+        }
+        self.slots.get_mut(idx).file = f;
+        f
     }
 
     /// Stores an open (the caller has validated it, and its tree connect);
@@ -243,23 +301,15 @@ impl Shard {
         let file = a.file_number.0;
         let hash = self.files.hash(file);
         let claim = Claim::of(a.access_mask, a.share_access);
-        let found = self.files.find(file, hash);
+        let found = self.find_file(file, hash);
         let (mut conflict, mut cached) = (false, false);
-        if let Some(f) = found {
-            let rec = self.files.get(f);
-            if rec.delete_pending {
+        if let Some(at) = found {
+            if self.delete_pending_at(at) {
                 return Err(Refusal::DeletePending);
             }
-            match &rec.ext {
-                Some(ext) => {
-                    conflict = claim.is_some_and(|c| ext.share.conflicts(c));
-                    cached = ext.caching.is_some();
-                }
-                None => {
-                    conflict = claim.is_some_and(|c| {
-                        claim_of(self.slots.get(rec.solo)).is_some_and(|o| o.conflicts_with(c))
-                    });
-                }
+            conflict = claim.is_some_and(|c| self.share_conflicts(at, c));
+            if let At::Rec(f) = at {
+                cached = self.ext(f).caching.is_some();
             }
         }
         if cached || !matches!(a.cache, CacheRequest::None) {
@@ -281,13 +331,15 @@ impl Shard {
         &mut self,
         a: &OpenArgs<'_>,
         ctx: &mut CacheCtx,
-        found: Option<u32>,
+        found: Option<At>,
         hash: u64,
         conflict: bool,
     ) -> Result<Location, Refusal> {
         let file = a.file_number;
-        let caching =
-            found.and_then(|f| self.files.get(f).ext.as_deref()).and_then(|e| e.caching.as_deref());
+        let caching = match found {
+            Some(At::Rec(f)) => self.ext(f).caching.as_deref(),
+            _ => None,
+        };
         let own_lease = match (caching, a.cache) {
             (Some(c), CacheRequest::Lease(l)) => c.find(l.client, l.key),
             _ => None,
@@ -321,9 +373,8 @@ impl Shard {
                 keys.release(c, k);
             }
         };
-        if let Some(f) = found {
-            let ext = self.files.get_mut(f).ext.as_deref_mut();
-            if let Some(caching) = ext.and_then(|e| e.caching.as_deref_mut()) {
+        if let Some(At::Rec(f)) = found {
+            if let Some(caching) = self.ext_mut(f).caching.as_deref_mut() {
                 let mut due = Due::new(ctx.timeout);
                 if caching.open_breaks(&ask, file, &mut due, &mut ctx.breaks) {
                     release(&self.keys);
@@ -335,9 +386,10 @@ impl Shard {
             release(&self.keys);
             return Err(Refusal::Sharing);
         }
-        let (loc, f, position) = self.store(a, claim_of_args(a), found, hash);
-        let has_locks = self.extend(f).locks.len() > 0;
-        let ext = self.files.get_mut(f).ext.as_deref_mut().expect("extended");
+        let (loc, position) = self.store(a, claim_of_args(a), found, hash);
+        let f = self.shared(loc.slot());
+        let ext = self.ext_mut(f);
+        let has_locks = ext.locks.len() > 0;
         let opens = ext.opens - 1;
         let caching = ext.caching.get_or_insert_with(Box::default);
         let (holder, oplock, lease) = caching.grant(&ask, loc, opens, has_locks);
@@ -347,16 +399,15 @@ impl Shard {
         Ok(loc)
     }
 
-    /// Stores a checked open; returns its location, file record and member
-    /// position.
+    /// Stores a checked open; returns its location and member position.
     #[inline(always)]
     fn store(
         &mut self,
         a: &OpenArgs<'_>,
         claim: Option<Claim>,
-        found: Option<u32>,
+        found: Option<At>,
         hash: u64,
-    ) -> (Location, u32, u32) {
+    ) -> (Location, u32) {
         let idx = self.slots.alloc();
         self.store_at(idx, a, claim, found, hash)
     }
@@ -368,14 +419,21 @@ impl Shard {
         idx: u32,
         a: &OpenArgs<'_>,
         claim: Option<Claim>,
-        found: Option<u32>,
+        found: Option<At>,
         hash: u64,
-    ) -> (Location, u32, u32) {
+    ) -> (Location, u32) {
         let owner = self.owners.acquire(a.owner);
-        let (f, position) = match found {
-            None => (self.files.create(a.file_number.0, hash, a.path, idx), 0),
-            Some(f) => {
-                let ext = self.extend(f);
+        let (f, position, path, delete_pending) = match found {
+            None => {
+                self.files.insert_home(hash, idx);
+                (HOME, 0, RawPath::from_arc(a.path.to_arc()), false)
+            }
+            Some(at) => {
+                let f = match at {
+                    At::Slot(j) => self.shared(j),
+                    At::Rec(f) => f,
+                };
+                let ext = self.ext_mut(f);
                 if let Some(c) = claim {
                     ext.share.add(c);
                 }
@@ -387,8 +445,9 @@ impl Shard {
                         s.member = (s.member & !((1 << slots::MEMBER_BITS) - 1)) | pos;
                     }
                 }
-                let ext = self.files.get_mut(f).ext.as_deref_mut().expect("extended");
-                (f, ext.add_member(idx))
+                let position = self.ext_mut(f).add_member(idx);
+                let rec = self.files.get(f);
+                (f, position, rec.raw_path(), rec.delete_pending)
             }
         };
         let mut flags = (a.share_access.bits() & 0x7) << SHARE_SHIFT
@@ -405,7 +464,10 @@ impl Shard {
         s.locks = 0;
         s.member = position | flags;
         s.version = 1;
-        (Location::pack(s.generation, self.index, idx), f, position)
+        s.file_number = a.file_number.0;
+        s.path = path;
+        s.delete_pending = delete_pending;
+        (Location::pack(s.generation, self.index, idx), position)
     }
 
     /// A snapshot of the handle at `loc`.
@@ -421,20 +483,19 @@ impl Shard {
 
     #[inline]
     fn snapshot(&self, idx: u32, s: &Slot, with_path: bool) -> FileHandle {
-        let rec = self.files.get(s.file);
         FileHandle {
-            file_number: FileNumber(rec.file_number),
+            file_number: FileNumber(s.file_number),
             handle_info: HandleInfo {
                 location: Location::pack(s.generation, self.index, idx),
                 version: s.version,
                 num_byte_range_locks: s.locks,
                 access_mask: AccessMask::from_bits_retain(s.access),
                 owner: Arc::clone(self.owners.get(s.owner)),
-                path: with_path.then(|| rec.path()),
+                path: with_path.then(|| s.path_arc()),
                 directory: s.directory(),
                 num_notify_watches: if s.linked() { self.trees.link(idx).notify } else { 0 },
                 delete_on_close: s.delete_on_close(),
-                delete_pending: rec.delete_pending,
+                delete_pending: s.delete_pending,
                 delete_file: false,
                 durable: s.durable(),
                 disconnected: s.disconnected(),
@@ -450,41 +511,44 @@ impl Shard {
         let idx = self.slots.find(loc).ok_or(CloseError::NotFound)?;
         let s = self.slots.get(idx).clone();
         let owner = self.owners.release(s.owner);
-        let f = s.file;
-        let rec = self.files.get_mut(f);
-        let file_number = rec.file_number;
+        let file_number = s.file_number;
         // A delete-on-close handle's close makes the file delete-pending
         // (the other opens' versions are bumped below: they show it).
         let doc = s.delete_on_close();
-        let newly_pending = doc && !rec.delete_pending;
-        if newly_pending {
-            rec.delete_pending = true;
-        }
-        let delete_pending = rec.delete_pending;
         let mut unlocked = false;
         let mut unblocked = false;
-        let last = match rec.ext.as_deref_mut() {
-            None => true,
-            Some(ext) => {
-                if let Some(c) = claim_of(&s) {
-                    ext.share.remove(c);
-                }
-                let pos = s.position();
-                if let Some(c) = ext.caching.as_deref_mut() {
-                    unblocked = c.closed(ext.members[pos as usize].holder, &self.keys);
-                }
-                let mut head = ext.members[pos as usize].lock_head;
-                unlocked = ext.locks.release_all(&mut head) > 0;
-                ext.remove_member(pos);
-                ext.opens == 0
+        let (last, delete_pending, path, ext) = if s.home() {
+            let path = self.slots.take_path(idx);
+            self.files.remove_home(self.files.hash(file_number), idx);
+            (true, s.delete_pending || doc, path, None)
+        } else {
+            let f = s.file;
+            let rec = self.files.get_mut(f);
+            let newly_pending = doc && !rec.delete_pending;
+            rec.delete_pending |= doc;
+            let delete_pending = rec.delete_pending;
+            let ext = rec.ext.as_deref_mut().expect("a live record has an extension");
+            if let Some(c) = claim_of(&s) {
+                ext.share.remove(c);
             }
+            let pos = s.position();
+            if let Some(c) = ext.caching.as_deref_mut() {
+                unblocked = c.closed(ext.members[pos as usize].holder, &self.keys);
+            }
+            let mut head = ext.members[pos as usize].lock_head;
+            unlocked = ext.locks.release_all(&mut head) > 0;
+            ext.remove_member(pos);
+            let last = ext.opens == 0;
+            let (path, ext) = if last { self.files.remove(f) } else { (rec.path(), None) };
+            if newly_pending && !last {
+                for slot in self.file_members(At::Rec(f)) {
+                    let m = self.slots.get_mut(slot);
+                    m.version += 1;
+                    m.delete_pending = true;
+                }
+            }
+            (last, delete_pending, path, ext)
         };
-        let (path, ext) = if last { self.files.remove(f) } else { (rec.path(), None) };
-        if newly_pending && !last {
-            for slot in self.file_members(f) {
-                self.slots.get_mut(slot).version += 1;
-            }
-        }
         let (tree, notify) = if s.linked() {
             let notify = self.trees.link(idx).notify;
             (self.trees.detach(idx), notify)
@@ -546,11 +610,21 @@ impl Shard {
         if !map_generic(access).contains(AccessMask::DELETE) {
             return Some(Err(()));
         }
-        let f = self.slots.get(idx).file;
-        if self.files.get(f).delete_pending != on {
-            self.files.get_mut(f).delete_pending = on;
-            for slot in self.file_members(f) {
-                self.slots.get_mut(slot).version += 1;
+        let s = self.slots.get_mut(idx);
+        if s.home() {
+            if s.delete_pending != on {
+                s.delete_pending = on;
+                s.version += 1;
+            }
+        } else {
+            let f = s.file;
+            if self.files.get(f).delete_pending != on {
+                self.files.get_mut(f).delete_pending = on;
+                for slot in self.file_members(At::Rec(f)) {
+                    let m = self.slots.get_mut(slot);
+                    m.version += 1;
+                    m.delete_pending = on;
+                }
             }
         }
         Some(Ok(()))
@@ -595,7 +669,7 @@ impl Shard {
         let mut i = from;
         while i < end && out.len() < limit {
             let s = self.slots.get(i);
-            if s.occupied() && under(self.files.get(s.file).path_str(), prefix) {
+            if s.occupied() && under(s.path_str(), prefix) {
                 out.push(Location::pack(s.generation, self.index, i));
             }
             i += 1;
@@ -632,23 +706,27 @@ impl Shard {
     /// Sets the path of `file` and bumps the version of each of its opens;
     /// returns how many, and the old path for the caller to drop.
     pub(crate) fn rename(&mut self, file: FileNumber, path: Arc<str>) -> (usize, Option<Arc<str>>) {
-        let Some(f) = self.files.find(file.0, self.files.hash(file.0)) else {
+        let Some(at) = self.find_file(file.0, self.files.hash(file.0)) else {
             return (0, None);
         };
-        let old = self.files.set_path(f, path);
-        let members = self.file_members(f);
+        let members = self.file_members(at);
+        let (old, raw) = match at {
+            At::Slot(j) => (self.slots.replace_path(j, path), self.slots.get(j).path),
+            At::Rec(f) => (self.files.set_path(f, path), self.files.get(f).raw_path()),
+        };
         for &slot in &members {
-            self.slots.get_mut(slot).version += 1;
+            let m = self.slots.get_mut(slot);
+            m.version += 1;
+            m.path = raw;
         }
         (members.len(), Some(old))
     }
 
-    /// The slots of file record `f`, unordered.
-    fn file_members(&self, f: u32) -> Vec<u32> {
-        let rec = self.files.get(f);
-        match &rec.ext {
-            None => vec![rec.solo],
-            Some(ext) => ext.slots().collect(),
+    /// The slots of the open file at `at`, unordered.
+    fn file_members(&self, at: At) -> Vec<u32> {
+        match at {
+            At::Slot(j) => vec![j],
+            At::Rec(f) => self.ext(f).slots().collect(),
         }
     }
 
@@ -668,10 +746,10 @@ impl Shard {
         from: u32,
         limit: usize,
     ) -> (Vec<u32>, Option<u32>) {
-        let Some(f) = self.files.find(file.0, self.files.hash(file.0)) else {
+        let Some(at) = self.find_file(file.0, self.files.hash(file.0)) else {
             return (Vec::new(), None);
         };
-        let mut slots = self.file_members(f);
+        let mut slots = self.file_members(at);
         slots.retain(|&s| s >= from);
         let mut next = None;
         if slots.len() > limit {
@@ -694,20 +772,15 @@ impl Shard {
     ) -> u32 {
         let mut idx = from;
         let mut taken = 0;
-        // A snapshot reads the slot's file record and clones its path (a
-        // write to the path's header): both random lines for most shapes.
-        // Prefetch them ahead, records 8 slots ahead, paths 4 ahead.
-        const RECORD_AHEAD: usize = 8;
+        // A snapshot clones the slot's path (a write to the path's header):
+        // a random line for most shapes. Prefetch it 4 slots ahead.
         const PATH_AHEAD: usize = 4;
         while idx < self.slots.high() && taken < limit {
             let run = self.slots.run(idx);
             for (i, s) in run.iter().enumerate() {
-                if let Some(a) = run.get(i + RECORD_AHEAD).filter(|a| a.occupied()) {
-                    self.files.prefetch(a.file);
-                }
                 if with_path {
                     if let Some(a) = run.get(i + PATH_AHEAD).filter(|a| a.occupied()) {
-                        self.files.prefetch_path(a.file);
+                        pages::prefetch(a.path.header());
                     }
                 }
                 if s.occupied() {
@@ -743,18 +816,18 @@ impl Shard {
         readers: &mut bool,
     ) -> Result<u32, LockRangeError> {
         let idx = self.slots.find(loc).ok_or(LockRangeError::NotFound)?;
-        let (f, pos, held) = {
+        let (file, pos, held) = {
             let s = self.slots.get(idx);
             if s.directory() {
                 return Err(LockRangeError::Directory);
             }
-            (s.file, s.position(), s.locks)
+            (FileNumber(s.file_number), s.position(), s.locks)
         };
         if elements.is_empty() {
             return Ok(held);
         }
-        let file = FileNumber(self.files.get(f).file_number);
-        let ext = self.extend(f);
+        let f = self.shared(idx);
+        let ext = self.ext_mut(f);
         let mut head = ext.members[pos as usize].lock_head;
         let before = ext.locks.granted();
         let mut granted: Vec<u32> = Vec::with_capacity(elements.len());
@@ -810,17 +883,18 @@ impl Shard {
         let Some(idx) = self.slots.find(loc) else {
             return (Err(UnlockError::NotFound), 0, FileNumber(0));
         };
-        let (f, pos) = {
+        let (f, pos, home) = {
             let s = self.slots.get(idx);
-            (s.file, s.position())
+            (s.file, s.position(), s.home())
         };
-        let file = FileNumber(self.files.get(f).file_number);
+        let file = FileNumber(self.slots.get(idx).file_number);
         if self.slots.get(idx).directory() {
             return (Err(UnlockError::Directory), 0, file);
         }
         let mut released = 0;
         let mut result = Ok(());
-        if let Some(ext) = self.files.get_mut(f).ext.as_deref_mut() {
+        if !home {
+            let ext = self.ext_mut(f);
             let mut head = ext.members[pos as usize].lock_head;
             for (index, r) in ranges.iter().enumerate() {
                 let found =
@@ -867,7 +941,7 @@ impl Shard {
             // smbd never refuses a zero-length read or write for a lock.
             return Ok(());
         }
-        match &self.files.get(s.file).ext {
+        match self.ext_of(s) {
             Some(ext) if ext.locks.len() > 0 && ext.locks.io_conflicts(span, kind, idx) => {
                 Err(IoError::IoConflict)
             }

@@ -1,14 +1,26 @@
-//! A shard's handle slots: 32 bytes each, two to a cache line, never moved,
+//! A shard's handle slots: 64 bytes each, one cache line, never moved,
 //! reused most recently freed first (the freed slot is still in cache), each
 //! with a generation that a location must carry to name it.
+//!
+//! A slot holds everything a `get` answers: besides the handle's own state,
+//! its file's number, path and delete-pending state. A file with one open
+//! lives in its slot alone (`Slot::file` is [`HOME`], the slot owns the
+//! path and the file index names the slot); a file's second open, first
+//! lock or first lease moves what only shared files need into a file
+//! record, and the slots keep copies of the path pointer and the
+//! delete-pending state, which the shard updates in every member slot.
 
 use crate::location::{Location, FIRST_GENERATION, MAX_GENERATION, SLOTS_PER_SHARD};
 
 use super::pages::{prefetch, Pages};
+use super::path::RawPath;
 use super::NIL;
 
 /// `owner` of a vacant slot.
 pub(crate) const VACANT: u32 = u32::MAX;
+/// `file` of a slot whose file has no record: the file's only open, kept
+/// in the slot itself.
+pub(crate) const HOME: u32 = u32::MAX - 1;
 /// Bits of `Slot::member` that hold the member position; the top 8 hold
 /// [`FLAG_DIRECTORY`] and the share mode.
 pub(crate) const MEMBER_BITS: u32 = 24;
@@ -27,13 +39,14 @@ pub(crate) const FLAG_DISCONNECTED: u32 = 1 << 27;
 /// Where the share mode's three bits sit in `Slot::member`.
 pub(crate) const SHARE_SHIFT: u32 = MEMBER_BITS;
 
-/// One handle. 32 bytes, aligned so it never straddles a cache line.
+/// One handle. 64 bytes, aligned to a cache line.
 #[derive(Debug, Clone)]
-#[repr(C, align(32))]
+#[repr(C, align(64))]
 pub(crate) struct Slot {
     /// The generation a location must carry to name this slot's handle.
     pub(crate) generation: u32,
-    /// The file record (the next free slot while vacant).
+    /// The file record, or [`HOME`] when the file lives in this slot alone
+    /// (the next free slot while vacant).
     pub(crate) file: u32,
     /// The owner's number in the shard's interner; [`VACANT`] while vacant.
     pub(crate) owner: u32,
@@ -46,7 +59,21 @@ pub(crate) struct Slot {
     pub(crate) member: u32,
     /// Record version: 1 at open, +1 per change.
     pub(crate) version: u64,
+    /// The file's number.
+    pub(crate) file_number: u64,
+    /// The file's path: this slot owns its count when `file` is [`HOME`],
+    /// the file record does otherwise (and every member slot has a copy).
+    pub(crate) path: RawPath,
+    /// The file is delete-pending (a copy of the record's, for a shared
+    /// file).
+    pub(crate) delete_pending: bool,
 }
+
+// SAFETY: `path` is an `Arc<str>` (which is `Send + Sync`) this slot or its
+// file record owns; the shard changes or releases it only through `&mut`.
+unsafe impl Send for Slot {}
+// SAFETY: as above; through `&Slot` the path is only read or cloned.
+unsafe impl Sync for Slot {}
 
 impl Slot {
     const fn vacant() -> Slot {
@@ -58,7 +85,32 @@ impl Slot {
             locks: 0,
             member: 0,
             version: 0,
+            file_number: 0,
+            path: RawPath::NONE,
+            delete_pending: false,
         }
+    }
+
+    /// The file lives in this slot alone (no file record).
+    #[inline]
+    pub(crate) fn home(&self) -> bool {
+        self.file == HOME
+    }
+
+    /// The file's path, borrowed (the slot is occupied).
+    #[inline]
+    pub(crate) fn path_str(&self) -> &str {
+        // SAFETY: an occupied slot's path is owned by the slot itself or
+        // by its file record, and either gives its count up only through
+        // `&mut` of the shard, which this borrow of the slot excludes.
+        unsafe { self.path.as_str() }
+    }
+
+    /// A new count of the file's path (the slot is occupied).
+    #[inline]
+    pub(crate) fn path_arc(&self) -> std::sync::Arc<str> {
+        // SAFETY: as in `path_str`: the count is owned while we borrow.
+        unsafe { self.path.to_arc() }
     }
 
     #[inline]
@@ -113,6 +165,29 @@ pub(crate) struct Slots {
 impl Slots {
     pub(crate) const fn new() -> Slots {
         Slots { pages: Pages::new(), free: NIL }
+    }
+
+    /// Gives slot `i`, which owns its path (its file lives in it alone), a
+    /// new path; returns the old one for the caller to drop after the lock.
+    pub(crate) fn replace_path(
+        &mut self,
+        i: u32,
+        path: std::sync::Arc<str>,
+    ) -> std::sync::Arc<str> {
+        let old = self.take_path(i);
+        self.pages.get_mut(i).path = RawPath::from_arc(path);
+        old
+    }
+
+    /// Takes the path out of slot `i`, which owns it (its file lives in it
+    /// alone), for the caller to drop after the lock.
+    pub(crate) fn take_path(&mut self, i: u32) -> std::sync::Arc<str> {
+        let s = self.pages.get_mut(i);
+        debug_assert!(s.occupied() && s.home());
+        let p = std::mem::replace(&mut s.path, RawPath::NONE);
+        // SAFETY: a home slot owns its path's count, and the slot's copy
+        // was just replaced, so the count is taken once.
+        unsafe { p.take() }
     }
 
     /// Slots handed out so far (a walk covers `0..high`).
@@ -185,6 +260,7 @@ impl Slots {
         let retire = s.generation >= MAX_GENERATION;
         s.generation = s.generation.wrapping_add(1);
         s.owner = VACANT;
+        s.path = RawPath::NONE;
         if !retire {
             s.file = self.free;
             self.free = i;
@@ -227,14 +303,30 @@ impl Slots {
     }
 }
 
+impl Drop for Slots {
+    fn drop(&mut self) {
+        let mut i = 0;
+        while i < self.high() {
+            let n = self.run(i).len() as u32;
+            for j in i..i + n {
+                let s = self.pages.get(j);
+                if s.occupied() && s.home() && !s.path.is_none() {
+                    drop(self.take_path(j));
+                }
+            }
+            i += n;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn slot_is_32_bytes_and_aligned() {
-        assert_eq!(std::mem::size_of::<Slot>(), 32);
-        assert_eq!(std::mem::align_of::<Slot>(), 32);
+    fn slot_is_one_aligned_cache_line() {
+        assert_eq!(std::mem::size_of::<Slot>(), 64);
+        assert_eq!(std::mem::align_of::<Slot>(), 64);
     }
 
     #[test]

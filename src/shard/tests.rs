@@ -132,8 +132,10 @@ fn files_and_members_agree_with_a_model_under_churn() {
         let l = open(&mut sh, 77);
         sh.close(l).unwrap();
     }
-    let f = sh.files.find(77, sh.files.hash(77)).unwrap();
-    assert!(sh.files.get(f).ext.as_ref().unwrap().members.len() < 100);
+    let Some(super::At::Rec(f)) = sh.find_file(77, sh.files.hash(77)) else {
+        panic!("a file with 100 opens has a record")
+    };
+    assert!(sh.ext(f).members.len() < 100);
     let mut want: Vec<u32> = many[990..].iter().map(|l| l.slot()).collect();
     want.sort_unstable();
     assert_eq!(sh.file_slots(FileNumber(77)), want);
@@ -232,6 +234,88 @@ fn a_file_page_is_the_next_slots_in_order_and_where_the_following_starts() {
             let (page, next) = sh.file_page(FileNumber(5), from, limit);
             assert_eq!(page, want[..want.len().min(limit)], "from {from} limit {limit}");
             assert_eq!(next, want.get(limit).copied(), "from {from} limit {limit}");
+        }
+    }
+}
+
+#[test]
+fn lone_opens_in_their_slots_and_shared_records_agree_with_a_model() {
+    // Few files, so a freed slot is reused at once, by its own file or
+    // another, while its index entry is still pending; each file's path
+    // is set by its first open, renames and delete-pending reach every
+    // open, and a first lock moves a lone open's file into a record.
+    use std::collections::HashMap;
+    let mut sh = Shard::new(0, 9, Default::default(), std::time::Duration::ZERO);
+    let mut live: Vec<(u64, Location)> = Vec::new();
+    let mut path: HashMap<u64, String> = HashMap::new();
+    let mut pending: HashMap<u64, bool> = HashMap::new();
+    let mut seed = 3u64;
+    let mut rand = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed >> 33
+    };
+    let access = AccessMask::FILE_READ_DATA | AccessMask::DELETE;
+    for round in 0..40_000u64 {
+        let r = rand();
+        match r % 10 {
+            0..=3 => {
+                let file = rand() % 40;
+                let given = format!("/f{file}/{round}");
+                let a = OpenArgs {
+                    path: StrArg::Borrowed(&given),
+                    ..args(file, access, ShareAccess::all())
+                };
+                let got = sh.open(&a, &mut None);
+                if pending.get(&file) == Some(&true) {
+                    assert_eq!(got, Err(Refusal::DeletePending), "round {round}");
+                } else {
+                    live.push((file, got.unwrap()));
+                    path.entry(file).or_insert(given);
+                }
+            }
+            4..=6 if !live.is_empty() => {
+                let (file, loc) = live.swap_remove(rand() as usize % live.len());
+                let closed = sh.close(loc).unwrap().handle;
+                assert_eq!(closed.file_number, FileNumber(file));
+                assert_eq!(closed.handle_info.path.as_deref(), path.get(&file).map(|p| &**p));
+                if !live.iter().any(|l| l.0 == file) {
+                    path.remove(&file);
+                    pending.remove(&file);
+                }
+            }
+            7 if !live.is_empty() => {
+                let (file, _) = live[rand() as usize % live.len()];
+                let new = format!("/renamed{file}/{round}");
+                let n = live.iter().filter(|l| l.0 == file).count();
+                assert_eq!(sh.rename(FileNumber(file), Arc::from(&*new)).0, n);
+                path.insert(file, new);
+            }
+            8 if !live.is_empty() => {
+                let (file, loc) = live[rand() as usize % live.len()];
+                let on = rand() % 3 == 0;
+                assert_eq!(sh.set_delete_pending(loc, on), Some(Ok(())));
+                pending.insert(file, on);
+            }
+            9 if !live.is_empty() => {
+                let (_, loc) = live[rand() as usize % live.len()];
+                let x = LockElement { offset: round, length: 1, kind: LockKind::Shared };
+                assert!(sh.lock(loc, &[x]).result.is_ok());
+            }
+            _ => {}
+        }
+        if round % 500 == 0 {
+            for &(file, loc) in &live {
+                let h = sh.get(loc).unwrap();
+                assert_eq!(h.file_number, FileNumber(file));
+                assert_eq!(h.handle_info.path.as_deref(), Some(&*path[&file]), "round {round}");
+                assert_eq!(h.handle_info.delete_pending, pending.get(&file) == Some(&true));
+            }
+            for file in 0..40 {
+                let mut want: Vec<u32> =
+                    live.iter().filter(|l| l.0 == file).map(|l| l.1.slot()).collect();
+                want.sort_unstable();
+                assert_eq!(sh.file_slots(FileNumber(file)), want, "file {file} round {round}");
+            }
         }
     }
 }

@@ -680,12 +680,12 @@ impl HandleTable {
                 fill[l.shard()] += 1;
             }
         }
-        // A close waits on dependent lines: its slot, then its file record,
-        // then the path's header (the file index's upkeep is batched by the
-        // shard). Prefetch them in stages, so the batch waits on memory once
-        // per many handles instead of on every line of every handle: slots
-        // 24 closes ahead, file records 12 ahead (their slots are in cache by
-        // then), paths 4 ahead.
+        // A close waits on dependent lines: its slot, then (for a shared
+        // file) its file record, and the path's header (the file index's
+        // upkeep is batched by the shard). Prefetch them in stages, so the
+        // batch waits on memory once per many handles instead of on every
+        // line of every handle: slots 24 closes ahead, file records 12 ahead
+        // (their slots are in cache by then), paths 4 ahead.
         const SLOT_AHEAD: usize = 24;
         const FILE_AHEAD: usize = 12;
         const PATH_AHEAD: usize = 4;

@@ -1,0 +1,138 @@
+//! One operation of the table on one workload shape at 10^6 live handles,
+//! for profiles: fills the table, then runs 10^5 of the operation inside
+//! `measured`, so callgrind can count that part alone:
+//!
+//! ```text
+//! cargo build --release --example ops
+//! valgrind --tool=callgrind --cache-sim=yes --toggle-collect='ops::measured' \
+//!     target/release/examples/ops zipf open
+//! ```
+//!
+//! Shapes as in `benches/`: `hot` (200 opens per file, fresh strings per
+//! open), `distinct` (one open per file, shared strings), `zipf` (Zipf(1)
+//! popularity over 10^6 files, shared strings). Operations: `open`, `close`
+//! (live handles in random order), `get` (random live handles). Prints the
+//! wall-clock time per operation (one run: for profiles, not a benchmark).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use smb_handles::{AccessMask, FileNumber, HandleTable, Location, OpenSpec};
+
+const LIVE: usize = 1_000_000;
+const OPS: usize = 100_000;
+
+/// SplitMix64 (repeatable runs).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+struct Shape {
+    hot: bool,
+    zipf: Vec<f64>,
+    paths: Vec<Arc<str>>,
+    owners: Vec<Arc<str>>,
+}
+
+impl Shape {
+    fn spec(&self, rng: &mut Rng) -> OpenSpec {
+        let r = rng.next();
+        let owner = &self.owners[(r >> 20) as usize % self.owners.len()];
+        let (file, path, owner): (u64, Arc<str>, Arc<str>) = if self.hot {
+            let f = (r >> 32) % (LIVE / 200) as u64;
+            let p = &self.paths[f as usize % self.paths.len()];
+            (f.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, Arc::from(&**p), Arc::from(&**owner))
+        } else if self.zipf.is_empty() {
+            (r >> 8, self.paths[r as usize % self.paths.len()].clone(), owner.clone())
+        } else {
+            let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+            let rank = self.zipf.partition_point(|&c| c < u).min(self.zipf.len() - 1);
+            let p = self.paths[rank % self.paths.len()].clone();
+            ((rank as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, p, owner.clone())
+        };
+        OpenSpec::new(FileNumber(file), path, owner, AccessMask::from_bits_retain(0x0012_0089))
+    }
+}
+
+#[inline(never)]
+fn measured_open(table: &HandleTable, specs: Vec<OpenSpec>) -> Vec<Location> {
+    specs.into_iter().map(|s| table.open(s).expect("opens")).collect()
+}
+
+#[inline(never)]
+fn measured_close(table: &HandleTable, locs: &[Location]) -> usize {
+    locs.iter().filter(|&&l| table.close(l).is_ok()).count()
+}
+
+#[inline(never)]
+fn measured_get(table: &HandleTable, locs: &[Location]) -> usize {
+    locs.iter().filter(|&&l| table.get(l).is_some()).count()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (shape, op) = (args.next().unwrap_or_default(), args.next().unwrap_or_default());
+    let zipf = shape == "zipf";
+    if !matches!(shape.as_str(), "hot" | "distinct" | "zipf")
+        || !matches!(op.as_str(), "open" | "close" | "get")
+    {
+        eprintln!("usage: ops hot|distinct|zipf open|close|get");
+        std::process::exit(2);
+    }
+    let mut acc = 0.0;
+    let mut cdf: Vec<f64> = if zipf {
+        (1..=LIVE)
+            .map(|k| {
+                acc += 1.0 / k as f64;
+                acc
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    cdf.iter_mut().for_each(|c| *c /= acc);
+    let w = Shape {
+        hot: shape == "hot",
+        zipf: cdf,
+        paths: (0..4096)
+            .map(|i| Arc::from(format!("/projects/q{}/dir{}/r{i}.xlsx", i % 4, i % 97)))
+            .collect(),
+        owners: (0..64)
+            .map(|i| Arc::from(format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1000 + i)))
+            .collect(),
+    };
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let table = HandleTable::new();
+    let mut live: Vec<Location> =
+        (0..LIVE).map(|_| table.open(w.spec(&mut rng)).expect("opens")).collect();
+    for i in (1..live.len()).rev() {
+        live.swap(i, rng.next() as usize % (i + 1));
+    }
+    let start;
+    let n = match op.as_str() {
+        "open" => {
+            let specs: Vec<OpenSpec> = (0..OPS).map(|_| w.spec(&mut rng)).collect();
+            start = Instant::now();
+            measured_open(&table, specs).len()
+        }
+        "close" => {
+            start = Instant::now();
+            measured_close(&table, &live[..OPS])
+        }
+        _ => {
+            let picks: Vec<Location> =
+                (0..OPS).map(|_| live[rng.next() as usize % live.len()]).collect();
+            start = Instant::now();
+            measured_get(&table, &picks)
+        }
+    };
+    let ns = start.elapsed().as_nanos() as f64 / OPS as f64;
+    println!("{shape} {op}: {n} of {OPS}, {ns:.0} ns per op, {} live", table.len());
+}
