@@ -37,14 +37,18 @@ pub(crate) struct Owners {
     by_address: [u32; ADDRESS_CACHE],
 }
 
-/// Entries of the by-address cache.
-const ADDRESS_CACHE: usize = 64;
+/// Entries of the by-address cache: enough that a few dozen sessions'
+/// owners rarely share one (64 collided at 64 owners, and each collision
+/// hashes and compares the string).
+const ADDRESS_CACHE: usize = 256;
 
-/// The by-address cache slot of an `Arc<str>`'s data.
+/// The by-address cache slot of an `Arc<str>`'s data: the address's bits
+/// mixed by a multiply, top bits taken (allocations are 16-byte aligned
+/// and often a fixed stride apart, so the low bits alone collide).
 #[inline]
 fn address_slot(a: &Arc<str>) -> usize {
-    let p = a.as_ptr() as usize;
-    (p >> 4 ^ p >> 10) % ADDRESS_CACHE
+    let p = a.as_ptr() as u64;
+    (p.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - ADDRESS_CACHE.trailing_zeros())) as usize
 }
 
 /// A word-at-a-time string hash mixed with a per-table seed (owners come from
