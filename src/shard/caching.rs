@@ -803,7 +803,7 @@ impl super::Shard {
     fn holder_of(&self, loc: Location) -> Option<(u32, FileNumber)> {
         let idx = self.slots.find(loc)?;
         let s = self.slots.get(idx);
-        let holder = self.ext_of(s).map_or(NIL, |e| e.members[s.position() as usize].holder);
+        let holder = s.holder;
         Some((holder, FileNumber(s.file_number)))
     }
 
@@ -846,11 +846,9 @@ impl super::Shard {
     ) -> Option<FileNumber> {
         let idx = self.slots.find(loc)?;
         let s = self.slots.get(idx);
-        let pos = s.position() as usize;
-        let file = FileNumber(s.file_number);
+        let (holder, file) = (s.holder, FileNumber(s.file_number));
         if !s.home() {
             let ext = self.ext_mut(s.file);
-            let holder = ext.members[pos].holder;
             if let Some(c) = ext.caching.as_deref_mut().filter(|c| c.n_r > 0) {
                 c.write_breaks(holder, file, &mut Due::new(timeout), out);
             }

@@ -134,11 +134,10 @@ impl Shard {
             s.member |= FLAG_LINKED;
         }
         s.version += 1;
-        let (file, pos, home) = (s.file, s.position() as usize, s.home());
+        let (file, holder, home) = (s.file, s.holder, s.home());
         let new = Location::pack(s.generation, self.index, i);
         if !home {
             let ext = self.ext_mut(file);
-            let holder = ext.members[pos].holder;
             if let Some(c) = ext.caching.as_deref_mut() {
                 c.relocate(holder, new);
             }

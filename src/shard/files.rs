@@ -21,28 +21,21 @@ use super::path::RawPath;
 use super::slots::Slots;
 use super::NIL;
 
-/// One member of a shared file: a slot and the head of its locks' list.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Member {
-    /// The handle's slot, or [`NIL`] while the position is free.
-    pub(crate) slot: u32,
-    /// The handle's first lock in the file's [`LockSet`] (or, while the
-    /// position is free, the next free position).
-    pub(crate) lock_head: u32,
-    /// The handle's lease or oplock in the file's
-    /// [`FileCaching`](super::caching::FileCaching), or [`NIL`].
-    pub(crate) holder: u32,
-}
+/// A free position of a member list: this bit and the next free position
+/// (member slots are below 2^24, so the bit never marks a slot).
+const FREE_POSITION: u32 = 1 << 31;
 
-/// What a file with more than one open (or with locks) keeps.
+/// What a file with more than one open (or with locks or leases) keeps.
+/// Each member's slot holds its own first lock and lease holder.
 #[derive(Debug)]
 pub(crate) struct FileExt {
     /// Open handles of the file.
     pub(crate) opens: u32,
     /// The share-mode claims of its non-stat opens.
     pub(crate) share: ShareCounts,
-    /// Its handles, by position (each slot knows its position).
-    pub(crate) members: Vec<Member>,
+    /// Its handles' slots, by position (each slot knows its position); a
+    /// free position holds [`FREE_POSITION`] and the next free one.
+    members: Vec<u32>,
     /// The first free position, or [`NIL`].
     member_free: u32,
     /// Its byte-range locks.
@@ -58,7 +51,7 @@ impl FileExt {
         FileExt {
             opens: 1,
             share: ShareCounts::default(),
-            members: vec![Member { slot, lock_head: NIL, holder: NIL }],
+            members: vec![slot],
             member_free: NIL,
             locks: LockSet::with_seed(lock_seed),
             caching: None,
@@ -68,14 +61,14 @@ impl FileExt {
     /// Adds a member; returns its position.
     pub(crate) fn add_member(&mut self, slot: u32) -> u32 {
         self.opens += 1;
-        let m = Member { slot, lock_head: NIL, holder: NIL };
         if self.member_free != NIL {
             let pos = self.member_free;
-            self.member_free = self.members[pos as usize].lock_head;
-            self.members[pos as usize] = m;
+            let next = self.members[pos as usize] & !FREE_POSITION;
+            self.member_free = if next == !FREE_POSITION { NIL } else { next };
+            self.members[pos as usize] = slot;
             pos
         } else {
-            self.members.push(m);
+            self.members.push(slot);
             (self.members.len() - 1) as u32
         }
     }
@@ -83,8 +76,14 @@ impl FileExt {
     /// Frees position `pos` (its locks already released).
     pub(crate) fn remove_member(&mut self, pos: u32) {
         self.opens -= 1;
-        self.members[pos as usize] = Member { slot: NIL, lock_head: self.member_free, holder: NIL };
+        self.members[pos as usize] = FREE_POSITION | (self.member_free & !FREE_POSITION);
         self.member_free = pos;
+    }
+
+    /// Positions in the member list, live or free.
+    #[cfg(test)]
+    pub(crate) fn positions(&self) -> usize {
+        self.members.len()
     }
 
     /// True when the member list is mostly free positions and worth
@@ -97,9 +96,9 @@ impl FileExt {
     /// Packs the live members to the front; calls `moved(slot, new_pos)` for
     /// each, so the caller can update the slots' positions.
     pub(crate) fn compact(&mut self, mut moved: impl FnMut(u32, u32)) {
-        self.members.retain(|m| m.slot != NIL);
-        for (pos, m) in self.members.iter().enumerate() {
-            moved(m.slot, pos as u32);
+        self.members.retain(|&m| m & FREE_POSITION == 0);
+        for (pos, &m) in self.members.iter().enumerate() {
+            moved(m, pos as u32);
         }
         self.members.shrink_to(self.members.len() * 2);
         self.member_free = NIL;
@@ -107,7 +106,7 @@ impl FileExt {
 
     /// The member slots, in no particular order.
     pub(crate) fn slots(&self) -> impl Iterator<Item = u32> + '_ {
-        self.members.iter().map(|m| m.slot).filter(|&s| s != NIL)
+        self.members.iter().copied().filter(|&m| m & FREE_POSITION == 0)
     }
 }
 
@@ -419,7 +418,7 @@ mod tests {
         let mut moved = Vec::new();
         e.compact(|s, p| moved.push((s, p)));
         assert_eq!(moved.len(), 11);
-        assert_eq!(e.members.len(), 11);
+        assert_eq!(e.positions(), 11);
         let mut slots: Vec<u32> = e.slots().collect();
         slots.sort_unstable();
         assert_eq!(slots[0], 7);

@@ -59,7 +59,7 @@ impl Shard {
         if s.locks == 0 {
             return;
         }
-        let head = ext.members[s.position() as usize].lock_head;
+        let head = s.lock_head;
         for (span, kind) in ext.locks.held(head) {
             let length = if span.empty { 0 } else { (span.last - span.start).wrapping_add(1) };
             out.push(grant(GrantKind::ByteRange { offset: span.start, length, kind }));

@@ -220,7 +220,7 @@ impl Shard {
     #[inline]
     pub(crate) fn prefetch_path(&self, loc: Location) {
         if let Some(i) = self.slots.find(loc) {
-            pages::prefetch(self.slots.get(i).path.header());
+            pages::prefetch(self.slots.get(i).path().header());
         }
     }
 
@@ -279,7 +279,7 @@ impl Shard {
             return s.file;
         }
         let claim = claim_of(s);
-        let f = self.files.promote(s.file_number, s.path, s.delete_pending, idx);
+        let f = self.files.promote(s.file_number, s.path(), s.delete_pending, idx);
         if let Some(c) = claim {
             self.ext_mut(f).share.add(c);
         }
@@ -386,14 +386,14 @@ impl Shard {
             release(&self.keys);
             return Err(Refusal::Sharing);
         }
-        let (loc, position) = self.store(a, claim_of_args(a), found, hash);
+        let (loc, _) = self.store(a, claim_of_args(a), found, hash);
         let f = self.shared(loc.slot());
         let ext = self.ext_mut(f);
         let has_locks = ext.locks.len() > 0;
         let opens = ext.opens - 1;
         let caching = ext.caching.get_or_insert_with(Box::default);
         let (holder, oplock, lease) = caching.grant(&ask, loc, opens, has_locks);
-        ext.members[position as usize].holder = holder;
+        self.slots.get_mut(loc.slot()).holder = holder;
         ctx.oplock = oplock;
         ctx.lease = lease;
         Ok(loc)
@@ -465,7 +465,9 @@ impl Shard {
         s.member = position | flags;
         s.version = 1;
         s.file_number = a.file_number.0;
-        s.path = path;
+        s.set_path(path);
+        s.lock_head = NIL;
+        s.holder = NIL;
         s.delete_pending = delete_pending;
         (Location::pack(s.generation, self.index, idx), position)
     }
@@ -533,9 +535,9 @@ impl Shard {
             }
             let pos = s.position();
             if let Some(c) = ext.caching.as_deref_mut() {
-                unblocked = c.closed(ext.members[pos as usize].holder, &self.keys);
+                unblocked = c.closed(s.holder, &self.keys);
             }
-            let mut head = ext.members[pos as usize].lock_head;
+            let mut head = s.lock_head;
             unlocked = ext.locks.release_all(&mut head) > 0;
             ext.remove_member(pos);
             let last = ext.opens == 0;
@@ -711,13 +713,13 @@ impl Shard {
         };
         let members = self.file_members(at);
         let (old, raw) = match at {
-            At::Slot(j) => (self.slots.replace_path(j, path), self.slots.get(j).path),
+            At::Slot(j) => (self.slots.replace_path(j, path), self.slots.get(j).path()),
             At::Rec(f) => (self.files.set_path(f, path), self.files.get(f).raw_path()),
         };
         for &slot in &members {
             let m = self.slots.get_mut(slot);
             m.version += 1;
-            m.path = raw;
+            m.set_path(raw);
         }
         (members.len(), Some(old))
     }
@@ -780,7 +782,7 @@ impl Shard {
             for (i, s) in run.iter().enumerate() {
                 if with_path {
                     if let Some(a) = run.get(i + PATH_AHEAD).filter(|a| a.occupied()) {
-                        pages::prefetch(a.path.header());
+                        pages::prefetch(a.path().header());
                     }
                 }
                 if s.occupied() {
@@ -816,19 +818,18 @@ impl Shard {
         readers: &mut bool,
     ) -> Result<u32, LockRangeError> {
         let idx = self.slots.find(loc).ok_or(LockRangeError::NotFound)?;
-        let (file, pos, held) = {
+        let (file, held, mut head) = {
             let s = self.slots.get(idx);
             if s.directory() {
                 return Err(LockRangeError::Directory);
             }
-            (FileNumber(s.file_number), s.position(), s.locks)
+            (FileNumber(s.file_number), s.locks, s.lock_head)
         };
         if elements.is_empty() {
             return Ok(held);
         }
         let f = self.shared(idx);
-        let ext = self.ext_mut(f);
-        let mut head = ext.members[pos as usize].lock_head;
+        let ext = self.files.get_mut(f).ext.as_deref_mut().expect("a live record has an extension");
         let before = ext.locks.granted();
         let mut granted: Vec<u32> = Vec::with_capacity(elements.len());
         let mut result = Ok(());
@@ -862,10 +863,11 @@ impl Shard {
                 ext.locks.remove(oldest, &mut head);
             }
         }
-        ext.members[pos as usize].lock_head = head;
-        result?;
-        *readers = ext.caching.as_deref().is_some_and(|c| c.has_readers());
+        let has_readers = ext.caching.as_deref().is_some_and(|c| c.has_readers());
         let s = self.slots.get_mut(idx);
+        s.lock_head = head;
+        result?;
+        *readers = has_readers;
         s.locks += granted.len() as u32;
         s.version += 1;
         Ok(s.locks)
@@ -883,9 +885,9 @@ impl Shard {
         let Some(idx) = self.slots.find(loc) else {
             return (Err(UnlockError::NotFound), 0, FileNumber(0));
         };
-        let (f, pos, home) = {
+        let (f, home, mut head) = {
             let s = self.slots.get(idx);
-            (s.file, s.position(), s.home())
+            (s.file, s.home(), s.lock_head)
         };
         let file = FileNumber(self.slots.get(idx).file_number);
         if self.slots.get(idx).directory() {
@@ -894,8 +896,8 @@ impl Shard {
         let mut released = 0;
         let mut result = Ok(());
         if !home {
-            let ext = self.ext_mut(f);
-            let mut head = ext.members[pos as usize].lock_head;
+            let ext =
+                self.files.get_mut(f).ext.as_deref_mut().expect("a live record has an extension");
             for (index, r) in ranges.iter().enumerate() {
                 let found =
                     Span::new(r.offset, r.length).and_then(|sp| ext.locks.find_exact(sp, idx));
@@ -910,11 +912,11 @@ impl Shard {
                     }
                 }
             }
-            ext.members[pos as usize].lock_head = head;
         } else if !ranges.is_empty() {
             result = Err(UnlockError::RangeNotLocked { index: 0 });
         }
         let s = self.slots.get_mut(idx);
+        s.lock_head = head;
         if released > 0 {
             s.locks = s.locks.saturating_sub(released);
             s.version += 1;

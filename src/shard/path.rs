@@ -25,6 +25,24 @@ impl RawPath {
         RawPath { ptr: Arc::into_raw(s) as *const u8, len }
     }
 
+    /// The pointer and length [`RawPath::ptr`] and [`RawPath::len`] gave.
+    #[inline]
+    pub(crate) fn from_parts(ptr: *const u8, len: u16) -> RawPath {
+        RawPath { ptr, len }
+    }
+
+    /// The data pointer.
+    #[inline]
+    pub(crate) fn ptr(self) -> *const u8 {
+        self.ptr
+    }
+
+    /// The length in bytes.
+    #[inline]
+    pub(crate) fn len(self) -> u16 {
+        self.len
+    }
+
     /// True when there is no path.
     #[inline]
     pub(crate) fn is_none(&self) -> bool {

@@ -61,9 +61,15 @@ pub(crate) struct Slot {
     pub(crate) version: u64,
     /// The file's number.
     pub(crate) file_number: u64,
-    /// The file's path: this slot owns its count when `file` is [`HOME`],
-    /// the file record does otherwise (and every member slot has a copy).
-    pub(crate) path: RawPath,
+    /// The data pointer of the file's path (see [`Slot::path`]).
+    path_ptr: *const u8,
+    /// The handle's first lock in its file's lock set, or [`NIL`].
+    pub(crate) lock_head: u32,
+    /// The handle's lease or oplock in its file's caching state, or
+    /// [`NIL`].
+    pub(crate) holder: u32,
+    /// The length of the file's path.
+    path_len: u16,
     /// The file is delete-pending (a copy of the record's, for a shared
     /// file).
     pub(crate) delete_pending: bool,
@@ -86,9 +92,25 @@ impl Slot {
             member: 0,
             version: 0,
             file_number: 0,
-            path: RawPath::NONE,
+            path_ptr: std::ptr::null(),
+            lock_head: NIL,
+            holder: NIL,
+            path_len: 0,
             delete_pending: false,
         }
+    }
+
+    /// The file's path: this slot owns its count when `file` is [`HOME`],
+    /// the file record does otherwise (and every member slot has a copy).
+    #[inline]
+    pub(crate) fn path(&self) -> RawPath {
+        RawPath::from_parts(self.path_ptr, self.path_len)
+    }
+
+    /// Sets the file's path (who owns its count: see [`Slot::path`]).
+    #[inline]
+    pub(crate) fn set_path(&mut self, path: RawPath) {
+        (self.path_ptr, self.path_len) = (path.ptr(), path.len());
     }
 
     /// The file lives in this slot alone (no file record).
@@ -103,14 +125,14 @@ impl Slot {
         // SAFETY: an occupied slot's path is owned by the slot itself or
         // by its file record, and either gives its count up only through
         // `&mut` of the shard, which this borrow of the slot excludes.
-        unsafe { self.path.as_str() }
+        unsafe { self.path().as_str() }
     }
 
     /// A new count of the file's path (the slot is occupied).
     #[inline]
     pub(crate) fn path_arc(&self) -> std::sync::Arc<str> {
         // SAFETY: as in `path_str`: the count is owned while we borrow.
-        unsafe { self.path.to_arc() }
+        unsafe { self.path().to_arc() }
     }
 
     #[inline]
@@ -175,7 +197,7 @@ impl Slots {
         path: std::sync::Arc<str>,
     ) -> std::sync::Arc<str> {
         let old = self.take_path(i);
-        self.pages.get_mut(i).path = RawPath::from_arc(path);
+        self.pages.get_mut(i).set_path(RawPath::from_arc(path));
         old
     }
 
@@ -184,7 +206,8 @@ impl Slots {
     pub(crate) fn take_path(&mut self, i: u32) -> std::sync::Arc<str> {
         let s = self.pages.get_mut(i);
         debug_assert!(s.occupied() && s.home());
-        let p = std::mem::replace(&mut s.path, RawPath::NONE);
+        let p = s.path();
+        s.set_path(RawPath::NONE);
         // SAFETY: a home slot owns its path's count, and the slot's copy
         // was just replaced, so the count is taken once.
         unsafe { p.take() }
@@ -260,7 +283,7 @@ impl Slots {
         let retire = s.generation >= MAX_GENERATION;
         s.generation = s.generation.wrapping_add(1);
         s.owner = VACANT;
-        s.path = RawPath::NONE;
+        s.set_path(RawPath::NONE);
         if !retire {
             s.file = self.free;
             self.free = i;
@@ -310,7 +333,7 @@ impl Drop for Slots {
             let n = self.run(i).len() as u32;
             for j in i..i + n {
                 let s = self.pages.get(j);
-                if s.occupied() && s.home() && !s.path.is_none() {
+                if s.occupied() && s.home() && !s.path().is_none() {
                     drop(self.take_path(j));
                 }
             }
