@@ -144,6 +144,18 @@ impl FileRec {
         }
     }
 
+    /// The extension of a live record (every live record has one).
+    #[inline]
+    pub(crate) fn ext(&self) -> &FileExt {
+        self.ext.as_deref().expect("a live record has an extension")
+    }
+
+    /// The extension of a live record, to change.
+    #[inline]
+    pub(crate) fn ext_mut(&mut self) -> &mut FileExt {
+        self.ext.as_deref_mut().expect("a live record has an extension")
+    }
+
     /// The path (the same pointer the member slots hold).
     #[inline]
     pub(crate) fn raw_path(&self) -> RawPath {

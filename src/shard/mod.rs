@@ -250,13 +250,13 @@ impl Shard {
     /// The extension of live record `f`.
     #[inline]
     fn ext(&self, f: u32) -> &FileExt {
-        self.files.get(f).ext.as_deref().expect("a live record has an extension")
+        self.files.get(f).ext()
     }
 
     /// The extension of live record `f`, to change.
     #[inline]
     fn ext_mut(&mut self, f: u32) -> &mut FileExt {
-        self.files.get_mut(f).ext.as_deref_mut().expect("a live record has an extension")
+        self.files.get_mut(f).ext_mut()
     }
 
     /// The extension of the file of occupied slot `s`: `None` while the
@@ -529,7 +529,7 @@ impl Shard {
             let newly_pending = doc && !rec.delete_pending;
             rec.delete_pending |= doc;
             let delete_pending = rec.delete_pending;
-            let ext = rec.ext.as_deref_mut().expect("a live record has an extension");
+            let ext = rec.ext_mut();
             if let Some(c) = claim_of(&s) {
                 ext.share.remove(c);
             }
@@ -829,7 +829,7 @@ impl Shard {
             return Ok(held);
         }
         let f = self.shared(idx);
-        let ext = self.files.get_mut(f).ext.as_deref_mut().expect("a live record has an extension");
+        let ext = self.files.get_mut(f).ext_mut();
         let before = ext.locks.granted();
         let mut granted: Vec<u32> = Vec::with_capacity(elements.len());
         let mut result = Ok(());
@@ -896,8 +896,7 @@ impl Shard {
         let mut released = 0;
         let mut result = Ok(());
         if !home {
-            let ext =
-                self.files.get_mut(f).ext.as_deref_mut().expect("a live record has an extension");
+            let ext = self.files.get_mut(f).ext_mut();
             for (index, r) in ranges.iter().enumerate() {
                 let found =
                     Span::new(r.offset, r.length).and_then(|sp| ext.locks.find_exact(sp, idx));
