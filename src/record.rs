@@ -12,6 +12,7 @@ use crate::limits::{MAX_OWNER_LEN, MAX_PATH_LEN};
 use crate::location::Location;
 use crate::session::TreeId;
 use crate::share::ShareAccess;
+use crate::words::has_nul;
 
 /// The file (inode) a handle is open on. Any `u64`; JSON writes it as a
 /// decimal string.
@@ -271,26 +272,6 @@ impl OpenArgs<'_> {
     }
 }
 
-/// True when `bytes` holds a 0 byte. Eight bytes at a time: a word has a
-/// zero byte exactly when `(w - 0x01…01) & !w & 0x80…80` is non-zero; the
-/// last partial word is read as the string's last eight bytes (overlapping
-/// bytes already checked), so short strings (paths and owners) pay a few
-/// instructions and no call.
-#[inline]
-pub(crate) fn has_nul(bytes: &[u8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let zero = |w: u64| w.wrapping_sub(LO) & !w & HI;
-    let Some(last) = crate::words::last_word(bytes) else {
-        return zero(crate::words::short_word(bytes, 1)) != 0;
-    };
-    let mut acc = zero(last);
-    for c in bytes.chunks_exact(8) {
-        acc |= zero(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-    }
-    acc != 0
-}
-
 /// Checks a path against the limits of an open or a rename.
 pub(crate) fn check_path(path: &str) -> Result<(), RenameError> {
     if path.len() > MAX_PATH_LEN {
@@ -395,28 +376,5 @@ impl HandleInfo {
             durable: false,
             disconnected: false,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::has_nul;
-
-    #[test]
-    fn has_nul_finds_a_zero_anywhere_and_nothing_else() {
-        for len in 0..40 {
-            let mut v = vec![0x80u8; len];
-            assert!(!has_nul(&v));
-            for b in [1u8, 0x7f, 0xff, 0x01] {
-                v.iter_mut().for_each(|x| *x = b);
-                assert!(!has_nul(&v), "{b:#x} x {len}");
-            }
-            for i in 0..len {
-                let mut w = vec![0x01u8; len];
-                w[i] = 0;
-                assert!(has_nul(&w), "zero at {i} of {len}");
-            }
-        }
-        assert!(!has_nul("S-1-5-21-1004336348-1177238915-682003330-1104".as_bytes()));
     }
 }

@@ -51,7 +51,7 @@ pub(crate) unsafe fn str_in<'a>(
 pub(crate) unsafe fn path_in<'a>(ptr: *const c_char, len: usize) -> Result<&'a str, smbh_status> {
     // SAFETY: the caller's promise, passed on.
     let path = unsafe { str_in(ptr, len, crate::limits::MAX_PATH_LEN, smbh_status::PathTooLong) }?;
-    if crate::record::has_nul(path.as_bytes()) {
+    if crate::words::has_nul(path.as_bytes()) {
         return Err(smbh_status::ContainsNul);
     }
     Ok(path)

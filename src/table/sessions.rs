@@ -21,12 +21,13 @@ use std::time::{Duration, SystemTime};
 use crate::error::OpenError;
 use crate::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_SHARE_NAME_LEN};
 use crate::location::Location;
-use crate::record::{check_path, has_nul, FileHandle, FileNumber};
+use crate::record::{check_path, FileHandle, FileNumber};
 use crate::session::registry::{Entry, ENDING_DISCONNECT, ENDING_LOGOFF, LIVE};
 use crate::session::{
     CloseOutcome, Selector, SessionError, SessionId, SessionInfo, SessionPage, SessionQuery,
     SessionRec, SessionSpec, Sessions, TreeId, TreeInfo, TreeRec,
 };
+use crate::words::has_nul;
 
 use super::HandleTable;
 
