@@ -318,8 +318,10 @@ impl LockSet {
             self.remove(h, head);
             n += 1;
         }
-        if self.len == 0 {
-            // Forget the arena of a file whose locks are all gone.
+        if self.len == 0 && self.nodes.capacity() != 0 {
+            // Forget the arena of a file whose locks are all gone (a set
+            // without one is as new already: every close of a handle that
+            // held no lock, on a file that never had one, ends here).
             *self = LockSet { granted: self.granted, ..LockSet::with_seed(self.rng) };
         }
         n

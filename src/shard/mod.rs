@@ -473,8 +473,10 @@ impl Shard {
     }
 
     /// A snapshot of the handle at `loc`.
+    #[inline(always)]
     pub(crate) fn get(&self, loc: Location) -> Option<FileHandle> {
-        self.slots.find(loc).map(|i| self.snapshot_at(i, true))
+        let i = self.slots.find(loc)?;
+        Some(self.snapshot(i, self.slots.get(i), true))
     }
 
     /// A snapshot of the (occupied) slot `idx`.
@@ -483,7 +485,7 @@ impl Shard {
         self.snapshot(idx, self.slots.get(idx), with_path)
     }
 
-    #[inline]
+    #[inline(always)]
     fn snapshot(&self, idx: u32, s: &Slot, with_path: bool) -> FileHandle {
         FileHandle {
             file_number: FileNumber(s.file_number),
