@@ -11,12 +11,15 @@
 //! Shapes as in `benches/`: `hot` (200 opens per file, fresh strings per
 //! open), `distinct` (one open per file, shared strings), `zipf` (Zipf(1)
 //! popularity over 10^6 files, shared strings). Operations: `open`, `close`
-//! (live handles in random order), `get` (random live handles). Prints the
-//! wall-clock time per operation (one run: for profiles, not a benchmark).
+//! (live handles in random order), `get` (random live handles), and
+//! `c_open` (`smbh_open` through the C ABI, path and owner in byte buffers
+//! of the caller's, fresh for every open). Prints the wall-clock time per
+//! operation (one run: for profiles, not a benchmark).
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use smb_handles::ffi::{self, smbh_status, smbh_table};
 use smb_handles::{AccessMask, FileNumber, HandleTable, Location, OpenSpec};
 
 const LIVE: usize = 1_000_000;
@@ -66,6 +69,56 @@ fn measured_open(table: &HandleTable, specs: Vec<OpenSpec>) -> Vec<Location> {
     specs.into_iter().map(|s| table.open(s).expect("opens")).collect()
 }
 
+/// One open through the C ABI, as a C server makes it.
+fn c_open(table: *mut smbh_table, spec: &(u64, Vec<u8>, Vec<u8>)) -> u64 {
+    let (file, path, owner) = spec;
+    let mut loc = 0;
+    // SAFETY: `table` came from `smbh_table_new` and is freed only at the
+    // end of `main`; the strings are readable for their lengths and `loc`
+    // is writable.
+    let s = unsafe {
+        ffi::smbh_open(
+            table,
+            *file,
+            path.as_ptr().cast(),
+            path.len(),
+            owner.as_ptr().cast(),
+            owner.len(),
+            0x0012_0089,
+            false,
+            &mut loc,
+        )
+    };
+    assert_eq!(s, smbh_status::Ok);
+    loc
+}
+
+#[inline(never)]
+fn measured_c_open(table: *mut smbh_table, specs: &[(u64, Vec<u8>, Vec<u8>)]) -> usize {
+    specs.iter().map(|s| c_open(table, s)).filter(|&l| l != 0).count()
+}
+
+/// The `c_open` run: a table made and filled through the C ABI.
+fn run_c(w: &Shape, rng: &mut Rng, shape: &str) {
+    let bytes = |s: OpenSpec| {
+        let h = s.file_number.0;
+        (h, s.path.as_bytes().to_vec(), s.owner.as_bytes().to_vec())
+    };
+    let mut table = std::ptr::null_mut();
+    // SAFETY: `table` is writable; 0, 0 asks for the defaults.
+    assert_eq!(unsafe { ffi::smbh_table_new(0, 0, &mut table) }, smbh_status::Ok);
+    for _ in 0..LIVE {
+        c_open(table, &bytes(w.spec(rng)));
+    }
+    let specs: Vec<_> = (0..OPS).map(|_| bytes(w.spec(rng))).collect();
+    let start = Instant::now();
+    let n = measured_c_open(table, &specs);
+    let ns = start.elapsed().as_nanos() as f64 / OPS as f64;
+    println!("{shape} c_open: {n} of {OPS}, {ns:.0} ns per op");
+    // SAFETY: made above, used by nothing after this.
+    unsafe { ffi::smbh_table_free(table) };
+}
+
 #[inline(never)]
 fn measured_close(table: &HandleTable, locs: &[Location]) -> usize {
     locs.iter().filter(|&&l| table.close(l).is_ok()).count()
@@ -81,9 +134,9 @@ fn main() {
     let (shape, op) = (args.next().unwrap_or_default(), args.next().unwrap_or_default());
     let zipf = shape == "zipf";
     if !matches!(shape.as_str(), "hot" | "distinct" | "zipf")
-        || !matches!(op.as_str(), "open" | "close" | "get")
+        || !matches!(op.as_str(), "open" | "close" | "get" | "c_open")
     {
-        eprintln!("usage: ops hot|distinct|zipf open|close|get");
+        eprintln!("usage: ops hot|distinct|zipf open|close|get|c_open");
         std::process::exit(2);
     }
     let mut acc = 0.0;
@@ -109,6 +162,10 @@ fn main() {
             .collect(),
     };
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    if op == "c_open" {
+        run_c(&w, &mut rng, &shape);
+        return;
+    }
     let table = HandleTable::new();
     let mut live: Vec<Location> =
         (0..LIVE).map(|_| table.open(w.spec(&mut rng)).expect("opens")).collect();
