@@ -11,7 +11,8 @@
 //! Shapes as in `benches/`: `hot` (200 opens per file, fresh strings per
 //! open), `distinct` (one open per file, shared strings), `zipf` (Zipf(1)
 //! popularity over 10^6 files, shared strings). Operations: `open`, `close`
-//! (live handles in random order), `get` (random live handles), and
+//! (live handles in random order), `close_batch` (the same, 10 000 a
+//! batch), `get` (random live handles), and
 //! `c_open` (`smbh_open` through the C ABI, path and owner in byte buffers
 //! of the caller's, fresh for every open). Prints the wall-clock time per
 //! operation (one run: for profiles, not a benchmark).
@@ -125,6 +126,11 @@ fn measured_close(table: &HandleTable, locs: &[Location]) -> usize {
 }
 
 #[inline(never)]
+fn measured_close_batch(table: &HandleTable, locs: &[Location]) -> usize {
+    locs.chunks(10_000).map(|c| table.close_batch(c).iter().filter(|r| r.is_ok()).count()).sum()
+}
+
+#[inline(never)]
 fn measured_get(table: &HandleTable, locs: &[Location]) -> usize {
     locs.iter().filter(|&&l| table.get(l).is_some()).count()
 }
@@ -134,9 +140,9 @@ fn main() {
     let (shape, op) = (args.next().unwrap_or_default(), args.next().unwrap_or_default());
     let zipf = shape == "zipf";
     if !matches!(shape.as_str(), "hot" | "distinct" | "zipf")
-        || !matches!(op.as_str(), "open" | "close" | "get" | "c_open")
+        || !matches!(op.as_str(), "open" | "close" | "close_batch" | "get" | "c_open")
     {
-        eprintln!("usage: ops hot|distinct|zipf open|close|get|c_open");
+        eprintln!("usage: ops hot|distinct|zipf open|close|close_batch|get|c_open");
         std::process::exit(2);
     }
     let mut acc = 0.0;
@@ -182,6 +188,10 @@ fn main() {
         "close" => {
             start = Instant::now();
             measured_close(&table, &live[..OPS])
+        }
+        "close_batch" => {
+            start = Instant::now();
+            measured_close_batch(&table, &live[..OPS])
         }
         _ => {
             let picks: Vec<Location> =

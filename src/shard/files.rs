@@ -283,6 +283,19 @@ impl Files {
         }
     }
 
+    /// Starts loading position `pos` of record `i`'s member list (the
+    /// line a close writes), if the record is live and has it.
+    #[inline]
+    pub(crate) fn prefetch_member(&self, i: u32, pos: u32) {
+        if i < self.recs.len() {
+            if let Some(m) =
+                self.recs.get(i).ext.as_deref().and_then(|e| e.members.get(pos as usize))
+            {
+                super::pages::prefetch(m);
+            }
+        }
+    }
+
     /// Where the state of `file` is, if it has open handles (dead homes
     /// and records, whose index entries are still pending, do not count).
     #[inline]

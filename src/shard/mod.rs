@@ -215,12 +215,17 @@ impl Shard {
         }
     }
 
-    /// Starts loading the path header the close of `loc` touches (its slot
-    /// should be in cache by now).
+    /// Starts loading the path header the close of `loc` touches and, for
+    /// a shared file, the handle's entry in its member list (its slot and
+    /// file record should be in cache by now).
     #[inline]
     pub(crate) fn prefetch_path(&self, loc: Location) {
         if let Some(i) = self.slots.find(loc) {
-            pages::prefetch(self.slots.get(i).path().header());
+            let s = self.slots.get(i);
+            pages::prefetch(s.path().header());
+            if !s.home() {
+                self.files.prefetch_member(s.file, s.position());
+            }
         }
     }
 
