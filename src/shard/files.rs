@@ -46,12 +46,17 @@ pub(crate) struct FileExt {
 
 impl FileExt {
     /// An extension holding one member, at position 0; `lock_seed` seeds
-    /// the lock treap's priorities (see [`LockSet::with_seed`]).
+    /// the lock treap's priorities (see [`LockSet::with_seed`]). Room for
+    /// four members from the start: a promotion by a second open adds one
+    /// at once, and a one-element buffer would be reallocated right there
+    /// (the allocator's smallest chunk holds four anyway).
     pub(crate) fn with_member(slot: u32, lock_seed: u32) -> FileExt {
+        let mut members = Vec::with_capacity(4);
+        members.push(slot);
         FileExt {
             opens: 1,
             share: ShareCounts::default(),
-            members: vec![slot],
+            members,
             member_free: NIL,
             locks: LockSet::with_seed(lock_seed),
             caching: None,
