@@ -36,6 +36,10 @@ OURS = "ours"
 PEERS = ["mutex_hashmap", "dashmap", "sharded_slab", "rwlock_slotmap", "naive_sharded_slab",
          "intrusive_list", "file_array", "slab_file_map", "lock_list"]
 PER_FILE_PEERS = ["intrusive_list", "file_array", "slab_file_map"]
+# The index-free peers issue 19 names: no per-file state, no share check.
+INDEX_FREE_PEERS = ["sharded_slab", "naive_sharded_slab", "rwlock_slotmap"]
+# Issue 19: ours at most this many times the best index-free peer's time.
+INDEX_FREE_SLACK = 1.5
 SHAPES = [
     ("hot", "200 opens per file on average, fresh path and owner strings on every open"),
     ("distinct", "one open per file, shared `Arc<str>` strings"),
@@ -371,6 +375,8 @@ def main():
     lines.append("")
 
     summary = []  # (operation, shape, value, best peer, ratio, per-file best, ratio, target, ok)
+    # Issue 19: (operation, shape, value, per-file best, ratio, index-free best, ratio, target, ok)
+    summary19 = []
     body = []
     charts = []  # (title, path relative to the report)
     chart_dir = os.path.join(os.path.dirname(output) or ".", "docs", "bench")
@@ -406,6 +412,12 @@ def main():
                     fratio = bf[1] / ours[v][0] if bf else None
                     summary.append((group, shape, v, b[0], ratio, bf[0] if bf else "",
                                     fratio, f"≥ {target}×", ratio >= target))
+                    bi = best(g, v, INDEX_FREE_PEERS)
+                    if bf and bi:
+                        iratio = bi[1] / ours[v][0]
+                        summary19.append((group, shape, v, bf[0], fratio, bi[0], iratio,
+                                          f"≥ {target}× per-file, ≥ {1 / INDEX_FREE_SLACK:.2f}× index-free",
+                                          fratio >= target and iratio >= 1 / INDEX_FREE_SLACK))
             for op, limit, text in ABSOLUTE_TARGETS:
                 if op == group and ours:
                     for v in values:
@@ -459,6 +471,20 @@ def main():
                     summary.append(("memory", shape, f"{mem['handles']}", name,
                                     least / ours["bytes_per_handle"], "", None,
                                     "below every peer", ours["bytes_per_handle"] < least))
+                per_file = [(rows[p]["bytes_per_handle"], p) for p in PER_FILE_PEERS if p in rows]
+                naive = rows.get("naive_sharded_slab")
+                if per_file:
+                    least, name = min(per_file)
+                    mine = ours["bytes_per_handle"]
+                    ok = mine < least
+                    target = "below every per-file peer"
+                    iname, iratio = "", None
+                    if shape == "distinct" and naive:
+                        iname, iratio = "naive_sharded_slab", naive["bytes_per_handle"] / mine
+                        ok = ok and iratio >= 1 / 1.25
+                        target += ", ≥ 0.80× naive_sharded_slab"
+                    summary19.append(("memory", shape, f"{mem['handles']}", name, least / mine,
+                                      iname, iratio, target, ok))
 
     if charts:
         lines += [
@@ -488,6 +514,24 @@ def main():
             lines.append(f"| {op} | {shape} | {v} | {bp} | {rs} | {bfp} | {frs} | {target} | "
                          f"{'yes' if ok else '**no**'} |")
         lines.append("")
+    if summary19:
+        lines += [
+            "## Targets (issue 19)",
+            "",
+            "Ratio = peer ÷ ours: the fastest (or smallest) per-file peer, and the",
+            "fastest of the index-free peers issue 19 names (" + ", ".join(f"`{p}`" for p in INDEX_FREE_PEERS) + "),",
+            f"which ours must be within {INDEX_FREE_SLACK}× of (a ratio of at least {1 / INDEX_FREE_SLACK:.2f}×).",
+            "",
+            "| operation | shape | value | best per-file peer | ratio | best index-free peer | ratio | target | met |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for op, shape, v, fp, fr, ip, ir, target, ok in summary19:
+            frs = f"{fr:.2f}×" if fr is not None else ""
+            irs = f"{ir:.2f}×" if ir is not None else ""
+            lines.append(f"| {op} | {shape} | {v} | {fp} | {frs} | {ip} | {irs} | {target} | "
+                         f"{'yes' if ok else '**no**'} |")
+        met = sum(1 for row in summary19 if row[-1])
+        lines += ["", f"Met: {met} of {len(summary19)}.", ""]
     lines += ["## Time per operation", ""] + body + mem_lines
     for section in (sessions_section(data, own_run=False), leases_section(data, own_run=False)):
         if section:
