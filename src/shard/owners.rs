@@ -28,9 +28,12 @@ pub(crate) struct Owners {
     index: Index,
     free: u32,
     seed: u64,
-    /// The owner acquired last: a server's next open is often by the same
-    /// user, and comparing with it saves hashing the string.
-    last: u32,
+    /// Owners by their string's length and last eight bytes (where SIDs
+    /// and names differ): a caller that builds its owner string afresh for
+    /// every open (a C server, or fresh `Arc`s) is found by one comparison
+    /// instead of hashing the whole string and probing the index. A miss,
+    /// or a slot two owners share, falls back to the index.
+    by_text: [u32; TEXT_CACHE],
     /// Owners by the address of the `Arc` a Rust caller shares (a session's
     /// owner string): a caller passing the very `Arc` the interner keeps is
     /// found without hashing or comparing the string.
@@ -41,6 +44,22 @@ pub(crate) struct Owners {
 /// owners rarely share one (64 collided at 64 owners, and each collision
 /// hashes and compares the string).
 const ADDRESS_CACHE: usize = 256;
+
+/// Entries of the by-text cache (as many as the by-address cache, for the
+/// same reason).
+const TEXT_CACHE: usize = 256;
+
+/// The by-text cache slot of `s`: its length and last word (or the whole
+/// of a short string) mixed with the table's seed by a multiply, top bits
+/// taken. The seed keeps a client from choosing owners that share slots
+/// across tables; one that does only sends its opens to the index.
+#[inline]
+fn text_slot(s: &str, seed: u64) -> usize {
+    let b = s.as_bytes();
+    let w = last_word(b).unwrap_or_else(|| short_word(b, 0));
+    let k = (w ^ seed).wrapping_add(b.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (k >> (64 - TEXT_CACHE.trailing_zeros())) as usize
+}
 
 /// The by-address cache slot of an `Arc<str>`'s data: the address's bits
 /// mixed by a multiply, top bits taken (allocations are 16-byte aligned
@@ -80,7 +99,7 @@ impl Owners {
             index: Index::new(),
             free: NIL,
             seed,
-            last: NIL,
+            by_text: [NIL; TEXT_CACHE],
             by_address: [NIL; ADDRESS_CACHE],
         }
     }
@@ -111,11 +130,14 @@ impl Owners {
     /// [`Owners::acquire`] by the string's contents.
     fn acquire_text(&mut self, text: crate::record::StrArg<'_>) -> u32 {
         let s = text.as_str();
-        if self.last != NIL {
-            let e = self.entries.get_mut(self.last);
+        let slot = text_slot(s, self.seed);
+        let c = self.by_text[slot];
+        if c != NIL {
+            // The entry may have been freed or reused since: its string says.
+            let e = self.entries.get_mut(c);
             if e.text.as_deref().is_some_and(|t| same_text(t, s)) {
                 e.count += 1;
-                return self.last;
+                return c;
             }
         }
         let hash = hash_str(s, self.seed);
@@ -125,7 +147,7 @@ impl Owners {
             .find(hash, |i| entries.get(i).text.as_deref().is_some_and(|t| same_text(t, s)))
         {
             self.entries.get_mut(i).count += 1;
-            self.last = i;
+            self.by_text[slot] = i;
             return i;
         }
         let i = if self.free != NIL {
@@ -137,7 +159,7 @@ impl Owners {
         };
         *self.entries.get_mut(i) = Owner { text: Some(text.to_arc()), count: 1, hash };
         self.index.insert(hash, i);
-        self.last = i;
+        self.by_text[slot] = i;
         i
     }
 
@@ -190,6 +212,34 @@ mod tests {
         // The freed entry is reused.
         assert_eq!(o.acquire(StrArg::Borrowed("carol")), a);
         assert_eq!(&**o.get(b), "bob");
+    }
+
+    #[test]
+    fn owners_sharing_a_text_slot_stay_apart() {
+        let mut o = Owners::new(3);
+        // Same length and last eight bytes: the same by-text slot.
+        let x = "S-1-5-21-1004336348-1177238915-682003330-1104";
+        let y = "S-1-5-21-9999999999-1177238915-682003330-1104";
+        assert_eq!(text_slot(x, 3), text_slot(y, 3));
+        let a = o.acquire(StrArg::Borrowed(x));
+        let b = o.acquire(StrArg::Borrowed(y));
+        assert_ne!(a, b);
+        for _ in 0..3 {
+            assert_eq!(o.acquire(StrArg::Borrowed(x)), a);
+            assert_eq!(o.acquire(StrArg::Borrowed(y)), b);
+        }
+        assert_eq!((o.entries.get(a).count, o.entries.get(b).count), (4, 4));
+        // Freed, then reused by another owner: the slot's entry is checked.
+        for _ in 0..4 {
+            o.release(a);
+        }
+        let c = o.acquire(StrArg::Borrowed("carol"));
+        assert_eq!(c, a, "the freed entry is reused");
+        let again = o.acquire(StrArg::Borrowed(x));
+        assert_ne!(again, c);
+        assert_eq!(&**o.get(again), x);
+        assert_eq!(&**o.get(c), "carol");
+        assert_eq!(o.index.len(), 3);
     }
 
     #[test]
