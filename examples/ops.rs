@@ -75,7 +75,7 @@ fn c_open(table: *mut smbh_table, spec: &(u64, Vec<u8>, Vec<u8>)) -> u64 {
     let (file, path, owner) = spec;
     let mut loc = 0;
     // SAFETY: `table` came from `smbh_table_new` and is freed only at the
-    // end of `main`; the strings are readable for their lengths and `loc`
+    // end of `run_c`, after every call; the strings are readable for their lengths and `loc`
     // is writable.
     let s = unsafe {
         ffi::smbh_open(

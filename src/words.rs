@@ -27,7 +27,7 @@ pub(crate) fn short_word(b: &[u8], fill: u8) -> u64 {
 /// True when `bytes` holds a 0 byte.
 ///
 /// On x86-64, sixteen bytes at a time with SSE2 (part of every x86-64
-/// target): the bytewise minimum of all blocks, the last block read as the
+/// target but those built without it, which take the word path): the bytewise minimum of all blocks, the last block read as the
 /// string's last sixteen bytes (overlapping bytes already seen), is zero in
 /// some lane exactly when a byte is 0. Shorter strings, and other targets,
 /// go eight bytes at a time: a word has a zero byte exactly when
@@ -35,15 +35,15 @@ pub(crate) fn short_word(b: &[u8], fill: u8) -> u64 {
 /// owner of tens of bytes costs a few instructions and no call.
 #[inline]
 pub(crate) fn has_nul(bytes: &[u8]) -> bool {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     if bytes.len() >= 16 {
         return sse2_has_nul(bytes);
     }
     words_have_nul(bytes)
 }
 
-/// [`has_nul`] for strings of at least sixteen bytes, on x86-64.
-#[cfg(target_arch = "x86_64")]
+/// [`has_nul`] for strings of at least sixteen bytes, on x86-64 with SSE2.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
 fn sse2_has_nul(b: &[u8]) -> bool {
     use core::arch::x86_64::{
@@ -52,8 +52,8 @@ fn sse2_has_nul(b: &[u8]) -> bool {
     };
     let last = b.len() - 16;
     let p = b.as_ptr();
-    // SAFETY: SSE2 is in the x86-64 baseline, so these instructions exist on
-    // every target this compiles for. Every load reads the sixteen bytes at
+    // SAFETY: the cfg admits only targets with SSE2 (every x86-64 one but
+    // those built without it), so these instructions exist. Every load reads the sixteen bytes at
     // an offset `i <= last = len - 16`, all inside `b`; `_mm_loadu_si128`
     // takes unaligned addresses.
     unsafe {

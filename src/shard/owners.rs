@@ -34,6 +34,8 @@ pub(crate) struct Owners {
     /// instead of hashing the whole string and probing the index. A miss,
     /// or a slot two owners share, falls back to the index.
     by_text: [u32; TEXT_CACHE],
+    /// The seed of [`text_slot`].
+    text_seed: u64,
     /// Owners by the address of the `Arc` a Rust caller shares (a session's
     /// owner string): a caller passing the very `Arc` the interner keeps is
     /// found without hashing or comparing the string.
@@ -50,9 +52,11 @@ const ADDRESS_CACHE: usize = 256;
 const TEXT_CACHE: usize = 256;
 
 /// The by-text cache slot of `s`: its length and last word (or the whole
-/// of a short string) mixed with the table's seed by a multiply, top bits
-/// taken. The seed keeps a client from choosing owners that share slots
-/// across tables; one that does only sends its opens to the index.
+/// of a short string) mixed with `seed` by a multiply, top bits taken.
+/// `seed` is the interner's `text_seed`, the table's seed put through the
+/// string hash, so the cache's slots and the index's hash do not use one
+/// key directly. A client that picks owners sharing a slot (same length,
+/// same last eight bytes) only sends its opens to the index.
 #[inline]
 fn text_slot(s: &str, seed: u64) -> usize {
     let b = s.as_bytes();
@@ -100,6 +104,7 @@ impl Owners {
             free: NIL,
             seed,
             by_text: [NIL; TEXT_CACHE],
+            text_seed: hash_str("owners by text", seed),
             by_address: [NIL; ADDRESS_CACHE],
         }
     }
@@ -130,7 +135,7 @@ impl Owners {
     /// [`Owners::acquire`] by the string's contents.
     fn acquire_text(&mut self, text: crate::record::StrArg<'_>) -> u32 {
         let s = text.as_str();
-        let slot = text_slot(s, self.seed);
+        let slot = text_slot(s, self.text_seed);
         let c = self.by_text[slot];
         if c != NIL {
             // The entry may have been freed or reused since: its string says.
@@ -220,7 +225,7 @@ mod tests {
         // Same length and last eight bytes: the same by-text slot.
         let x = "S-1-5-21-1004336348-1177238915-682003330-1104";
         let y = "S-1-5-21-9999999999-1177238915-682003330-1104";
-        assert_eq!(text_slot(x, 3), text_slot(y, 3));
+        assert_eq!(text_slot(x, o.text_seed), text_slot(y, o.text_seed));
         let a = o.acquire(StrArg::Borrowed(x));
         let b = o.acquire(StrArg::Borrowed(y));
         assert_ne!(a, b);

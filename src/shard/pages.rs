@@ -71,13 +71,14 @@ impl<T> Pages<T> {
 /// A cache prefetch hint; a no-op where there is none.
 #[inline(always)]
 pub(crate) fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
     // SAFETY: a prefetch never faults and changes no memory, whatever the
-    // address; SSE is part of the x86-64 baseline.
+    // address; the cfg admits only targets with SSE (every x86-64 one but
+    // those built without it, such as kernel targets).
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
     };
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
     let _ = p;
 }
 
