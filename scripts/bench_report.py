@@ -233,6 +233,15 @@ def render_group(group, shape, what, g):
     return body
 
 
+def target_rows(summary):
+    """The rows of a targets table: (operation, shape, value, peer, ratio,
+    second peer, its ratio, target, met), a ratio of None shown empty."""
+    cell = lambda r: f"{r:.2f}×" if r is not None else ""  # noqa: E731
+    return [f"| {op} | {shape} | {v} | {p1} | {cell(r1)} | {p2} | {cell(r2)} | {target} | "
+            f"{'yes' if ok else '**no**'} |"
+            for op, shape, v, p1, r1, p2, r2, target, ok in summary]
+
+
 def targeted_section(data, own_run, spec):
     """A section of its own bench file: targets, then one table per group
     and shape (or case); empty when the run has none of its groups.
@@ -512,11 +521,7 @@ def main():
             "| operation | shape | value | best peer | ratio | best per-file peer | ratio | target | met |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for op, shape, v, bp, r, bfp, fr, target, ok in summary:
-            rs = f"{r:.2f}×" if r is not None else ""
-            frs = f"{fr:.2f}×" if fr is not None else ""
-            lines.append(f"| {op} | {shape} | {v} | {bp} | {rs} | {bfp} | {frs} | {target} | "
-                         f"{'yes' if ok else '**no**'} |")
+        lines += target_rows(summary)
         lines.append("")
     if summary19:
         lines += [
@@ -529,11 +534,7 @@ def main():
             "| operation | shape | value | best per-file peer | ratio | best index-free peer | ratio | target | met |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for op, shape, v, fp, fr, ip, ir, target, ok in summary19:
-            frs = f"{fr:.2f}×" if fr is not None else ""
-            irs = f"{ir:.2f}×" if ir is not None else ""
-            lines.append(f"| {op} | {shape} | {v} | {fp} | {frs} | {ip} | {irs} | {target} | "
-                         f"{'yes' if ok else '**no**'} |")
+        lines += target_rows(summary19)
         met = sum(1 for row in summary19 if row[-1])
         lines += ["", f"Met: {met} of {len(summary19)}.", ""]
     lines += ["## Time per operation", ""] + body + mem_lines
