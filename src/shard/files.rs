@@ -3,11 +3,14 @@
 //!
 //! A file with one open lives in its slot (see `slots`): the index names
 //! the slot. Its second open, first lock or first lease gives it a record:
-//! the file number, the path's count, the delete-pending state and a
-//! [`FileExt`] with what only shared, locked or leased files need: the
+//! the file number, the path's count, the delete-pending state and, inline,
+//! a [`FileExt`] with what only shared, locked or leased files need: the
 //! count of opens, the aggregate share-mode claims, the list of member
 //! slots, the byte-range locks and the leases. Most files have one open and
-//! never have a record.
+//! never have a record; so a record can afford to hold everything in one
+//! place, a close or open of a shared file waiting on no second line
+//! reached through it. A freed record keeps a small member list for the
+//! next file that uses it.
 
 use std::sync::Arc;
 
@@ -27,39 +30,87 @@ const FREE_POSITION: u32 = 1 << 31;
 
 /// What a file with more than one open (or with locks or leases) keeps.
 /// Each member's slot holds its own first lock and lease holder.
+///
+/// `repr(C)`: what an open or close of a shared file reads (the counts,
+/// the member list's pointer, the leases' box) comes first, right after
+/// the record's own fields, and the lock set, which a close of a handle
+/// without locks does not touch, last.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct FileExt {
     /// Open handles of the file.
     pub(crate) opens: u32,
+    /// The first free position, or [`NIL`].
+    member_free: u32,
     /// The share-mode claims of its non-stat opens.
     pub(crate) share: ShareCounts,
+    /// Its leases and oplocks, once an open asked for one.
+    pub(crate) caching: Option<Box<FileCaching>>,
     /// Its handles' slots, by position (each slot knows its position); a
     /// free position holds [`FREE_POSITION`] and the next free one.
     members: Vec<u32>,
-    /// The first free position, or [`NIL`].
-    member_free: u32,
     /// Its byte-range locks.
     pub(crate) locks: LockSet,
-    /// Its leases and oplocks, once an open asked for one.
-    pub(crate) caching: Option<Box<FileCaching>>,
 }
 
+/// A freed record keeps a member list of at most this capacity for the
+/// next file promoted into it (a larger one goes with the file).
+const KEPT_MEMBERS: usize = 16;
+
 impl FileExt {
-    /// An extension holding one member, at position 0; `lock_seed` seeds
-    /// the lock treap's priorities (see [`LockSet::with_seed`]). Room for
-    /// four members from the start: a promotion by a second open adds one
-    /// at once, and a one-element buffer would be reallocated right there
-    /// (the allocator's smallest chunk holds four anyway).
-    pub(crate) fn with_member(slot: u32, lock_seed: u32) -> FileExt {
-        let mut members = Vec::with_capacity(4);
-        members.push(slot);
+    /// An extension of no file, holding nothing (a free record's).
+    fn empty() -> FileExt {
         FileExt {
-            opens: 1,
-            share: ShareCounts::default(),
-            members,
+            opens: 0,
             member_free: NIL,
-            locks: LockSet::with_seed(lock_seed),
+            share: ShareCounts::default(),
             caching: None,
+            members: Vec::new(),
+            locks: LockSet::with_seed(0),
+        }
+    }
+
+    /// Makes this empty extension (a free record's, or a new one) hold one
+    /// member, at position 0; `lock_seed` seeds the lock treap's priorities
+    /// (see [`LockSet::with_seed`]). A member list a freed record kept is
+    /// used again; a new one has room for four from the start: a promotion
+    /// by a second open adds one at once, and a one-element buffer would be
+    /// reallocated right there (the allocator's smallest chunk holds four
+    /// anyway).
+    fn start(&mut self, slot: u32, lock_seed: u32) {
+        debug_assert!(self.opens == 0 && self.members.is_empty() && self.caching.is_none());
+        debug_assert!(self.locks.len() == 0 && self.share == ShareCounts::default());
+        self.opens = 1;
+        self.member_free = NIL;
+        self.members.reserve(4);
+        self.members.push(slot);
+        self.locks = LockSet::with_seed(lock_seed);
+    }
+
+    /// An extension holding one member, at position 0 (see
+    /// [`FileExt::start`]).
+    #[cfg(test)]
+    pub(crate) fn with_member(slot: u32, lock_seed: u32) -> FileExt {
+        let mut e = FileExt::empty();
+        e.start(slot, lock_seed);
+        e
+    }
+
+    /// Empties this extension after its file's last close. What holds
+    /// memory to free is returned, for the caller to drop after the lock:
+    /// the leases, a lock arena, a member list above [`KEPT_MEMBERS`]; a
+    /// smaller member list stays for the next file (cleared).
+    fn finish(&mut self) -> Option<FileExt> {
+        debug_assert!(self.opens == 0);
+        if self.caching.is_none()
+            && !self.locks.has_arena()
+            && self.members.capacity() <= KEPT_MEMBERS
+        {
+            self.members.clear();
+            self.share = ShareCounts::default();
+            None
+        } else {
+            Some(std::mem::replace(self, FileExt::empty()))
         }
     }
 
@@ -115,8 +166,12 @@ impl FileExt {
     }
 }
 
-/// A shared file (or a locked or leased one). 40 bytes.
+/// A shared file (or a locked or leased one). 144 bytes; `repr(C)` keeps
+/// the fields an open or close reads together at the front (the record's
+/// own and the extension's counts fill the first 64 bytes; see
+/// [`FileExt`]).
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct FileRec {
     /// The file number.
     pub(crate) file_number: u64,
@@ -124,12 +179,12 @@ pub(crate) struct FileRec {
     /// has a copy); [`RawPath::NONE`] exactly while the record is free or
     /// dead (its index entry still pending).
     path: RawPath,
-    /// What shared files keep (present while the record is live).
-    pub(crate) ext: Option<Box<FileExt>>,
     /// The file is delete-pending (every member slot has a copy).
     pub(crate) delete_pending: bool,
     /// The next free record while free.
     next_free: u32,
+    /// What shared files keep (empty while the record is free or dead).
+    ext: FileExt,
 }
 
 // SAFETY: `path` is an `Arc<str>` (`Send + Sync`) this record owns;
@@ -143,22 +198,24 @@ impl FileRec {
         FileRec {
             file_number: 0,
             path: RawPath::NONE,
-            ext: None,
             delete_pending: false,
             next_free: NIL,
+            ext: FileExt::empty(),
         }
     }
 
-    /// The extension of a live record (every live record has one).
+    /// The extension of a live record.
     #[inline]
     pub(crate) fn ext(&self) -> &FileExt {
-        self.ext.as_deref().expect("a live record has an extension")
+        debug_assert!(!self.path.is_none(), "a live record");
+        &self.ext
     }
 
     /// The extension of a live record, to change.
     #[inline]
     pub(crate) fn ext_mut(&mut self) -> &mut FileExt {
-        self.ext.as_deref_mut().expect("a live record has an extension")
+        debug_assert!(!self.path.is_none(), "a live record");
+        &mut self.ext
     }
 
     /// The path (the same pointer the member slots hold).
@@ -260,11 +317,21 @@ pub(crate) struct Files {
     /// Entries of dead homes and records still in the index: hash and
     /// element.
     pending: Vec<(u64, u32)>,
+    /// Extensions of freed records that hold memory, for the table to drop
+    /// after the lock (see [`Files::take_garbage`]).
+    garbage: Vec<FileExt>,
 }
 
 impl Files {
     pub(crate) fn new(seed: u64) -> Files {
-        Files { recs: Pages::new(), index: Index::new(), free: NIL, seed, pending: Vec::new() }
+        Files {
+            recs: Pages::new(),
+            index: Index::new(),
+            free: NIL,
+            seed,
+            pending: Vec::new(),
+            garbage: Vec::new(),
+        }
     }
 
     #[inline]
@@ -293,9 +360,7 @@ impl Files {
     #[inline]
     pub(crate) fn prefetch_member(&self, i: u32, pos: u32) {
         if i < self.recs.len() {
-            if let Some(m) =
-                self.recs.get(i).ext.as_deref().and_then(|e| e.members.get(pos as usize))
-            {
+            if let Some(m) = self.recs.get(i).ext.members.get(pos as usize) {
                 super::pages::prefetch(m);
             }
         }
@@ -366,24 +431,42 @@ impl Files {
         r.file_number = file;
         r.path = path;
         r.delete_pending = delete_pending;
-        debug_assert!(r.ext.is_none());
-        let ext = FileExt::with_member(slot, self.lock_seed(i));
-        self.recs.get_mut(i).ext = Some(Box::new(ext));
+        let lock_seed = self.lock_seed(i);
+        self.recs.get_mut(i).ext.start(slot, lock_seed);
         let hash = self.hash(file);
         self.index.replace(hash, At::Slot(slot).element(), At::Rec(i).element());
         i
     }
 
-    /// Frees record `i` after its last close: returns its path and
-    /// extension for the caller to drop after the lock. The index entry goes
-    /// with the next batch of deferred removals.
-    pub(crate) fn remove(&mut self, i: u32) -> (Arc<str>, Option<Box<FileExt>>) {
+    /// Frees record `i` after its last close and returns its path. What of
+    /// its extension holds memory to free (see [`FileExt::finish`]) waits in
+    /// the garbage for the table to drop after the lock; the index entry
+    /// goes with the next batch of deferred removals.
+    pub(crate) fn remove(&mut self, i: u32) -> Arc<str> {
         let hash = self.hash(self.recs.get(i).file_number);
         let r = self.recs.get_mut(i);
         let path = r.take_path();
-        let ext = r.ext.take();
+        if let Some(ext) = r.ext.finish() {
+            self.garbage.push(ext);
+        }
         self.defer(hash, At::Rec(i).element());
-        (path, ext)
+        path
+    }
+
+    /// Moves the extensions freed records left into `into` (nothing to do,
+    /// and no copy, on the common path: a record whose extension held no
+    /// memory beyond what it keeps leaves none).
+    #[inline]
+    pub(crate) fn take_garbage(&mut self, into: &mut Vec<FileExt>) {
+        if !self.garbage.is_empty() {
+            into.append(&mut self.garbage);
+        }
+    }
+
+    /// Takes the extensions freed records left, if any.
+    #[inline]
+    pub(crate) fn take_all_garbage(&mut self) -> Option<Vec<FileExt>> {
+        (!self.garbage.is_empty()).then(|| std::mem::take(&mut self.garbage))
     }
 
     #[inline]
@@ -427,8 +510,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn record_is_40_bytes_and_elements_say_slot_or_record() {
-        assert_eq!(std::mem::size_of::<FileRec>(), 40);
+    fn record_is_144_bytes_and_elements_say_slot_or_record() {
+        assert_eq!(std::mem::size_of::<FileRec>(), 144);
         let top = (1 << 24) - 1;
         for at in [At::Slot(0), At::Slot(top), At::Rec(0), At::Rec(top)] {
             assert_eq!(At::of(at.element()), at);
@@ -453,5 +536,50 @@ mod tests {
         slots.sort_unstable();
         assert_eq!(slots[0], 7);
         assert_eq!(slots[1], 100);
+    }
+
+    /// Closes every member of `e` and finishes it.
+    fn close_all(e: &mut FileExt) -> Option<FileExt> {
+        for p in 0..e.positions() as u32 {
+            e.remove_member(p);
+        }
+        e.finish()
+    }
+
+    #[test]
+    fn a_finished_extension_keeps_a_small_member_list_and_gives_up_the_rest() {
+        let mut small = FileExt::with_member(1, 1);
+        small.add_member(2);
+        assert!(close_all(&mut small).is_none(), "nothing to free");
+        assert!(small.members.is_empty() && small.members.capacity() > 0, "kept for reuse");
+        small.start(9, 3);
+        assert_eq!(small.slots().collect::<Vec<_>>(), [9]);
+
+        let mut big = FileExt::with_member(1, 1);
+        for i in 0..KEPT_MEMBERS as u32 {
+            big.add_member(2 + i);
+        }
+        let freed = close_all(&mut big).expect("a list above the kept size is freed");
+        assert!(freed.members.capacity() > KEPT_MEMBERS);
+        assert_eq!(big.members.capacity(), 0, "the record keeps nothing of it");
+    }
+
+    #[test]
+    fn freed_memory_waits_in_the_garbage_until_taken() {
+        let mut files = Files::new(7);
+        let hash = files.hash(5);
+        files.insert_home(hash, 3);
+        let path = RawPath::from_arc(Arc::from("/f"));
+        let f = files.promote(5, path, false, 3);
+        for i in 0..KEPT_MEMBERS as u32 {
+            files.get_mut(f).ext_mut().add_member(10 + i);
+        }
+        for p in 0..=KEPT_MEMBERS as u32 {
+            files.get_mut(f).ext_mut().remove_member(p);
+        }
+        assert_eq!(&*files.remove(f), "/f");
+        let garbage = files.take_all_garbage().expect("the big member list waits");
+        assert_eq!(garbage.len(), 1);
+        assert!(files.take_all_garbage().is_none(), "taken once");
     }
 }

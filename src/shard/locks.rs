@@ -72,6 +72,13 @@ impl LockSet {
         self.len
     }
 
+    /// True when the set holds an arena of nodes (memory to free), even
+    /// with no lock left in it.
+    #[inline]
+    pub(crate) fn has_arena(&self) -> bool {
+        self.nodes.capacity() != 0
+    }
+
     #[inline]
     fn key(&self, n: u32) -> (u64, u32) {
         (self.nodes[n as usize].span.start, n)

@@ -142,12 +142,11 @@ fn claim_of(s: &Slot) -> Option<Claim> {
     Claim::of(AccessMask::from_bits_retain(s.access), ShareAccess::from_bits_retain(s.share_bits()))
 }
 
-/// A closed handle: its record, and what to drop after the lock.
+/// A closed handle: its record, and what to do after the lock (what to
+/// drop waits in the shard: [`Shard::take_garbage`]).
 #[derive(Debug)]
 pub(crate) struct Closed {
     pub(crate) handle: FileHandle,
-    /// The file's extension, when this was its last close.
-    pub(crate) ext: Option<Box<FileExt>>,
     /// True when the close released byte-range locks.
     pub(crate) unlocked: bool,
     /// True when the close ended an outstanding break (opens waiting on
@@ -190,6 +189,19 @@ impl Shard {
             trees: Trees::new(),
             credits: 0,
         }
+    }
+
+    /// Moves what closes left to drop after the lock into `into`.
+    #[inline]
+    pub(crate) fn take_garbage(&mut self, into: &mut Vec<FileExt>) {
+        self.files.take_garbage(into);
+    }
+
+    /// What closes left to drop after the lock; `None` (no vector made or
+    /// dropped) on the common path.
+    #[inline]
+    pub(crate) fn take_all_garbage(&mut self) -> Option<Vec<FileExt>> {
+        self.files.take_all_garbage()
     }
 
     /// Slots this shard has handed out (its walk covers `0..high`).
@@ -526,10 +538,10 @@ impl Shard {
         let doc = s.delete_on_close();
         let mut unlocked = false;
         let mut unblocked = false;
-        let (last, delete_pending, path, ext) = if s.home() {
+        let (last, delete_pending, path) = if s.home() {
             let path = self.slots.take_path(idx);
             self.files.remove_home(self.files.hash(file_number), idx);
-            (true, s.delete_pending || doc, path, None)
+            (true, s.delete_pending || doc, path)
         } else {
             let f = s.file;
             let rec = self.files.get_mut(f);
@@ -544,11 +556,15 @@ impl Shard {
             if let Some(c) = ext.caching.as_deref_mut() {
                 unblocked = c.closed(s.holder, &self.keys);
             }
-            let mut head = s.lock_head;
-            unlocked = ext.locks.release_all(&mut head) > 0;
+            if s.lock_head != NIL {
+                // (A handle without locks leaves the set, on the record's
+                // last line, alone.)
+                let mut head = s.lock_head;
+                unlocked = ext.locks.release_all(&mut head) > 0;
+            }
             ext.remove_member(pos);
             let last = ext.opens == 0;
-            let (path, ext) = if last { self.files.remove(f) } else { (rec.path(), None) };
+            let path = if last { self.files.remove(f) } else { rec.path() };
             if newly_pending && !last {
                 for slot in self.file_members(At::Rec(f)) {
                     let m = self.slots.get_mut(slot);
@@ -556,7 +572,7 @@ impl Shard {
                     m.delete_pending = true;
                 }
             }
-            (last, delete_pending, path, ext)
+            (last, delete_pending, path)
         };
         let (tree, notify) = if s.linked() {
             let notify = self.trees.link(idx).notify;
@@ -584,7 +600,6 @@ impl Shard {
                     disconnected: s.disconnected(),
                 },
             },
-            ext,
             unlocked,
             unblocked,
             tree,

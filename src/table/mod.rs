@@ -581,7 +581,8 @@ impl HandleTable {
     pub fn close(&self, loc: Location) -> Result<FileHandle, CloseError> {
         let shard = self.shard(loc).ok_or(CloseError::NotFound)?;
         let mut g = shard.lock.write();
-        let Closed { handle, ext, unlocked, unblocked, tree } = g.close(loc)?;
+        let Closed { handle, unlocked, unblocked, tree } = g.close(loc)?;
+        let garbage = g.take_all_garbage();
         let ticket = if handle.handle_info.durable { self.forget_durable(&handle) } else { None };
         g.credits += 1;
         self.trim(&mut g);
@@ -590,7 +591,7 @@ impl HandleTable {
             self.caching.unblocked(handle.file_number);
         }
         drop(g);
-        drop(ext);
+        drop(garbage);
         if tree != NIL {
             self.left_trees(&[tree]);
         }
@@ -608,19 +609,19 @@ impl HandleTable {
     /// holds: counts it, and collects what to drop after the lock, the file
     /// if locks went, and the tree to uncount.
     #[inline(always)]
-    #[allow(clippy::vec_box)] // the boxes are the records' own, moved out to drop later
     #[allow(clippy::too_many_arguments)] // each collects one kind of after-the-lock work
     fn close_under(
         &self,
         shard: &PaddedShard,
         g: &mut Shard,
         loc: Location,
-        garbage: &mut Vec<Box<FileExt>>,
+        garbage: &mut Vec<FileExt>,
         unlocked_files: &mut Vec<FileNumber>,
         trees: &mut Vec<u32>,
         tickets: &mut Vec<Ticket>,
     ) -> Result<FileHandle, CloseError> {
-        let Closed { handle, ext, unlocked, unblocked, tree } = g.close(loc)?;
+        let Closed { handle, unlocked, unblocked, tree } = g.close(loc)?;
+        g.take_garbage(garbage);
         if handle.handle_info.durable {
             tickets.extend(self.forget_durable(&handle));
         }
@@ -629,7 +630,6 @@ impl HandleTable {
         if unblocked {
             self.caching.unblocked(handle.file_number);
         }
-        garbage.extend(ext);
         if unlocked {
             unlocked_files.push(handle.file_number);
         }
