@@ -14,7 +14,8 @@
 //! (live handles in random order), `close_batch` (the same, 10 000 a
 //! batch), `get` (random live handles), and
 //! `c_open` (`smbh_open` through the C ABI, path and owner in byte buffers
-//! of the caller's, fresh for every open). Prints the wall-clock time per
+//! of the caller's, fresh for every open), `c_close` (`smbh_close` of live
+//! handles in random order, the table filled through the C ABI). Prints the wall-clock time per
 //! operation (one run: for profiles, not a benchmark).
 
 use std::sync::Arc;
@@ -99,8 +100,16 @@ fn measured_c_open(table: *mut smbh_table, specs: &[(u64, Vec<u8>, Vec<u8>)]) ->
     specs.iter().map(|s| c_open(table, s)).filter(|&l| l != 0).count()
 }
 
-/// The `c_open` run: a table made and filled through the C ABI.
-fn run_c(w: &Shape, rng: &mut Rng, shape: &str) {
+#[inline(never)]
+fn measured_c_close(table: *mut smbh_table, locs: &[u64]) -> usize {
+    // SAFETY: `table` came from `smbh_table_new` and is freed only at the
+    // end of `run_c`, after every call.
+    locs.iter().filter(|&&l| unsafe { ffi::smbh_close(table, l) } == smbh_status::Ok).count()
+}
+
+/// The `c_open` and `c_close` runs: a table made and filled through the C
+/// ABI.
+fn run_c(w: &Shape, rng: &mut Rng, shape: &str, op: &str) {
     let bytes = |s: OpenSpec| {
         let h = s.file_number.0;
         (h, s.path.as_bytes().to_vec(), s.owner.as_bytes().to_vec())
@@ -108,14 +117,20 @@ fn run_c(w: &Shape, rng: &mut Rng, shape: &str) {
     let mut table = std::ptr::null_mut();
     // SAFETY: `table` is writable; 0, 0 asks for the defaults.
     assert_eq!(unsafe { ffi::smbh_table_new(0, 0, &mut table) }, smbh_status::Ok);
-    for _ in 0..LIVE {
-        c_open(table, &bytes(w.spec(rng)));
-    }
-    let specs: Vec<_> = (0..OPS).map(|_| bytes(w.spec(rng))).collect();
-    let start = Instant::now();
-    let n = measured_c_open(table, &specs);
+    let mut live: Vec<u64> = (0..LIVE).map(|_| c_open(table, &bytes(w.spec(rng)))).collect();
+    let (n, start) = if op == "c_open" {
+        let specs: Vec<_> = (0..OPS).map(|_| bytes(w.spec(rng))).collect();
+        let start = Instant::now();
+        (measured_c_open(table, &specs), start)
+    } else {
+        for i in (1..live.len()).rev() {
+            live.swap(i, rng.next() as usize % (i + 1));
+        }
+        let start = Instant::now();
+        (measured_c_close(table, &live[..OPS]), start)
+    };
     let ns = start.elapsed().as_nanos() as f64 / OPS as f64;
-    println!("{shape} c_open: {n} of {OPS}, {ns:.0} ns per op");
+    println!("{shape} {op}: {n} of {OPS}, {ns:.0} ns per op");
     // SAFETY: made above, used by nothing after this.
     unsafe { ffi::smbh_table_free(table) };
 }
@@ -140,9 +155,9 @@ fn main() {
     let (shape, op) = (args.next().unwrap_or_default(), args.next().unwrap_or_default());
     let zipf = shape == "zipf";
     if !matches!(shape.as_str(), "hot" | "distinct" | "zipf")
-        || !matches!(op.as_str(), "open" | "close" | "close_batch" | "get" | "c_open")
+        || !matches!(op.as_str(), "open" | "close" | "close_batch" | "get" | "c_open" | "c_close")
     {
-        eprintln!("usage: ops hot|distinct|zipf open|close|close_batch|get|c_open");
+        eprintln!("usage: ops hot|distinct|zipf open|close|close_batch|get|c_open|c_close");
         std::process::exit(2);
     }
     let mut acc = 0.0;
@@ -168,8 +183,8 @@ fn main() {
             .collect(),
     };
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-    if op == "c_open" {
-        run_c(&w, &mut rng, &shape);
+    if op.starts_with("c_") {
+        run_c(&w, &mut rng, &shape, &op);
         return;
     }
     let table = HandleTable::new();

@@ -26,7 +26,7 @@ use super::federation::{Federation, PEER_HEADER};
 use super::query::ListRequest;
 use super::{locks, sessions};
 use crate::json::{close_response, parse_close_request};
-use crate::{HandleTable, ListError, LockListKind, RequestError, MAX_REQUEST_BYTES};
+use crate::{FileHandle, HandleTable, ListError, LockListKind, RequestError, MAX_REQUEST_BYTES};
 
 /// The largest login body accepted.
 const MAX_LOGIN_BYTES: usize = 64 << 10;
@@ -389,7 +389,7 @@ where
     // if the client goes away.
     let out = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let requested = parse_close_request(&body).map_err(request_error)?;
-        let results = table.close_requested(requested);
+        let results = table.close_requested::<FileHandle, _>(requested);
         // close_requested has returned: every handle is removed and no lock
         // is held.
         if let Some(notify) = notify {

@@ -4,6 +4,7 @@
 use std::ffi::c_char;
 use std::ptr;
 
+use crate::table::QuietClose;
 use crate::Location;
 
 use super::panic::ffi_boundary;
@@ -34,11 +35,8 @@ pub unsafe extern "C" fn smbh_close(table: *const smbh_table, location: u64) -> 
         // SAFETY: the caller's promise on `table`.
         let table = tri!(unsafe { table_ref(table) });
         let loc = tri!(location_in(location));
-        match table.close(loc) {
-            Ok(record) => {
-                drop(record);
-                smbh_status::Ok
-            }
+        match table.close_as::<QuietClose>(loc) {
+            Ok(_) => smbh_status::Ok,
             Err(e) => e.into(),
         }
     }
@@ -64,11 +62,11 @@ pub unsafe extern "C" fn smbh_close_ex(
         let table = tri!(unsafe { table_ref(table) });
         tri!(check_ptr(delete_file_out));
         let loc = tri!(location_in(location));
-        match table.close(loc) {
-            Ok(record) => {
+        match table.close_as::<QuietClose>(loc) {
+            Ok(closed) => {
                 // SAFETY: non-NULL and aligned (checked), writable by the
                 // caller's promise.
-                unsafe { delete_file_out.write(record.delete_file()) };
+                unsafe { delete_file_out.write(closed.delete_file) };
                 smbh_status::Ok
             }
             Err(e) => e.into(),
@@ -140,7 +138,7 @@ pub unsafe extern "C" fn smbh_close_batch(
         let requested: Vec<Result<Location, smbh_status>> =
             tri!(unsafe { array_in(locations, count) }).iter().map(|&raw| location_in(raw)).collect();
         let statuses: Vec<smbh_status> = table
-            .close_requested(requested)
+            .close_requested::<QuietClose, _>(requested)
             .into_iter()
             .map(|closed| closed.err().unwrap_or(smbh_status::Ok))
             .collect();

@@ -25,7 +25,7 @@ use crate::limits::MAX_REQUEST_BYTES;
 use crate::location::Location;
 use crate::paging::{Cursor, Page};
 use crate::record::{FileHandle, FileNumber, HandleInfo};
-use crate::table::HandleTable;
+use crate::table::{HandleTable, QuietClose};
 
 mod scan;
 mod sessions;
@@ -286,7 +286,7 @@ impl HandleTable {
     /// assert!(table.close_batch_json(b"{}").is_err());
     /// ```
     pub fn close_batch_json(&self, body: &[u8]) -> Result<Vec<u8>, RequestError> {
-        let results = self.close_requested(parse_close_request(body)?);
+        let results = self.close_requested::<QuietClose, _>(parse_close_request(body)?);
         Ok(close_response(&results))
     }
 }

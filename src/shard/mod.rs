@@ -22,6 +22,7 @@
 //! * A `get`: its slot and its owner entry (and the path's count).
 
 mod caching;
+mod close;
 mod durable;
 mod files;
 mod grants;
@@ -37,7 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access::AccessMask;
-use crate::error::{CloseError, IoError, LockRangeError, UnlockError};
+use crate::error::{IoError, LockRangeError, UnlockError};
 use crate::lease::{Break, CacheRequest, LeaseGrant, OplockLevel, PendingId};
 use crate::location::Location;
 use crate::lock::{IoKind, LockElement, LockRange, Span};
@@ -46,6 +47,7 @@ use crate::share::{map_generic, Claim, ShareAccess};
 
 use caching::{Ask, Due};
 pub(crate) use caching::{KeyHash, LeaseKeys};
+pub(crate) use close::{Closed, Quiet, Report};
 pub(crate) use files::FileExt;
 use files::{At, Files};
 pub(crate) use grants::{Grant, GrantKind};
@@ -140,20 +142,6 @@ fn claim_of_args(a: &OpenArgs<'_>) -> Option<Claim> {
 /// The share-mode claim of an occupied slot.
 fn claim_of(s: &Slot) -> Option<Claim> {
     Claim::of(AccessMask::from_bits_retain(s.access), ShareAccess::from_bits_retain(s.share_bits()))
-}
-
-/// A closed handle: its record, and what to do after the lock (what to
-/// drop waits in the shard: [`Shard::take_garbage`]).
-#[derive(Debug)]
-pub(crate) struct Closed {
-    pub(crate) handle: FileHandle,
-    /// True when the close released byte-range locks.
-    pub(crate) unlocked: bool,
-    /// True when the close ended an outstanding break (opens waiting on
-    /// the file may go on).
-    pub(crate) unblocked: bool,
-    /// The tree connect's registry index, or [`NIL`].
-    pub(crate) tree: u32,
 }
 
 /// One shard's state, guarded by the table's lock for it.
@@ -522,88 +510,6 @@ impl Shard {
                 disconnected: s.disconnected(),
             },
         }
-    }
-
-    /// Removes the handle at `loc`, releasing its share reservation and its
-    /// byte-range locks, and returns its record (moved, or a new count of a
-    /// string other handles still use).
-    #[inline(always)]
-    pub(crate) fn close(&mut self, loc: Location) -> Result<Closed, CloseError> {
-        let idx = self.slots.find(loc).ok_or(CloseError::NotFound)?;
-        let s = self.slots.get(idx).clone();
-        let owner = self.owners.release(s.owner);
-        let file_number = s.file_number;
-        // A delete-on-close handle's close makes the file delete-pending
-        // (the other opens' versions are bumped below: they show it).
-        let doc = s.delete_on_close();
-        let mut unlocked = false;
-        let mut unblocked = false;
-        let (last, delete_pending, path) = if s.home() {
-            let path = self.slots.take_path(idx);
-            self.files.remove_home(self.files.hash(file_number), idx);
-            (true, s.delete_pending || doc, path)
-        } else {
-            let f = s.file;
-            let rec = self.files.get_mut(f);
-            let newly_pending = doc && !rec.delete_pending;
-            rec.delete_pending |= doc;
-            let delete_pending = rec.delete_pending;
-            let ext = rec.ext_mut();
-            if let Some(c) = claim_of(&s) {
-                ext.share.remove(c);
-            }
-            let pos = s.position();
-            if let Some(c) = ext.caching.as_deref_mut() {
-                unblocked = c.closed(s.holder, &self.keys);
-            }
-            if s.lock_head != NIL {
-                // (A handle without locks leaves the set, on the record's
-                // last line, alone.)
-                let mut head = s.lock_head;
-                unlocked = ext.locks.release_all(&mut head) > 0;
-            }
-            ext.remove_member(pos);
-            let last = ext.opens == 0;
-            let path = if last { self.files.remove(f) } else { rec.path() };
-            if newly_pending && !last {
-                for slot in self.file_members(At::Rec(f)) {
-                    let m = self.slots.get_mut(slot);
-                    m.version += 1;
-                    m.delete_pending = true;
-                }
-            }
-            (last, delete_pending, path)
-        };
-        let (tree, notify) = if s.linked() {
-            let notify = self.trees.link(idx).notify;
-            (self.trees.detach(idx), notify)
-        } else {
-            (NIL, 0)
-        };
-        self.slots.release(idx);
-        Ok(Closed {
-            handle: FileHandle {
-                file_number: FileNumber(file_number),
-                handle_info: HandleInfo {
-                    location: loc,
-                    version: s.version,
-                    num_byte_range_locks: s.locks,
-                    access_mask: AccessMask::from_bits_retain(s.access),
-                    owner,
-                    path: Some(path),
-                    directory: s.directory(),
-                    num_notify_watches: notify,
-                    delete_on_close: doc,
-                    delete_pending,
-                    delete_file: last && delete_pending,
-                    durable: s.durable(),
-                    disconnected: s.disconnected(),
-                },
-            },
-            unlocked,
-            unblocked,
-            tree,
-        })
     }
 
     /// Adds `delta` to the lock count of `loc`. `Ok(Err(current))` when the

@@ -175,19 +175,22 @@ impl Owners {
     }
 
     /// Counts one handle less; returns the string for the record being
-    /// closed (moved out when this was the last handle naming it).
-    pub(crate) fn release(&mut self, i: u32) -> Arc<str> {
+    /// closed when `keep` (moved out when this was the last handle naming
+    /// it, else a new count), and otherwise only a last count, for the
+    /// caller to drop after the lock.
+    #[inline(always)]
+    pub(crate) fn release(&mut self, i: u32, keep: bool) -> Option<Arc<str>> {
         let e = self.entries.get_mut(i);
         e.count -= 1;
         if e.count > 0 {
-            return Arc::clone(e.text.as_ref().expect("interned owner"));
+            return keep.then(|| Arc::clone(e.text.as_ref().expect("interned owner")));
         }
         let text = e.text.take().expect("interned owner");
         let hash = e.hash;
         e.count = self.free;
         self.free = i;
         self.index.remove(hash, i);
-        text
+        Some(text)
     }
 }
 
@@ -207,11 +210,10 @@ mod tests {
         let shared: Arc<str> = Arc::from("alice");
         assert_eq!(o.acquire(StrArg::Shared(&shared)), a);
         assert_eq!(o.index.len(), 2);
-        for _ in 0..2 {
-            assert_eq!(&*o.release(a), "alice");
-        }
+        assert_eq!(o.release(a, true).as_deref(), Some("alice"));
+        assert_eq!(o.release(a, false), None, "no count of a string others still use");
         assert_eq!(o.index.len(), 2);
-        let last = o.release(a);
+        let last = o.release(a, false).expect("the last count");
         assert_eq!(Arc::strong_count(&last), 1, "the last release hands the string over");
         assert_eq!(o.index.len(), 1);
         // The freed entry is reused.
@@ -236,7 +238,7 @@ mod tests {
         assert_eq!((o.entries.get(a).count, o.entries.get(b).count), (4, 4));
         // Freed, then reused by another owner: the slot's entry is checked.
         for _ in 0..4 {
-            o.release(a);
+            o.release(a, false);
         }
         let c = o.acquire(StrArg::Borrowed("carol"));
         assert_eq!(c, a, "the freed entry is reused");
@@ -258,7 +260,7 @@ mod tests {
         let copy: Arc<str> = Arc::from("alice");
         assert_eq!(o.acquire(StrArg::Shared(&copy)), a);
         for _ in 0..3 {
-            o.release(a);
+            o.release(a, false);
         }
         // The entry is free, then reused for another owner: the cache must
         // not hand it to `alice`.

@@ -3,6 +3,7 @@
 //! checked against a plain model.
 
 use super::*;
+use crate::error::CloseError;
 use crate::location::MAX_GENERATION;
 use crate::lock::LockKind;
 use crate::record::StrArg;
@@ -31,14 +32,14 @@ fn open(sh: &mut Shard, file: u64) -> Location {
 fn freed_slots_are_reused_last_freed_first_with_a_new_generation() {
     let mut sh = Shard::new(0, 1, Default::default(), std::time::Duration::ZERO);
     let locs: Vec<_> = (0..4).map(|i| open(&mut sh, i)).collect();
-    sh.close(locs[2]).unwrap();
-    sh.close(locs[0]).unwrap();
+    sh.close::<FileHandle>(locs[2]).unwrap();
+    sh.close::<FileHandle>(locs[0]).unwrap();
     let a = open(&mut sh, 9);
     let b = open(&mut sh, 9);
     assert_eq!((a.slot(), b.slot()), (locs[0].slot(), locs[2].slot()));
     assert_eq!(a.generation(), locs[0].generation() + 1);
     assert!(sh.get(locs[0]).is_none() && sh.get(a).is_some());
-    assert_eq!(sh.close(locs[0]).unwrap_err(), CloseError::NotFound);
+    assert_eq!(sh.close::<FileHandle>(locs[0]).unwrap_err(), CloseError::NotFound);
 }
 
 #[test]
@@ -48,11 +49,31 @@ fn a_slot_whose_generation_would_wrap_is_retired() {
     // Age the slot to its last generation, as 2^32 - 2 open/close pairs would.
     sh.slots.get_mut(loc.slot()).generation = MAX_GENERATION;
     let last = Location::pack(MAX_GENERATION, 3, loc.slot());
-    assert!(sh.close(last).is_ok());
+    assert!(sh.close::<FileHandle>(last).is_ok());
     let fresh = open(&mut sh, 1);
     assert_ne!(fresh.slot(), loc.slot());
     assert!(sh.get(last).is_none());
-    assert!(sh.close(last).is_err());
+    assert!(sh.close::<FileHandle>(last).is_err());
+}
+
+#[test]
+fn a_quiet_close_takes_no_count_of_strings_others_still_use() {
+    let mut sh = Shard::new(0, 1, Default::default(), std::time::Duration::ZERO);
+    let rw = AccessMask::FILE_READ_DATA | AccessMask::DELETE;
+    let (a, b) = (open(&mut sh, 5), open(&mut sh, 5));
+    let other = open(&mut sh, 6); // the same owner, another file
+    let doomed = OpenArgs { delete_on_close: true, ..args(5, rw, ShareAccess::all()) };
+    let c = sh.open(&doomed, &mut None).unwrap();
+    let q = sh.close::<Quiet>(b).unwrap().report;
+    assert_eq!((q.last_counts(), q.delete_file), ((None, None), false));
+    let q = sh.close::<Quiet>(c).unwrap().report;
+    assert_eq!((q.last_counts(), q.delete_file), ((None, None), false), "a is still open");
+    let q = sh.close::<Quiet>(a).unwrap().report;
+    assert_eq!(q.last_counts(), (None, Some("/p")), "the file's last close frees its path");
+    assert!(q.delete_file, "c's delete-on-close made the file delete-pending");
+    let q = sh.close::<Quiet>(other).unwrap().report;
+    assert_eq!((q.last_counts(), q.delete_file), ((Some("o"), Some("/p")), false));
+    assert_eq!(sh.close::<Quiet>(other).unwrap_err(), CloseError::NotFound);
 }
 
 #[test]
@@ -82,9 +103,9 @@ fn the_path_belongs_to_the_file_and_owners_are_shared() {
     assert!(Arc::ptr_eq(&ha.handle_info.owner, &hb.handle_info.owner), "one owner string");
     assert_eq!(sh.rename(FileNumber(5), Arc::from("/moved")).0, 2);
     assert_eq!(sh.get(a).unwrap().handle_info.version, 2);
-    assert_eq!(sh.close(b).unwrap().handle.handle_info.path.as_deref(), Some("/moved"));
+    assert_eq!(sh.close::<FileHandle>(b).unwrap().report.handle_info.path.as_deref(), Some("/moved"));
     assert_eq!(sh.file_slots(FileNumber(5)), vec![a.slot()]);
-    sh.close(a).unwrap();
+    sh.close::<FileHandle>(a).unwrap();
     assert!(sh.file_slots(FileNumber(5)).is_empty());
     assert_eq!(sh.rename(FileNumber(5), Arc::from("/x")).0, 0);
 }
@@ -106,7 +127,7 @@ fn files_and_members_agree_with_a_model_under_churn() {
         } else {
             let i = rand() as usize % live.len();
             let (file, loc) = live.swap_remove(i);
-            assert_eq!(sh.close(loc).unwrap().handle.file_number, FileNumber(file));
+            assert_eq!(sh.close::<FileHandle>(loc).unwrap().report.file_number, FileNumber(file));
         }
         if round % 3_000 == 0 || round == 29_999 {
             for file in (0..3_000).step_by(7).chain(0..4) {
@@ -122,15 +143,15 @@ fn files_and_members_agree_with_a_model_under_churn() {
     }
     // A hot file that shrank is compacted by later opens.
     for &(_, loc) in &live {
-        sh.close(loc).unwrap();
+        sh.close::<FileHandle>(loc).unwrap();
     }
     let many: Vec<_> = (0..1_000).map(|_| open(&mut sh, 77)).collect();
     for &l in &many[..990] {
-        sh.close(l).unwrap();
+        sh.close::<FileHandle>(l).unwrap();
     }
     for _ in 0..10 {
         let l = open(&mut sh, 77);
-        sh.close(l).unwrap();
+        sh.close::<FileHandle>(l).unwrap();
     }
     let Some(super::At::Rec(f)) = sh.find_file(77, sh.files.hash(77)) else {
         panic!("a file with 100 opens has a record")
@@ -158,12 +179,12 @@ fn sharing_is_checked_against_every_other_open_and_refusals_change_nothing() {
         .open(&args(1, AccessMask::FILE_READ_ATTRIBUTES, ShareAccess::empty()), &mut None)
         .unwrap();
     assert_eq!(sh.open(&args(1, wr, ShareAccess::all()), &mut None), Err(Refusal::Sharing));
-    sh.close(a).unwrap();
+    sh.close::<FileHandle>(a).unwrap();
     assert_eq!(sh.open(&args(1, wr, ShareAccess::all()), &mut None), Err(Refusal::Sharing));
-    sh.close(b).unwrap();
+    sh.close::<FileHandle>(b).unwrap();
     let w = sh.open(&args(1, wr, ShareAccess::all()), &mut None).unwrap();
-    sh.close(s).unwrap();
-    sh.close(w).unwrap();
+    sh.close::<FileHandle>(s).unwrap();
+    sh.close::<FileHandle>(w).unwrap();
     assert!(sh.file_slots(FileNumber(1)).is_empty());
 }
 
@@ -175,9 +196,9 @@ fn closing_releases_locks_and_reports_it() {
     let x = |offset| LockElement { offset, length: 10, kind: LockKind::Exclusive };
     assert_eq!(sh.lock(a, &[x(0), x(20)]).result, Ok(2));
     assert_eq!(sh.lock(b, &[x(5)]).result, Err(LockRangeError::NotGranted { index: 0 }));
-    let closed = sh.close(a).unwrap();
+    let closed = sh.close::<FileHandle>(a).unwrap();
     assert!(closed.unlocked);
-    assert_eq!(closed.handle.handle_info.num_byte_range_locks, 2);
+    assert_eq!(closed.report.handle_info.num_byte_range_locks, 2);
     assert_eq!(sh.lock(b, &[x(5)]).result, Ok(1));
     let (r, released, file) = sh.unlock(b, &[LockRange { offset: 5, length: 10 }]);
     assert_eq!((r, released, file), (Ok(0), 1, FileNumber(1)));
@@ -221,7 +242,7 @@ fn a_file_page_is_the_next_slots_in_order_and_where_the_following_starts() {
         (0..300).map(|i| open(&mut sh, if i % 3 == 0 { 9 } else { 5 })).collect();
     // Scramble the member list: close some, reopen into freed slots.
     for i in (0..300).step_by(7) {
-        sh.close(locs[i]).unwrap();
+        sh.close::<FileHandle>(locs[i]).unwrap();
     }
     for _ in 0..20 {
         locs.push(open(&mut sh, 5));
@@ -275,7 +296,7 @@ fn lone_opens_in_their_slots_and_shared_records_agree_with_a_model() {
             }
             4..=6 if !live.is_empty() => {
                 let (file, loc) = live.swap_remove(rand() as usize % live.len());
-                let closed = sh.close(loc).unwrap().handle;
+                let closed = sh.close::<FileHandle>(loc).unwrap().report;
                 assert_eq!(closed.file_number, FileNumber(file));
                 assert_eq!(closed.handle_info.path.as_deref(), path.get(&file).map(|p| &**p));
                 if !live.iter().any(|l| l.0 == file) {

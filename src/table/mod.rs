@@ -7,7 +7,7 @@ use crate::error::{CloseError, DispositionError, LockError, OpenError, RenameErr
 use crate::location::Location;
 use crate::record::{check_path, FileHandle, FileNumber, OpenArgs, OpenSpec};
 use crate::session::Sessions;
-use crate::shard::{shard_of, CacheCtx, Closed, FileExt, LeaseKeys, Refusal, Shard, NIL};
+use crate::shard::{shard_of, CacheCtx, Closed, FileExt, LeaseKeys, Refusal, Report, Shard, NIL};
 use crate::sync::{AtomicUsize, Ordering, RwLock};
 
 mod caching;
@@ -29,6 +29,9 @@ pub use lock_listing::{
 pub(crate) use locks::calls_on_this_thread;
 pub use locks::UnlockHook;
 pub(crate) use persist::{settle, Ticket};
+/// A close's answer to a caller that reads only whether to delete the
+/// file (the C ABI and the JSON close: no counts of the strings taken).
+pub(crate) use crate::shard::Quiet as QuietClose;
 #[cfg(feature = "store")]
 pub use persist::{RecoverError, Recovered};
 
@@ -579,16 +582,23 @@ impl HandleTable {
     ///
     /// [`CloseError::NotFound`] for a closed, stale or unknown location.
     pub fn close(&self, loc: Location) -> Result<FileHandle, CloseError> {
+        self.close_as(loc)
+    }
+
+    /// [`close`](Self::close), answering with the report `R` asks for.
+    #[inline(always)]
+    pub(crate) fn close_as<R: Report>(&self, loc: Location) -> Result<R, CloseError> {
         let shard = self.shard(loc).ok_or(CloseError::NotFound)?;
         let mut g = shard.lock.write();
-        let Closed { handle, unlocked, unblocked, tree } = g.close(loc)?;
+        let Closed { report, file_number, durable, unlocked, unblocked, tree } =
+            g.close::<R>(loc)?;
         let garbage = g.take_all_garbage();
-        let ticket = if handle.handle_info.durable { self.forget_durable(&handle) } else { None };
+        let ticket = if durable { self.forget_durable(loc) } else { None };
         g.credits += 1;
         self.trim(&mut g);
         shard.count(-1);
         if unblocked {
-            self.caching.unblocked(handle.file_number);
+            self.caching.unblocked(file_number);
         }
         drop(g);
         drop(garbage);
@@ -596,13 +606,13 @@ impl HandleTable {
             self.left_trees(&[tree]);
         }
         if unlocked {
-            self.notify_unlocked(&[handle.file_number]);
+            self.notify_unlocked(&[file_number]);
         }
         self.run_ready();
         if !settle(ticket) {
             return Err(CloseError::StoreFailed);
         }
-        Ok(handle)
+        Ok(report)
     }
 
     /// Closes `loc` in shard `shard`, whose write guard `g` the caller
@@ -610,7 +620,7 @@ impl HandleTable {
     /// if locks went, and the tree to uncount.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)] // each collects one kind of after-the-lock work
-    fn close_under(
+    fn close_under<R: Report>(
         &self,
         shard: &PaddedShard,
         g: &mut Shard,
@@ -619,24 +629,25 @@ impl HandleTable {
         unlocked_files: &mut Vec<FileNumber>,
         trees: &mut Vec<u32>,
         tickets: &mut Vec<Ticket>,
-    ) -> Result<FileHandle, CloseError> {
-        let Closed { handle, unlocked, unblocked, tree } = g.close(loc)?;
+    ) -> Result<R, CloseError> {
+        let Closed { report, file_number, durable, unlocked, unblocked, tree } =
+            g.close::<R>(loc)?;
         g.take_garbage(garbage);
-        if handle.handle_info.durable {
-            tickets.extend(self.forget_durable(&handle));
+        if durable {
+            tickets.extend(self.forget_durable(loc));
         }
         g.credits += 1;
         shard.count(-1);
         if unblocked {
-            self.caching.unblocked(handle.file_number);
+            self.caching.unblocked(file_number);
         }
         if unlocked {
-            unlocked_files.push(handle.file_number);
+            unlocked_files.push(file_number);
         }
         if tree != NIL {
             trees.push(tree);
         }
-        Ok(handle)
+        Ok(report)
     }
 
     /// Closes many handles: one result per input, in input order. Each
@@ -655,10 +666,19 @@ impl HandleTable {
     /// assert!(table.close_batch(&[]).is_empty());
     /// ```
     pub fn close_batch(&self, locations: &[Location]) -> Vec<Result<FileHandle, CloseError>> {
+        self.close_batch_as(locations)
+    }
+
+    /// [`close_batch`](Self::close_batch), answering with the reports `R`
+    /// asks for.
+    pub(crate) fn close_batch_as<R: Report>(
+        &self,
+        locations: &[Location],
+    ) -> Vec<Result<R, CloseError>> {
         if locations.len() <= 1 {
-            return locations.iter().map(|&l| self.close(l)).collect();
+            return locations.iter().map(|&l| self.close_as(l)).collect();
         }
-        let mut results: Vec<Result<FileHandle, CloseError>> =
+        let mut results: Vec<Result<R, CloseError>> =
             (0..locations.len()).map(|_| Err(CloseError::NotFound)).collect();
         // Visit inputs grouped by shard (input order within a shard, so a
         // repeat comes after the first occurrence), each lock taken once: a
@@ -754,13 +774,13 @@ impl HandleTable {
     /// admin endpoint) and the C array of `smbh_close_batch`.
     ///
     /// [`close_batch_json`]: Self::close_batch_json
-    pub(crate) fn close_requested<E: From<CloseError>>(
+    pub(crate) fn close_requested<R: Report, E: From<CloseError>>(
         &self,
         requested: Vec<Result<Location, E>>,
-    ) -> Vec<Result<FileHandle, E>> {
+    ) -> Vec<Result<R, E>> {
         let locations: Vec<Location> =
             requested.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
-        let mut closed = self.close_batch(&locations).into_iter();
+        let mut closed = self.close_batch_as(&locations).into_iter();
         requested
             .into_iter()
             .map(|r| {

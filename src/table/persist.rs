@@ -191,7 +191,7 @@ impl HandleTable {
             let el = LockElement { offset: l.offset, length: l.length, kind };
             if g.lock(loc, &[el]).result.is_err() {
                 // Not restored after all: nothing else knows of it yet.
-                drop(g.close(loc));
+                drop(g.close::<super::QuietClose>(loc));
                 shard.count(-1);
                 return Err("a lock conflicts with one restored before");
             }

@@ -248,14 +248,14 @@ impl HandleTable {
         }
         let mut closed = Vec::new();
         for loc in doomed {
-            if let Ok(c) = g.close(loc) {
+            if let Ok(c) = g.close::<FileHandle>(loc) {
                 g.credits += 1;
                 self.shards[loc.shard()].count(-1);
                 if c.unblocked {
-                    self.caching.unblocked(c.handle.file_number);
+                    self.caching.unblocked(c.file_number);
                 }
-                let _ = self.forget_durable(&c.handle); // never persistent
-                closed.push(c.handle);
+                let _ = self.forget_durable(loc); // never persistent
+                closed.push(c.report);
             }
         }
         Ok(closed)
@@ -283,9 +283,9 @@ impl HandleTable {
     /// Forgets a durable handle that closed (under its shard's lock).
     #[cold]
     #[inline(never)]
-    pub(crate) fn forget_durable(&self, h: &FileHandle) -> Option<super::Ticket> {
+    pub(crate) fn forget_durable(&self, loc: Location) -> Option<super::Ticket> {
         let mut reg = self.durables.reg.lock();
-        let id = reg.at(h.handle_info.location)?.grant.persistent_id;
+        let id = reg.at(loc)?.grant.persistent_id;
         let rec = reg.remove(id)?;
         drop(reg);
         if rec.deadline.is_some() {
