@@ -174,6 +174,7 @@ impl OpenSpec {
             cache: &self.cache,
             overwrite: self.overwrite,
             durable: self.durable.as_ref(),
+            strings_checked: false,
         }
     }
 }
@@ -225,6 +226,10 @@ pub(crate) struct OpenArgs<'a> {
     pub(crate) overwrite: bool,
     /// Borrowed, as `cache`.
     pub(crate) durable: Option<&'a DurableSpec>,
+    /// The caller has checked the strings against the open's limits, in
+    /// [`OpenArgs::validate`]'s order (the C ABI, which must check them
+    /// before it can even make a `&str`): validate does not read them again.
+    pub(crate) strings_checked: bool,
 }
 
 impl OpenArgs<'_> {
@@ -247,17 +252,8 @@ impl OpenArgs<'_> {
 
     /// Checks every input limit of an open.
     pub(crate) fn validate(&self) -> Result<(), OpenError> {
-        match check_path(self.path.as_str()) {
-            Err(RenameError::PathTooLong { len }) => return Err(OpenError::PathTooLong { len }),
-            Err(RenameError::PathContainsNul) => return Err(OpenError::PathContainsNul),
-            Ok(()) => {}
-        }
-        let owner = self.owner.as_str();
-        if owner.len() > MAX_OWNER_LEN {
-            return Err(OpenError::OwnerTooLong { len: owner.len() });
-        }
-        if has_nul(owner.as_bytes()) {
-            return Err(OpenError::OwnerContainsNul);
+        if !self.strings_checked {
+            check_strings(self.path.as_str(), self.owner.as_str())?;
         }
         let reserved = self.access_mask.reserved_bits();
         if reserved != 0 {
@@ -270,6 +266,24 @@ impl OpenArgs<'_> {
         }
         Ok(())
     }
+}
+
+/// Checks an open's path and owner against their limits: the path's
+/// length, its NUL bytes, the owner's length, its NUL bytes, in this order.
+#[inline]
+pub(crate) fn check_strings(path: &str, owner: &str) -> Result<(), OpenError> {
+    match check_path(path) {
+        Err(RenameError::PathTooLong { len }) => return Err(OpenError::PathTooLong { len }),
+        Err(RenameError::PathContainsNul) => return Err(OpenError::PathContainsNul),
+        Ok(()) => {}
+    }
+    if owner.len() > MAX_OWNER_LEN {
+        return Err(OpenError::OwnerTooLong { len: owner.len() });
+    }
+    if has_nul(owner.as_bytes()) {
+        return Err(OpenError::OwnerContainsNul);
+    }
+    Ok(())
 }
 
 /// Checks a path against the limits of an open or a rename.

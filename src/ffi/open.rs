@@ -163,25 +163,23 @@ pub unsafe extern "C" fn smbh_open(
         // SAFETY: the caller's promise on `table`.
         let table = tri!(unsafe { table_ref(table) });
         tri!(check_ptr(location_out));
-        let params = smbh_open_params {
-            size: size_of::<smbh_open_params>(),
-            file_number,
-            path,
-            path_len,
-            owner,
-            owner_len,
-            access_mask,
-            share_access: ShareAccess::all().bits(),
-            directory,
-            tree: 0,
-            delete_on_close: false,
-            oplock: 0,
-            overwrite: false,
-            lease: smbh_lease_request::default(),
-            durable: smbh_durable_request::default(),
-        };
         // SAFETY: the caller's promise on `path` and `owner`.
-        let loc = tri!(unsafe { open_params(table, &params) });
+        let (path, owner) = tri!(unsafe { strings_in(path, path_len, owner, owner_len) });
+        let args = OpenArgs {
+            file_number: FileNumber(file_number),
+            path: StrArg::Borrowed(path),
+            owner: StrArg::Borrowed(owner),
+            access_mask: AccessMask::from_bits_retain(access_mask),
+            share_access: ShareAccess::all(),
+            directory,
+            tree: None,
+            delete_on_close: false,
+            cache: &CacheRequest::None,
+            overwrite: false,
+            durable: None,
+            strings_checked: true,
+        };
+        let loc = tri!(table.open_args(&args).map_err(smbh_status::from));
         // SAFETY: `location_out` is non-NULL and aligned (checked), writable
         // by the caller's promise.
         unsafe { location_out.write(loc.0) };
@@ -277,11 +275,8 @@ pub(crate) unsafe fn open_params_with<T>(
         ),
     };
     let durable = durable_spec(&p.durable)?;
-    // SAFETY: the caller's promise on `path`.
-    let path = unsafe { path_in(p.path, p.path_len) }?;
-    // SAFETY: the caller's promise on `owner`.
-    let owner =
-        unsafe { str_in(p.owner, p.owner_len, SMBH_MAX_OWNER_LEN, smbh_status::OwnerTooLong) }?;
+    // SAFETY: the caller's promise on the strings.
+    let (path, owner) = unsafe { strings_in(p.path, p.path_len, p.owner, p.owner_len) }?;
     let args = OpenArgs {
         file_number: FileNumber(p.file_number),
         path: StrArg::Borrowed(path),
@@ -294,8 +289,34 @@ pub(crate) unsafe fn open_params_with<T>(
         cache: &cache,
         overwrite: p.overwrite,
         durable: durable.as_ref(),
+        strings_checked: true,
     };
     Ok(open(&args))
+}
+
+/// An open's path and owner from C, checked as Rust's `open` checks them
+/// (path length, path NUL, owner length, owner NUL), each first for NULL
+/// and UTF-8 as it is read; the table then reads neither again.
+///
+/// # Safety
+///
+/// `path` and `owner` are NULL or readable for their lengths (lengths above
+/// the limits are refused before any read).
+#[inline(always)]
+unsafe fn strings_in<'a>(
+    path: *const c_char,
+    path_len: usize,
+    owner: *const c_char,
+    owner_len: usize,
+) -> Result<(&'a str, &'a str), smbh_status> {
+    // SAFETY: the caller's promise on `path`.
+    let path = unsafe { path_in(path, path_len) }?;
+    // SAFETY: the caller's promise on `owner`.
+    let owner = unsafe { str_in(owner, owner_len, SMBH_MAX_OWNER_LEN, smbh_status::OwnerTooLong) }?;
+    if crate::words::has_nul(owner.as_bytes()) {
+        return Err(smbh_status::OwnerContainsNul);
+    }
+    Ok((path, owner))
 }
 
 /// Sets the path of every open handle of `file_number` (bumping each one's

@@ -184,6 +184,11 @@ static void test_open_errors(smbh_table *t) {
                      SMBH_STATUS_CONTAINS_NUL);
         CHECK_STATUS(smbh_open(t, 1, p, 2, long_owner, sizeof long_owner, 0x200000u, false, &loc),
                      SMBH_STATUS_OWNER_TOO_LONG);
+        CHECK_STATUS(smbh_open(t, 1, with_nul, sizeof with_nul, with_nul, sizeof with_nul, 0,
+                               false, &loc),
+                     SMBH_STATUS_CONTAINS_NUL);
+        CHECK_STATUS(smbh_open(t, 1, p, 2, with_nul, sizeof with_nul, 0x200000u, false, &loc),
+                     SMBH_STATUS_OWNER_CONTAINS_NUL);
     }
     CHECK(smbh_status_nt(SMBH_STATUS_OWNER_CONTAINS_NUL) == 0xC000000Du);
     CHECK(smbh_status_nt(SMBH_STATUS_CONTAINS_NUL) == 0xC0000033u);
