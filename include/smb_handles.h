@@ -1888,8 +1888,11 @@ smbh_status smbh_check_io(const struct smbh_table *table,
  * Statuses: SMBH_STATUS_NULL_PARAMETER (`table`, `path`, `owner` or
  * `location_out` NULL, even with a zero length), SMBH_STATUS_INVALID_UTF8,
  * SMBH_STATUS_PATH_TOO_LONG, SMBH_STATUS_OWNER_TOO_LONG,
- * SMBH_STATUS_CONTAINS_NUL, SMBH_STATUS_RESERVED_ACCESS_BITS,
- * SMBH_STATUS_TABLE_FULL. On any of them the table is unchanged.
+ * SMBH_STATUS_CONTAINS_NUL (the path), SMBH_STATUS_OWNER_CONTAINS_NUL,
+ * SMBH_STATUS_RESERVED_ACCESS_BITS, SMBH_STATUS_TABLE_FULL; when several
+ * apply, the first in the order path length, path NUL, owner length, owner
+ * NUL, access bits (each string checked for NULL and UTF-8 as it is read).
+ * On any of them the table is unchanged.
  *
  * # Safety
  *

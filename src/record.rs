@@ -226,9 +226,10 @@ pub(crate) struct OpenArgs<'a> {
     pub(crate) overwrite: bool,
     /// Borrowed, as `cache`.
     pub(crate) durable: Option<&'a DurableSpec>,
-    /// The caller has checked the strings against the open's limits, in
-    /// [`OpenArgs::validate`]'s order (the C ABI, which must check them
-    /// before it can even make a `&str`): validate does not read them again.
+    /// The caller has checked the strings as [`check_strings`] does, in its
+    /// order (the C ABI, which reads them to make a `&str` at all):
+    /// validate does not read them again. Anything that changes `path` or
+    /// `owner` of a checked `OpenArgs` must set it false.
     pub(crate) strings_checked: bool,
 }
 

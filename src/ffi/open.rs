@@ -139,8 +139,11 @@ pub(crate) unsafe fn open_params_in(
 /// Statuses: SMBH_STATUS_NULL_PARAMETER (`table`, `path`, `owner` or
 /// `location_out` NULL, even with a zero length), SMBH_STATUS_INVALID_UTF8,
 /// SMBH_STATUS_PATH_TOO_LONG, SMBH_STATUS_OWNER_TOO_LONG,
-/// SMBH_STATUS_CONTAINS_NUL, SMBH_STATUS_RESERVED_ACCESS_BITS,
-/// SMBH_STATUS_TABLE_FULL. On any of them the table is unchanged.
+/// SMBH_STATUS_CONTAINS_NUL (the path), SMBH_STATUS_OWNER_CONTAINS_NUL,
+/// SMBH_STATUS_RESERVED_ACCESS_BITS, SMBH_STATUS_TABLE_FULL; when several
+/// apply, the first in the order path length, path NUL, owner length, owner
+/// NUL, access bits (each string checked for NULL and UTF-8 as it is read).
+/// On any of them the table is unchanged.
 ///
 /// # Safety
 ///
@@ -227,9 +230,9 @@ pub unsafe extern "C" fn smbh_open_ex(
     }
 }
 
-/// The open both smbh_open and smbh_open_ex make once their own checks
-/// passed: the strings, checked in the order Rust's `open` checks them
-/// (path length, path NUL, owner length, owner NUL), then the table's open.
+/// The open smbh_open_ex makes once its own checks passed: the strings,
+/// checked in the order Rust's `open` checks them (path length, path NUL,
+/// owner length, owner NUL; see [`strings_in`]), then the table's open.
 ///
 /// # Safety
 ///
@@ -301,7 +304,8 @@ pub(crate) unsafe fn open_params_with<T>(
 /// # Safety
 ///
 /// `path` and `owner` are NULL or readable for their lengths (lengths above
-/// the limits are refused before any read).
+/// the limits are refused before any read), and their bytes stay valid and
+/// unchanged for `'a`.
 #[inline(always)]
 unsafe fn strings_in<'a>(
     path: *const c_char,

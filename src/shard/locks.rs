@@ -317,19 +317,16 @@ impl LockSet {
         })
     }
 
-    /// Releases every lock on the list at `head`; returns how many.
+    /// Releases every lock on the list at `head`; returns how many. The
+    /// arena stays (its nodes on the free list), for the file's next locks;
+    /// the file's last close hands it to the table to free after the lock
+    /// (see `FileExt::finish`).
     pub(crate) fn release_all(&mut self, head: &mut u32) -> u32 {
         let mut n = 0;
         while *head != NIL {
             let h = *head;
             self.remove(h, head);
             n += 1;
-        }
-        if self.len == 0 && self.nodes.capacity() != 0 {
-            // Forget the arena of a file whose locks are all gone (a set
-            // without one is as new already: every close of a handle that
-            // held no lock, on a file that never had one, ends here).
-            *self = LockSet { granted: self.granted, ..LockSet::with_seed(self.rng) };
         }
         n
     }

@@ -4,8 +4,9 @@
 //!
 //! Everything here runs under the shard's lock, which the table owns; this
 //! module never locks and never calls user code. What an operation removes
-//! (strings, a file's extension) is handed back for the caller to drop after
-//! the lock is released.
+//! is handed back for the caller to drop after the lock is released: the
+//! strings with its answer, a freed record's extension through the shard's
+//! garbage ([`Shard::take_garbage`], [`Shard::take_all_garbage`]).
 //!
 //! # What an open and a close touch
 //!
@@ -48,7 +49,7 @@ use crate::share::{map_generic, Claim, ShareAccess};
 use caching::{Ask, Due};
 pub(crate) use caching::{KeyHash, LeaseKeys};
 pub(crate) use close::{Closed, Quiet, Report};
-pub(crate) use files::FileExt;
+pub(crate) use files::{FileExt, Garbage};
 use files::{At, Files};
 pub(crate) use grants::{Grant, GrantKind};
 use owners::Owners;
@@ -185,10 +186,16 @@ impl Shard {
         self.files.take_garbage(into);
     }
 
-    /// What closes left to drop after the lock; `None` (no vector made or
+    /// How many freed extensions wait in this shard.
+    #[cfg(test)]
+    pub(crate) fn garbage_len(&self) -> usize {
+        self.files.garbage_len()
+    }
+
+    /// What closes left to drop after the lock; `None` (nothing made or
     /// dropped) on the common path.
     #[inline]
-    pub(crate) fn take_all_garbage(&mut self) -> Option<Vec<FileExt>> {
+    pub(crate) fn take_all_garbage(&mut self) -> Option<Garbage> {
         self.files.take_all_garbage()
     }
 

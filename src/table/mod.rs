@@ -11,7 +11,10 @@ use crate::shard::{shard_of, CacheCtx, Closed, FileExt, LeaseKeys, Refusal, Repo
 use crate::sync::{AtomicUsize, Ordering, RwLock};
 
 mod caching;
+#[cfg(test)]
+mod tests;
 mod durable;
+use durable::Displaced;
 mod list;
 mod lock_listing;
 mod locks;
@@ -262,7 +265,7 @@ impl HandleTable {
         let displaced = if self.durables.any_disconnected() {
             self.displace(&mut guards[target], args)?
         } else {
-            Vec::new()
+            Displaced::default()
         };
         let mut live = 0;
         for (s, g) in self.shards.iter().zip(guards.iter_mut()) {
@@ -425,7 +428,7 @@ impl HandleTable {
         let displaced = if self.durables.any_disconnected() {
             self.displace(&mut g, args)?
         } else {
-            Vec::new()
+            Displaced::default()
         };
         if g.credits == 0 && !self.refill(&mut g) {
             drop(g);
@@ -601,7 +604,9 @@ impl HandleTable {
             self.caching.unblocked(file_number);
         }
         drop(g);
-        drop(garbage);
+        if let Some(garbage) = garbage {
+            garbage.free();
+        }
         if tree != NIL {
             self.left_trees(&[tree]);
         }

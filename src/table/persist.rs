@@ -192,8 +192,11 @@ impl HandleTable {
             let el = LockElement { offset: l.offset, length: l.length, kind };
             if g.lock(loc, &[el]).result.is_err() {
                 // Not restored after all: nothing else knows of it yet.
-                drop(g.close::<super::QuietClose>(loc));
+                let closed = g.close::<super::QuietClose>(loc);
+                let garbage = g.take_all_garbage();
                 shard.count(-1);
+                drop(g);
+                drop((closed, garbage)); // after the lock
                 return Err("a lock conflicts with one restored before");
             }
         }

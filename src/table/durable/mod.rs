@@ -22,7 +22,7 @@ use crate::lease::{CacheRequest, ClientGuid, LeaseKey, LeaseState, OplockLevel};
 use crate::location::Location;
 use crate::record::{FileHandle, FileNumber, OpenArgs};
 use crate::session::{CloseOutcome, SessionError, SessionId};
-use crate::shard::{CacheCtx, Shard, NIL};
+use crate::shard::{CacheCtx, FileExt, Shard, NIL};
 use crate::sync::Ordering;
 
 use super::HandleTable;
@@ -30,6 +30,22 @@ use super::HandleTable;
 mod registry;
 
 use registry::{add_id, slot_key, IdList, Registry};
+
+/// The disconnected durable opens an open closed under its shard's lock
+/// ([`HandleTable::displace`]): their records, and what their files' records
+/// freed, for the table to drop after the lock.
+#[derive(Debug, Default)]
+pub(crate) struct Displaced {
+    closed: Vec<FileHandle>,
+    garbage: Vec<FileExt>,
+}
+
+impl Displaced {
+    /// True when the open closed nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.closed.is_empty() && self.garbage.is_empty()
+    }
+}
 pub(crate) use registry::{Durables, Rec};
 
 /// What the open asks of the lease it comes with.
@@ -223,18 +239,17 @@ impl HandleTable {
     /// Under shard lock `g`, before the open `a` runs: a disconnected
     /// persistent open of the file refuses it (`STATUS_FILE_NOT_AVAILABLE`,
     /// MS-SMB2 §3.3.5.9); the disconnected durable opens it conflicts with
-    /// are closed (their records returned, to drop after the lock).
+    /// are closed (their records and what their files freed returned, to
+    /// drop after the lock: [`HandleTable::after_displace`]).
     #[cold]
     #[inline(never)]
-    pub(crate) fn displace(
-        &self,
-        g: &mut Shard,
-        a: &OpenArgs<'_>,
-    ) -> Result<Vec<FileHandle>, OpenError> {
+    pub(crate) fn displace(&self, g: &mut Shard, a: &OpenArgs<'_>) -> Result<Displaced, OpenError> {
         let mut doomed = Vec::new();
         {
             let reg = self.durables.reg.lock();
-            let Some(ids) = reg.by_file.get(&a.file_number) else { return Ok(Vec::new()) };
+            let Some(ids) = reg.by_file.get(&a.file_number) else {
+                return Ok(Displaced::default());
+            };
             for id in ids.iter() {
                 let rec = reg.rec(*id).expect("indexed");
                 if rec.grant.persistent {
@@ -246,7 +261,7 @@ impl HandleTable {
                 }
             }
         }
-        let mut closed = Vec::new();
+        let mut d = Displaced::default();
         for loc in doomed {
             if let Ok(c) = g.close::<FileHandle>(loc) {
                 g.credits += 1;
@@ -255,16 +270,19 @@ impl HandleTable {
                     self.caching.unblocked(c.file_number);
                 }
                 let _ = self.forget_durable(loc); // never persistent
-                closed.push(c.report);
+                d.closed.push(c.report);
             }
         }
-        Ok(closed)
+        g.take_garbage(&mut d.garbage);
+        Ok(d)
     }
 
     /// After the lock of an open that closed disconnected handles: the
     /// unlock hook hears of the files whose locks went, and opens waiting
     /// on their breaks run.
-    pub(crate) fn after_displace(&self, closed: Vec<FileHandle>) {
+    pub(crate) fn after_displace(&self, d: Displaced) {
+        let Displaced { closed, garbage } = d;
+        drop(garbage);
         if closed.is_empty() {
             return;
         }
