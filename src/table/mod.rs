@@ -14,7 +14,6 @@ mod caching;
 #[cfg(test)]
 mod tests;
 mod durable;
-use durable::Displaced;
 mod list;
 mod lock_listing;
 mod locks;
@@ -265,7 +264,7 @@ impl HandleTable {
         let displaced = if self.durables.any_disconnected() {
             self.displace(&mut guards[target], args)?
         } else {
-            Displaced::default()
+            None
         };
         let mut live = 0;
         for (s, g) in self.shards.iter().zip(guards.iter_mut()) {
@@ -275,7 +274,9 @@ impl HandleTable {
         self.reserved.store(live, Ordering::Relaxed);
         if live >= self.max_handles {
             drop(guards);
-            self.after_displace(displaced);
+            if let Some(d) = displaced {
+                self.after_displace(*d);
+            }
             return Err(full);
         }
         let g = &mut guards[target];
@@ -285,7 +286,9 @@ impl HandleTable {
             self.shards[target].count(1);
         }
         drop(guards);
-        self.after_displace(displaced);
+        if let Some(d) = displaced {
+            self.after_displace(*d);
+        }
         res
     }
 
@@ -428,11 +431,13 @@ impl HandleTable {
         let displaced = if self.durables.any_disconnected() {
             self.displace(&mut g, args)?
         } else {
-            Displaced::default()
+            None
         };
         if g.credits == 0 && !self.refill(&mut g) {
             drop(g);
-            self.after_displace(displaced);
+            if let Some(d) = displaced {
+                self.after_displace(*d);
+            }
             return self.open_reclaiming(target, args, ctx, admits);
         }
         let res = self.shard_open(&mut g, args, ctx);
@@ -441,8 +446,8 @@ impl HandleTable {
             shard.count(1);
         }
         drop(g);
-        if !displaced.is_empty() {
-            self.after_displace(displaced);
+        if let Some(d) = displaced {
+            self.after_displace(*d);
         }
         res
     }

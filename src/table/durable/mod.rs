@@ -33,7 +33,8 @@ use registry::{add_id, slot_key, IdList, Registry};
 
 /// The disconnected durable opens an open closed under its shard's lock
 /// ([`HandleTable::displace`]): their records, and what their files' records
-/// freed, for the table to drop after the lock.
+/// freed, for the table to drop after the lock. Boxed where it is returned:
+/// the common open displaces nothing and carries one word.
 #[derive(Debug, Default)]
 pub(crate) struct Displaced {
     closed: Vec<FileHandle>,
@@ -243,12 +244,16 @@ impl HandleTable {
     /// drop after the lock: [`HandleTable::after_displace`]).
     #[cold]
     #[inline(never)]
-    pub(crate) fn displace(&self, g: &mut Shard, a: &OpenArgs<'_>) -> Result<Displaced, OpenError> {
+    pub(crate) fn displace(
+        &self,
+        g: &mut Shard,
+        a: &OpenArgs<'_>,
+    ) -> Result<Option<Box<Displaced>>, OpenError> {
         let mut doomed = Vec::new();
         {
             let reg = self.durables.reg.lock();
             let Some(ids) = reg.by_file.get(&a.file_number) else {
-                return Ok(Displaced::default());
+                return Ok(None);
             };
             for id in ids.iter() {
                 let rec = reg.rec(*id).expect("indexed");
@@ -274,12 +279,14 @@ impl HandleTable {
             }
         }
         g.take_garbage(&mut d.garbage);
-        Ok(d)
+        Ok((!d.is_empty()).then(|| Box::new(d)))
     }
 
     /// After the lock of an open that closed disconnected handles: the
     /// unlock hook hears of the files whose locks went, and opens waiting
     /// on their breaks run.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn after_displace(&self, d: Displaced) {
         let Displaced { closed, garbage } = d;
         drop(garbage);
