@@ -155,11 +155,8 @@ impl Shard {
             }
             ext.remove_member(pos);
             let last = ext.opens == 0;
-            let path = if last {
-                Some(self.files.remove(f))
-            } else {
-                R::STRINGS.then(|| rec.path())
-            };
+            let path =
+                if last { Some(self.files.remove(f)) } else { R::STRINGS.then(|| rec.path()) };
             if newly_pending && !last {
                 for slot in self.file_members(At::Rec(f)) {
                     let m = self.slots.get_mut(slot);

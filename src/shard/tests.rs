@@ -104,7 +104,10 @@ fn the_path_belongs_to_the_file_and_owners_are_shared() {
     assert!(Arc::ptr_eq(&ha.handle_info.owner, &hb.handle_info.owner), "one owner string");
     assert_eq!(sh.rename(FileNumber(5), Arc::from("/moved")).0, 2);
     assert_eq!(sh.get(a).unwrap().handle_info.version, 2);
-    assert_eq!(sh.close::<FileHandle>(b).unwrap().report.handle_info.path.as_deref(), Some("/moved"));
+    assert_eq!(
+        sh.close::<FileHandle>(b).unwrap().report.handle_info.path.as_deref(),
+        Some("/moved")
+    );
     assert_eq!(sh.file_slots(FileNumber(5)), vec![a.slot()]);
     sh.close::<FileHandle>(a).unwrap();
     assert!(sh.file_slots(FileNumber(5)).is_empty());

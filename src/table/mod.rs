@@ -11,8 +11,6 @@ use crate::shard::{shard_of, CacheCtx, Closed, FileExt, LeaseKeys, Refusal, Repo
 use crate::sync::{AtomicUsize, Ordering, RwLock};
 
 mod caching;
-#[cfg(test)]
-mod tests;
 mod durable;
 mod list;
 mod lock_listing;
@@ -23,7 +21,12 @@ mod persist;
 #[path = "persist_off.rs"]
 mod persist;
 mod sessions;
+#[cfg(test)]
+mod tests;
 
+/// A close's answer to a caller that reads only whether to delete the
+/// file (the C ABI and the JSON close: no counts of the strings taken).
+pub(crate) use crate::shard::Quiet as QuietClose;
 pub use caching::{BreakHook, CompletionHook};
 pub use lock_listing::{
     GrantMode, LockCursor, LockGrant, LockListKind, LockPage, LockQuery, ParseLockCursorError,
@@ -31,9 +34,6 @@ pub use lock_listing::{
 pub(crate) use locks::calls_on_this_thread;
 pub use locks::UnlockHook;
 pub(crate) use persist::{settle, Ticket};
-/// A close's answer to a caller that reads only whether to delete the
-/// file (the C ABI and the JSON close: no counts of the strings taken).
-pub(crate) use crate::shard::Quiet as QuietClose;
 #[cfg(feature = "store")]
 pub use persist::{RecoverError, Recovered};
 
@@ -428,11 +428,8 @@ impl HandleTable {
         // The tree first: an open into an ended tree answers that, whatever
         // else is wrong (then a full table, then the share mode).
         admits()?;
-        let displaced = if self.durables.any_disconnected() {
-            self.displace(&mut g, args)?
-        } else {
-            None
-        };
+        let displaced =
+            if self.durables.any_disconnected() { self.displace(&mut g, args)? } else { None };
         if g.credits == 0 && !self.refill(&mut g) {
             drop(g);
             if let Some(d) = displaced {
