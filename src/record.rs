@@ -174,7 +174,6 @@ impl OpenSpec {
             cache: &self.cache,
             overwrite: self.overwrite,
             durable: self.durable.as_ref(),
-            strings_checked: false,
         }
     }
 }
@@ -188,6 +187,12 @@ pub(crate) enum StrArg<'a> {
     Shared(&'a Arc<str>),
     /// Borrowed for the call.
     Borrowed(&'a str),
+    /// Borrowed for the call, and already checked by the caller as
+    /// [`check_strings`] checks it, in its order (the C ABI, which reads
+    /// the bytes to make a `&str` at all): the open does not read it again.
+    /// The mark travels with the string, so an open whose string is
+    /// replaced (`OpenArgs { path, ..checked }`) checks the new one.
+    Checked(&'a str),
 }
 
 impl StrArg<'_> {
@@ -195,7 +200,16 @@ impl StrArg<'_> {
     pub(crate) fn as_str(&self) -> &str {
         match self {
             StrArg::Shared(a) => a,
-            StrArg::Borrowed(s) => s,
+            StrArg::Borrowed(s) | StrArg::Checked(s) => s,
+        }
+    }
+
+    /// The string, unless the caller has checked it.
+    #[inline]
+    fn unchecked(&self) -> Option<&str> {
+        match self {
+            StrArg::Checked(_) => None,
+            other => Some(other.as_str()),
         }
     }
 
@@ -203,7 +217,7 @@ impl StrArg<'_> {
     pub(crate) fn to_arc(self) -> Arc<str> {
         match self {
             StrArg::Shared(a) => Arc::clone(a),
-            StrArg::Borrowed(s) => Arc::from(s),
+            StrArg::Borrowed(s) | StrArg::Checked(s) => Arc::from(s),
         }
     }
 }
@@ -226,11 +240,6 @@ pub(crate) struct OpenArgs<'a> {
     pub(crate) overwrite: bool,
     /// Borrowed, as `cache`.
     pub(crate) durable: Option<&'a DurableSpec>,
-    /// The caller has checked the strings as [`check_strings`] does, in its
-    /// order (the C ABI, which reads them to make a `&str` at all):
-    /// validate does not read them again. Anything that changes `path` or
-    /// `owner` of a checked `OpenArgs` must set it false.
-    pub(crate) strings_checked: bool,
 }
 
 impl OpenArgs<'_> {
@@ -253,8 +262,9 @@ impl OpenArgs<'_> {
 
     /// Checks every input limit of an open.
     pub(crate) fn validate(&self) -> Result<(), OpenError> {
-        if !self.strings_checked {
-            check_strings(self.path.as_str(), self.owner.as_str())?;
+        // The C ABI's open tests two tags here and loads nothing else.
+        if !matches!((self.path, self.owner), (StrArg::Checked(_), StrArg::Checked(_))) {
+            check_strings(self.path, self.owner)?;
         }
         let reserved = self.access_mask.reserved_bits();
         if reserved != 0 {
@@ -271,18 +281,23 @@ impl OpenArgs<'_> {
 
 /// Checks an open's path and owner against their limits: the path's
 /// length, its NUL bytes, the owner's length, its NUL bytes, in this order.
+/// A string the caller marked [`StrArg::Checked`] is not read.
 #[inline]
-pub(crate) fn check_strings(path: &str, owner: &str) -> Result<(), OpenError> {
-    match check_path(path) {
-        Err(RenameError::PathTooLong { len }) => return Err(OpenError::PathTooLong { len }),
-        Err(RenameError::PathContainsNul) => return Err(OpenError::PathContainsNul),
-        Ok(()) => {}
+pub(crate) fn check_strings(path: StrArg<'_>, owner: StrArg<'_>) -> Result<(), OpenError> {
+    if let Some(path) = path.unchecked() {
+        match check_path(path) {
+            Err(RenameError::PathTooLong { len }) => return Err(OpenError::PathTooLong { len }),
+            Err(RenameError::PathContainsNul) => return Err(OpenError::PathContainsNul),
+            Ok(()) => {}
+        }
     }
-    if owner.len() > MAX_OWNER_LEN {
-        return Err(OpenError::OwnerTooLong { len: owner.len() });
-    }
-    if has_nul(owner.as_bytes()) {
-        return Err(OpenError::OwnerContainsNul);
+    if let Some(owner) = owner.unchecked() {
+        if owner.len() > MAX_OWNER_LEN {
+            return Err(OpenError::OwnerTooLong { len: owner.len() });
+        }
+        if has_nul(owner.as_bytes()) {
+            return Err(OpenError::OwnerContainsNul);
+        }
     }
     Ok(())
 }
@@ -390,6 +405,49 @@ impl HandleInfo {
             delete_file: false,
             durable: false,
             disconnected: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args<'a>(path: StrArg<'a>, owner: StrArg<'a>, cache: &'a CacheRequest) -> OpenArgs<'a> {
+        OpenArgs {
+            file_number: FileNumber(1),
+            path,
+            owner,
+            access_mask: AccessMask::empty(),
+            share_access: ShareAccess::all(),
+            directory: false,
+            tree: None,
+            delete_on_close: false,
+            cache,
+            overwrite: false,
+            durable: None,
+        }
+    }
+
+    #[test]
+    fn validate_reads_every_string_but_those_marked_checked() {
+        use StrArg::{Borrowed, Checked};
+        let none = CacheRequest::None;
+        let (bad_path, bad_owner) = ("/a\0b", "m\0e");
+        for (path, owner, want) in [
+            (Borrowed(bad_path), Borrowed("me"), Err(OpenError::PathContainsNul)),
+            (Borrowed("/a"), Borrowed(bad_owner), Err(OpenError::OwnerContainsNul)),
+            (Borrowed(bad_path), Borrowed(bad_owner), Err(OpenError::PathContainsNul)),
+            // A string replaced after the C side checked the old one (here,
+            // the owner) is read; the one still marked is not.
+            (Checked("/a"), Borrowed(bad_owner), Err(OpenError::OwnerContainsNul)),
+            (Borrowed(bad_path), Checked("me"), Err(OpenError::PathContainsNul)),
+            // Marked strings are the caller's word, here false, to show that
+            // they are not read again.
+            (Checked(bad_path), Checked(bad_owner), Ok(())),
+            (Checked("/a"), Checked("me"), Ok(())),
+        ] {
+            assert_eq!(args(path, owner, &none).validate(), want, "{path:?} {owner:?}");
         }
     }
 }

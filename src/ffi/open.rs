@@ -170,8 +170,8 @@ pub unsafe extern "C" fn smbh_open(
         let (path, owner) = tri!(unsafe { strings_in(path, path_len, owner, owner_len) });
         let args = OpenArgs {
             file_number: FileNumber(file_number),
-            path: StrArg::Borrowed(path),
-            owner: StrArg::Borrowed(owner),
+            path: StrArg::Checked(path),
+            owner: StrArg::Checked(owner),
             access_mask: AccessMask::from_bits_retain(access_mask),
             share_access: ShareAccess::all(),
             directory,
@@ -180,7 +180,6 @@ pub unsafe extern "C" fn smbh_open(
             cache: &CacheRequest::None,
             overwrite: false,
             durable: None,
-            strings_checked: true,
         };
         let loc = tri!(table.open_args(&args).map_err(smbh_status::from));
         // SAFETY: `location_out` is non-NULL and aligned (checked), writable
@@ -282,8 +281,8 @@ pub(crate) unsafe fn open_params_with<T>(
     let (path, owner) = unsafe { strings_in(p.path, p.path_len, p.owner, p.owner_len) }?;
     let args = OpenArgs {
         file_number: FileNumber(p.file_number),
-        path: StrArg::Borrowed(path),
-        owner: StrArg::Borrowed(owner),
+        path: StrArg::Checked(path),
+        owner: StrArg::Checked(owner),
         access_mask: AccessMask::from_bits_retain(p.access_mask),
         share_access: ShareAccess::from_bits_retain(p.share_access),
         directory: p.directory,
@@ -292,7 +291,6 @@ pub(crate) unsafe fn open_params_with<T>(
         cache: &cache,
         overwrite: p.overwrite,
         durable: durable.as_ref(),
-        strings_checked: true,
     };
     Ok(open(&args))
 }

@@ -21,7 +21,6 @@ fn args(file: u64, access: AccessMask, share: ShareAccess) -> OpenArgs<'static> 
         cache: &crate::lease::CacheRequest::None,
         overwrite: false,
         durable: None,
-        strings_checked: false,
     }
 }
 

@@ -174,7 +174,6 @@ impl HandleTable {
             cache: &cache,
             overwrite: false,
             durable: None,
-            strings_checked: false,
         };
         args.validate().map_err(|_| "a path, owner or access mask the table refuses")?;
         let mut g = shard.lock.write();
