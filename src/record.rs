@@ -185,7 +185,9 @@ impl OpenSpec {
 pub(crate) enum StrArg<'a> {
     /// Shared with the caller.
     Shared(&'a Arc<str>),
-    /// Borrowed for the call.
+    /// Borrowed for the call (a persistent open's strings, as the store
+    /// gave them back, are checked again).
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
     Borrowed(&'a str),
     /// Borrowed for the call, and already checked by the caller as
     /// [`check_strings`] checks it, in its order (the C ABI, which reads
