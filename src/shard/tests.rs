@@ -3,10 +3,10 @@
 //! checked against a plain model.
 
 use super::*;
-use crate::error::CloseError;
+use crate::error::{CloseError, IoError, LockRangeError, UnlockError};
 use crate::location::MAX_GENERATION;
-use crate::lock::LockKind;
-use crate::record::StrArg;
+use crate::lock::{IoKind, LockElement, LockKind, LockRange};
+use crate::record::{OpenArgs, StrArg};
 
 fn args(file: u64, access: AccessMask, share: ShareAccess) -> OpenArgs<'static> {
     OpenArgs {
