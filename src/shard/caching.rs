@@ -8,13 +8,18 @@
 //! outstanding acknowledgements) answer the common question, "does this
 //! open break anything?", in O(1) however many leases the file has; only a
 //! break that must reach many holders walks them.
+//!
+//! Which breaks an open or a write needs is decided in `caching/breaks.rs`;
+//! the shard's entry points (by file or handle) are in `caching_ops.rs`.
+
+mod breaks;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::lease::{
-    AckError, Break, BreakTarget, CacheRequest, ClientGuid, LeaseGrant, LeaseKey, LeaseRequest,
-    LeaseState, OplockLevel,
+    AckError, Break, CacheRequest, ClientGuid, LeaseGrant, LeaseKey, LeaseRequest, LeaseState,
+    OplockLevel,
 };
 use crate::location::Location;
 use crate::record::FileNumber;
@@ -204,7 +209,7 @@ pub(crate) struct FileCaching {
     n_w: u32,
     n_h: u32,
     /// Leases holding read caching and level II oplocks (what a write breaks).
-    n_r: u32,
+    pub(super) n_r: u32,
     /// Holders with an acknowledgement outstanding.
     breaking: u32,
     /// Of them, leases: an open waits while one is breaking (smbd).
@@ -253,215 +258,6 @@ impl FileCaching {
     /// True when some holder caches reads (a write or a lock breaks it).
     pub(crate) fn has_readers(&self) -> bool {
         self.n_r > 0
-    }
-
-    /// The breaks an open needs before it may go on, into `out`; true when
-    /// the open must wait for acknowledgements.
-    pub(crate) fn open_breaks(
-        &mut self,
-        ask: &Ask<'_>,
-        file: FileNumber,
-        due: &mut Due,
-        out: &mut Vec<Break>,
-    ) -> bool {
-        if ask.oplock_stat {
-            return false;
-        }
-        let own = ask.own_lease;
-        let own_state = own.map_or(LeaseState::empty(), |i| self.lease(i).state);
-        let mask = if ask.sharing_violation { H } else { W };
-        // O(1): does any other holder hold a bit this open takes?
-        let others = |n: u32, bit: LeaseState| n - u32::from(own_state.contains(bit));
-        let takes = if ask.overwrite {
-            self.leases.len() + self.oplocks.len() > 0
-        } else if mask == W {
-            others(self.n_w, W) > 0
-        } else {
-            others(self.n_h, H) > 0
-        };
-        // smbd waits for a breaking lease that this open takes nothing
-        // from, and for every breaking lease on a second attempt; a lease
-        // that is breaking and loses something waits only when it had what
-        // the open takes. Without an overwrite, every breaking lease is one
-        // of those.
-        // The opener's own lease breaking does not hold it up (smbd answers
-        // it with SMB2_LEASE_FLAG_BREAK_IN_PROGRESS).
-        let own_breaking = own.is_some_and(|i| self.lease(i).breaking.is_some());
-        let others_breaking = self.breaking_leases - u32::from(own_breaking);
-        // Lease holders never hold up a lease stat open (smbd returns before
-        // looking at their breaks).
-        let mut wait = !ask.lease_stat && others_breaking > 0 && (!ask.overwrite || ask.retry);
-        if !takes {
-            return wait;
-        }
-        if mask == W && !ask.overwrite {
-            // Only write-caching holders lose anything: found directly.
-            for holder in self.w_holders.clone() {
-                if holder & OPLOCK_HOLDER != 0 {
-                    let i = holder & !OPLOCK_HOLDER;
-                    let o = self.oplocks[i as usize].as_ref().expect("live oplock");
-                    if let Some(to) = break_to(o.state, mask, false, true) {
-                        wait |= o.state.intersects(mask);
-                        if o.breaking.is_none() {
-                            self.break_oplock(i, to, file, due, out);
-                        }
-                    }
-                } else if Some(holder) != own && !ask.lease_stat {
-                    let l = self.lease(holder);
-                    if let Some(to) = break_to(l.state, mask, false, false) {
-                        wait |= l.state.intersects(mask);
-                        if l.breaking.is_none() {
-                            self.break_lease(holder, to, file, due, out);
-                        }
-                    }
-                }
-            }
-            return wait;
-        }
-        for i in 0..self.leases.len() as u32 {
-            if Some(i) == own || ask.lease_stat {
-                continue;
-            }
-            let Some(l) = self.leases[i as usize].as_ref() else { continue };
-            match break_to(l.state, mask, ask.overwrite, false) {
-                // smbd waits for a holder that had what this open takes (W,
-                // or H on a sharing violation), not for every acknowledged
-                // break (an overwrite's RH -> none).
-                Some(to) => {
-                    wait |= l.state.intersects(mask);
-                    if l.breaking.is_none() {
-                        self.break_lease(i, to, file, due, out);
-                    }
-                }
-                None => wait |= l.breaking.is_some(),
-            }
-        }
-        for i in 0..self.oplocks.len() as u32 {
-            let Some(o) = self.oplocks[i as usize].as_ref() else { continue };
-            if let Some(to) = break_to(o.state, mask, ask.overwrite, true) {
-                wait |= o.state.intersects(mask);
-                if o.breaking.is_none() {
-                    self.break_oplock(i, to, file, due, out);
-                }
-            }
-        }
-        wait
-    }
-
-    /// The breaks a write, a lock or an end-of-file change through a
-    /// handle holding `holder` needs: every other lease with read caching
-    /// and every level II oplock to none (no wait). None when the handle's
-    /// own lease has write caching.
-    pub(crate) fn write_breaks(
-        &mut self,
-        holder: u32,
-        file: FileNumber,
-        due: &mut Due,
-        out: &mut Vec<Break>,
-    ) {
-        let own_lease = (holder != NIL && holder & OPLOCK_HOLDER == 0).then_some(holder);
-        // A writer whose own caching is exclusive (a lease or an oplock with
-        // write caching) is alone: smbd breaks nothing.
-        if holder != NIL
-            && self
-                .held(holder)
-                .1
-                .map_or_else(|| self.held(holder).0.state().contains(W), |s| s.contains(W))
-        {
-            return;
-        }
-        if self.n_r == 0 {
-            return;
-        }
-        for i in 0..self.leases.len() as u32 {
-            if Some(i) == own_lease {
-                continue;
-            }
-            let Some(l) = self.leases[i as usize].as_mut() else { continue };
-            if l.state.contains(R) && l.breaking.is_none() {
-                self.break_lease(i, LeaseState::empty(), file, due, out);
-            } else if l.breaking.is_some_and(|b| b.to.contains(R)) {
-                l.read_after_ack = true;
-            }
-        }
-        // Every level II oplock, the writer's own too (as smbd breaks it).
-        for i in 0..self.oplocks.len() as u32 {
-            let Some(o) = self.oplocks[i as usize].as_ref() else { continue };
-            if o.state == R && o.breaking.is_none() {
-                self.break_oplock(i, LeaseState::empty(), file, due, out);
-            }
-        }
-    }
-
-    /// Sends lease `i` to `to`; true when an acknowledgement is required.
-    fn break_lease(
-        &mut self,
-        i: u32,
-        to: LeaseState,
-        file: FileNumber,
-        due: &mut Due,
-        out: &mut Vec<Break>,
-    ) -> bool {
-        self.break_lease_at(i, to, file, due, out, true)
-    }
-
-    /// [`Self::break_lease`]; `new_epoch`: a v2 lease's epoch goes up (not
-    /// for the read break that follows an acknowledgement: smbd sends it
-    /// with the epoch of the break acknowledged).
-    fn break_lease_at(
-        &mut self,
-        i: u32,
-        to: LeaseState,
-        file: FileNumber,
-        due: &mut Due,
-        out: &mut Vec<Break>,
-        new_epoch: bool,
-    ) -> bool {
-        let l = self.leases[i as usize].as_mut().expect("live lease");
-        let from = l.state;
-        let ack_required = from.intersects(W | H);
-        if l.v2 && new_epoch {
-            l.epoch = l.epoch.wrapping_add(1);
-        }
-        let epoch = if l.v2 { l.epoch } else { 0 };
-        let target = BreakTarget::Lease { client: l.client, key: l.key };
-        if ack_required {
-            l.breaking = Some(Breaking { to, deadline: due.get() });
-            self.breaking += 1;
-            self.breaking_leases += 1;
-        } else {
-            l.state = to;
-            self.count(i, from, false);
-            self.count(i, to, true);
-        }
-        out.push(Break { file, target, from, to, ack_required, epoch });
-        ack_required
-    }
-
-    /// Sends oplock `i` to `to` (R or none); true when an acknowledgement
-    /// is required (from exclusive or batch).
-    fn break_oplock(
-        &mut self,
-        i: u32,
-        to: LeaseState,
-        file: FileNumber,
-        due: &mut Due,
-        out: &mut Vec<Break>,
-    ) -> bool {
-        let o = self.oplocks[i as usize].as_mut().expect("live oplock");
-        let from = o.state;
-        let ack_required = from.contains(W);
-        let target = BreakTarget::Oplock(o.loc);
-        if ack_required {
-            o.breaking = Some(Breaking { to, deadline: due.get() });
-            self.breaking += 1;
-        } else {
-            o.state = to;
-            self.count(i | OPLOCK_HOLDER, from, false);
-            self.count(i | OPLOCK_HOLDER, to, true);
-        }
-        out.push(Break { file, target, from, to, ack_required, epoch: 0 });
-        ack_required
     }
 
     fn lease(&self, i: u32) -> &LeaseRec {
@@ -763,124 +559,5 @@ impl FileCaching {
         } else {
             (OplockLevel::None, Some(self.lease(holder).state))
         }
-    }
-}
-
-/// What `held` breaks to when an open takes `mask` (H for a sharing
-/// violation, else W) or overwrites; `None` when nothing is taken.
-fn break_to(
-    held: LeaseState,
-    mask: LeaseState,
-    overwrite: bool,
-    oplock: bool,
-) -> Option<LeaseState> {
-    let mut to = held - mask;
-    if overwrite {
-        to -= H | R;
-    }
-    if (held - to).is_empty() {
-        return None;
-    }
-    if overwrite {
-        to -= R | W;
-    }
-    if oplock {
-        to -= H | W;
-    }
-    Some(to)
-}
-
-impl super::Shard {
-    /// The caching state of `file`, if it has any.
-    fn caching_mut(&mut self, file: FileNumber) -> Option<&mut FileCaching> {
-        match self.find_file(file.0, self.files.hash(file.0))? {
-            super::At::Rec(f) => self.ext_mut(f).caching.as_deref_mut(),
-            super::At::Slot(_) => None,
-        }
-    }
-
-    /// The holder id and file of the handle at `loc`.
-    fn holder_of(&self, loc: Location) -> Option<(u32, FileNumber)> {
-        let idx = self.slots.find(loc)?;
-        let s = self.slots.get(idx);
-        let holder = s.holder;
-        Some((holder, FileNumber(s.file_number)))
-    }
-
-    /// Acknowledges a lease break on `file`; the breaks it releases go
-    /// into `out`.
-    pub(crate) fn ack_lease(
-        &mut self,
-        file: FileNumber,
-        client: ClientGuid,
-        key: LeaseKey,
-        state: LeaseState,
-        timeout: Duration,
-        out: &mut Vec<Break>,
-    ) -> Result<LeaseState, AckError> {
-        let mut due = Due::new(timeout);
-        self.caching_mut(file)
-            .ok_or(AckError::LeaseNotFound)?
-            .ack_lease(client, key, state, file, &mut due, out)
-    }
-
-    /// Acknowledges the oplock break of the handle at `loc`; returns the
-    /// level and the file.
-    pub(crate) fn ack_oplock(
-        &mut self,
-        loc: Location,
-        level: OplockLevel,
-    ) -> Result<(OplockLevel, FileNumber), AckError> {
-        let (holder, file) = self.holder_of(loc).ok_or(AckError::HandleNotFound)?;
-        let c = self.caching_mut(file).ok_or(AckError::NoOplockBreak)?;
-        Ok((c.ack_oplock(holder, level)?, file))
-    }
-
-    /// The breaks a write (or lock, or end-of-file change) through `loc`
-    /// needs; `None` when `loc` names no handle.
-    pub(crate) fn write_breaks(
-        &mut self,
-        loc: Location,
-        timeout: Duration,
-        out: &mut Vec<Break>,
-    ) -> Option<FileNumber> {
-        let idx = self.slots.find(loc)?;
-        let s = self.slots.get(idx);
-        let (holder, file) = (s.holder, FileNumber(s.file_number));
-        if !s.home() {
-            let ext = self.ext_mut(s.file);
-            if let Some(c) = ext.caching.as_deref_mut().filter(|c| c.n_r > 0) {
-                c.write_breaks(holder, file, &mut Due::new(timeout), out);
-            }
-        }
-        Some(file)
-    }
-
-    /// Ends the breaks of `file` past `now`; returns how many ended and the
-    /// next deadline of the file's breaks.
-    pub(crate) fn expire_breaks(
-        &mut self,
-        file: FileNumber,
-        now: Instant,
-    ) -> (usize, Option<Instant>) {
-        match self.caching_mut(file) {
-            None => (0, None),
-            Some(c) => (c.expire(now), c.next_deadline()),
-        }
-    }
-
-    /// The next deadline of `file`'s outstanding breaks.
-    pub(crate) fn next_break_of(&mut self, file: FileNumber) -> Option<Instant> {
-        self.caching_mut(file)?.next_deadline()
-    }
-
-    /// The oplock level and lease state the handle at `loc` holds now.
-    pub(crate) fn caching_of(&self, loc: Location) -> Option<(OplockLevel, Option<LeaseState>)> {
-        let (holder, _) = self.holder_of(loc)?;
-        let idx = self.slots.find(loc)?;
-        Some(match self.ext_of(self.slots.get(idx)).and_then(|e| e.caching.as_deref()) {
-            Some(c) => c.held(holder),
-            None => (OplockLevel::None, None),
-        })
     }
 }

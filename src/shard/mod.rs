@@ -24,6 +24,7 @@
 
 mod byte_ranges;
 mod caching;
+mod caching_ops;
 mod close;
 mod durable;
 mod files;
