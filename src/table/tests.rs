@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::lock::{LockElement, LockKind};
+use crate::record::OpenSpec;
 use crate::AccessMask;
 
 /// Freed extensions still waiting in some shard.
