@@ -25,8 +25,22 @@ fn creds() -> Credentials {
     Credentials::from_password_hash("admin", CHEAP_HASH).unwrap()
 }
 
-/// A fresh directory for one test's socket.
-fn temp_dir(name: &str) -> PathBuf {
+/// A fresh directory for one test's socket, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "smbh-admin-{}-{}-{name}",
@@ -35,7 +49,7 @@ fn temp_dir(name: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 fn open(table: &HandleTable, file: u64, path: &str) -> Location {
@@ -53,7 +67,8 @@ struct Fixture {
     table: Arc<HandleTable>,
     server: Option<AdminServer>,
     sock: PathBuf,
-    _dir: PathBuf,
+    /// Removed after `Fixture::drop` has shut the server down.
+    _dir: TempDir,
 }
 
 impl Fixture {
