@@ -7,7 +7,9 @@
 //! `zipf` (see `benches/common`):
 //!
 //! - Rust API: `close`, `close_batch`, `churn`, `open`, `get`, `list_walk`,
-//!   `list_file`, `list_json`, `close_batch_json`;
+//!   `list_file`, `list_json`, `close_batch_json`, and `open_str` (path and
+//!   owner in fresh buffers of the caller's per open, lent for the call:
+//!   ours `OpenSpec::borrowed`, the peers copy them, as on the C path);
 //! - C ABI (`smb_handles::ffi::smbh_*` for ours; the peers take the same
 //!   pointer-and-length strings and copy them): `c_open`, `c_close`,
 //!   `c_close_batch`. The caller allocates a fresh path and owner buffer per
@@ -156,6 +158,15 @@ fn open_c<T: Table>(table: &T, i: Input) -> T::Key {
     let path: Vec<u8> = i.path.as_bytes().to_vec();
     let owner: Vec<u8> = i.owner.as_bytes().to_vec();
     table.open_c(i.file_number, &path, &owner, i.access)
+}
+
+/// A Rust server's open with borrowed strings: it decodes path and owner
+/// into fresh buffers of its own (allocated here, timed, the same for every
+/// table), lends them for the call and frees them after it.
+fn open_str<T: Table>(table: &T, i: Input) -> T::Key {
+    let path = String::from(&*i.path);
+    let owner = String::from(&*i.owner);
+    table.open_str(i.file_number, &path, &owner, i.access)
 }
 
 /// `get`: one random live handle per iteration of the big table.
@@ -318,6 +329,18 @@ fn suite_c<T: Table>(c: &mut Criterion, shape: Shape) {
     closes(c, &table, &mut pool, "c_close_batch", &sizes, |t, k| t.close_many_c(k));
 }
 
+/// `open_str` for one table on one shape: the big table filled with
+/// handles that hold their own copies of the strings (as `suite_c`'s).
+fn suite_str<T: Table>(c: &mut Criterion, shape: Shape) {
+    if !common::table_selected(T::NAME) || !wanted(&["open_str"], shape, T::NAME) {
+        return;
+    }
+    let table = T::create();
+    let n = big();
+    let mut pool = Pool::new(&table, Workload::new(shape, n), n, 5, Via::C);
+    opens(c, &table, &mut pool, "open_str", T::NAME, open_str);
+}
+
 /// `GET /v1/smb/files` body for one page (the table's own writer, the
 /// bytes of `serde_json::to_vec`).
 fn list_json_bytes(_table: &HandleTable, page: &Page) -> Vec<u8> {
@@ -389,6 +412,16 @@ fn benches() {
         suite_c::<IntrusiveListPeer>(&mut c, shape);
         suite_c::<FileArrayPeer>(&mut c, shape);
         suite_c::<SlabFileMap>(&mut c, shape);
+
+        suite_str::<Ours>(&mut c, shape);
+        suite_str::<MutexHashMap>(&mut c, shape);
+        suite_str::<Dash>(&mut c, shape);
+        suite_str::<ShardedSlab>(&mut c, shape);
+        suite_str::<RwSlotMap>(&mut c, shape);
+        suite_str::<NaiveShardedSlab>(&mut c, shape);
+        suite_str::<IntrusiveListPeer>(&mut c, shape);
+        suite_str::<FileArrayPeer>(&mut c, shape);
+        suite_str::<SlabFileMap>(&mut c, shape);
 
         json(&mut c, shape);
     }

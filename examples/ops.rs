@@ -10,7 +10,9 @@
 //!
 //! Shapes as in `benches/`: `hot` (200 opens per file, fresh strings per
 //! open), `distinct` (one open per file, shared strings), `zipf` (Zipf(1)
-//! popularity over 10^6 files, shared strings). Operations: `open`, `close`
+//! popularity over 10^6 files, shared strings). Operations: `open`,
+//! `open_str` (`OpenSpec::borrowed`, path and owner in `String`s of the
+//! caller's, one pair per open, made before the measured part), `close`
 //! (live handles in random order), `close_batch` (the same, 10 000 a
 //! batch), `get` (random live handles), and
 //! `c_open` (`smbh_open` through the C ABI, path and owner in byte buffers
@@ -69,6 +71,15 @@ impl Shape {
 #[inline(never)]
 fn measured_open(table: &HandleTable, specs: Vec<OpenSpec>) -> Vec<Location> {
     specs.into_iter().map(|s| table.open(s).expect("opens")).collect()
+}
+
+#[inline(never)]
+fn measured_open_str(table: &HandleTable, specs: &[(u64, String, String)]) -> usize {
+    let access = AccessMask::from_bits_retain(0x0012_0089);
+    let open = |(f, p, o): &(u64, String, String)| {
+        table.open(OpenSpec::borrowed(FileNumber(*f), p, o, access)).expect("opens")
+    };
+    specs.iter().map(open).count()
 }
 
 /// One open through the C ABI, as a C server makes it.
@@ -155,9 +166,14 @@ fn main() {
     let (shape, op) = (args.next().unwrap_or_default(), args.next().unwrap_or_default());
     let zipf = shape == "zipf";
     if !matches!(shape.as_str(), "hot" | "distinct" | "zipf")
-        || !matches!(op.as_str(), "open" | "close" | "close_batch" | "get" | "c_open" | "c_close")
+        || !matches!(
+            op.as_str(),
+            "open" | "open_str" | "close" | "close_batch" | "get" | "c_open" | "c_close"
+        )
     {
-        eprintln!("usage: ops hot|distinct|zipf open|close|close_batch|get|c_open|c_close");
+        eprintln!(
+            "usage: ops hot|distinct|zipf open|open_str|close|close_batch|get|c_open|c_close"
+        );
         std::process::exit(2);
     }
     let mut acc = 0.0;
@@ -199,6 +215,16 @@ fn main() {
             let specs: Vec<OpenSpec> = (0..OPS).map(|_| w.spec(&mut rng)).collect();
             start = Instant::now();
             measured_open(&table, specs).len()
+        }
+        "open_str" => {
+            let specs: Vec<(u64, String, String)> = (0..OPS)
+                .map(|_| {
+                    let s = w.spec(&mut rng);
+                    (s.file_number.0, s.path.to_string(), s.owner.to_string())
+                })
+                .collect();
+            start = Instant::now();
+            measured_open_str(&table, &specs)
         }
         "close" => {
             start = Instant::now();

@@ -47,6 +47,7 @@ SHAPES = [
 ]
 GROUPS = [
     ("open", "open into the big table; value = live handles"),
+    ("open_str", "Rust API with borrowed strings: path and owner in fresh buffers of the caller's per open (allocated by the caller, timed for every table), ours `OpenSpec::borrowed`; peers copy into their own `Arc<str>`"),
     ("close", "close one handle (random order); value = live handles (1 000: a fresh table closed whole)"),
     ("close_batch", "close N random handles of the big table; ours `close_batch`, peers a loop of `close`; value = N"),
     ("get", "snapshot one random handle of the big table"),

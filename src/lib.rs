@@ -175,7 +175,7 @@ pub use limits::{
 pub use location::{Location, ParseLocationError, MAX_GENERATION, MAX_SHARDS};
 pub use lock::{IoKind, LockElement, LockKind, LockRange};
 pub use paging::{Cursor, ListQuery, Page, ParseCursorError};
-pub use record::{FileHandle, FileNumber, HandleInfo, OpenSpec};
+pub use record::{FileHandle, FileNumber, HandleInfo, OpenSpec, SpecStr};
 pub use session::{
     CloseOutcome, Domain, Selector, SessionError, SessionId, SessionInfo, SessionPage,
     SessionQuery, SessionSpec, TreeId, TreeInfo, User,

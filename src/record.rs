@@ -27,12 +27,17 @@ impl fmt::Display for FileNumber {
 
 /// What a server registers when a client opens a file.
 ///
-/// Strings are `Arc<str>` so a server that already shares its path and owner
-/// strings hands them over without a copy; `"text".into()` and
-/// `String::into()` both work. The path belongs to the file: the first open
-/// of a file sets it, later opens of the same file keep it (and drop the one
-/// they carry), and [`HandleTable::rename_file`](crate::HandleTable::rename_file)
-/// changes it.
+/// The strings are `S`: `Arc<str>` ([`OpenSpec::new`]) so a server that
+/// already shares its path and owner strings hands them over without a
+/// copy (`"text".into()` and `String::into()` both work), or `&str`
+/// ([`OpenSpec::borrowed`]) for strings that live only as long as the
+/// request, such as a name decoded into a per-request buffer: the table
+/// then copies a string only when it holds no equal one yet (a new file's
+/// path, a new owner), so an open of a busy file by a known owner
+/// allocates nothing. See [`SpecStr`]. The path belongs to the file: the
+/// first open of a file sets it, later opens of the same file keep it (and
+/// drop the one they carry), and
+/// [`HandleTable::rename_file`](crate::HandleTable::rename_file) changes it.
 ///
 /// # Examples
 ///
@@ -49,15 +54,15 @@ impl fmt::Display for FileNumber {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct OpenSpec {
+pub struct OpenSpec<S = Arc<str>> {
     /// The file the handle is open on.
     pub file_number: FileNumber,
     /// The file's path as the server knows it (at most [`MAX_PATH_LEN`]
     /// bytes, no NUL).
-    pub path: Arc<str>,
+    pub path: S,
     /// The opener's identity: SID, auth id or name (at most
     /// [`MAX_OWNER_LEN`] bytes, no NUL).
-    pub owner: Arc<str>,
+    pub owner: S,
     /// The access granted; reserved bits are refused.
     pub access_mask: AccessMask,
     /// What other opens of the file may do meanwhile; default
@@ -88,17 +93,53 @@ pub struct OpenSpec {
 }
 
 impl OpenSpec {
-    /// An open of a file (not a directory) that shares everything.
+    /// An open of a file (not a directory) that shares everything, with
+    /// shared strings.
     pub fn new(
         file_number: FileNumber,
         path: impl Into<Arc<str>>,
         owner: impl Into<Arc<str>>,
         access_mask: AccessMask,
     ) -> OpenSpec {
+        OpenSpec::with_strings(file_number, path.into(), owner.into(), access_mask)
+    }
+}
+
+impl<'a> OpenSpec<&'a str> {
+    /// An open of a file (not a directory) that shares everything, with
+    /// strings borrowed for the call: the table copies one only when it
+    /// holds no equal string yet.
+    ///
+    /// ```
+    /// use smb_handles::{AccessMask, FileNumber, HandleTable, OpenSpec};
+    ///
+    /// let table = HandleTable::new();
+    /// // A name decoded into a buffer the request reuses.
+    /// let mut name = String::from("/projects/q3/report.xlsx");
+    /// let a = table.open(OpenSpec::borrowed(FileNumber(7), &name, "alice", AccessMask::FILE_READ_DATA))?;
+    /// name.clear(); // the table kept its own copy
+    /// let b = table.open(OpenSpec::borrowed(FileNumber(7), "/ignored", "alice", AccessMask::FILE_READ_DATA))?;
+    /// assert_eq!(table.get(b).unwrap().handle_info.path.as_deref(), Some("/projects/q3/report.xlsx"));
+    /// assert_eq!(table.get(a).unwrap().handle_info.owner.as_ref(), "alice");
+    /// # Ok::<(), smb_handles::OpenError>(())
+    /// ```
+    pub fn borrowed(
+        file_number: FileNumber,
+        path: &'a str,
+        owner: &'a str,
+        access_mask: AccessMask,
+    ) -> OpenSpec<&'a str> {
+        OpenSpec::with_strings(file_number, path, owner, access_mask)
+    }
+}
+
+impl<S> OpenSpec<S> {
+    /// The defaults of [`OpenSpec::new`] with these strings.
+    fn with_strings(file_number: FileNumber, path: S, owner: S, access_mask: AccessMask) -> Self {
         OpenSpec {
             file_number,
-            path: path.into(),
-            owner: owner.into(),
+            path,
+            owner,
             access_mask,
             share_access: ShareAccess::all(),
             directory: false,
@@ -111,20 +152,20 @@ impl OpenSpec {
     }
 
     /// Sets the share mode.
-    pub fn share_access(mut self, share_access: ShareAccess) -> OpenSpec {
+    pub fn share_access(mut self, share_access: ShareAccess) -> Self {
         self.share_access = share_access;
         self
     }
 
     /// Marks the open as a directory handle (or not).
-    pub fn directory(mut self, directory: bool) -> OpenSpec {
+    pub fn directory(mut self, directory: bool) -> Self {
         self.directory = directory;
         self
     }
 
     /// Opens through a tree connect: a logoff of its session, or a
     /// disconnect of the tree, closes the handle.
-    pub fn tree(mut self, tree: TreeId) -> OpenSpec {
+    pub fn tree(mut self, tree: TreeId) -> Self {
         self.tree = Some(tree);
         self
     }
@@ -133,21 +174,21 @@ impl OpenSpec {
     /// `DELETE` bit in its mask; see [`OpenError::DeleteOnCloseDenied`]).
     ///
     /// [`OpenError::DeleteOnCloseDenied`]: crate::OpenError::DeleteOnCloseDenied
-    pub fn delete_on_close(mut self, delete_on_close: bool) -> OpenSpec {
+    pub fn delete_on_close(mut self, delete_on_close: bool) -> Self {
         self.delete_on_close = delete_on_close;
         self
     }
 
     /// Asks for a lease or an oplock (see
     /// [`HandleTable::open_cached`](crate::HandleTable::open_cached)).
-    pub fn cache(mut self, cache: CacheRequest) -> OpenSpec {
+    pub fn cache(mut self, cache: CacheRequest) -> Self {
         self.cache = cache;
         self
     }
 
     /// Marks the CREATE as one that overwrites the file (FILE_SUPERSEDE,
     /// FILE_OVERWRITE, FILE_OVERWRITE_IF).
-    pub fn overwrite(mut self, overwrite: bool) -> OpenSpec {
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
         self
     }
@@ -155,17 +196,21 @@ impl OpenSpec {
     /// Asks for a durable (or persistent) handle: granted as MS-SMB2
     /// §3.3.5.9.6 and §3.3.5.9.10 say, and shown in
     /// [`Opened::durable`](crate::Opened::durable).
-    pub fn durable(mut self, durable: DurableSpec) -> OpenSpec {
+    pub fn durable(mut self, durable: DurableSpec) -> Self {
         self.durable = Some(durable);
         self
     }
 
     /// The borrowed form the shard stores from.
-    pub(crate) fn args(&self) -> OpenArgs<'_> {
+    #[inline(always)]
+    pub(crate) fn args(&self) -> OpenArgs<'_>
+    where
+        S: SpecStr,
+    {
         OpenArgs {
             file_number: self.file_number,
-            path: StrArg::Shared(&self.path),
-            owner: StrArg::Shared(&self.owner),
+            path: arg_of(&self.path),
+            owner: arg_of(&self.owner),
             access_mask: self.access_mask,
             share_access: self.share_access,
             directory: self.directory,
@@ -178,6 +223,58 @@ impl OpenSpec {
     }
 }
 
+/// The string types an [`OpenSpec`] holds: `Arc<str>`, kept without a
+/// copy when the table needs the string, and `&str`, borrowed for the call
+/// and copied only when the table holds no equal string yet. Both are
+/// checked against the same limits. Sealed: no other type implements it.
+pub trait SpecStr: sealed::Sealed {}
+
+impl SpecStr for Arc<str> {}
+impl SpecStr for &str {}
+
+mod sealed {
+    use std::sync::Arc;
+
+    /// How the open reads each string type.
+    pub trait Sealed {
+        /// The `Arc` to keep a count of, for a shared string.
+        fn shared(&self) -> Option<&Arc<str>>;
+        /// The text.
+        fn text(&self) -> &str;
+    }
+
+    impl Sealed for Arc<str> {
+        #[inline(always)]
+        fn shared(&self) -> Option<&Arc<str>> {
+            Some(self)
+        }
+        #[inline(always)]
+        fn text(&self) -> &str {
+            self
+        }
+    }
+
+    impl Sealed for &str {
+        #[inline(always)]
+        fn shared(&self) -> Option<&Arc<str>> {
+            None
+        }
+        #[inline(always)]
+        fn text(&self) -> &str {
+            self
+        }
+    }
+}
+
+/// The string as an open takes it.
+#[inline(always)]
+fn arg_of<S: SpecStr>(s: &S) -> StrArg<'_> {
+    match s.shared() {
+        Some(a) => StrArg::Shared(a),
+        None => StrArg::Borrowed(s.text()),
+    }
+}
+
 /// A string handed to an open: an `Arc` the caller already shares (kept
 /// without a copy when the table needs it) or a borrowed `&str` (copied only
 /// when the table has no equal string yet, as for C callers).
@@ -185,9 +282,8 @@ impl OpenSpec {
 pub(crate) enum StrArg<'a> {
     /// Shared with the caller.
     Shared(&'a Arc<str>),
-    /// Borrowed for the call (a persistent open's strings, as the store
-    /// gave them back, are checked again).
-    #[cfg_attr(not(feature = "store"), allow(dead_code))]
+    /// Borrowed for the call ([`OpenSpec::borrowed`], or a persistent
+    /// open's strings as the store gave them back), checked by the open.
     Borrowed(&'a str),
     /// Borrowed for the call, and already checked by the caller as
     /// [`check_strings`] checks it, in its order (the C ABI, which reads

@@ -127,6 +127,13 @@ pub trait Table: Send + Sync + Sized {
     /// Copies every record out; ours pages by `page` handles, the peers
     /// copy everything under their lock(s). Returns how many were copied.
     /// `None` when the table cannot iterate through `&self`.
+    /// An open through the Rust API with strings borrowed for the call (a
+    /// server that decodes path and owner into buffers of its own): ours
+    /// takes them as `OpenSpec::borrowed`; the peers, which keep
+    /// `Arc<str>`s, copy them.
+    fn open_str(&self, file_number: u64, path: &str, owner: &str, access: u32) -> Self::Key {
+        self.open(Input { file_number, path: Arc::from(path), owner: Arc::from(owner), access })
+    }
     fn walk_all(&self, page: usize) -> Option<usize>;
     /// The handles of one file: through a per-file index where the table
     /// keeps one (ours and the per-file peers), else by a scan.
@@ -173,6 +180,10 @@ impl Table for Ours {
     }
     fn open(&self, i: Input) -> Location {
         self.0.open(spec(i)).expect("open")
+    }
+    fn open_str(&self, file_number: u64, path: &str, owner: &str, access: u32) -> Location {
+        let access = AccessMask::from_bits_retain(access);
+        self.0.open(OpenSpec::borrowed(FileNumber(file_number), path, owner, access)).expect("open")
     }
     fn get(&self, key: Location) -> Option<Rec> {
         self.0.get(key).map(from_handle)

@@ -12,7 +12,7 @@ use crate::lease::{
     AckError, Break, ClientGuid, LeaseKey, LeaseState, OpenOutcome, Opened, OplockLevel, PendingId,
 };
 use crate::location::Location;
-use crate::record::{FileNumber, OpenArgs, OpenSpec};
+use crate::record::{FileNumber, OpenArgs, OpenSpec, SpecStr};
 use crate::shard::CacheCtx;
 use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering};
 
@@ -151,7 +151,7 @@ impl HandleTable {
     ///
     /// As [`HandleTable::open`], and [`OpenError::LeaseKeyInUse`] when the
     /// client's lease key is open on another file.
-    pub fn open_cached(&self, spec: OpenSpec) -> Result<OpenOutcome, OpenError> {
+    pub fn open_cached<S: SpecStr>(&self, spec: OpenSpec<S>) -> Result<OpenOutcome, OpenError> {
         self.open_or_wait(&spec.args(), None)
     }
 

@@ -5,7 +5,7 @@
 
 use crate::error::OpenError;
 use crate::location::Location;
-use crate::record::{OpenArgs, OpenSpec};
+use crate::record::{OpenArgs, OpenSpec, SpecStr};
 use crate::shard::{shard_of, CacheCtx, Refusal, Shard};
 use crate::sync::Ordering;
 
@@ -85,7 +85,10 @@ impl HandleTable {
     }
 
     /// Registers an open and returns its fresh location. The record starts at
-    /// version 1 with no byte-range locks.
+    /// version 1 with no byte-range locks. The spec's strings are shared
+    /// (`OpenSpec`, kept without a copy) or borrowed
+    /// ([`OpenSpec::borrowed`], copied only when the table holds no equal
+    /// string yet).
     ///
     /// # Errors
     ///
@@ -100,7 +103,7 @@ impl HandleTable {
     /// assert_eq!(err.to_string(), "path contains a NUL byte");
     /// assert!(table.is_empty());
     /// ```
-    pub fn open(&self, spec: OpenSpec) -> Result<Location, OpenError> {
+    pub fn open<S: SpecStr>(&self, spec: OpenSpec<S>) -> Result<Location, OpenError> {
         self.open_args(&spec.args())
     }
 
