@@ -1,6 +1,7 @@
 //! Opens with borrowed strings (`OpenSpec::borrowed`) answer exactly as
 //! opens with shared ones, keep their own copies of what they need, and
-//! survive a wait for a break after the caller's buffers are gone.
+//! outlive the caller's buffers: through a wait for a break, and through a
+//! durable open's disconnect and reconnect.
 
 use std::sync::{Arc, Mutex};
 
@@ -144,4 +145,32 @@ fn a_borrowed_open_that_waits_for_a_break_completes_after_its_buffers_are_gone()
     let h = table.get(opened.location).unwrap();
     assert_eq!(&*h.handle_info.owner, "bob");
     assert_eq!(h.handle_info.path.as_deref(), Some("/doc.docx"));
+}
+
+#[test]
+fn a_borrowed_durable_open_reconnects_with_its_strings_after_its_buffers_are_gone() {
+    use smb_handles::{DurableSpec, OplockLevel, ReconnectSpec, SessionSpec, User};
+    let table = HandleTable::new();
+    let user = || User::new("S-1-5-21-1-1104", "u");
+    let addr = "10.0.0.7".parse().unwrap();
+    let s = table.session_setup(SessionSpec::new(1, user(), addr)).unwrap();
+    let tree = table.tree_connect(s, "share").unwrap();
+    let (path, owner) = (String::from("/q3/budget.ods"), String::from("S-1-5-21-1-1104"));
+    let spec = OpenSpec::borrowed(FileNumber(5), &path, &owner, AccessMask::FILE_READ_DATA)
+        .tree(tree)
+        .cache(CacheRequest::Oplock(OplockLevel::Batch))
+        .durable(DurableSpec::v1(ClientGuid(1)));
+    let OpenOutcome::Opened(o) = table.open_cached(spec).unwrap() else { panic!("opened") };
+    let grant = o.durable.expect("a batch oplock makes a v1 open durable");
+    drop((path, owner));
+    assert_eq!(table.disconnect(s).unwrap().kept, 1);
+
+    let s2 = table.session_setup(SessionSpec::new(2, user(), addr)).unwrap();
+    let tree2 = table.tree_connect(s2, "share").unwrap();
+    let r = ReconnectSpec::v1(grant.persistent_id, ClientGuid(1), "S-1-5-21-1-1104").tree(tree2);
+    let back = table.reconnect(&r).unwrap();
+    let h = table.get(back.location).unwrap();
+    assert_eq!(h.handle_info.path.as_deref(), Some("/q3/budget.ods"));
+    assert_eq!(&*h.handle_info.owner, "S-1-5-21-1-1104");
+    assert!(h.handle_info.durable && !h.handle_info.disconnected);
 }
