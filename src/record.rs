@@ -31,10 +31,12 @@ impl fmt::Display for FileNumber {
 /// already shares its path and owner strings hands them over without a
 /// copy (`"text".into()` and `String::into()` both work), or `&str`
 /// ([`OpenSpec::borrowed`]) for strings that live only as long as the
-/// request, such as a name decoded into a per-request buffer: the table
-/// then copies a string only when it holds no equal one yet (a new file's
-/// path, a new owner), so an open of a busy file by a known owner
-/// allocates nothing. See [`SpecStr`]. The path belongs to the file: the
+/// request, such as a name decoded into a reused request buffer: the
+/// table then copies the path only for a file with no open yet and the
+/// owner only when the file's shard holds no handle of that owner, so a
+/// plain open of a busy file by a known owner allocates nothing (an open
+/// that waits for a break, and a durable open's reconnect record, keep
+/// copies of their own). See [`SpecStr`]. The path belongs to the file: the
 /// first open of a file sets it, later opens of the same file keep it (and
 /// drop the one they carry), and
 /// [`HandleTable::rename_file`](crate::HandleTable::rename_file) changes it.
@@ -108,7 +110,7 @@ impl OpenSpec {
 impl<'a> OpenSpec<&'a str> {
     /// An open of a file (not a directory) that shares everything, with
     /// strings borrowed for the call: the table copies one only when it
-    /// holds no equal string yet.
+    /// has no equal string to use (see [`OpenSpec`]).
     ///
     /// ```
     /// use smb_handles::{AccessMask, FileNumber, HandleTable, OpenSpec};
@@ -223,10 +225,12 @@ impl<S> OpenSpec<S> {
     }
 }
 
-/// The string types an [`OpenSpec`] holds: `Arc<str>`, kept without a
-/// copy when the table needs the string, and `&str`, borrowed for the call
-/// and copied only when the table holds no equal string yet. Both are
-/// checked against the same limits. Sealed: no other type implements it.
+/// The string types an [`OpenSpec`] holds: `Arc<str>`
+/// ([`OpenSpec::new`]), kept without a copy when the table needs the
+/// string, and `&str` ([`OpenSpec::borrowed`]), borrowed for the call and
+/// copied only when the table has no equal string to use. Both are checked
+/// against the same limits, in the same order. Sealed: no other type
+/// implements it.
 pub trait SpecStr: sealed::Sealed {}
 
 impl SpecStr for Arc<str> {}

@@ -97,12 +97,16 @@ fn a_borrowed_open_refuses_each_limit_as_a_shared_one() {
     let table = HandleTable::new();
     let long_path = "p".repeat(MAX_PATH_LEN + 1);
     let long_owner = "o".repeat(MAX_OWNER_LEN + 1);
-    let cases: [(&str, &str, u32); 5] = [
+    let cases: [(&str, &str, u32); 8] = [
         (&long_path, "o", 1),
         ("a\0", "o", 1),
         ("/p", &long_owner, 1),
         ("/p", "\0", 1),
         ("/p", "o", 1 << 21),
+        // Several bad inputs at once: the same one is named first.
+        ("a\0", &long_owner, 1 << 21),
+        (&long_path, "\0", 1 << 21),
+        ("/p", "\0", 1 << 21),
     ];
     for (path, owner, access) in cases {
         let access = AccessMask::from_bits_retain(access);
@@ -129,22 +133,31 @@ fn a_borrowed_open_that_waits_for_a_break_completes_after_its_buffers_are_gone()
     let read = AccessMask::FILE_READ_DATA;
     let lease = CacheRequest::Lease(LeaseRequest::v1(client, key, rwh));
     let first = OpenSpec::borrowed(FileNumber(7), "/doc.docx", "alice", read).cache(lease);
-    let OpenOutcome::Opened(_) = table.open_cached(first).unwrap() else { panic!("granted") };
+    let OpenOutcome::Opened(o) = table.open_cached(first).unwrap() else { panic!("granted") };
+    let first_loc = o.location;
 
-    let (path, owner) = (String::from("/doc.docx"), String::from("bob"));
+    let (mut path, mut owner) = (String::from("/doc-v2.docx"), String::from("bob"));
     let second = OpenSpec::borrowed(FileNumber(7), &path, &owner, read);
     let OpenOutcome::Pending(id) = table.open_cached(second).unwrap() else {
         panic!("the write caching is broken first")
     };
+    // The buffers are rewritten in place, then dropped, before the open
+    // completes.
+    path.clear();
+    path.push_str("/xxxxxxxxxxxx");
+    owner.clear();
+    owner.push_str("zzz");
     drop((path, owner));
     assert_eq!(sent.lock().unwrap().len(), 1);
-    table.ack_lease_break(client, key, LeaseState::READ | LeaseState::HANDLE).unwrap();
+    // The holder closes instead of acknowledging: the file has no open
+    // left, so the waiting open's own path becomes the file's.
+    table.close(first_loc).unwrap();
     let (p, r) = done.lock().unwrap().take().expect("completed");
     assert_eq!(p, id);
-    let opened = r.expect("opened after the ack");
+    let opened = r.expect("opened after the holder closed");
     let h = table.get(opened.location).unwrap();
     assert_eq!(&*h.handle_info.owner, "bob");
-    assert_eq!(h.handle_info.path.as_deref(), Some("/doc.docx"));
+    assert_eq!(h.handle_info.path.as_deref(), Some("/doc-v2.docx"));
 }
 
 #[test]
@@ -155,13 +168,17 @@ fn a_borrowed_durable_open_reconnects_with_its_strings_after_its_buffers_are_gon
     let addr = "10.0.0.7".parse().unwrap();
     let s = table.session_setup(SessionSpec::new(1, user(), addr)).unwrap();
     let tree = table.tree_connect(s, "share").unwrap();
-    let (path, owner) = (String::from("/q3/budget.ods"), String::from("S-1-5-21-1-1104"));
+    let (mut path, mut owner) = (String::from("/q3/budget.ods"), String::from("S-1-5-21-1-1104"));
     let spec = OpenSpec::borrowed(FileNumber(5), &path, &owner, AccessMask::FILE_READ_DATA)
         .tree(tree)
         .cache(CacheRequest::Oplock(OplockLevel::Batch))
         .durable(DurableSpec::v1(ClientGuid(1)));
     let OpenOutcome::Opened(o) = table.open_cached(spec).unwrap() else { panic!("opened") };
     let grant = o.durable.expect("a batch oplock makes a v1 open durable");
+    path.clear();
+    path.push_str("/xxxxxxxxxxxxx");
+    owner.clear();
+    owner.push_str("S-1-5-21-9-9999");
     drop((path, owner));
     assert_eq!(table.disconnect(s).unwrap().kept, 1);
 

@@ -124,9 +124,6 @@ pub trait Table: Send + Sync + Sized {
     fn close_many_c(&self, keys: &[Self::Key]) -> usize {
         keys.iter().filter(|&&k| self.close_c(k)).count()
     }
-    /// Copies every record out; ours pages by `page` handles, the peers
-    /// copy everything under their lock(s). Returns how many were copied.
-    /// `None` when the table cannot iterate through `&self`.
     /// An open through the Rust API with strings borrowed for the call (a
     /// server that decodes path and owner into buffers of its own): ours
     /// takes them as `OpenSpec::borrowed`; the peers, which keep
@@ -134,6 +131,9 @@ pub trait Table: Send + Sync + Sized {
     fn open_str(&self, file_number: u64, path: &str, owner: &str, access: u32) -> Self::Key {
         self.open(Input { file_number, path: Arc::from(path), owner: Arc::from(owner), access })
     }
+    /// Copies every record out; ours pages by `page` handles, the peers
+    /// copy everything under their lock(s). Returns how many were copied.
+    /// `None` when the table cannot iterate through `&self`.
     fn walk_all(&self, page: usize) -> Option<usize>;
     /// The handles of one file: through a per-file index where the table
     /// keeps one (ours and the per-file peers), else by a scan.

@@ -116,7 +116,9 @@ impl HandleTable {
     /// [`OpenOutcome::Pending`] and completes through the completion hook
     /// when the holders acknowledge or close, or when the break timeout
     /// ([`Config::break_timeout`](crate::Config::break_timeout)) passes
-    /// ([`HandleTable::expire_breaks`]).
+    /// ([`HandleTable::expire_breaks`]). The spec's strings are shared or
+    /// borrowed, as for [`HandleTable::open`]; an open that waits keeps
+    /// copies of its own.
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};

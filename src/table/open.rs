@@ -86,9 +86,9 @@ impl HandleTable {
 
     /// Registers an open and returns its fresh location. The record starts at
     /// version 1 with no byte-range locks. The spec's strings are shared
-    /// (`OpenSpec`, kept without a copy) or borrowed
-    /// ([`OpenSpec::borrowed`], copied only when the table holds no equal
-    /// string yet).
+    /// ([`OpenSpec::new`], kept without a copy) or borrowed
+    /// ([`OpenSpec::borrowed`], copied only when the table has no equal
+    /// string to use).
     ///
     /// # Errors
     ///
