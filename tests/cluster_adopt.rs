@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use etcd_support::Etcd;
+use etcd_support::{Etcd, Scratch};
 use smb_handles::cluster::{Cluster, ClusterConfig, ClusterKey, EtcdStore, TakeOverError};
 use smb_handles::store::HandleStore;
 use smb_handles::*;
@@ -60,9 +60,7 @@ fn persistent_open(t: &HandleTable, i: u64) -> PersistentId {
 
 #[test]
 fn two_nodes_racing_to_adopt_one_open_never_both_win() {
-    let dir = std::env::temp_dir().join(format!("smbh-cluster-adopt-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("smbh-cluster-adopt");
     let etcd = Etcd::start(&dir);
 
     let (a, ta, store_a) = join(&etcd, "a");
@@ -133,5 +131,4 @@ fn two_nodes_racing_to_adopt_one_open_never_both_win() {
     b.leave();
     c.leave();
     drop(etcd);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,6 +13,35 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A scratch folder under the system's temporary folder, fresh when made
+/// and removed when dropped, so a failing test leaves nothing behind.
+/// Declare it before the processes that write into it: locals drop in
+/// reverse order, so they are killed first.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// `<tmp>/<name>-<this process's id>`, emptied and created.
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The etcd binary, checked to run.
 pub fn etcd_binary() -> PathBuf {
     let bin = std::env::var_os("ETCD").map_or_else(|| PathBuf::from("etcd"), PathBuf::from);
