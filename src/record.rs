@@ -110,7 +110,7 @@ impl OpenSpec {
 impl<'a> OpenSpec<&'a str> {
     /// An open of a file (not a directory) that shares everything, with
     /// strings borrowed for the call: the table copies one only when it
-    /// has no equal string to use (see [`OpenSpec`]).
+    /// must keep it (see [`OpenSpec`] for when).
     ///
     /// ```
     /// use smb_handles::{AccessMask, FileNumber, HandleTable, OpenSpec};
@@ -228,10 +228,22 @@ impl<S> OpenSpec<S> {
 /// The string types an [`OpenSpec`] holds: `Arc<str>`
 /// ([`OpenSpec::new`]), kept without a copy when the table needs the
 /// string, and `&str` ([`OpenSpec::borrowed`]), borrowed for the call and
-/// copied only when the table has no equal string to use. Both are checked
-/// against the same limits, in the same order. Sealed: no other type
-/// implements it.
-pub trait SpecStr: sealed::Sealed {}
+/// copied only when the table must keep it (see [`OpenSpec`] for when).
+/// Both are checked against the same limits, in the same order, and both
+/// read as `&str` through [`AsRef`], so generic code can look at a spec's
+/// strings. Sealed: no other type implements it.
+///
+/// ```
+/// use smb_handles::{AccessMask, FileNumber, OpenSpec, SpecStr};
+///
+/// fn owner_of<S: SpecStr>(spec: &OpenSpec<S>) -> &str {
+///     spec.owner.as_ref()
+/// }
+/// let shared = OpenSpec::new(FileNumber(1), "/a", "alice", AccessMask::FILE_READ_DATA);
+/// let lent = OpenSpec::borrowed(FileNumber(1), "/a", "alice", AccessMask::FILE_READ_DATA);
+/// assert_eq!(owner_of(&shared), owner_of(&lent));
+/// ```
+pub trait SpecStr: AsRef<str> + sealed::Sealed {}
 
 impl SpecStr for Arc<str> {}
 impl SpecStr for &str {}
@@ -239,12 +251,10 @@ impl SpecStr for &str {}
 mod sealed {
     use std::sync::Arc;
 
-    /// How the open reads each string type.
+    /// Whether the open can keep a count of the string instead of a copy.
     pub trait Sealed {
         /// The `Arc` to keep a count of, for a shared string.
         fn shared(&self) -> Option<&Arc<str>>;
-        /// The text.
-        fn text(&self) -> &str;
     }
 
     impl Sealed for Arc<str> {
@@ -252,20 +262,12 @@ mod sealed {
         fn shared(&self) -> Option<&Arc<str>> {
             Some(self)
         }
-        #[inline(always)]
-        fn text(&self) -> &str {
-            self
-        }
     }
 
     impl Sealed for &str {
         #[inline(always)]
         fn shared(&self) -> Option<&Arc<str>> {
             None
-        }
-        #[inline(always)]
-        fn text(&self) -> &str {
-            self
         }
     }
 }
@@ -275,13 +277,13 @@ mod sealed {
 fn arg_of<S: SpecStr>(s: &S) -> StrArg<'_> {
     match s.shared() {
         Some(a) => StrArg::Shared(a),
-        None => StrArg::Borrowed(s.text()),
+        None => StrArg::Borrowed(s.as_ref()),
     }
 }
 
 /// A string handed to an open: an `Arc` the caller already shares (kept
 /// without a copy when the table needs it) or a borrowed `&str` (copied only
-/// when the table has no equal string yet, as for C callers).
+/// when the table must keep it, as for C callers).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum StrArg<'a> {
     /// Shared with the caller.

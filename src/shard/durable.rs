@@ -88,7 +88,6 @@ impl Shard {
     }
 
     /// The owner of the handle at `loc`, shared with the shard's interner.
-    #[cfg_attr(not(feature = "store"), allow(dead_code))]
     pub(crate) fn owner_of(&self, loc: Location) -> Option<std::sync::Arc<str>> {
         let i = self.slots.find(loc)?;
         Some(std::sync::Arc::clone(self.owners.get(self.slots.get(i).owner)))

@@ -95,10 +95,12 @@ impl HandleTable {
             persistent,
         };
         g.mark_durable(loc);
+        // The interner's count of the owner: no copy of a borrowed one.
+        let owner = g.owner_of(loc).unwrap_or_else(|| a.owner.to_arc());
         let rec = Rec {
             loc,
             file: a.file_number,
-            owner: a.owner.to_arc(),
+            owner,
             client: d.client,
             create_guid: d.create_guid(),
             app_instance: d.app_instance,
