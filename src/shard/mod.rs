@@ -27,6 +27,7 @@ mod caching;
 mod caching_ops;
 mod close;
 mod durable;
+mod file_ext;
 mod files;
 mod grants;
 mod index;
@@ -49,8 +50,8 @@ use crate::share::{map_generic, Claim, ShareAccess};
 
 pub(crate) use caching::{KeyHash, LeaseKeys};
 pub(crate) use close::{Closed, Quiet, Report};
+pub(crate) use file_ext::{FileExt, Garbage};
 use files::{At, Files};
-pub(crate) use files::{FileExt, Garbage};
 pub(crate) use grants::{Grant, GrantKind};
 pub(crate) use open::{CacheCtx, Refusal};
 use owners::Owners;

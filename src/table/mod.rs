@@ -22,6 +22,7 @@ mod persist;
 #[cfg(not(feature = "store"))]
 #[path = "persist_off.rs"]
 mod persist;
+mod select;
 mod sessions;
 #[cfg(test)]
 mod tests;

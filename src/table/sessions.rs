@@ -1,6 +1,6 @@
 //! Sessions and tree connects in the table: setup, activity, logoff and
-//! tree disconnect (each closing its handles), listings, and closes by
-//! selector.
+//! tree disconnect (each closing its handles), and listings. Closes by
+//! selector, which sweep trees as a logoff does, are in `select`.
 //!
 //! # How an open races a logoff
 //!
@@ -14,18 +14,17 @@
 //! either way no handle is left in a dead tree, and the tree's entry is
 //! reused only once nothing counts in it.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::error::OpenError;
 use crate::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_OWNER_LEN, MAX_SHARE_NAME_LEN};
 use crate::location::Location;
-use crate::record::{check_path, FileHandle, FileNumber};
+use crate::record::{FileHandle, FileNumber};
 use crate::session::registry::{Entry, ENDING_DISCONNECT, ENDING_LOGOFF, LIVE};
 use crate::session::{
-    CloseOutcome, Selector, SessionError, SessionId, SessionInfo, SessionPage, SessionQuery,
-    SessionRec, SessionSpec, Sessions, TreeId, TreeInfo, TreeRec,
+    CloseOutcome, SessionError, SessionId, SessionInfo, SessionPage, SessionQuery, SessionRec,
+    SessionSpec, Sessions, TreeId, TreeInfo, TreeRec,
 };
 use crate::words::has_nul;
 
@@ -33,7 +32,7 @@ use super::HandleTable;
 
 /// Handles a sweep closes per lock hold, so no logoff or selector keeps a
 /// shard from other clients for long.
-const SWEEP_STEP: usize = 256;
+pub(super) const SWEEP_STEP: usize = 256;
 
 /// Checks a SID or user name.
 fn valid_name(s: &str) -> bool {
@@ -229,7 +228,7 @@ impl HandleTable {
 
     /// Closes the handles of tree `index` in every shard it marked, at most
     /// [`SWEEP_STEP`] per lock hold.
-    fn sweep_tree(
+    pub(super) fn sweep_tree(
         &self,
         index: u32,
         keep_durable: bool,
@@ -260,7 +259,7 @@ impl HandleTable {
     }
 
     /// Calls the unlock hook for the files a sweep released locks of.
-    fn finish_sweep(&self, mut unlocked: Vec<FileNumber>) {
+    pub(super) fn finish_sweep(&self, mut unlocked: Vec<FileNumber>) {
         if !unlocked.is_empty() {
             unlocked.sort_unstable();
             unlocked.dedup();
@@ -389,114 +388,17 @@ impl HandleTable {
     }
 
     /// Registry indices of a live session's trees.
-    fn trees_of(&self, id: SessionId) -> Vec<u32> {
+    pub(super) fn trees_of(&self, id: SessionId) -> Vec<u32> {
         let Some(reg) = self.sessions.get() else { return Vec::new() };
         let Some(e) = reg.sessions.find(id.generation(), id.index()) else { return Vec::new() };
         let p = e.payload.lock();
         p.as_ref().map(|r| r.trees.clone()).unwrap_or_default()
     }
 
-    /// Closes every handle a selector names, in bounded steps (no shard
-    /// lock is held for more than a few hundred closes): one result per
-    /// handle found, and the counts. Sessions and trees stay connected; the
-    /// unlock hook is called once per file whose locks went.
-    ///
-    /// # Errors
-    ///
-    /// [`SessionError::SessionDeleted`] / [`SessionError::TreeDeleted`] for
-    /// a session or tree that is gone, [`SessionError::InvalidPath`] for an
-    /// empty or invalid path prefix.
-    ///
-    /// ```
-    /// use smb_handles::{AccessMask, FileNumber, HandleTable, OpenSpec, Selector};
-    /// let table = HandleTable::new();
-    /// for (f, p) in [(1, "/a/b"), (2, "/a/b/c.txt"), (3, "/a/bc")] {
-    ///     table.open(OpenSpec::new(FileNumber(f), p, "me", AccessMask::FILE_READ_DATA))?;
-    /// }
-    /// let out = table.close_selected(&Selector::PathPrefix("/a/b".into()))?;
-    /// assert_eq!(out.closed, 2);
-    /// assert_eq!(table.len(), 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn close_selected(&self, selector: &Selector) -> Result<CloseOutcome, SessionError> {
-        let mut out = CloseOutcome::default();
-        let mut unlocked = Vec::new();
-        match selector {
-            Selector::PathPrefix(prefix) => {
-                if prefix.is_empty() || check_path(prefix).is_err() {
-                    return Err(SessionError::InvalidPath);
-                }
-                // "/" (or "\\") is the root: everything.
-                self.close_by_path(prefix.trim_end_matches(['/', '\\']), &mut out, &mut unlocked);
-            }
-            _ => {
-                for t in self.select_trees(selector)? {
-                    self.sweep_tree(t, false, &mut out, &mut unlocked);
-                }
-            }
-        }
-        self.finish_sweep(unlocked);
-        Ok(out)
-    }
-
-    /// The registry indices of the trees a (non-path) selector names.
-    fn select_trees(&self, selector: &Selector) -> Result<Vec<u32>, SessionError> {
-        let Some(reg) = self.sessions.get() else {
-            return match selector {
-                Selector::Session(_) => Err(SessionError::SessionDeleted),
-                Selector::Tree(_) => Err(SessionError::TreeDeleted),
-                _ => Ok(Vec::new()),
-            };
-        };
-        match selector {
-            Selector::Session(id) => {
-                reg.sessions
-                    .find(id.generation(), id.index())
-                    .ok_or(SessionError::SessionDeleted)?;
-                Ok(self.trees_of(*id))
-            }
-            Selector::Tree(id) => {
-                reg.trees.find(id.generation(), id.index()).ok_or(SessionError::TreeDeleted)?;
-                Ok(vec![id.index()])
-            }
-            Selector::ShareName(name) => {
-                let mut out = Vec::new();
-                for i in 0..reg.trees.high() {
-                    let e = reg.trees.entry(i).expect("below high");
-                    let p = e.payload.lock();
-                    if p.as_ref().is_some_and(|r| r.share.eq_ignore_ascii_case(name)) {
-                        out.push(i);
-                    }
-                }
-                Ok(out)
-            }
-            Selector::User(_) | Selector::ClientAddress(_) => {
-                let mut out = Vec::new();
-                for i in 0..reg.sessions.high() {
-                    let e = reg.sessions.entry(i).expect("below high");
-                    let p = e.payload.lock();
-                    let Some(rec) = p.as_ref() else { continue };
-                    let hit = match selector {
-                        Selector::User(u) => {
-                            *rec.spec.user.sid == **u || *rec.spec.user.name == **u
-                        }
-                        Selector::ClientAddress(a) => same_ip(rec.spec.client_address, *a),
-                        _ => false,
-                    };
-                    if hit {
-                        out.extend_from_slice(&rec.trees);
-                    }
-                }
-                Ok(out)
-            }
-            Selector::PathPrefix(_) => Ok(Vec::new()),
-        }
-    }
-
     /// One step of a sweep: closes `locs` under the shard's write guard `g`,
     /// releases the lock, then drops what the closes removed and uncounts
     /// the handles' trees.
-    fn close_step(
+    pub(super) fn close_step(
         &self,
         shard: &super::PaddedShard,
         mut g: crate::sync::RwLockWriteGuard<'_, crate::shard::Shard>,
@@ -527,29 +429,6 @@ impl HandleTable {
             super::settle(Some(t));
         }
     }
-
-    /// Closes every handle whose path is `prefix` or under it, walking each
-    /// shard in steps.
-    fn close_by_path(&self, prefix: &str, out: &mut CloseOutcome, unlocked: &mut Vec<FileNumber>) {
-        for shard in self.shards.iter() {
-            let mut from = 0;
-            loop {
-                let g = shard.lock.write();
-                let (locs, next) = g.select_by_path(from, SWEEP_STEP * 16, SWEEP_STEP, prefix);
-                self.close_step(shard, g, locs, out, unlocked);
-                match next {
-                    Some(n) => from = n,
-                    None => break,
-                }
-            }
-        }
-    }
-}
-
-/// Addresses compare as the same host when equal, or one is the other as
-/// an IPv4-mapped IPv6 address.
-fn same_ip(a: IpAddr, b: IpAddr) -> bool {
-    a.to_canonical() == b.to_canonical()
 }
 
 /// Waits for opens under way into an ending entry to finish (each holds a
