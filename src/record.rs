@@ -35,8 +35,8 @@ impl fmt::Display for FileNumber {
 /// table then copies the path only for a file with no open yet and the
 /// owner only when the file's shard holds no handle of that owner, so a
 /// plain open of a busy file by a known owner allocates nothing (an open
-/// that waits for a break, and a durable open's reconnect record, keep
-/// copies of their own). See [`SpecStr`]. The path belongs to the file: the
+/// that waits for a break keeps copies of its own; a durable open's
+/// reconnect record shares the table's). See [`SpecStr`]. The path belongs to the file: the
 /// first open of a file sets it, later opens of the same file keep it (and
 /// drop the one they carry), and
 /// [`HandleTable::rename_file`](crate::HandleTable::rename_file) changes it.

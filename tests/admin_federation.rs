@@ -179,6 +179,25 @@ fn an_unreachable_member_is_skipped_and_named() {
 }
 
 #[test]
+fn an_unreachable_last_member_is_named_on_the_page_of_the_dead_nodes_handles() {
+    // Node 1's handles fill the first page; the walk then reaches node 2,
+    // which does not answer, and goes on to the handles of a dead node.
+    let (world, nodes) = cluster(2, 2);
+    {
+        let mut w = world.lock().unwrap();
+        w.down.insert(2);
+        w.orphans.push(serde_json::json!({
+            "file_number": "9000",
+            "handle_info": { "location": "9-0000000100000000", "disconnected": true },
+        }));
+    }
+    let (locs, missing) = walk(&nodes[0].1, 2, |_| {});
+    assert_eq!(locs.iter().filter(|l| node_of(l) == 1).count(), 2, "{locs:?}");
+    assert!(locs.contains(&"9-0000000100000000".to_owned()), "the dead node's handle: {locs:?}");
+    assert_eq!(missing, vec![2], "node 2 named unreachable: {locs:?}");
+}
+
+#[test]
 fn cursors_are_checked_and_a_departed_nodes_cursor_goes_on_past_it() {
     let (world, nodes) = cluster(3, 3);
     let h = &nodes[0].1;

@@ -193,7 +193,7 @@ async fn list(
     }
     let with_orphans = key == "file_handles";
     if let Some(skip) = orphans_from {
-        return orphans_page(fed, path, &carried, skip).await;
+        return orphans_page(fed, path, &carried, skip, Vec::new()).await;
     }
     let members = fed.members().await;
     let resumed = cursor.is_some();
@@ -316,7 +316,8 @@ async fn list(
         }
     }
     if with_orphans && items.is_empty() && has_orphans(fed).await {
-        return orphans_page(fed, path, &carried, 0).await;
+        // What this page found unreachable stays named on it.
+        return orphans_page(fed, path, &carried, 0, missing).await;
     }
     if last_next.is_string() {
         last_next = Value::String(String::new());
@@ -338,19 +339,21 @@ fn next_uri(path: &str, carried: &[(String, String)], after: &str) -> Value {
 }
 
 /// The listing's last part: the handles the cluster keeps for dead nodes,
-/// from the `skip`th on, `limit` at a time.
+/// from the `skip`th on, `limit` at a time; `missing`, the members this
+/// page's walk could not reach, is named on it.
 async fn orphans_page(
     fed: &Arc<dyn Federation>,
     path: &str,
     carried: &[(String, String)],
     skip: usize,
+    mut missing: Vec<Value>,
 ) -> Result<Resp, ApiError> {
     let param = |k: &str| carried.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let limit =
         param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(1000).clamp(1, 10_000);
     let resolve =
         param("resolve_paths").is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
-    let (items, missing, next) = match fed.orphan_handles(resolve).await {
+    let (items, next) = match fed.orphan_handles(resolve).await {
         Ok(all) => {
             let rest: Vec<Value> = all.into_iter().skip(skip).collect();
             let more = rest.len() > limit;
@@ -361,14 +364,13 @@ async fn orphans_page(
             } else {
                 Value::String(String::new())
             };
-            (page, Vec::new(), next)
+            (page, next)
         }
-        Err(why) => (
-            Vec::new(),
-            vec![json!({ "node_id": Value::Null, "node_name": "",
-                         "error_message": format!("the dead nodes' handles could not be read: {why}") })],
-            Value::String(String::new()),
-        ),
+        Err(why) => {
+            missing.push(json!({ "node_id": Value::Null, "node_name": "",
+                         "error_message": format!("the dead nodes' handles could not be read: {why}") }));
+            (Vec::new(), Value::String(String::new()))
+        }
     };
     Ok(json_response(StatusCode::OK, pages::write("file_handles", &items, &next, &missing)))
 }

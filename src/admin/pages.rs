@@ -6,7 +6,7 @@
 //! read as raw entries (each entry's text borrowed from the answer,
 //! checked but not built into values) and each entry's location gets its
 //! node prefix by splicing the text ([`read`], [`with_node`]). The merged
-//! page is written from those runs ([`write`]). A page of 1 000 handles is
+//! page is written from those runs ([`write()`]). A page of 1 000 handles is
 //! then a copy, not a tree of maps parsed, rewritten and serialized again
 //! (benches/cluster.rs `cluster_list`).
 

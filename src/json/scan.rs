@@ -184,7 +184,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Skips a number: `-`? (`0` | [1-9][0-9]*) (`.` [0-9]+)? ([eE] [+-]? [0-9]+)?
+    /// Skips a number: `` -? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE] [+-]? [0-9]+)? ``
     fn number(&mut self) -> Scanned<()> {
         let digits = |s: &mut Self| {
             let from = s.i;

@@ -93,7 +93,7 @@ impl<P> Entry<P> {
     }
 
     /// Counts an open into the entry before it is checked (see
-    /// [`Registry::admits`]).
+    /// `table::sessions::tree_admits`).
     #[inline]
     pub(crate) fn enter(&self) {
         self.opens.fetch_add(1, Ordering::SeqCst);

@@ -159,7 +159,7 @@ impl FileExt {
 }
 
 /// What closes left for the table to drop after the shard's lock
-/// ([`Files::take_all_garbage`]). Held only to be dropped: nothing reads
+/// ([`Files::take_all_garbage`](super::files::Files::take_all_garbage)). Held only to be dropped: nothing reads
 /// the extensions.
 #[derive(Debug)]
 #[allow(dead_code)] // the fields are read by their drop alone

@@ -199,7 +199,7 @@ impl Files {
 
     /// A secret seed for the lock treap of record `f`'s file: the table's
     /// random seed mixed with the file number and the record (a client
-    /// cannot predict the treap's priorities, see [`LockSet::with_seed`]).
+    /// cannot predict the treap's priorities, see [`LockSet::with_seed`](super::locks::LockSet::with_seed)).
     fn lock_seed(&self, f: u32) -> u32 {
         let file = self.get(f).file_number;
         (file_hash(file ^ u64::from(f) << 40, self.seed.rotate_left(29)) >> 32) as u32

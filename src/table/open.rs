@@ -87,8 +87,8 @@ impl HandleTable {
     /// Registers an open and returns its fresh location. The record starts at
     /// version 1 with no byte-range locks. The spec's strings are shared
     /// ([`OpenSpec::new`], kept without a copy) or borrowed
-    /// ([`OpenSpec::borrowed`], copied only when the table has no equal
-    /// string to use).
+    /// ([`OpenSpec::borrowed`], copied only when the table must keep one:
+    /// see [`OpenSpec`] for when).
     ///
     /// # Errors
     ///
@@ -140,9 +140,10 @@ impl HandleTable {
     }
 
     /// [`HandleTable::open`] with borrowed strings: the table copies a
-    /// string only when it holds no equal one yet (a new file's path, a new
-    /// owner), so a caller that builds fresh strings per open (a C server)
-    /// pays no allocation for a busy file or a known owner.
+    /// string only when it must keep it (a new file's path, an owner with no
+    /// handle in the file's shard, an open that waits), so a caller that
+    /// builds fresh strings per open (a C server) pays no allocation for a
+    /// busy file or a known owner.
     pub(crate) fn open_args(&self, args: &OpenArgs<'_>) -> Result<Location, OpenError> {
         let mut ctx = args.durable.map(|_| CacheCtx::new(self.break_timeout, None));
         let res = self.open_with(args, &mut ctx);

@@ -1,6 +1,7 @@
 //! Sessions and tree connects in the table: setup, activity, logoff and
 //! tree disconnect (each closing its handles), and listings. Closes by
-//! selector, which sweep trees as a logoff does, are in `select`.
+//! selector (by tree as a logoff sweeps, or by path through each shard)
+//! are in `select`.
 //!
 //! # How an open races a logoff
 //!

@@ -16,7 +16,10 @@ pub fn free_port() -> u16 {
 /// A scratch folder under the system's temporary folder, fresh when made
 /// and removed when dropped, so a failing test leaves nothing behind.
 /// Declare it before the processes that write into it: locals drop in
-/// reverse order, so they are killed first.
+/// reverse order, so they are killed first. When the test is failing, the
+/// last lines of each log in it (`*.log`, `*.stderr`) are printed first,
+/// so the failure's evidence is in the test's output; `KEEP_TMP=1` keeps
+/// the folder instead.
 pub struct Scratch(pub PathBuf);
 
 impl Scratch {
@@ -38,6 +41,26 @@ impl std::ops::Deref for Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut logs: Vec<PathBuf> = std::fs::read_dir(&self.0)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "log" || x == "stderr"))
+                .collect();
+            logs.sort();
+            for log in logs {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(40)..];
+                eprintln!("---- last lines of {} ----\n{}", log.display(), tail.join("\n"));
+            }
+        }
+        if std::env::var_os("KEEP_TMP").is_some_and(|v| v == "1") {
+            eprintln!("kept {}", self.0.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -103,7 +126,7 @@ impl Etcd {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("etcd did not answer within 20 s; see {}", dir.join("etcd.log").display());
+        panic!("etcd did not answer within 20 s (its log: {})", dir.join("etcd.log").display());
     }
 }
 

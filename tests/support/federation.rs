@@ -19,6 +19,8 @@ pub struct World {
     pub nodes: BTreeMap<u64, Arc<Harness>>,
     pub members: BTreeSet<u64>,
     pub down: BTreeSet<u64>,
+    /// What `orphan_handles` answers (the dead nodes' handles).
+    pub orphans: Vec<serde_json::Value>,
 }
 
 /// One member's view of the world.
@@ -78,5 +80,13 @@ impl Federation for Fake {
 
     fn is_peer(&self, credential: &str) -> bool {
         credential == CREDENTIAL
+    }
+
+    fn orphan_handles(
+        &self,
+        _resolve_paths: bool,
+    ) -> FederationFuture<'_, Result<Vec<serde_json::Value>, String>> {
+        let orphans = self.world.lock().unwrap().orphans.clone();
+        Box::pin(async move { Ok(orphans) })
     }
 }

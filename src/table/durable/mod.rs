@@ -96,7 +96,7 @@ impl HandleTable {
         };
         g.mark_durable(loc);
         // The interner's count of the owner: no copy of a borrowed one.
-        let owner = g.owner_of(loc).unwrap_or_else(|| a.owner.to_arc());
+        let owner = g.owner_of(loc).expect("just opened");
         let rec = Rec {
             loc,
             file: a.file_number,
